@@ -1,0 +1,211 @@
+"""Stage check: typed documents against the ledger.
+
+Master data exists and is active, units are the item's own (alternate units
+convert to the base unit here), the document number is new — or names a
+document already posted with the very same content, which is then skipped —
+and stock suffices at the document's date unless negative stock is allowed.
+Everything the ledger is asked is asked once per file, never per line.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection
+
+from . import kinds
+from .ledger import queries
+from .problems import problem
+from .records import Document, Line, MasterData, MasterRow, Problem
+
+QTY_STEP = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class Checked:
+    to_post: tuple[Document, ...]
+    already_posted: tuple[Document, ...]
+    master: tuple[MasterRow, ...]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
+          allow_negative_stock: bool) -> Checked:
+    data = queries.master_data(conn)
+    problems: list[Problem] = []
+    rows = tuple(_check_master_row(row, data, problems) for row in master_rows)
+    resolved = sorted((with_hash(_resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
+    new, posted = _split_posted(conn, resolved, problems)
+    if not allow_negative_stock:
+        problems += check_stock(conn, new)
+    return Checked(tuple(new), tuple(posted), rows, tuple(problems))
+
+
+# --- codes and units -----------------------------------------------------------
+
+def resolve_code(code: str, known: Mapping[str, object] | frozenset[str]) -> str | None:
+    """The known code the user meant, or None. A code of digits whose leading
+    zeros Excel dropped (00123 saved as 123) still finds its one item."""
+    if code in known:
+        return code
+    if code.isdigit():
+        matches = [k for k in known if k.isdigit() and k.lstrip("0") == code.lstrip("0")]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+def _resolve(doc: Document, data: MasterData, problems: list[Problem]) -> Document:
+    """The document with its codes and units resolved; lines that cannot be are left
+    out (their problems are added), so the stock check still sees the others."""
+    kind = kinds.KINDS[doc.kind]
+    header = dict(doc.header)
+    for f in kind.header:
+        if f.ref and header.get(f.key):
+            header[f.key] = _known(f.ref, header[f.key], data, doc.where.get(f.key, ""), problems)
+    lines = []
+    for line in doc.lines:
+        before = len(problems)
+        resolved = _resolve_line(line, data, problems)
+        if len(problems) == before:
+            lines.append(resolved)
+    return replace(doc, header=header, lines=tuple(lines))
+
+
+def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Problem]) -> str:
+    found = resolve_code(code, data.codes(ref))
+    if found is None:
+        problems.append(problem(f"unknown-{ref}", where, code, code=code))
+        return code
+    return found
+
+
+def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line:
+    where = line.where
+    warehouse = line.warehouse and _known("warehouses", line.warehouse, data, where.get("warehouse", ""), problems)
+    sku = resolve_code(line.sku, data.items)
+    if sku is None:
+        problems.append(problem("unknown-items", where.get("sku", ""), line.sku, code=line.sku))
+        return line
+    item = data.items[sku]
+    if not item.active:
+        problems.append(problem("inactive-item", where.get("sku", ""), line.sku, code=sku))
+    unit, factor = _unit(item, line.unit)
+    if factor is None:
+        known = "、".join((item.unit, *item.units))
+        problems.append(problem("unknown-unit", where.get("unit", ""), line.unit, sku=sku, unit=line.unit, units=known))
+        return line
+    qty = (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
+    unit_cost = line.unit_cost
+    if unit_cost is not None and factor != 1:
+        unit_cost = (unit_cost / factor).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return replace(line, sku=sku, warehouse=warehouse, unit=unit, factor=factor, qty=qty, unit_cost=unit_cost)
+
+
+def _unit(item: Item, entered: str) -> tuple[str, Decimal | None]:
+    if not entered or entered.lower() == item.unit.lower():
+        return item.unit, Decimal(1)
+    for name, factor in item.units.items():
+        if name.lower() == entered.lower():
+            return name, factor
+    return entered, None
+
+
+def _check_master_row(row: MasterRow, data: MasterData, problems: list[Problem]) -> MasterRow:
+    values = dict(row.values)
+    kind = kinds.KINDS[row.kind]
+    for f in kind.lines:
+        if f.ref and values.get(f.key):
+            values[f.key] = _known(f.ref, values[f.key], data, row.where.get(f.key, ""), problems)
+    if row.kind == "items":
+        old = data.items.get(row.key)
+        if old and row.key in data.moved_skus and old.unit.lower() != str(values["unit"]).lower():
+            problems.append(problem("unit-change", row.where.get("unit", ""), values["unit"],
+                                    sku=row.key, old=old.unit, new=values["unit"]))
+    return replace(row, values=values)
+
+
+# --- document numbers ----------------------------------------------------------
+
+def with_hash(doc: Document) -> Document:
+    """The content hash: kind, header and lines as posted (units already resolved)."""
+    content = {
+        "kind": doc.kind,
+        "header": {k: _plain(v) for k, v in sorted(doc.header.items())},
+        "lines": [[l.sku, l.warehouse, _plain(l.qty), l.unit, _plain(l.unit_cost), _plain(l.unit_price),
+                   l.batch, l.remark] for l in doc.lines],
+    }
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    return replace(doc, content_hash=digest)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _split_posted(conn: Connection, docs: list[Document], problems: list[Problem]) -> tuple[list[Document], list[Document]]:
+    posted = queries.posted_hashes(conn, {(d.kind, d.doc_no) for d in docs})
+    new, same, seen = [], [], {}
+    for doc in docs:
+        key = (doc.kind, doc.doc_no)
+        where = doc.where.get("doc_no", "")
+        if key in seen:
+            if seen[key] != doc.content_hash:
+                problems.append(problem("doc-no-repeated", where, doc.doc_no, doc_no=doc.doc_no))
+            continue
+        seen[key] = doc.content_hash
+        if key not in posted:
+            new.append(doc)
+        elif posted[key] == doc.content_hash:
+            same.append(doc)
+        else:
+            problems.append(problem("doc-no-conflict", where, doc.doc_no, doc_no=doc.doc_no))
+    return new, same
+
+
+# --- stock ---------------------------------------------------------------------
+
+def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal]]:
+    """(warehouse, signed qty) of each movement a line makes."""
+    kind = kinds.KINDS[doc.kind]
+    for leg in kind.legs:
+        warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
+        yield warehouse, line.qty if leg.sign == 0 else line.qty * leg.sign
+
+
+def check_stock(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """Every issue must find the stock at its date, and must not take stock that a
+    later document already used: available = the lowest balance from that date on.
+    `docs` are in date order; this file's own earlier receipts count."""
+    moves = [(doc, line, wh, qty) for doc in docs for line in doc.lines for wh, qty in legs(doc, line)]
+    pairs = {(line.sku, wh) for _doc, line, wh, qty in moves if qty < 0}
+    if not pairs:
+        return []
+    timeline = queries.stock_timeline(conn, pairs, min(doc.doc_date for doc in docs))
+    problems = []
+    for doc, line, wh, qty in moves:
+        pair = timeline.get((line.sku, wh))
+        if pair is None:
+            continue
+        if qty < 0:
+            available = pair.available(doc.doc_date)
+            if available + qty < 0:
+                problems.append(problem("insufficient-stock", line.where.get("qty", ""), line.qty_entered,
+                                        sku=line.sku, warehouse=wh, date=doc.doc_date.isoformat(),
+                                        available=_show(available), needed=_show(-qty)))
+                continue
+        pair.add(doc.doc_date, qty)
+    return problems
+
+
+def _show(qty: Decimal) -> str:
+    return format(qty.normalize(), "f")

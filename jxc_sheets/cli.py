@@ -1,0 +1,236 @@
+"""The `jxc` command: a thin layer over the library.
+
+Exit status: 0 when the command did its work (a rejected file is normal
+business); 1 when `jxc check` finds differences; 2 on bad usage or a system
+error, with a one-line reason.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, Settings, load_settings
+from .records import Outcome
+
+EXAMPLES = {
+    "init": "jxc init D:\\jxc            # a new workspace in D:\\jxc",
+    "templates": "jxc templates                # blank forms into templates/, dropdowns from master data",
+    "run": "jxc run                      # process the inbox once\n  jxc run --dry-run            # show what would post; change nothing",
+    "report": "jxc report                   # rewrite the outbox reports",
+    "status": "jxc status                   # what waits, what failed last",
+    "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
+    "check": "jxc check                    # recompute balances from movements; exit 1 on differences",
+    "backup": "jxc backup backups/ledger-2026-11-25.sqlite3",
+    "demo": "jxc demo                     # a demo workspace in ./jxc-demo, processed end to end",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.handler(args)
+    except (ConfigError, UsageError) as e:
+        print(f"jxc: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # the edge: one clean line, the traceback only in the log
+        from .ledger.reverse import LedgerError
+
+        if isinstance(e, LedgerError):
+            print(f"jxc: {e}", file=sys.stderr)
+            return 2
+        logging.getLogger("jxc").debug("failed", exc_info=True)
+        print(f"jxc: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jxc", description="jxc-sheets: 进销存 for teams that keep working in Excel")
+    parser.add_argument("--config", type=Path, help="config.yaml (default: ./config.yaml, else the embedded default)")
+    parser.add_argument("--version", action="version", version=f"jxc-sheets {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog="example:\n  " + EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("init", cmd_init, "create a new workspace: config.yaml, folders, blank forms, ledger")
+    sub.add_argument("dir", type=Path)
+    command("templates", cmd_templates, "(re)write the blank forms into templates/")
+    sub = command("run", cmd_run, "process the inbox once and exit")
+    sub.add_argument("--dry-run", action="store_true", help="validate and show what would post; change nothing")
+    sub.add_argument("--json", action="store_true", help="one JSON object per file")
+    sub.add_argument("--quiet", action="store_true", help="print only rejected and failed files")
+    command("report", cmd_report, "rewrite the outbox reports")
+    sub = command("status", cmd_status, "what waits in the inbox and what happened last")
+    sub.add_argument("--json", action="store_true")
+    sub = command("reverse", cmd_reverse, "post the reversal (红字冲销) of a posted document")
+    sub.add_argument("doc_no")
+    sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
+    sub.add_argument("--date", type=date.fromisoformat, help="the reversal's date (default: today)")
+    command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
+    sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger")
+    sub.add_argument("dest", type=Path)
+    sub = command("demo", cmd_demo, "a demo workspace with master data and filled forms, processed end to end")
+    sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"))
+    sub.add_argument("--date", type=date.fromisoformat, help="the demo's today (default: today)")
+    return parser
+
+
+def _settings(args) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_init(args) -> int:
+    from .workspace import init_workspace
+
+    settings = init_workspace(args.dir)
+    print(f"已创建工作区 / workspace created: {settings.root}")
+    print(f"  表单 forms: {settings.templates}   放入 drop files into: {settings.inbox}")
+    return 0
+
+
+def cmd_templates(args) -> int:
+    from .workspace import write_workspace_templates
+
+    paths = write_workspace_templates(_settings(args))
+    print(f"{len(paths)} 个表单 forms → {paths[0].parent if paths else ''}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pipeline import run_inbox
+
+    settings = _settings(args)
+    outcomes = run_inbox(settings, dry_run=args.dry_run)
+    for outcome in outcomes:
+        if args.json:
+            print(json.dumps(_outcome_json(outcome), ensure_ascii=False))
+        elif not args.quiet or outcome.status in ("rejected", "failed"):
+            print(describe(outcome))
+    if not outcomes and not args.json and not args.quiet:
+        print(f"收件箱为空 / nothing waiting in {settings.inbox}")
+    return 0
+
+
+STATUS_WORDS = {
+    "posted": "✔ 已过账 posted",
+    "skipped": "= 已过账过, 跳过 already posted",
+    "rejected": "✘ 已退回 rejected",
+    "failed": "! 出错 failed",
+    "dry-run": "· 试运行 would post",
+    "gone": "- 已被取走 taken by another run",
+}
+
+
+def describe(outcome: Outcome) -> str:
+    parts = [f"{STATUS_WORDS.get(outcome.status, outcome.status)}  {outcome.file}"]
+    if outcome.kind:
+        parts.append(f"[{outcome.kind}]")
+    if outcome.status in ("posted", "skipped", "dry-run"):
+        parts.append(f"{outcome.documents} 单 documents, {outcome.lines} 行 lines")
+    if outcome.moved_to:
+        parts.append(f"→ {outcome.moved_to}")
+    lines = [" ".join(parts)]
+    lines += [f"    {p.render()}" for p in outcome.problems[:5]]
+    if len(outcome.problems) > 5:
+        lines.append(f"    … 共 {len(outcome.problems)} 个问题 / {len(outcome.problems)} problems in all")
+    lines += [f"    {n}" for n in outcome.notes if outcome.status != "failed"]
+    return "\n".join(lines)
+
+
+def _outcome_json(outcome: Outcome) -> dict:
+    return {
+        "file": outcome.file, "status": outcome.status, "kind": outcome.kind, "documents": outcome.documents,
+        "lines": outcome.lines, "moved_to": outcome.moved_to, "notes": list(outcome.notes),
+        "problems": [{"where": p.where, "code": p.code, "zh": p.zh, "en": p.en, "value": p.value} for p in outcome.problems],
+    }
+
+
+def cmd_report(args) -> int:
+    from .ledger.db import open_ledger
+    from .reports.write import write_reports
+
+    settings = _settings(args)
+    paths = write_reports(open_ledger(settings.ledger_url), settings, None)
+    print(f"{len(paths)} 个报表 reports → {settings.outbox}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from .workspace import status
+
+    info = status(_settings(args))
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, default=str))
+        return 0
+    print(f"等待处理 waiting: {len(info['waiting'])}  {' '.join(info['waiting'][:10])}")
+    if info["in_work"]:
+        print(f"处理中 in progress: {' '.join(info['in_work'])}")
+    for row in info["last"]:
+        print(f"  {row['processed_at']}  {row['status']:<8} {row['name']}")
+    if info["last_failed"]:
+        row = info["last_failed"]
+        print(f"最近退回或出错 last rejected/failed: {row['processed_at']} {row['name']}\n    {row['first_problems']}")
+    return 0
+
+
+def cmd_reverse(args) -> int:
+    from .ledger.db import open_ledger
+    from .ledger.reverse import reverse_document
+    from .reports.write import write_reports
+
+    settings = _settings(args)
+    engine = open_ledger(settings.ledger_url)
+    with engine.begin() as conn:
+        new_no = reverse_document(conn, args.doc_no, args.kind, args.date, settings.allow_negative_stock)
+    write_reports(engine, settings, [(args.date or date.today()).strftime("%Y-%m")])
+    print(f"已冲销 reversed: {args.doc_no} → {new_no}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .ledger.db import open_ledger
+    from .ledger.integrity import check_ledger
+
+    settings = _settings(args)
+    with open_ledger(settings.ledger_url).connect() as conn:
+        differences = check_ledger(conn)
+    for line in differences:
+        print(line)
+    if differences:
+        print(f"账本不一致 / the ledger has {len(differences)} differences")
+        return 1
+    print("账本一致 / the ledger is consistent")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from .workspace import backup
+
+    settings = _settings(args)
+    dest = backup(settings, args.dest)
+    print(f"已备份 / backed up → {dest}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .workspace import run_demo
+
+    return run_demo(args.dir, args.date or date.today())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

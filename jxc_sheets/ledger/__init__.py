@@ -1,0 +1,1 @@
+"""The ledger: schema, posting, costing and queries (SQLAlchemy Core)."""

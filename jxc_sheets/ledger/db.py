@@ -1,0 +1,36 @@
+"""Opening the ledger: the engine, SQLite's settings, the schema."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select
+
+from . import schema
+
+
+def open_ledger(url: str, create: bool = True) -> Engine:
+    """An engine on the ledger at `url`, its schema created when `create`."""
+    if url.startswith("sqlite:///") and create:
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_settings)
+        # pysqlite's own transaction handling defers BEGIN; take it over so that
+        # a posting transaction holds the write lock from its first statement.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    if create:
+        schema.metadata.create_all(engine)
+        with engine.begin() as conn:
+            if conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first() is None:
+                conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+    return engine
+
+
+def _sqlite_settings(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # BEGIN is issued by the "begin" listener
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

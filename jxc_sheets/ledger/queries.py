@@ -1,0 +1,105 @@
+"""What the pipeline asks the ledger: one query per question and file, never per line."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Iterable, Iterator, Sequence, TypeVar
+
+from sqlalchemy import Connection, func, select, tuple_
+
+from . import schema
+from ..records import Item, MasterData
+from .costing import CostState
+
+T = TypeVar("T")
+CHUNK = 500  # keeps IN lists well inside every database's parameter limit
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def master_data(conn: Connection) -> MasterData:
+    units: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for sku, unit, factor in conn.execute(select(schema.item_units.c.sku, schema.item_units.c.unit, schema.item_units.c.factor)):
+        units[sku][unit] = factor
+    items = {
+        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost)
+        for r in conn.execute(select(schema.items.c.sku, schema.items.c.unit, schema.items.c.active, schema.items.c.std_cost))
+    }
+
+    def codes(table) -> frozenset[str]:
+        return frozenset(conn.execute(select(table.c.code)).scalars())
+
+    moved = frozenset(conn.execute(select(schema.balances.c.sku).distinct()).scalars())
+    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), moved)
+
+
+def posted_hashes(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    d = schema.documents
+    found = {}
+    for batch in chunks(sorted(keys)):
+        rows = conn.execute(select(d.c.kind, d.c.doc_no, d.c.content_hash).where(tuple_(d.c.kind, d.c.doc_no).in_(batch)))
+        found.update({(r.kind, r.doc_no): r.content_hash for r in rows})
+    return found
+
+
+@dataclass
+class PairTimeline:
+    """One sku × warehouse: its balance now and its net movement per date from a date on."""
+
+    current: Decimal
+    deltas: dict[date, Decimal] = field(default_factory=dict)  # net qty per date, after `since`
+
+    def add(self, day: date, qty: Decimal) -> None:
+        self.current += qty
+        self.deltas[day] = self.deltas.get(day, Decimal(0)) + qty
+
+    def on_hand(self, day: date) -> Decimal:
+        return self.current - sum((q for d, q in self.deltas.items() if d > day), Decimal(0))
+
+    def available(self, day: date) -> Decimal:
+        return min(self.on_hand(d) for d in {day, *(d for d in self.deltas if d > day)})
+
+
+def stock_timeline(conn: Connection, pairs: set[tuple[str, str]], since: date) -> dict[tuple[str, str], PairTimeline]:
+    b, m = schema.balances, schema.movements
+    timeline = {pair: PairTimeline(Decimal(0)) for pair in pairs}
+    for batch in chunks(sorted(pairs)):
+        for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(tuple_(b.c.sku, b.c.warehouse).in_(batch))):
+            timeline[(r.sku, r.warehouse)].current = r.qty
+        later = (
+            select(m.c.sku, m.c.warehouse, m.c.doc_date, func.sum(m.c.qty).label("qty"))
+            .where(tuple_(m.c.sku, m.c.warehouse).in_(batch), m.c.doc_date > since)
+            .group_by(m.c.sku, m.c.warehouse, m.c.doc_date)
+        )
+        for r in conn.execute(later):
+            timeline[(r.sku, r.warehouse)].deltas[r.doc_date] = r.qty
+    return timeline
+
+
+def cost_states(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], CostState]:
+    b = schema.balances
+    states = {}
+    for batch in chunks(sorted(set(pairs))):
+        query = select(b.c.sku, b.c.warehouse, b.c.qty, b.c.value, b.c.unit_cost).where(tuple_(b.c.sku, b.c.warehouse).in_(batch))
+        for r in conn.execute(query):
+            states[(r.sku, r.warehouse)] = CostState(r.qty, r.value, r.unit_cost)
+    return states
+
+
+def document_by_no(conn: Connection, doc_no: str, kind: str | None = None) -> Sequence:
+    d = schema.documents
+    query = select(d).where(d.c.doc_no == doc_no)
+    if kind:
+        query = query.where(d.c.kind == kind)
+    return conn.execute(query).all()

@@ -1,0 +1,97 @@
+"""`jxc reverse DOC_NO`: the reversal (红字冲销) of a posted document.
+
+The reversal is a new document, `DOC_NO-R`, whose movements take back exactly
+what the original's moved — the same quantities at the same values — so the
+ledger stays append-only and a correction is reversal plus a new document.
+"""
+from __future__ import annotations
+
+import getpass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, insert, select
+
+from ..problems import CATALOGUE
+from . import queries, schema
+from .costing import CostState, rate
+from .post import write_movements
+
+SUFFIX = "-R"
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses; the message is for the user, in Chinese and English."""
+
+
+def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on: date | None = None,
+                     allow_negative_stock: bool = False) -> str:
+    """Posts the reversal of `doc_no` (inside the caller's transaction) and returns its number."""
+    original = _original(conn, doc_no, kind)
+    on = on or date.today()
+    if on < original.doc_date:
+        raise LedgerError(f"冲销日期 {on} 早于原单日期 {original.doc_date} / the reversal date is before the document's date")
+    d, m = schema.documents, schema.movements
+    moves = conn.execute(select(m).where(m.c.document_id == original.id).order_by(m.c.id)).all()
+    if not allow_negative_stock:
+        _check_stock(conn, moves, on)
+    new_no = original.doc_no + SUFFIX
+    row = {c.name: getattr(original, c.name) for c in d.c if c.name != "id"}
+    row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=datetime.now(), file_id=None,
+               source_file="jxc reverse", prepared_by=_user(), content_hash="reversal-of-" + original.content_hash,
+               remark=f"冲销 {original.doc_no} / reversal of {original.doc_no}")
+    new_id = conn.execute(insert(d).values(**row)).inserted_primary_key[0]
+    lines = conn.execute(select(schema.lines).where(schema.lines.c.document_id == original.id)).all()
+    conn.execute(insert(schema.lines), [
+        {**{c.name: getattr(l, c.name) for c in schema.lines.c if c.name != "id"},
+         "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
+    ])
+    states = queries.cost_states(conn, {(mv.sku, mv.warehouse) for mv in moves})
+    movements = []
+    for mv in moves:
+        state = states.get((mv.sku, mv.warehouse), CostState()).moved(-mv.qty, -mv.value)
+        states[(mv.sku, mv.warehouse)] = state
+        movements.append({
+            "document_id": new_id, "line_no": mv.line_no, "kind": mv.kind, "doc_date": on, "sku": mv.sku,
+            "warehouse": mv.warehouse, "qty": -mv.qty, "value": -mv.value,
+            "unit_cost": rate(mv.value / mv.qty) if mv.qty else mv.unit_cost,
+            "balance_qty": state.qty, "balance_value": state.value, "balance_unit_cost": state.unit_cost,
+        })
+    write_movements(conn, movements)
+    return new_no
+
+
+def _original(conn: Connection, doc_no: str, kind: str | None):
+    found = queries.document_by_no(conn, doc_no, kind)
+    if not found:
+        raise LedgerError(f"单号 {doc_no} 未过账 / no posted document {doc_no}")
+    if len(found) > 1:
+        kinds = ", ".join(sorted(r.kind for r in found))
+        raise LedgerError(f"单号 {doc_no} 属于多种单据({kinds}), 请用 --kind 指定 / {doc_no} exists as {kinds}: name one with --kind")
+    original = found[0]
+    if original.reverses is not None:
+        raise LedgerError(f"{doc_no} 本身是冲销单, 不能再冲销 / {doc_no} is itself a reversal")
+    d = schema.documents
+    if conn.execute(select(d.c.doc_no).where(d.c.reverses == original.id)).first():
+        raise LedgerError(f"{doc_no} 已经冲销过 / {doc_no} has already been reversed")
+    return original
+
+
+def _check_stock(conn: Connection, moves, on: date) -> None:
+    takes = [(mv.sku, mv.warehouse, mv.qty) for mv in moves if mv.qty > 0]  # reversed, these leave
+    timeline = queries.stock_timeline(conn, {(s, w) for s, w, _q in takes}, on)
+    zh, en = CATALOGUE["insufficient-stock"]
+    for sku, warehouse, qty in takes:
+        pair = timeline[(sku, warehouse)]
+        available = pair.available(on)
+        if available < qty:
+            params = dict(sku=sku, warehouse=warehouse, date=on.isoformat(),
+                          available=format(available.normalize(), "f"), needed=format(qty.normalize(), "f"))
+            raise LedgerError(f"{zh.format(**params)} / {en.format(**params)}")
+        pair.add(on, -qty)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some service accounts
+        return ""

@@ -1,0 +1,198 @@
+"""The ledger schema (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Quantities and money are stored as scaled integers (`Scaled`), so sums in SQL
+are exact on every database and floats never touch money: qty to 4 places,
+money to 2, unit costs to 6.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+    String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+
+
+class Scaled(TypeDecorator):
+    """A Decimal with a fixed number of places, stored as an integer."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def __init__(self, places: int):
+        super().__init__()
+        self.places = places
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        scaled = Decimal(value).scaleb(self.places)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.places)
+
+
+QTY_PLACES, MONEY_PLACES, COST_PLACES = 4, 2, 6
+
+
+def Qty():
+    return Scaled(QTY_PLACES)
+
+
+def Money():
+    return Scaled(MONEY_PLACES)
+
+
+def Cost():
+    return Scaled(COST_PLACES)
+
+
+metadata = MetaData()
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+warehouses = Table(
+    "warehouses", metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("site", Text, nullable=False, default=""),
+    Column("remark", Text, nullable=False, default=""),
+)
+
+
+def _partner_table(name: str) -> Table:
+    return Table(
+        name, metadata,
+        Column("code", String(64), primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("contact", Text, nullable=False, default=""),
+        Column("phone", Text, nullable=False, default=""),
+        Column("address", Text, nullable=False, default=""),
+        Column("remark", Text, nullable=False, default=""),
+    )
+
+
+suppliers = _partner_table("suppliers")
+customers = _partner_table("customers")
+
+items = Table(
+    "items", metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("spec", Text, nullable=False, default=""),
+    Column("unit", String(32), nullable=False),
+    Column("category", Text, nullable=False, default=""),
+    Column("safety_stock", Qty(), nullable=False, default=Decimal(0)),
+    Column("reorder_qty", Qty(), nullable=False, default=Decimal(0)),
+    Column("lead_time_days", Integer, nullable=False, default=0),
+    Column("default_supplier", String(64), nullable=False, default=""),
+    Column("std_cost", Cost()),
+    Column("sale_price", Cost()),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+item_units = Table(
+    "item_units", metadata,
+    Column("sku", String(64), ForeignKey("items.sku"), primary_key=True),
+    Column("unit", String(32), primary_key=True),
+    Column("factor", Qty(), nullable=False),  # base units in one of this unit
+)
+
+files = Table(
+    "files", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("file_hash", String(64), nullable=False),
+    Column("kind", String(32), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("documents", Integer, nullable=False, default=0),
+    Column("lines", Integer, nullable=False, default=0),
+    Column("problems", Integer, nullable=False, default=0),
+    Column("first_problems", Text, nullable=False, default=""),
+    Column("moved_to", Text, nullable=False, default=""),
+    Column("processed_at", DateTime, nullable=False),
+)
+
+documents = Table(
+    "documents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("doc_no", String(64), nullable=False),
+    Column("doc_date", Date, nullable=False),
+    Column("warehouse", String(64), nullable=False, default=""),
+    Column("to_warehouse", String(64), nullable=False, default=""),
+    Column("partner", String(64), nullable=False, default=""),
+    Column("ref_doc", String(64), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("prepared_by", Text, nullable=False, default=""),
+    Column("remark", Text, nullable=False, default=""),
+    Column("source_file", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("file_id", Integer, ForeignKey("files.id")),
+    Column("posted_at", DateTime, nullable=False),
+    Column("reverses", Integer, ForeignKey("documents.id")),  # the document this one reverses (红字)
+    UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
+)
+
+lines = Table(
+    "lines", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False, default=""),
+    Column("qty", Qty(), nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("qty_entered", Qty(), nullable=False),
+    Column("factor", Qty(), nullable=False),
+    Column("unit_cost", Cost()),
+    Column("unit_price", Cost()),
+    Column("batch", Text, nullable=False, default=""),
+    Column("remark", Text, nullable=False, default=""),
+    Index("ix_lines_document", "document_id"),
+)
+
+movements = Table(
+    "movements", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the posting sequence
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("doc_date", Date, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("qty", Qty(), nullable=False),  # signed, base unit
+    Column("unit_cost", Cost(), nullable=False),
+    Column("value", Money(), nullable=False),  # signed
+    Column("balance_qty", Qty(), nullable=False),  # after this movement
+    Column("balance_value", Money(), nullable=False),
+    Index("ix_movements_pair_date", "sku", "warehouse", "doc_date"),
+    Index("ix_movements_date", "doc_date"),
+    Index("ix_movements_document", "document_id"),
+)
+
+balances = Table(
+    "balances", metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),
+    Column("qty", Qty(), nullable=False),
+    Column("value", Money(), nullable=False),
+    Column("unit_cost", Cost(), nullable=False),  # the moving average after the last movement
+    Column("last_date", Date, nullable=False),
+    Column("movements", Integer, nullable=False),
+)
+
+MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items}

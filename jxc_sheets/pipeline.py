@@ -1,0 +1,196 @@
+"""The one place where the stages are composed:
+claim → read → validate → check → post → file away → report.
+
+`process_file` is the unit of work; `run_inbox` (jxc run) and the watcher both
+call it. A bug on one file never stops the batch: it is reported as `failed`,
+which is not the same as a file with data problems (`rejected`).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Sequence
+
+from sqlalchemy import Engine
+
+from . import inbox, kinds
+from .check import check
+from .config import Settings
+from .ledger import post as ledger_post
+from .ledger.db import open_ledger
+from .problems import problem
+from .records import Outcome, Problem, RawDocument
+from .sheets.annotate import write_errors_copy
+from .sheets.read import read_workbook
+from .validate import validate
+from .values import Unparseable, as_date
+
+log = logging.getLogger("jxc")
+FIRST_PROBLEMS = 5
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A claimed file, read."""
+
+    path: Path  # where it is now (inbox/.work/… or, for a dry run, the inbox)
+    name: str  # the name the user gave it
+    file_hash: str
+    raws: tuple[RawDocument, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def kind(self) -> str:
+        return ",".join(sorted({r.kind for r in self.raws}))
+
+
+def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | None = None) -> list[Outcome]:
+    """Processes every file waiting in the inbox once, in a sensible order, then rewrites the reports."""
+    engine = engine or open_ledger(settings.ledger_url)
+    if not dry_run:
+        inbox.recover_abandoned(settings.inbox)
+    loaded = []
+    for path in inbox.candidates(settings.inbox):
+        claimed = path if dry_run else inbox.claim(path, settings.inbox)
+        if claimed is not None:
+            loaded.append(load(claimed, path.name))
+    outcomes = [process_loaded(item, settings, engine, dry_run=dry_run) for item in sorted(loaded, key=order)]
+    if outcomes and not dry_run:
+        refresh_reports(engine, settings, outcomes)
+    return outcomes
+
+
+def process_file(path: Path, settings: Settings, engine: Engine, *, dry_run: bool = False) -> Outcome:
+    """Claims, processes and files away one file of the inbox (the watcher's unit of work)."""
+    claimed = path if dry_run else inbox.claim(path, settings.inbox)
+    if claimed is None:
+        return Outcome(path.name, "gone")
+    return process_loaded(load(claimed, path.name), settings, engine, dry_run=dry_run)
+
+
+def load(path: Path, name: str) -> Loaded:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        raws, problems = read_workbook(path, name)
+    except Exception as e:  # the reader's own bug: answered like any other failure
+        log.exception("reading %s failed", name)
+        raws, problems = [], [problem("internal-error", reason=f"{type(e).__name__}: {e}")]
+    return Loaded(path, name, digest, tuple(raws), tuple(problems))
+
+
+def order(item: Loaded) -> tuple:
+    """Master data first (warehouses, suppliers, customers, items), then opening stock,
+    then documents by their earliest date; unreadable files last."""
+    if item.problems or not item.raws:
+        return (3, date.max, item.name)
+    names = [r.kind for r in item.raws]
+    if all(kinds.KINDS[n].is_master for n in names):
+        return (0, min(kinds.MASTER_ORDER.index(n) for n in names), item.name)
+    rank = 1 if "opening" in names else 2
+    return (rank, _earliest_date(item.raws), item.name)
+
+
+def _earliest_date(raws: Sequence[RawDocument]) -> date:
+    seen = [r.header.get("doc_date") for r in raws] + [l.cells.get("doc_date") for r in raws for l in r.lines[:1000]]
+    dates = []
+    for s in seen:
+        if s is not None and s.value is not None:
+            try:
+                dates.append(as_date(s.value))
+            except Unparseable:
+                pass
+    return min(dates, default=date.max)
+
+
+def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run: bool = False) -> Outcome:
+    try:
+        outcome = _process(item, settings, engine, dry_run)
+    except Exception as e:
+        log.exception("processing %s failed", item.name)
+        failure = problem("internal-error", reason=f"{type(e).__name__}: {e}")
+        if dry_run:
+            return Outcome(item.name, "failed", item.kind, problems=(failure,))
+        outcome = _reject(item, settings, engine, (failure,), status="failed",
+                          notes=(traceback.format_exc(limit=3),))
+    return outcome
+
+
+def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) -> Outcome:
+    if item.problems:
+        return _dry(item, item.problems) if dry_run else _reject(item, settings, engine, item.problems)
+    validated = validate(item.raws)
+    with engine.begin() as conn:
+        checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock)
+        problems = validated.problems + checked.problems
+        if problems or dry_run:
+            conn.rollback()
+        else:
+            docs = checked.to_post
+            status = "posted" if docs or checked.master else "skipped"
+            file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
+                item.name, item.file_hash, item.kind, status,
+                documents=len(docs) + len(checked.already_posted),
+                lines=sum(len(d.lines) for d in docs) + len(checked.master)))
+            ledger_post.upsert_master(conn, checked.master)
+            ledger_post.post_documents(conn, docs, file_id)
+    if problems:
+        return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
+    notes = tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
+    if dry_run:
+        would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
+        return Outcome(item.name, "dry-run", item.kind, len(checked.to_post),
+                       sum(len(d.lines) for d in checked.to_post) + len(checked.master), notes=would + notes)
+    return Outcome(item.name, status, item.kind, len(checked.to_post), sum(len(d.lines) for d in checked.to_post) + len(checked.master),
+                   notes=notes, moved_to=_archive(item, settings, engine, file_id), file_hash=item.file_hash,
+                   doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))
+
+
+def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> str:
+    """After the commit nothing may turn a posted file into a rejected one: if the move
+    fails, the file stays in .work and the next run puts it back, to be skipped."""
+    try:
+        moved = inbox.move_unique(item.path, inbox.archive_folder(settings.archive, datetime.now()), item.name)
+        with engine.begin() as conn:
+            ledger_post.set_moved_to(conn, file_id, _relative(moved, settings))
+    except OSError:
+        log.exception("posted %s but could not archive it; it stays in %s", item.name, item.path.parent)
+        return _relative(item.path, settings)
+    return _relative(moved, settings)
+
+
+def _dry(item: Loaded, problems: Sequence[Problem]) -> Outcome:
+    return Outcome(item.name, "rejected", item.kind, problems=tuple(problems))
+
+
+def _reject(item: Loaded, settings: Settings, engine: Engine, problems: Sequence[Problem],
+            status: str = "rejected", notes: tuple[str, ...] = ()) -> Outcome:
+    """The original goes to rejected/ untouched, with NAME.errors.xlsx beside it."""
+    folder = settings.rejected
+    moved = inbox.move_unique(item.path, folder, item.name)
+    stem = moved.name.rsplit(".", 1)[0]
+    errors = write_errors_copy(moved, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"), problems, item.name)
+    first = "\n".join(p.render() for p in problems[:FIRST_PROBLEMS])
+    with engine.begin() as conn:
+        ledger_post.record_file(conn, ledger_post.FileRecord(
+            item.name, item.file_hash, item.kind, status, problems=len(problems),
+            first_problems=first, moved_to=_relative(moved, settings)))
+    return Outcome(item.name, status, item.kind, problems=tuple(problems), notes=notes,
+                   moved_to=_relative(errors, settings), file_hash=item.file_hash)
+
+
+def _relative(path: Path, settings: Settings) -> str:
+    try:
+        return path.relative_to(settings.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def refresh_reports(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[Path]:
+    from .reports.write import write_reports
+
+    months = {d.strftime("%Y-%m") for o in outcomes for d in o.doc_dates}
+    return write_reports(engine, settings, sorted(months))

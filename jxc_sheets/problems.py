@@ -1,0 +1,59 @@
+"""The catalogue of problems: one stable code each, a Chinese and an English
+message. Everything that reports a problem to a user builds it here, so the
+wording lives in one place and every code is documented (README, 问题代码)."""
+from __future__ import annotations
+
+from .records import Problem
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # the file as a whole
+    "file-unreadable": ("无法作为 Excel 工作簿打开: {reason}", "cannot be opened as a workbook: {reason}"),
+    "file-no-form": ("不是 jxc 表单: 没有 _meta 工作表, 也没有单据类型(kind)列; 请使用 templates/ 中的表单",
+                     "not a jxc form: no _meta sheet and no kind column; use a form from templates/"),
+    "file-unknown-kind": ("未知的单据类型 '{kind}'", "unknown form kind '{kind}'"),
+    "file-form-version": ("表单版本 {version} 比本程序新, 请升级 jxc 或使用 templates/ 中的表单",
+                          "form version {version} is newer than this program; use a form from templates/"),
+    "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行)", "no line table found (a row of labels such as '物料编码 sku')"),
+    "file-no-lines": ("没有填写任何明细行", "no lines filled in"),
+    "missing-column": ("明细表缺少列 {label}", "the line table lacks the column {label}"),
+    "missing-field": ("表头缺少字段 {label}", "the form lacks the header field {label}"),
+    # one cell
+    "required": ("{label} 不能为空", "{key} must not be empty"),
+    "not-a-number": ("{label} 不是数字", "{key} is not a number"),
+    "not-a-date": ("{label} 不是日期(如 2026-11-03)", "{key} is not a date (e.g. 2026-11-03)"),
+    "not-an-integer": ("{label} 必须是整数", "{key} must be a whole number"),
+    "not-yes-no": ("{label} 只能填 Y 或 N", "{key} must be Y or N"),
+    "too-many-decimals": ("{label} 最多 {places} 位小数", "{key} allows at most {places} decimal places"),
+    "negative": ("{label} 不能为负数", "{key} must not be negative"),
+    "qty-positive": ("数量必须大于 0", "qty must be > 0"),
+    "qty-nonzero": ("数量不能为 0 (正数入库, 负数出库)", "qty must not be 0 (+ in, - out)"),
+    "formula-no-value": ("公式没有保存的计算结果, 请在 Excel 中重新计算后保存",
+                         "a formula with no saved result: recalculate in Excel and save"),
+    "bad-units": ("辅助单位应写成 箱=24; 包=6", "alternate units must read like box=24; pack=6"),
+    "duplicate-key": ("编码 {key} 在本文件中重复(另见 {other})", "code {key} appears twice in this file (see also {other})"),
+    "conflicting-header": ("同一单号 {doc_no} 的 {label} 前后不一致(另见 {other})",
+                           "rows of document {doc_no} disagree on {label} (see {other})"),
+    "doc-no-repeated": ("单号 {doc_no} 在本文件中出现两次且内容不同", "document {doc_no} appears twice in this file with different content"),
+    "same-warehouse": ("调出仓库与调入仓库相同", "from_warehouse and to_warehouse are the same"),
+    # against the ledger
+    "unknown-items": ("物料编码 {code} 不存在(请先在 items 表中登记)", "unknown sku {code} (register it in the items form first)"),
+    "unknown-warehouses": ("仓库 {code} 不存在", "unknown warehouse {code}"),
+    "unknown-suppliers": ("供应商 {code} 不存在", "unknown supplier {code}"),
+    "unknown-customers": ("客户 {code} 不存在", "unknown customer {code}"),
+    "inactive-item": ("物料 {code} 已停用", "item {code} is inactive"),
+    "unknown-unit": ("物料 {sku} 没有单位 '{unit}' (可用: {units})", "item {sku} has no unit '{unit}' (known: {units})"),
+    "unit-change": ("物料 {sku} 已有库存流水, 不能把基本单位从 {old} 改为 {new}",
+                    "item {sku} has movements: its base unit cannot change from {old} to {new}"),
+    "doc-no-conflict": ("单号 {doc_no} 已过账且内容不同; 如需更正, 请先冲销(jxc reverse {doc_no}), 再用新单号提交",
+                        "{doc_no} is already posted with different content; to correct it, reverse it (jxc reverse {doc_no}) and post anew under a new number"),
+    "insufficient-stock": ("库存不足: {sku} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}",
+                           "not enough stock: {sku} in {warehouse} on {date} has {available}, this needs {needed}"),
+    # the program itself
+    "internal-error": ("处理时程序出错, 文件未过账, 请联系 IT: {reason}", "the program failed on this file; nothing was posted; tell IT: {reason}"),
+}
+
+
+def problem(code: str, /, where: str = "", value: object = "", **params: object) -> Problem:
+    zh, en = CATALOGUE[code]
+    shown = "" if value is None else str(value)
+    return Problem(where, code, zh.format(**params), en.format(**params), shown)

@@ -1,0 +1,129 @@
+"""The plain immutable records that flow between the stages.
+
+read → RawDocument (values as seen, each with its cell)
+validate → Document / MasterRow (typed), or Problems
+post → rows in the ledger
+pipeline → Outcome (one per file)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A raw cell value and where it was seen (`明细!D7`)."""
+
+    value: Any
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    row: int  # the sheet row, 1-based, as the user sees it
+    cells: Mapping[str, Seen]  # field key → value seen
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    kind: str
+    source: str  # the file name the user dropped
+    sheet: str
+    layout: str  # "form" | "batch" | "table"
+    header: Mapping[str, Seen]
+    lines: tuple[RawLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str  # "明细!D7", or "" when the problem is the whole file
+    code: str  # stable, listed in problems.CATALOGUE
+    zh: str
+    en: str
+    value: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+    def render(self, source: str = "") -> str:
+        at = "!".join(p for p in (source, self.where) if p)
+        seen = f' (got "{self.value}")' if self.value != "" else ""
+        return f"{at}: {self.message}{seen} [{self.code}]" if at else f"{self.message}{seen} [{self.code}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    line_no: int
+    sku: str
+    qty: Decimal  # in the item's base unit; signed only for adjustments
+    unit: str  # the unit as entered (the base unit when left empty)
+    qty_entered: Decimal
+    factor: Decimal
+    unit_cost: Decimal | None
+    unit_price: Decimal | None
+    batch: str
+    remark: str
+    warehouse: str | None  # only kinds whose warehouse is per line (opening)
+    where: Mapping[str, str]  # field key → cell, for problems found later
+
+
+@dataclass(frozen=True)
+class Document:
+    kind: str
+    doc_no: str
+    doc_date: date
+    header: Mapping[str, Any]  # every header field of the kind, typed
+    lines: tuple[Line, ...]
+    source: str
+    content_hash: str  # of kind, header and lines: the same document dropped twice hashes the same
+    where: Mapping[str, str]  # header field key → cell
+
+
+@dataclass(frozen=True)
+class MasterRow:
+    kind: str
+    key: str
+    values: Mapping[str, Any]
+    row: int
+    where: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one dropped file."""
+
+    file: str
+    status: str  # "posted" | "skipped" | "rejected" | "failed" | "dry-run"
+    kind: str = ""
+    documents: int = 0
+    lines: int = 0
+    problems: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+    moved_to: str = ""
+    file_hash: str = ""
+    doc_dates: tuple[date, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    unit: str
+    active: bool
+    units: Mapping[str, Decimal]  # alternate unit → base units in one
+    std_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class MasterData:
+    items: Mapping[str, Item]
+    warehouses: frozenset[str]
+    suppliers: frozenset[str]
+    customers: frozenset[str]
+    moved_skus: frozenset[str] = frozenset()  # items with movements: their base unit is fixed
+
+    def codes(self, ref: str) -> Mapping[str, object] | frozenset[str]:
+        return self.items if ref == "items" else getattr(self, ref)

@@ -1,0 +1,1 @@
+"""Excel in and out: forms, reading, annotated copies, safe writing."""

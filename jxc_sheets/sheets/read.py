@@ -1,0 +1,346 @@
+"""Stage read: a workbook → raw documents, every value carrying its `Sheet!A1`.
+
+The kind comes from the hidden `_meta` sheet (or, for exports from other
+systems, a `单据类型 kind` column); fields are found by their label text, so a
+form whose rows were moved still reads. Values come through python-calamine,
+streamed row by row: formatted-but-empty rows cost nothing, formulas give their
+cached result. What the reader decides (README, 表单):
+- only the main sheet (`明细`, else the first visible sheet) is read; other
+  sheets are the user's own and are ignored;
+- hidden rows are read like any other: hiding is not deleting;
+- a merged range counts as its top-left value repeated over the range;
+- a formula whose file holds no computed value is flagged, not read as empty.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import python_calamine
+from defusedxml import ElementTree
+from openpyxl.utils import get_column_letter
+
+from .. import kinds
+from ..kinds import Kind
+from ..problems import problem
+from ..records import Problem, RawDocument, RawLine, Seen
+from ..values import FORMULA_WITHOUT_VALUE, as_code, as_int, is_blank, Unparseable
+
+MAIN_SHEET = "明细"
+META_SHEET = "_meta"
+KIND_COLUMN = kinds.Field("kind", "单据类型", kinds.FieldType.CODE)
+_LABEL_JUNK = re.compile(r"[\s*＊:：()（）/\\_\-]+")
+HEADER_SEARCH_ROWS = 60
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # "" when the file mixes kinds through a kind column
+    version: int
+    layout: str
+
+
+def read_workbook(path: Path, source: str | None = None) -> tuple[list[RawDocument], list[Problem]]:
+    """Everything in the workbook at `path` that looks like a form, or the problems that stop reading it."""
+    source = source or path.name
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        return [], [problem("file-unreadable", reason="有密码, 请另存为无密码的文件 / password-protected: save it without a password")]
+    except Exception as e:  # calamine raises several types for damaged files
+        return [], [problem("file-unreadable", reason=_short(e))]
+    try:
+        return _read_book(book, path, source)
+    except python_calamine.CalamineError as e:
+        return [], [problem("file-unreadable", reason=_short(e))]
+    finally:
+        book.close()
+
+
+def _read_book(book, path: Path, source: str) -> tuple[list[RawDocument], list[Problem]]:
+    sheet_name = _main_sheet(book)
+    if sheet_name is None:
+        return [], [problem("file-no-form")]
+    rows = _sheet_rows(book, path, sheet_name)
+    identity = _identity(book)
+    if identity is None:
+        return _read_kind_column(rows, sheet_name, source)
+    kind = kinds.kind_of(identity.kind)
+    if kind is None:
+        return [], [problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)]
+    if identity.version > kinds.FORM_VERSION:
+        return [], [problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)]
+    return _read_sheet(kind, rows, sheet_name, source)
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:200]
+
+
+def _main_sheet(book) -> str | None:
+    names = book.sheet_names
+    if MAIN_SHEET in names:
+        return MAIN_SHEET
+    for meta in book.sheets_metadata:
+        if meta.visible == python_calamine.SheetVisibleEnum.Visible and meta.typ == python_calamine.SheetTypeEnum.WorkSheet \
+                and meta.name != META_SHEET and not meta.name.startswith("_"):
+            return meta.name
+    return None
+
+
+def _identity(book) -> Identity | None:
+    if META_SHEET not in book.sheet_names:
+        return None
+    values: dict[str, object] = {}
+    for row in book.get_sheet_by_name(META_SHEET).iter_rows():
+        if len(row) >= 2 and not is_blank(row[0]):
+            values[as_code(row[0]).lower()] = row[1]
+    kind = as_code(values.get("kind", ""))
+    try:
+        version = as_int(values.get("version", 1))
+    except Unparseable:
+        version = 1
+    return Identity(kind, version, as_code(values.get("layout", "")))
+
+
+# --- rows and cells ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based sheet row
+    first_col: int  # 0-based column of values[0]
+    values: Sequence[object]
+
+
+def _sheet_rows(book, path: Path, sheet_name: str) -> list[Row]:
+    sheet = book.get_sheet_by_name(sheet_name)
+    start_row, start_col = sheet.start or (0, 0)
+    formulas = _formulas_without_value(path, sheet_name)
+    merged = sheet.merged_cell_ranges or []
+    rows = [Row(start_row + i + 1, start_col, values) for i, values in enumerate(sheet.iter_rows())]
+    if formulas or merged:
+        rows = _patch(rows, formulas, merged, start_row, start_col)
+    return rows
+
+
+def _patch(rows: list[Row], formulas: set[tuple[int, int]], merged, start_row: int, start_col: int) -> list[Row]:
+    """Mark formulas without a value, and repeat a merged range's top-left value over the range."""
+    grid = [list(r.values) for r in rows]
+
+    def put(r: int, c: int, value: object) -> None:
+        i, j = r - start_row, c - start_col
+        if 0 <= i < len(grid) and 0 <= j:
+            row = grid[i]
+            if j >= len(row):
+                row.extend([""] * (j + 1 - len(row)))
+            row[j] = value
+
+    def get(r: int, c: int) -> object:
+        i, j = r - start_row, c - start_col
+        if 0 <= i < len(grid) and 0 <= j < len(grid[i]):
+            return grid[i][j]
+        return ""
+
+    for r, c in formulas:
+        if is_blank(get(r, c)):
+            put(r, c, FORMULA_WITHOUT_VALUE)
+    for (r0, c0), (r1, c1) in merged:
+        value = get(r0, c0)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                if (r, c) != (r0, c0):
+                    put(r, c, value)
+    return [Row(row.number, row.first_col, values) for row, values in zip(rows, grid)]
+
+
+def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
+    """0-based (row, col) of formula cells that carry no cached value (xlsx only).
+
+    Calamine reads such a cell as empty; a required field would then say "empty"
+    where the truth is "recalculate and save". The sheet XML is searched for a
+    formula at all before it is parsed, so a plain form costs one byte scan."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _sheet_part(archive, sheet_name)
+            if part is None:
+                return set()
+            data = archive.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return set()
+    if b"<f" not in data and b":f" not in data:
+        return set()
+    found = set()
+    for _event, element in ElementTree.iterparse(_bytes_io(data)):
+        if element.tag.endswith("}c"):
+            has_formula = any(child.tag.endswith("}f") for child in element)
+            value = next((child for child in element if child.tag.endswith("}v")), None)
+            if has_formula and (value is None or not (value.text or "").strip()):
+                found.add(_cell_index(element.get("r", "")))
+            element.clear()
+    return found
+
+
+def _bytes_io(data: bytes):
+    import io
+    return io.BytesIO(data)
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {rel.get("Id"): rel.get("Target") for rel in rels}
+    for sheet in workbook.iter():
+        if sheet.tag.endswith("}sheet") and sheet.get("name") == sheet_name:
+            rid = next((v for k, v in sheet.attrib.items() if k.endswith("}id")), None)
+            target = targets.get(rid, "")
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def _cell_index(ref: str) -> tuple[int, int]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    digits = "".join(ch for ch in ref if ch.isdigit())
+    col = 0
+    for ch in letters.upper():
+        col = col * 26 + ord(ch) - 64
+    return int(digits) - 1, col - 1
+
+
+_COLUMN_LETTERS: list[str] = []
+
+
+def cell_ref(sheet: str, row: int, col0: int) -> str:
+    """`明细!D7` for 1-based row and 0-based column."""
+    while len(_COLUMN_LETTERS) <= col0:
+        _COLUMN_LETTERS.append(get_column_letter(len(_COLUMN_LETTERS) + 1))
+    return f"{sheet}!{_COLUMN_LETTERS[col0]}{row}"
+
+
+# --- labels --------------------------------------------------------------------
+
+def label_key(text: str) -> str:
+    return _LABEL_JUNK.sub("", as_code(text)).lower()
+
+
+def label_index(fields: Sequence[kinds.Field]) -> dict[str, str]:
+    """Every spelling a label may take → field key: `数量 qty`, `数量`, `qty`, `数量(qty)`."""
+    index: dict[str, str] = {}
+    for f in fields:
+        for spelling in (f.label, f.zh, f.key, f.zh + f.key):
+            index.setdefault(label_key(spelling), f.key)
+    return index
+
+
+def _find_table(rows: list[Row], labels: dict[str, str], anchor: str) -> tuple[int, dict[int, str]] | None:
+    """The first row (within the first rows) naming the anchor field: its index and column → key."""
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        columns = {}
+        for j, value in enumerate(row.values):
+            if isinstance(value, str) and value.strip():
+                key = labels.get(label_key(value))
+                if key and key not in columns.values():
+                    columns[row.first_col + j] = key
+        if anchor in columns.values():
+            return i, columns
+    return None
+
+
+# --- one form ------------------------------------------------------------------
+
+def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[list[RawDocument], list[Problem]]:
+    anchor = kind.key or "sku"
+    header_labels = label_index(kind.header)
+    table_fields = kind.lines if kind.is_master else (*kind.lines, *kind.header)
+    found = _find_table(rows, label_index(table_fields), anchor)
+    if found is None:
+        return [], [problem("file-no-table", sheet)]
+    table_index, columns = found
+    batch = "doc_no" in columns.values()
+    if not batch and not kind.is_master:
+        columns = {c: k for c, k in columns.items() if k in {f.key for f in kind.lines}}
+    header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
+    lines = tuple(_lines(rows[table_index + 1:], columns, sheet))
+    layout = "table" if kind.is_master else ("batch" if batch else "form")
+    return [RawDocument(kind.name, source, sheet, layout, header, lines)], []
+
+
+def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[str, Seen]:
+    """Label cells above the table, each with its value in the cell to the right."""
+    header: dict[str, Seen] = {}
+    for row in rows:
+        for j, value in enumerate(row.values):
+            if not isinstance(value, str):
+                continue
+            key = labels.get(label_key(value))
+            if key is None or key in header:
+                continue
+            right = row.values[j + 1] if j + 1 < len(row.values) else None
+            header[key] = Seen(None if is_blank(right) else right, cell_ref(sheet, row.number, row.first_col + j + 1))
+    return header
+
+
+def _lines(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> Iterator[RawLine]:
+    for row in rows:
+        cells = {}
+        for col, key in columns.items():
+            j = col - row.first_col
+            value = row.values[j] if 0 <= j < len(row.values) else None
+            if not is_blank(value):
+                cells[key] = Seen(value, cell_ref(sheet, row.number, col))
+        if cells:
+            yield RawLine(row.number, _with_empty(cells, columns, row.number, sheet))
+
+
+def _with_empty(cells: dict[str, Seen], columns: dict[int, str], row: int, sheet: str) -> dict[str, Seen]:
+    """Empty cells of a non-empty row still know where they are, for "must not be empty"."""
+    for col, key in columns.items():
+        if key not in cells:
+            cells[key] = Seen(None, cell_ref(sheet, row, col))
+    return cells
+
+
+# --- exports with a kind column ------------------------------------------------
+
+def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[RawDocument], list[Problem]]:
+    """A flat export naming each row's kind (`单据类型 kind`): one batch table per kind found."""
+    kind_labels = label_index((KIND_COLUMN,))
+    found = _find_table(rows, kind_labels, "kind")
+    if found is None:
+        return [], [problem("file-no-form")]
+    table_index, kind_columns = found
+    kind_col = next(iter(kind_columns))
+    by_kind: dict[str, list[Row]] = {}
+    problems = []
+    for row in rows[table_index + 1:]:
+        j = kind_col - row.first_col
+        value = row.values[j] if 0 <= j < len(row.values) else None
+        if is_blank(value):
+            continue
+        kind = _kind_named(as_code(value))
+        if kind is None or kind.is_master:
+            problems.append(problem("file-unknown-kind", cell_ref(sheet, row.number, kind_col), value, kind=value))
+            continue
+        by_kind.setdefault(kind.name, []).append(row)
+    if problems:
+        return [], problems
+    documents = []
+    label_row = rows[table_index]
+    for name, kind_rows in by_kind.items():
+        kind = kinds.KINDS[name]
+        labels = label_index((*kind.lines, *kind.header))
+        table = _find_table([label_row], labels, "sku")
+        if table is None:
+            return [], [problem("file-no-table", sheet)]
+        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(_lines(kind_rows, table[1], sheet))))
+    return documents, []
+
+
+def _kind_named(text: str) -> Kind | None:
+    for kind in kinds.KINDS.values():
+        if text.lower() == kind.name or text == kind.zh:
+            return kind
+    return None

@@ -1,0 +1,210 @@
+"""Stage validate: raw documents → typed documents and master rows, or problems.
+
+Only what the file itself can tell: types, required fields, signs, repeated
+codes, a batch's rows agreeing on their document's header. What needs the
+ledger (known codes, units, stock, posted numbers) is `check`'s. Every problem
+of the file is collected, each at its cell.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping
+
+from . import kinds
+from .kinds import Field, FieldType, Kind
+from .problems import problem
+from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, Seen
+from .values import (
+    FORMULA_WITHOUT_VALUE, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
+    as_units, is_blank, places,
+)
+
+PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
+
+
+@dataclass(frozen=True)
+class Validated:
+    documents: tuple[Document, ...]
+    master: tuple[MasterRow, ...]
+    problems: tuple[Problem, ...]
+
+
+def validate(raws: Iterable[RawDocument]) -> Validated:
+    documents: list[Document] = []
+    master: list[MasterRow] = []
+    problems: list[Problem] = []
+    for raw in raws:
+        kind = kinds.KINDS[raw.kind]
+        if kind.is_master:
+            rows, found = validate_master(kind, raw)
+            master += rows
+        else:
+            docs, found = validate_documents(kind, raw)
+            documents += docs
+        problems += found
+    if not documents and not master and not problems:
+        problems.append(problem("file-no-lines"))
+    return Validated(tuple(documents), tuple(master), tuple(problems))
+
+
+# --- one value -----------------------------------------------------------------
+
+def _number(places_allowed: int) -> Callable[[object], Decimal]:
+    def parse(value: object) -> Decimal:
+        number = as_decimal(value)
+        if places(number) > places_allowed:
+            raise Unparseable("too-many-decimals")
+        return number
+    return parse
+
+
+PARSERS: dict[FieldType, Callable[[object], Any]] = {
+    FieldType.TEXT: as_text,
+    FieldType.CODE: as_code,
+    FieldType.DATE: as_date,
+    FieldType.QTY: _number(PLACES[FieldType.QTY]),
+    FieldType.MONEY: _number(PLACES[FieldType.MONEY]),
+    FieldType.COST: _number(PLACES[FieldType.COST]),
+    FieldType.INT: as_int,
+    FieldType.BOOL: as_bool,
+    FieldType.UNITS: as_units,
+}
+
+
+def typed(field: Field, seen: Seen | None, problems: list[Problem], where_missing: str = "") -> Any:
+    """The field's typed value, or None with a problem added (or None for an empty optional field)."""
+    value = None if seen is None else seen.value
+    where = seen.where if seen is not None else where_missing
+    if value is FORMULA_WITHOUT_VALUE:
+        problems.append(problem("formula-no-value", where, "=…"))
+        return None
+    if is_blank(value):
+        if field.required:
+            problems.append(problem("required", where, "", label=field.label, key=field.key))
+        return None
+    try:
+        result = PARSERS[field.type](value)
+    except Unparseable as e:
+        problems.append(problem(str(e), where, as_text(value), label=field.label, key=field.key,
+                                places=PLACES.get(field.type, 0)))
+        return None
+    if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
+        problems.append(problem("negative", where, as_text(value), label=field.label, key=field.key))
+        return None
+    return result
+
+
+# --- master data ---------------------------------------------------------------
+
+def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list[Problem]]:
+    problems: list[Problem] = []
+    missing = [f for f in kind.lines if f.required and not any(f.key in line.cells for line in raw.lines[:1])]
+    if raw.lines and missing:
+        return [], [problem("missing-column", raw.sheet, label=f.label) for f in missing]
+    rows: list[MasterRow] = []
+    first_seen: dict[str, str] = {}
+    for line in raw.lines:
+        found: list[Problem] = []
+        values = {f.key: typed(f, line.cells.get(f.key), found) for f in kind.lines}
+        key = values.get(kind.key)
+        where = {k: s.where for k, s in line.cells.items()}
+        if key:
+            other = first_seen.setdefault(key.lower(), where[kind.key])
+            if other != where[kind.key]:
+                found.append(problem("duplicate-key", where[kind.key], key, key=key, other=other))
+        problems += found
+        if key:
+            rows.append(MasterRow(kind.name, key, values, line.row, where))
+    return rows, problems
+
+
+# --- stock documents -----------------------------------------------------------
+
+def validate_documents(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
+    if raw.layout == "batch":
+        return _validate_batch(kind, raw)
+    problems: list[Problem] = []
+    for f in kind.header:
+        if f.required and f.key not in raw.header:
+            problems.append(problem("missing-field", raw.sheet, label=f.label))
+    header = {f.key: typed(f, raw.header.get(f.key), problems, raw.sheet) for f in kind.header}
+    where = {k: s.where for k, s in raw.header.items()}
+    document = _document(kind, raw, header, where, raw.lines, problems)
+    return ([document] if document else []), problems
+
+
+def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
+    """Rows with the same doc_no form one document; their header cells must agree."""
+    problems: list[Problem] = []
+    groups: dict[str, list[RawLine]] = {}
+    for line in raw.lines:
+        doc_no = typed(kinds.DOC_NO, line.cells.get("doc_no"), problems)
+        if doc_no:
+            groups.setdefault(doc_no, []).append(line)
+    documents = []
+    header_fields = [f for f in kind.header if f.key != "remark"]
+    for doc_no, lines in groups.items():
+        first = lines[0]
+        header = {f.key: typed(f, first.cells.get(f.key), problems, raw.sheet) for f in header_fields}
+        header["remark"] = None
+        problems += _disagreements(header_fields, doc_no, lines)
+        where = {f.key: first.cells[f.key].where for f in header_fields if f.key in first.cells}
+        document = _document(kind, raw, header, where, lines, problems)
+        if document:
+            documents.append(document)
+    return documents, problems
+
+
+def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -> list[Problem]:
+    found = []
+    first = lines[0]
+    for f in fields:
+        want = first.cells.get(f.key)
+        for line in lines[1:]:
+            seen = line.cells.get(f.key)
+            if seen is not None and want is not None and as_text(seen.value) != as_text(want.value):
+                found.append(problem("conflicting-header", seen.where, as_text(seen.value),
+                                     doc_no=doc_no, label=f.label, other=want.where))
+    return found
+
+
+def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Mapping[str, str],
+              raw_lines: Iterable[RawLine], problems: list[Problem]) -> Document | None:
+    before = len(problems)
+    if kind.name == "transfer" and header.get("from_warehouse") and \
+            header.get("from_warehouse") == header.get("to_warehouse"):
+        problems.append(problem("same-warehouse", where.get("to_warehouse", raw.sheet), header["to_warehouse"]))
+    lines = tuple(_lines(kind, raw_lines, problems))
+    if not lines and len(problems) == before:
+        problems.append(problem("file-no-lines", raw.sheet))
+    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
+        return None
+    # A document with bad lines is still returned with its good ones, so that the
+    # ledger's checks can report their problems in the same round trip; the
+    # problems already found keep it from posting.
+    return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
+
+
+def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[Line]:
+    fields = kind.lines
+    for number, raw in enumerate(raw_lines, start=1):
+        found: list[Problem] = []
+        values = {f.key: typed(f, raw.cells.get(f.key), found) for f in fields}
+        qty = values.get("qty")
+        if qty is not None:
+            if kind.signed_qty and qty == 0:
+                found.append(problem("qty-nonzero", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
+            elif not kind.signed_qty and qty <= 0:
+                found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
+        problems += found
+        if found:
+            continue
+        yield Line(
+            line_no=number, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
+            qty_entered=qty, factor=Decimal(1),
+            unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
+            batch=values.get("batch") or "", remark=values.get("remark") or "",
+            warehouse=values.get("warehouse"),
+            where={k: s.where for k, s in raw.cells.items()},
+        )

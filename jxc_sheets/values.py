@@ -1,0 +1,149 @@
+"""Cell values as staff really save them → typed values.
+
+Each parser takes what a cell held (str, float, int, date, None) and returns
+the typed value, or raises `Unparseable` — the validator turns that into a
+Problem at the cell. Decisions (documented in the README, 表单):
+- text is NFKC-normalised, so full-width digits and letters (１２, ＡＢ) read as
+  their half-width forms; surrounding spaces are dropped;
+- numbers may carry thousands separators (1,200) and spaces; a unit typed
+  after the number (12箱) is not a number — the unit goes in its own column;
+- a float from Excel is read at Excel's own 15 significant digits, so a
+  formula's 0.30000000000000004 reads as 0.3;
+- dates: real date cells, Excel serial numbers, and text such as 2026-11-03,
+  2026/11/3, 2026.11.3, 2026年11月3日, 20261103.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+EXCEL_EPOCH = date(1899, 12, 30)
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_YES = {"y", "yes", "true", "1", "是", "启用", "有效"}
+_NO = {"n", "no", "false", "0", "否", "停用", "无效"}
+
+
+class Unparseable(ValueError):
+    """The value cannot be read as the field's type; the message is a problem code."""
+
+
+class FormulaWithoutValue:
+    """Stands in for a formula cell whose file carries no computed result."""
+
+    def __repr__(self) -> str:
+        return "<formula without value>"
+
+
+FORMULA_WITHOUT_VALUE = FormulaWithoutValue()
+
+
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def as_text(value: object) -> str:
+    """A cell shown as text: integral floats lose their `.0`, dates are ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(value, ".15g")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()[:10] if not isinstance(value, datetime) or value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    return str(value).strip()
+
+
+def as_code(value: object) -> str:
+    """An identifier: normalised text; a number typed where a code belongs keeps its digits."""
+    return normalise(as_text(value))
+
+
+def as_decimal(value: object) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, (date, datetime)):
+        raise Unparseable("not-a-number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise Unparseable("not-a-number")
+        return Decimal(format(value, ".15g"))
+    if isinstance(value, Decimal):
+        return value
+    text = normalise(str(value)).replace(",", "").replace(" ", "").replace("，", "")
+    if not _NUMBER.match(text):
+        raise Unparseable("not-a-number")
+    try:
+        return Decimal(text)
+    except InvalidOperation as e:  # pragma: no cover - the pattern admits only valid numbers
+        raise Unparseable("not-a-number") from e
+
+
+def places(number: Decimal) -> int:
+    exponent = number.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def as_int(value: object) -> int:
+    number = as_decimal(value)
+    if number != number.to_integral_value():
+        raise Unparseable("not-an-integer")
+    return int(number)
+
+
+def as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 1 <= value < 2958466:  # Excel's serial range, 1900-01-01 .. 9999-12-31
+            return EXCEL_EPOCH + timedelta(days=int(value))
+        raise Unparseable("not-a-date")
+    text = normalise(str(value))
+    match = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if not match:
+        raise Unparseable("not-a-date")
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as e:
+        raise Unparseable("not-a-date") from e
+
+
+def as_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = as_code(value).lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise Unparseable("not-yes-no")
+
+
+def as_units(value: object) -> tuple[tuple[str, Decimal], ...]:
+    """`箱=24; 包=6` → (("箱", 24), ("包", 6))."""
+    text = normalise(as_text(value))
+    units = []
+    for part in re.split(r"[;,]", text):
+        if not part.strip():
+            continue
+        name, sep, factor = part.partition("=")
+        if not sep or not name.strip():
+            raise Unparseable("bad-units")
+        try:
+            number = as_decimal(factor)
+        except Unparseable as e:
+            raise Unparseable("bad-units") from e
+        if number <= 0:
+            raise Unparseable("bad-units")
+        units.append((name.strip(), number))
+    return tuple(units)

@@ -1,0 +1,98 @@
+"""The workspace: creating one, its forms, its status, its backup, the demo."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .config import Settings, default_config_text, load_settings
+from .ledger import schema
+from .ledger.db import open_ledger
+
+FOLDERS = ("inbox", "outbox", "archive", "rejected", "templates")
+
+
+def init_workspace(root: Path) -> Settings:
+    """config.yaml (kept if present), the folders, the blank forms and the ledger."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "config.yaml"
+    if not config.exists():
+        config.write_text(default_config_text(), encoding="utf-8")
+    settings = load_settings(config)
+    for name in FOLDERS:
+        getattr(settings, name).mkdir(parents=True, exist_ok=True)
+    open_ledger(settings.ledger_url)
+    write_workspace_templates(settings)
+    return settings
+
+
+def write_workspace_templates(settings: Settings) -> list[Path]:
+    from .sheets.forms import choices_from_ledger, write_templates
+
+    engine = open_ledger(settings.ledger_url)
+    return write_templates(settings.templates, choices_from_ledger(engine))
+
+
+def status(settings: Settings) -> dict:
+    from . import inbox
+
+    engine = open_ledger(settings.ledger_url)
+    f = schema.files
+    with engine.connect() as conn:
+        last = [dict(r._mapping) for r in conn.execute(select(f).order_by(f.c.id.desc()).limit(10))]
+        failed = conn.execute(select(f).where(f.c.status.in_(("rejected", "failed"))).order_by(f.c.id.desc()).limit(1)).first()
+    work = settings.inbox / inbox.WORK
+    return {
+        "waiting": [p.name for p in inbox.candidates(settings.inbox)],
+        "in_work": sorted(p.name for p in work.iterdir()) if work.is_dir() else [],
+        "last": last,
+        "last_failed": dict(failed._mapping) if failed else None,
+    }
+
+
+def backup(settings: Settings, dest: Path) -> Path:
+    """A consistent copy of the SQLite ledger while it is in use (SQLite's online backup)."""
+    url = settings.ledger_url
+    if not url.startswith("sqlite:///"):
+        raise ValueError("jxc backup 只支持 SQLite 账本; PostgreSQL 请用 pg_dump / only the SQLite ledger: use pg_dump for PostgreSQL")
+    source_path = Path(url[len("sqlite:///"):])
+    if dest.is_dir():
+        dest = dest / f"{source_path.stem}-{date.today():%Y%m%d}.sqlite3"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    source, target = sqlite3.connect(source_path), sqlite3.connect(tmp)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    tmp.replace(dest)
+    return dest
+
+
+def run_demo(root: Path, today: date) -> int:
+    from .cli import describe
+    from .demo import write_demo_inbox
+    from .pipeline import run_inbox
+
+    if root.exists() and any(root.iterdir()):
+        raise ValueError(f"{root} 不是空文件夹 / is not empty: choose a new folder (jxc demo DIR)")
+    settings = init_workspace(root)
+    files = write_demo_inbox(settings.inbox, today)
+    print(f"演示工作区 demo workspace: {settings.root}\n已放入 {len(files)} 个表单 / dropped {len(files)} filled forms into inbox/\n")
+    outcomes = run_inbox(settings)
+    for outcome in outcomes:
+        print(describe(outcome))
+    write_workspace_templates(settings)  # dropdowns now list the demo's master data
+    posted = sum(o.status == "posted" for o in outcomes)
+    rejected = [o for o in outcomes if o.status in ("rejected", "failed")]
+    print(f"\n{posted} 个文件已过账 posted, {len(rejected)} 个被退回 rejected.")
+    print("看这里 / where to look:")
+    print(f"  {settings.outbox / 'index.html'}      看板 dashboard (open in a browser)")
+    print(f"  {settings.outbox / 'stock.xlsx'}      库存 stock on hand")
+    print(f"  {settings.outbox / 'log.xlsx'}        处理记录 processing log")
+    print(f"  {settings.rejected}/*.errors.xlsx   退回文件, 红色单元格有批注 / rejected files, red cells carry comments")
+    print(f"  {settings.templates}                 空白表单 blank forms (dropdowns filled)")
+    return 0

@@ -1,0 +1,120 @@
+"""Shared fixtures: workspaces on real folders and real SQLite files, and
+workbooks built cell by cell as staff (or their spreadsheet programs) save them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import openpyxl
+import pytest
+
+from jxc_sheets import kinds
+from jxc_sheets.config import Config, Settings
+from jxc_sheets.ledger.db import open_ledger
+
+
+def make_form(path: Path, kind: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]],
+              *, meta: bool = True, first_row: int = 3) -> Path:
+    """A stock form laid out as templates/ lays it out, filled as a user would."""
+    k = kinds.KINDS[kind]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "明细"
+    ws["A1"] = f"{k.zh}单 {k.name}"
+    row = first_row
+    for i, f in enumerate(k.header):
+        col = 1 if i % 2 == 0 else 4
+        ws.cell(row, col, f.label)
+        if f.key in header:
+            ws.cell(row, col + 1, header[f.key])
+        if i % 2 == 1:
+            row += 1
+    table = row + 2
+    for j, f in enumerate(k.lines, start=1):
+        ws.cell(table, j, f.label)
+    for i, line in enumerate(lines, start=1):
+        for j, f in enumerate(k.lines, start=1):
+            if f.key in line:
+                ws.cell(table + i, j, line[f.key])
+    if meta:
+        _meta(wb, kind, "form")
+    wb.save(path)
+    return path
+
+
+def make_table(path: Path, kind: str, rows: Sequence[Mapping[str, Any]], *, columns: Sequence[str] | None = None,
+               meta: bool = True, layout: str = "table") -> Path:
+    """A plain table: master data, or the batch layout of a stock kind."""
+    k = kinds.KINDS[kind]
+    fields = {f.key: f for f in (*k.lines, *k.header)}
+    keys = list(columns or [f.key for f in k.lines])
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "明细"
+    for j, key in enumerate(keys, start=1):
+        ws.cell(1, j, fields[key].label if key in fields else key)
+    for i, row in enumerate(rows, start=2):
+        for j, key in enumerate(keys, start=1):
+            if key in row:
+                ws.cell(i, j, row[key])
+    if meta:
+        _meta(wb, kind, layout)
+    wb.save(path)
+    return path
+
+
+def _meta(wb, kind: str, layout: str) -> None:
+    meta = wb.create_sheet("_meta")
+    meta.append(["kind", kind])
+    meta.append(["version", kinds.FORM_VERSION])
+    meta.append(["layout", layout])
+    meta.sheet_state = "hidden"
+
+
+WAREHOUSES = [
+    {"code": "WH1", "name": "上海总仓", "site": "上海"},
+    {"code": "WH2", "name": "苏州仓", "site": "苏州"},
+]
+SUPPLIERS = [{"code": "S01", "name": "华东纸业"}]
+CUSTOMERS = [{"code": "C01", "name": "宏达商贸"}]
+ITEMS = [
+    {"sku": "A001", "name": "A4 复印纸", "unit": "包", "alt_units": "箱=5", "category": "办公", "safety_stock": 20, "std_cost": 20},
+    {"sku": "B002", "name": "签字笔", "unit": "支", "alt_units": "盒=12", "category": "办公", "safety_stock": 100},
+    {"sku": "00123", "name": "订书钉", "unit": "盒", "category": "办公"},
+    {"sku": "OLD1", "name": "旧款文件夹", "unit": "个", "active": "N"},
+]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Settings:
+    settings = Settings(Config(), tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    return settings
+
+
+@pytest.fixture
+def engine(workspace: Settings):
+    return open_ledger(workspace.ledger_url)
+
+
+def drop_master(inbox: Path) -> None:
+    make_table(inbox / "warehouses.xlsx", "warehouses", WAREHOUSES)
+    make_table(inbox / "suppliers.xlsx", "suppliers", SUPPLIERS)
+    make_table(inbox / "customers.xlsx", "customers", CUSTOMERS)
+    make_table(inbox / "items.xlsx", "items", ITEMS)
+
+
+def jxc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """The real command, as a subprocess."""
+    result = subprocess.run([sys.executable, "-m", "jxc_sheets", *args], cwd=cwd, capture_output=True,
+                            text=True, encoding="utf-8", timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"jxc {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+D = date(2026, 11, 3)
