@@ -58,7 +58,7 @@ def backup(settings: Settings, dest: Path) -> Path:
     if not url.startswith("sqlite:///"):
         raise ValueError("jxc backup 只支持 SQLite 账本; PostgreSQL 请用 pg_dump / only the SQLite ledger: use pg_dump for PostgreSQL")
     source_path = Path(url[len("sqlite:///"):])
-    if dest.is_dir():
+    if dest.is_dir() or not dest.suffix:  # a folder: put a dated file in it
         dest = dest / f"{source_path.stem}-{date.today():%Y%m%d}.sqlite3"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
