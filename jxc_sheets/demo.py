@@ -1,0 +1,450 @@
+"""The demo inbox: what a small Chinese trading company would drop in its first
+weeks — master data, opening stock, a month and a half of filled forms, and two
+files with mistakes that the validator must catch.
+
+Everything is planned first (`plan_demo`), then written with the forms module.
+Quantities are chosen against a running stock count so that every valid
+document is covered by stock at its date; the random choices are seeded, so the
+same `today` gives the same demo.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+from .kinds import KINDS
+from .sheets.forms import write_form
+
+CENT = Decimal("0.01")
+
+WAREHOUSES = (
+    # code, name, site, remark
+    ("WH-SH1", "上海总仓", "上海", "浦东新区川沙路 1288 号"),
+    ("WH-SH2", "上海门店仓", "上海", "徐汇区漕溪北路门店后仓"),
+    ("WH-SZ", "苏州仓", "苏州", "苏州工业园区星龙街 66 号"),
+)
+
+SUPPLIERS = (
+    # code, name, contact, phone, address
+    ("SUP01", "上海宏文文具有限公司", "周建国", "021-5867 3321", "上海市闵行区莘松路 380 号"),
+    ("SUP02", "杭州清泉饮品有限公司", "沈丽华", "0571-8692 1150", "杭州市余杭区良渚街道 88 号"),
+    ("SUP03", "苏州洁美日化有限公司", "顾明", "0512-6283 4477", "苏州市吴中区木渎镇金枫路 17 号"),
+    ("SUP04", "深圳联讯电子有限公司", "黄志强", "0755-2698 5502", "深圳市龙岗区坂田街道雪岗路 210 号"),
+    ("SUP05", "昆山永固包装材料有限公司", "陆晓东", "0512-5778 2093", "昆山市开发区前进东路 55 号"),
+    ("SUP06", "上海华纸纸业有限公司", "钱蓉", "021-6435 0918", "上海市宝山区长江西路 501 号"),
+)
+
+CUSTOMERS = (
+    ("CUS01", "上海乐家便利店(浦东店)", "刘洋", "138 1726 4410", "上海市浦东新区张杨路 1580 号"),
+    ("CUS02", "苏州星河科技有限公司", "吴婷", "0512-6767 3210", "苏州工业园区星湖街 328 号"),
+    ("CUS03", "上海明德外国语学校", "孙老师", "021-6412 7788", "上海市徐汇区天钥桥路 100 号"),
+    ("CUS04", "杭州悦享办公服务有限公司", "郑凯", "0571-8811 2046", "杭州市西湖区文三路 259 号"),
+    ("CUS05", "上海新天地联合办公", "何静", "021-6326 9901", "上海市黄浦区马当路 222 号"),
+    ("CUS06", "苏州园区邻里超市", "马超", "139 1551 0823", "苏州工业园区东沙湖路 12 号"),
+    ("CUS07", "上海瑞祥餐饮管理有限公司", "林晓", "021-5108 6630", "上海市长宁区仙霞路 88 号"),
+    ("CUS-ONLINE", "天猫旗舰店 网店散客", "电商部", "400-820 6688", "", ),
+)
+
+
+@dataclass(frozen=True)
+class DemoItem:
+    sku: str
+    name: str
+    spec: str
+    unit: str
+    alt_units: str
+    category: str
+    std_cost: str
+    sale_price: str
+    supplier: str
+    reorder_qty: int  # base units; also sets the scale of the opening stock
+    active: bool = True
+
+    @property
+    def factors(self) -> dict[str, Decimal]:
+        units = {self.unit: Decimal(1)}
+        for part in filter(None, (p.strip() for p in self.alt_units.split(";"))):
+            name, factor = part.split("=")
+            units[name.strip()] = Decimal(factor.strip())
+        return units
+
+    @property
+    def by_weight(self) -> bool:
+        return self.unit == "kg"
+
+
+def _items(category: str, supplier: str, rows: str) -> tuple[DemoItem, ...]:
+    made = []
+    for row in rows.strip().splitlines():
+        sku, name, spec, unit, alt, cost, price, reorder = (part.strip() for part in row.split("|"))
+        made.append(DemoItem(sku, name, spec, unit, alt, category, cost, price, supplier, int(reorder)))
+    return tuple(made)
+
+
+ITEMS: tuple[DemoItem, ...] = (
+    *_items("办公用品", "SUP06", """
+        OFF-001 | A4 复印纸 | 70g 500张/包 | 包 | 箱=8 | 18.50 | 25.00 | 200
+        OFF-002 | A3 复印纸 | 80g 500张/包 | 包 | 箱=5 | 39.00 | 52.00 | 50
+    """),
+    *_items("办公用品", "SUP01", """
+        OFF-003 | 中性笔 黑色 | 0.5mm 子弹头 | 支 | 盒=12; 箱=240 | 1.10 | 2.50 | 480
+        OFF-004 | 笔记本 | A5 80页 胶装 | 本 | 箱=50 | 3.60 | 6.50 | 200
+        OFF-005 | 订书机 | 12号 可订 20页 | 个 | 箱=24 | 12.80 | 22.00 | 48
+        OFF-006 | 订书钉 | 24/6 1000枚/盒 | 盒 | 箱=100 | 1.20 | 2.50 | 200
+        OFF-007 | 文件夹 | A4 双强力夹 | 个 | 箱=60 | 4.50 | 8.00 | 120
+        OFF-008 | 便利贴 | 76×76mm 100张 | 本 | 包=12 | 1.80 | 3.50 | 240
+        OFF-009 | 白板笔 黑色 | 可擦 | 支 | 盒=10 | 2.20 | 4.00 | 200
+        OFF-010 | 长尾夹 | 32mm 24只/盒 | 盒 | 箱=50 | 5.60 | 9.90 | 100
+    """),
+    DemoItem("OFF-011", "传真纸", "216mm×30m", "卷", "箱=24", "办公用品", "6.50", "10.00", "SUP06", 0, active=False),
+    *_items("饮料", "SUP02", """
+        BEV-001 | 矿泉水 | 550ml | 瓶 | 箱=24 | 0.95 | 2.00 | 960
+        BEV-002 | 矿泉水 大瓶 | 1.5L | 瓶 | 箱=12 | 2.10 | 4.00 | 240
+        BEV-003 | 可乐 | 330ml 罐装 | 罐 | 箱=24; 包=6 | 1.75 | 3.00 | 480
+        BEV-004 | 橙汁 | 1L 纸盒装 | 盒 | 箱=12 | 6.20 | 9.90 | 120
+        BEV-005 | 绿茶饮料 | 500ml | 瓶 | 箱=15 | 2.05 | 3.50 | 300
+        BEV-006 | 速溶咖啡 | 20g×30条 | 盒 | 箱=24 | 28.00 | 39.00 | 48
+        BEV-007 | 袋泡红茶 | 2g×100袋 | 盒 | 箱=40 | 22.50 | 32.00 | 40
+        BEV-008 | 苏打水 | 350ml | 瓶 | 箱=24 | 2.40 | 4.50 | 240
+        BEV-009 | 功能饮料 | 250ml 罐装 | 罐 | 箱=24; 包=6 | 3.10 | 6.00 | 240
+        BEV-010 | 豆奶 | 250ml×24盒 | 箱 |  | 38.00 | 52.00 | 30
+        BEV-011 | 咖啡豆 | 意式拼配 | kg | 包=0.5 | 86.00 | 128.00 | 20
+    """),
+    *_items("清洁用品", "SUP03", """
+        CLN-001 | 洗洁精 | 1.5kg | 瓶 | 箱=12 | 9.80 | 15.00 | 120
+        CLN-002 | 洗手液 | 500ml 按压瓶 | 瓶 | 箱=20 | 8.50 | 14.00 | 100
+        CLN-003 | 抽纸 | 3层 130抽 | 包 | 箱=24 | 2.30 | 4.00 | 480
+        CLN-004 | 卷纸 | 4层 140g | 卷 | 包=10; 箱=60 | 1.60 | 3.00 | 600
+        CLN-005 | 垃圾袋 | 45×50cm 30只/卷 | 卷 | 箱=50 | 1.90 | 3.50 | 300
+        CLN-006 | 消毒液 | 84型 1L | 瓶 | 箱=12 | 5.40 | 9.00 | 96
+        CLN-007 | 平板拖把 | 免手洗 | 个 | 箱=10 | 32.00 | 59.00 | 20
+        CLN-008 | 抹布 | 超细纤维 10片/包 | 包 | 箱=40 | 7.50 | 12.90 | 80
+        CLN-009 | 玻璃清洁剂 | 500ml | 瓶 | 箱=24 | 6.80 | 11.50 | 72
+        CLN-010 | 一次性手套 | PE 100只/包 | 包 | 箱=100 | 2.60 | 5.00 | 200
+        CLN-011 | 洗衣粉 | 散装 | kg |  | 6.40 | 10.00 | 100
+    """),
+    *_items("电子配件", "SUP04", """
+        ELC-001 | USB-C 数据线 | 1m 3A | 条 | 箱=100 | 6.50 | 15.00 | 200
+        ELC-002 | USB-C 充电器 | 20W | 个 | 箱=50 | 24.00 | 45.00 | 100
+        ELC-003 | 无线鼠标 | 2.4G 静音 | 个 | 箱=40 | 28.50 | 55.00 | 80
+        ELC-004 | 有线键盘 | USB 104键 | 个 | 箱=20 | 35.00 | 69.00 | 40
+        ELC-005 | 碱性电池 | 5号 AA | 粒 | 包=4; 箱=240 | 0.85 | 2.00 | 960
+        ELC-006 | 移动电源 | 10000mAh | 个 | 箱=30 | 52.00 | 99.00 | 60
+        ELC-007 | HDMI 线 | 2m 4K | 条 | 箱=100 | 9.80 | 25.00 | 100
+        ELC-008 | U盘 | 64GB USB3.0 | 个 | 盒=10 | 22.00 | 45.00 | 100
+        ELC-009 | 蓝牙耳机 | 入耳式 | 个 | 箱=50 | 45.00 | 89.00 | 50
+        ELC-010 | 插线板 | 5位 1.8m | 个 | 箱=20 | 26.00 | 49.00 | 40
+        ELC-011 | 网线 | 超五类 305m | 箱 |  | 320.00 | 450.00 | 5
+    """),
+    *_items("包装材料", "SUP05", """
+        PKG-001 | 纸箱 小号 | 三层 30×20×15cm | 个 | 包=50 | 1.20 | 2.00 | 1000
+        PKG-002 | 纸箱 大号 | 五层 60×40×40cm | 个 | 包=20 | 4.80 | 7.50 | 300
+        PKG-003 | 封箱胶带 | 48mm×100m 透明 | 卷 | 箱=36 | 3.20 | 5.50 | 360
+        PKG-004 | 气泡膜 | 50cm×50m | 卷 |  | 28.00 | 42.00 | 40
+        PKG-005 | 缠绕膜 | 50cm 3kg/卷 | 卷 | 箱=6 | 36.00 | 52.00 | 36
+        PKG-006 | 打包带 | PP 手工用 | kg |  | 9.50 | 14.00 | 100
+        PKG-007 | 快递袋 | 28×42cm 100只/包 | 包 | 箱=20 | 12.00 | 19.90 | 100
+        PKG-008 | 珍珠棉 | 1cm 厚 1m×50m | 卷 |  | 65.00 | 95.00 | 10
+        PKG-009 | 标签纸 | 100×100mm 500张/卷 | 卷 | 箱=40 | 8.80 | 14.00 | 160
+        PKG-010 | 填充纸 | 牛皮纸 | kg |  | 7.20 | 11.00 | 100
+        PKG-011 | 自封袋 | 12号 100只/包 | 包 | 箱=50 | 4.50 | 7.90 | 200
+    """),
+)
+
+ITEMS_BY_SKU = {item.sku: item for item in ITEMS}
+LEAD_TIMES = {"SUP01": 3, "SUP02": 5, "SUP03": 4, "SUP04": 10, "SUP05": 3, "SUP06": 3}
+CLERKS = ("王芳", "李强", "张伟", "陈静")
+
+SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
+"""The mistake of the second bad file: far more than this opening stock asked of it."""
+
+PREFIXES = {"opening": "QC", "receipt": "CG", "delivery": "XS", "purchase_return": "CT",
+            "sales_return": "XT", "transfer": "DB", "adjustment": "QT"}
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    name: str
+    kind: str
+    header: Mapping[str, Any] = field(default_factory=dict)
+    lines: tuple[Mapping[str, Any], ...] = ()
+    batch: bool = False
+    valid: bool = True
+
+
+def write_demo_inbox(inbox: Path, today: date) -> list[Path]:
+    """Write the demo drop into `inbox`; returns the files written, in the order a person would drop them."""
+    return [write_form(inbox / planned.name, KINDS[planned.kind], header=planned.header,
+                       lines=planned.lines, batch=planned.batch)
+            for planned in plan_demo(today)]
+
+
+def mistake_files(today: date) -> tuple[str, ...]:
+    """The names of the demo files that must be rejected."""
+    return tuple(planned.name for planned in plan_demo(today) if not planned.valid)
+
+
+def plan_demo(today: date) -> list[PlannedFile]:
+    return _Planner(today).plan()
+
+
+# --- the running stock -------------------------------------------------------
+
+class _Stock:
+    """Movements planned so far, per sku × warehouse. What a document may take on
+    a day counts the stock that came in before that day and everything that went
+    out up to it, so the order files of one day are posted in never matters."""
+
+    def __init__(self):
+        self.moves: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
+
+    def available(self, sku: str, warehouse: str, day: date) -> Decimal:
+        return sum((qty for moved, qty in self.moves[sku, warehouse] if qty < 0 or moved < day), Decimal(0))
+
+    def move(self, sku: str, warehouse: str, day: date, qty: Decimal) -> None:
+        if qty < 0 and self.available(sku, warehouse, day) + qty < 0:
+            raise AssertionError(f"demo plan takes {sku} in {warehouse} below zero on {day}")
+        self.moves[sku, warehouse].append((day, qty))
+
+
+# --- the plan ----------------------------------------------------------------
+
+class _Planner:
+    def __init__(self, today: date):
+        self.today = today
+        self.random = random.Random(f"jxc-demo-{today.isoformat()}")
+        self.stock = _Stock()
+        self.numbers: dict[tuple[str, date], int] = defaultdict(int)
+        self.current_start = today.replace(day=1)
+        self.previous_start = (self.current_start - timedelta(days=1)).replace(day=1)
+        self.as_of = self.previous_start - timedelta(days=1)
+
+    def plan(self) -> list[PlannedFile]:
+        files = self._master_files() + [self._opening()]
+        files += self._previous_month()
+        files += self._current_month()
+        return files
+
+    # master data
+    def _master_files(self) -> list[PlannedFile]:
+        keys = ("code", "name", "contact", "phone", "address")
+        return [
+            PlannedFile("00_仓库_warehouses.xlsx", "warehouses",
+                        lines=tuple(dict(zip(("code", "name", "site", "remark"), w)) for w in WAREHOUSES)),
+            PlannedFile("01_供应商_suppliers.xlsx", "suppliers", lines=tuple(dict(zip(keys, s)) for s in SUPPLIERS)),
+            PlannedFile("02_客户_customers.xlsx", "customers", lines=tuple(dict(zip(keys, c)) for c in CUSTOMERS)),
+            PlannedFile("03_物料_items.xlsx", "items", lines=tuple(_item_row(item) for item in ITEMS)),
+        ]
+
+    def _opening(self) -> PlannedFile:
+        shares = {"WH-SH1": (0.95, 1.0, 3.0), "WH-SH2": (0.6, 0.2, 0.6), "WH-SZ": (0.8, 0.5, 1.5)}
+        lines = []
+        for warehouse, (chance, low, high) in shares.items():
+            for item in ITEMS:
+                if not item.active:
+                    continue
+                if (item.sku, warehouse) == (SHORT_SKU, SHORT_WAREHOUSE):
+                    qty = SHORT_OPENING
+                elif self.random.random() < chance:
+                    qty = self._round_qty(item, item.reorder_qty * self.random.uniform(low, high), coarse=True)
+                else:
+                    continue
+                self.stock.move(item.sku, warehouse, self.as_of, qty)
+                lines.append({"warehouse": warehouse, "sku": item.sku, "qty": qty,
+                              "unit_cost": Decimal(item.std_cost), "remark": "期初盘点"})
+        return self._document("opening", self.as_of, {"prepared_by": "财务部", "remark": "系统上线期初库存"},
+                              lines)
+
+    # the previous month: a full month of ordinary business
+    def _previous_month(self) -> list[PlannedFile]:
+        day = lambda n: self.previous_start + timedelta(days=n - 1)  # noqa: E731
+        delivered_to_cus01 = self._delivery(day(6), "WH-SH1", "CUS01", "OFF BEV CLN", 5)
+        return [
+            self._receipt(day(2), "WH-SH1", "SUP06", ("OFF-001", "OFF-002")),
+            self._receipt(day(3), "WH-SH1", "SUP02", ("BEV-001", "BEV-003", "BEV-005", "BEV-008"), cases=True),
+            delivered_to_cus01,
+            self._transfer(day(9), "WH-SH1", "WH-SZ", "BEV CLN PKG", 4),
+            self._delivery(day(12), "WH-SZ", "CUS02", "ELC OFF", 4),
+            self._receipt(day(15), "WH-SZ", "SUP03", ("CLN-001", "CLN-003", "CLN-004", "CLN-011")),
+            self._purchase_return(day(18), "WH-SH1", "SUP04", ("ELC-003", "ELC-006")),
+            self._delivery(day(20), "WH-SH1", "CUS03", "OFF CLN", 6),
+            self._sales_return(day(22), "WH-SH1", "CUS01", delivered_to_cus01),
+            self._loss(day(26), "WH-SH1", ("BEV-002", "CLN-001")),
+        ]
+
+    # the current month up to today, then the two files with mistakes
+    def _current_month(self) -> list[PlannedFile]:
+        span = (self.today - self.current_start).days
+        days = [self.current_start + timedelta(days=span * i // 4) for i in range(4)]
+        return [
+            self._receipt(days[0], "WH-SH1", "SUP05", ("PKG-001", "PKG-003", "PKG-007", "PKG-006")),
+            self._delivery(days[1], "WH-SH1", "CUS04", "OFF ELC", 5),
+            self._delivery(days[2], "WH-SZ", "CUS06", "BEV CLN", 4),
+            self._online_batch(days[3], "WH-SH1"),
+            self._bad_entry(self.today),
+            self._too_much(self.today),
+        ]
+
+    # documents
+    def _receipt(self, day: date, warehouse: str, supplier: str, skus, cases: bool = False) -> PlannedFile:
+        lines = []
+        for index, sku in enumerate(skus):
+            item = ITEMS_BY_SKU[sku]
+            cost = self._near(item.std_cost, 0.04)
+            if cases and index == 0:
+                case = item.factors["箱"]
+                entered, unit, cost = Decimal(self.random.randint(20, 40)), "箱", (cost * case).quantize(CENT)
+                qty = entered * case
+            else:
+                qty = entered = self._round_qty(item, item.reorder_qty * self.random.uniform(0.8, 1.5), coarse=True)
+                unit = ""
+            self.stock.move(sku, warehouse, day, qty)
+            lines.append({"sku": sku, "qty": entered, "unit": unit or item.unit, "unit_cost": cost,
+                          "batch": f"{day:%Y%m}-{index + 1:02d}"})
+        return self._document("receipt", day, {"warehouse": warehouse, "supplier": supplier,
+                                               "prepared_by": self._clerk(), "remark": "到货验收无误"}, lines)
+
+    def _delivery(self, day: date, warehouse: str, customer: str, categories: str, count: int) -> PlannedFile:
+        lines = [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "unit_price": self._price(sku)}
+                 for sku, qty in self._take(day, warehouse, categories, count, (0.1, 0.35))]
+        return self._document("delivery", day, {"warehouse": warehouse, "customer": customer,
+                                                "prepared_by": self._clerk()}, lines)
+
+    def _transfer(self, day: date, source: str, target: str, categories: str, count: int) -> PlannedFile:
+        taken = self._take(day, source, categories, count, (0.15, 0.3))
+        for sku, qty in taken:
+            self.stock.move(sku, target, day, qty)
+        lines = [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "remark": "补充苏州仓"} for sku, qty in taken]
+        return self._document("transfer", day, {"from_warehouse": source, "to_warehouse": target,
+                                                "prepared_by": self._clerk(), "remark": "上海→苏州 月中调拨"}, lines)
+
+    def _purchase_return(self, day: date, warehouse: str, supplier: str, skus) -> PlannedFile:
+        lines = []
+        for sku in skus:
+            item = ITEMS_BY_SKU[sku]
+            qty = self._portion(item, self.stock.available(sku, warehouse, day), 0.05)
+            self.stock.move(sku, warehouse, day, -qty)
+            lines.append({"sku": sku, "qty": qty, "unit": item.unit, "unit_cost": Decimal(item.std_cost),
+                          "remark": "质量问题退回"})
+        return self._document("purchase_return", day, {"warehouse": warehouse, "supplier": supplier,
+                                                       "prepared_by": self._clerk(), "remark": "来料不良"}, lines)
+
+    def _sales_return(self, day: date, warehouse: str, customer: str, delivered: PlannedFile) -> PlannedFile:
+        lines = []
+        for line in delivered.lines[:2]:
+            item = ITEMS_BY_SKU[line["sku"]]
+            qty = max(self._round_qty(item, float(line["qty"]) * 0.2), Decimal(1))
+            self.stock.move(item.sku, warehouse, day, qty)
+            lines.append({"sku": item.sku, "qty": qty, "unit": item.unit, "unit_price": line["unit_price"],
+                          "remark": f"原销售单 {delivered.header['doc_no']}"})
+        return self._document("sales_return", day, {"warehouse": warehouse, "customer": customer,
+                                                    "prepared_by": self._clerk(), "remark": "包装破损 客户退回"}, lines)
+
+    def _loss(self, day: date, warehouse: str, skus) -> PlannedFile:
+        lines = []
+        for sku in skus:
+            item = ITEMS_BY_SKU[sku]
+            qty = self._portion(item, self.stock.available(sku, warehouse, day), 0.02)
+            self.stock.move(sku, warehouse, day, -qty)
+            lines.append({"sku": sku, "qty": -qty, "unit": item.unit, "remark": "搬运中破损"})
+        return self._document("adjustment", day, {"warehouse": warehouse, "reason": "破损",
+                                                  "prepared_by": self._clerk(), "remark": "报损"}, lines)
+
+    def _online_batch(self, day: date, warehouse: str) -> PlannedFile:
+        rows = []
+        for order in range(3):
+            doc_no = self._doc_no("delivery", day)
+            platform_order = f"TM{day:%Y%m%d}{self.random.randint(100000, 999999)}"
+            for sku, qty in self._take(day, warehouse, "ELC OFF BEV", self.random.randint(1, 3), (0.01, 0.03)):
+                rows.append({"doc_no": doc_no, "doc_date": day, "warehouse": warehouse, "customer": "CUS-ONLINE",
+                             "prepared_by": "电商导出", "sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit,
+                             "unit_price": Decimal(ITEMS_BY_SKU[sku].sale_price),
+                             "remark": f"天猫订单 {platform_order}"})
+        return PlannedFile(f"{day.isoformat()}_销售出库_电商导出_{day:%Y%m%d}.xlsx", "delivery",
+                           lines=tuple(rows), batch=True)
+
+    def _bad_entry(self, day: date) -> PlannedFile:
+        """Mistake 1: a quantity typed with its unit, and a sku nobody registered."""
+        good = self._take(day, "WH-SH1", "OFF", 1, (0.05, 0.1), record=False)
+        lines = [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "unit_price": self._price(sku)}
+                 for sku, qty in good]
+        lines.append({"sku": "BEV-003", "qty": "12箱", "unit": "罐", "unit_price": Decimal("3.00")})
+        lines.append({"sku": "X-404", "qty": Decimal(5), "unit": "个", "unit_price": Decimal("9.90")})
+        return self._document("delivery", day, {"warehouse": "WH-SH1", "customer": "CUS05",
+                                                "prepared_by": self._clerk(), "remark": "急单"}, lines, valid=False)
+
+    def _too_much(self, day: date) -> PlannedFile:
+        """Mistake 2: far more than the warehouse holds."""
+        wanted = Decimal(5000)
+        assert self.stock.available(SHORT_SKU, SHORT_WAREHOUSE, day) < wanted
+        lines = [{"sku": SHORT_SKU, "qty": wanted, "unit": ITEMS_BY_SKU[SHORT_SKU].unit,
+                  "unit_price": Decimal("1.60"), "remark": "活动用水"}]
+        return self._document("delivery", day, {"warehouse": SHORT_WAREHOUSE, "customer": "CUS07",
+                                                "prepared_by": self._clerk()}, lines, valid=False)
+
+    # helpers
+    def _document(self, kind: str, day: date, header: dict, lines: list, valid: bool = True) -> PlannedFile:
+        doc_no = self._doc_no(kind, day)
+        return PlannedFile(f"{day.isoformat()}_{KINDS[kind].zh}_{doc_no}.xlsx", kind,
+                           {"doc_no": doc_no, "doc_date": day, **header}, tuple(lines), valid=valid)
+
+    def _doc_no(self, kind: str, day: date) -> str:
+        prefix = PREFIXES[kind]
+        self.numbers[prefix, day] += 1
+        return f"{prefix}{day:%Y%m%d}-{self.numbers[prefix, day]:02d}"
+
+    def _take(self, day: date, warehouse: str, categories: str, count: int, share: tuple[float, float],
+              record: bool = True) -> list[tuple[str, Decimal]]:
+        """Up to `count` items of the categories (by sku prefix) with stock, each
+        a share of what is there; recorded as taken from the warehouse."""
+        prefixes = tuple(categories.split())
+        candidates = [item for item in ITEMS if item.active and item.sku.startswith(prefixes)
+                      and (item.sku, warehouse) != (SHORT_SKU, SHORT_WAREHOUSE)
+                      and self.stock.available(item.sku, warehouse, day) >= 2]
+        taken = []
+        for item in self.random.sample(candidates, min(count, len(candidates))):
+            qty = self._portion(item, self.stock.available(item.sku, warehouse, day), self.random.uniform(*share))
+            if record:
+                self.stock.move(item.sku, warehouse, day, -qty)
+            taken.append((item.sku, qty))
+        return taken
+
+    def _portion(self, item: DemoItem, available: Decimal, share: float) -> Decimal:
+        """About `share` of `available`, at least one unit, never more than there is."""
+        qty = max(self._round_qty(item, float(available) * share), Decimal(1))
+        return min(qty, available)
+
+    def _round_qty(self, item: DemoItem, raw: float, coarse: bool = False) -> Decimal:
+        if item.by_weight:
+            return Decimal(str(round(raw, 1)))
+        if coarse and raw >= 50:
+            return Decimal(int(raw / 10) * 10)
+        return Decimal(max(int(raw), 1))
+
+    def _near(self, amount: str, spread: float) -> Decimal:
+        factor = Decimal(str(round(self.random.uniform(1 - spread, 1 + spread), 3)))
+        return (Decimal(amount) * factor).quantize(CENT, ROUND_HALF_UP)
+
+    def _price(self, sku: str) -> Decimal:
+        price = Decimal(ITEMS_BY_SKU[sku].sale_price)
+        return price if self.random.random() < 0.6 else (price * Decimal("0.95")).quantize(CENT, ROUND_HALF_UP)
+
+    def _clerk(self) -> str:
+        return self.random.choice(CLERKS)
+
+
+def _item_row(item: DemoItem) -> dict[str, Any]:
+    reorder = Decimal(item.reorder_qty)
+    return {
+        "sku": item.sku, "name": item.name, "spec": item.spec, "unit": item.unit,
+        "alt_units": item.alt_units or None, "category": item.category,
+        "safety_stock": (reorder / 2).to_integral_value(ROUND_HALF_UP), "reorder_qty": reorder,
+        "lead_time_days": LEAD_TIMES[item.supplier], "default_supplier": item.supplier,
+        "std_cost": Decimal(item.std_cost), "sale_price": Decimal(item.sale_price),
+        "active": "Y" if item.active else "N",
+    }

@@ -1,0 +1,454 @@
+"""The forms: blank and filled workbooks that staff fill in and drop into the inbox.
+
+This module owns the layout contract of every form (where each label and value
+sits); the reader finds fields by their label text, the demo and the tests by
+`form_layout`. Layouts:
+
+- "form"  (stock kinds): title, note, a header block of label/value pairs, a line table;
+- "table" (master kinds): one table, labels in row 1;
+- "batch" (stock kinds): one flat table, header fields repeated on every row.
+"""
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
+
+from ..kinds import FORM_VERSION, KINDS, Category, Field, FieldType, Kind
+from ..ledger import schema
+
+MAIN_SHEET = "明细"
+HELP_SHEET = "填写说明"
+META_SHEET = "_meta"
+LISTS_SHEET = "_lists"
+
+HEADER_FIRST_ROW = 3
+FORMATTED_ROWS = 300  # line rows that get number formats in a blank form
+VALIDATED_ROWS = 1000  # validations are one range each, so they can reach further
+
+NUMBER_FORMATS: dict[FieldType, str] = {
+    FieldType.TEXT: "@",
+    FieldType.CODE: "@",
+    FieldType.UNITS: "@",
+    FieldType.BOOL: "@",
+    FieldType.DATE: "yyyy-mm-dd",
+    FieldType.QTY: "General",
+    FieldType.COST: "#,##0.00####",
+    FieldType.MONEY: "#,##0.00",
+    FieldType.INT: "0",
+}
+
+TYPE_NAMES: dict[FieldType, str] = {
+    FieldType.TEXT: "文本 text",
+    FieldType.CODE: "编码 code",
+    FieldType.DATE: "日期 date",
+    FieldType.QTY: "数量 quantity",
+    FieldType.MONEY: "金额 money",
+    FieldType.COST: "单价 unit price/cost",
+    FieldType.INT: "整数 whole number",
+    FieldType.BOOL: "是否 Y/N",
+    FieldType.UNITS: "辅助单位 units",
+}
+
+REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
+OPTIONAL_FILL = PatternFill("solid", fgColor="EDEDED")
+TITLE_FONT = Font(bold=True, size=14)
+NOTE_FONT = Font(italic=True, color="595959")
+BOLD = Font(bold=True)
+
+HELP_WIDTHS = (24, 12, 20, 56, 18)  # the instructions sheet: label, required, type, hint, place
+
+FORM_NOTE = ("加粗黄底的标签为必填项; 填写说明见「填写说明」工作表 / "
+             "bold labels on yellow are required; instructions are on the 填写说明 sheet")
+
+# the master whose codes a field's `ref` names → the Choices attribute and its _lists column
+LIST_COLUMNS: dict[str, tuple[str, str]] = {
+    "items": ("skus", "sku"),
+    "warehouses": ("warehouses", "warehouse"),
+    "suppliers": ("suppliers", "supplier"),
+    "customers": ("customers", "customer"),
+}
+
+
+@dataclass(frozen=True)
+class FormLayout:
+    kind: str
+    layout: str  # "form" | "table" | "batch"
+    header_cells: Mapping[str, str]  # header field key -> value cell, e.g. {"doc_no": "B3"}; empty for table/batch
+    table_row: int  # 1-based row of the line table's labels
+    columns: Mapping[str, int]  # field key -> 1-based column of the line table (batch: header fields too)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Master codes for the dropdowns."""
+
+    skus: tuple[str, ...] = ()
+    warehouses: tuple[str, ...] = ()
+    suppliers: tuple[str, ...] = ()
+    customers: tuple[str, ...] = ()
+
+
+# --- layout ------------------------------------------------------------------
+
+def form_layout(kind: Kind, batch: bool = False) -> FormLayout:
+    """Where every label and value of `kind`'s form sits."""
+    if kind.category is Category.MASTER:
+        return FormLayout(kind.name, "table", {}, 1, _numbered(f.key for f in kind.lines))
+    if batch:
+        return FormLayout(kind.name, "batch", {}, 1, _numbered(f.key for f in batch_fields(kind)))
+    header_cells = {f.key: _header_value_cell(i) for i, f in enumerate(kind.header)}
+    header_rows = (len(kind.header) + 1) // 2
+    table_row = HEADER_FIRST_ROW + header_rows + 1
+    return FormLayout(kind.name, "form", header_cells, table_row, _numbered(f.key for f in kind.lines))
+
+
+def batch_fields(kind: Kind) -> tuple[Field, ...]:
+    """The columns of the batch layout: header fields (less those the lines also
+    have, such as remark), then the line fields."""
+    line_keys = {f.key for f in kind.lines}
+    return tuple(f for f in kind.header if f.key not in line_keys) + kind.lines
+
+
+def layout_fields(kind: Kind, layout: FormLayout) -> tuple[Field, ...]:
+    """The fields of the line table of `layout`, in column order."""
+    return batch_fields(kind) if layout.layout == "batch" else kind.lines
+
+
+def _numbered(keys) -> dict[str, int]:
+    return {key: column for column, key in enumerate(keys, start=1)}
+
+
+def _header_label_position(index: int) -> tuple[int, int]:
+    """(row, column) of the label of the index-th header field: two per row, in A and D."""
+    return HEADER_FIRST_ROW + index // 2, 1 if index % 2 == 0 else 4
+
+
+def _header_value_cell(index: int) -> str:
+    row, column = _header_label_position(index)
+    return f"{get_column_letter(column + 1)}{row}"
+
+
+# --- master codes ------------------------------------------------------------
+
+def choices_from_ledger(engine) -> Choices:
+    """The codes of the ledger's master data, sorted: active items, warehouses, suppliers, customers."""
+    with engine.connect() as conn:
+        def codes(statement) -> tuple[str, ...]:
+            return tuple(sorted(str(code) for code in conn.execute(statement).scalars()))
+
+        return Choices(
+            skus=codes(select(schema.items.c.sku).where(schema.items.c.active.is_(True))),
+            warehouses=codes(select(schema.warehouses.c.code)),
+            suppliers=codes(select(schema.suppliers.c.code)),
+            customers=codes(select(schema.customers.c.code)),
+        )
+
+
+# --- writing -----------------------------------------------------------------
+
+def write_templates(dest: Path, choices: Choices | None = None) -> list[Path]:
+    """dest/{kind}.xlsx for every kind, and dest/batch/{kind}.xlsx for every stock kind."""
+    written = [write_form(dest / f"{name}.xlsx", kind, choices) for name, kind in KINDS.items()]
+    written += [write_form(dest / "batch" / f"{name}.xlsx", kind, choices, batch=True)
+                for name, kind in KINDS.items() if kind.category is Category.STOCK]
+    return written
+
+
+def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
+               header: Mapping[str, Any] | None = None,
+               lines: Sequence[Mapping[str, Any]] = (), batch: bool = False) -> Path:
+    """A form of `kind` at `path`: blank, or filled with `header` values and `lines`
+    (each a field key → value mapping). Written to a temporary name and renamed."""
+    layout = form_layout(kind, batch)
+    header = dict(header or {})
+    if header and layout.layout == "table":
+        raise ValueError(f"{kind.name} is a table: it has no header fields")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = MAIN_SHEET
+    if layout.layout == "form":
+        _write_form_head(ws, kind, layout)
+    _write_table_labels(ws, layout_fields(kind, layout), layout.table_row)
+    _format_lines(ws, kind, layout, max(FORMATTED_ROWS, len(lines)))
+    _fill(ws, kind, layout, header, lines)
+    _write_help(wb.create_sheet(HELP_SHEET), kind, layout)
+    lists = _write_lists(wb.create_sheet(LISTS_SHEET), choices or Choices())
+    _add_validations(ws, kind, layout, lists)
+    _write_meta(wb.create_sheet(META_SHEET), kind, layout)
+    _set_widths(ws, kind, layout)
+    ws.freeze_panes = f"A{layout.table_row + 1}"
+    _fit_to_page_width(ws)
+    wb.active = 0
+    return _save_atomically(wb, path)
+
+
+def _write_form_head(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
+    ws["A1"] = f"{kind.zh}单 {kind.name}"
+    ws["A1"].font = TITLE_FONT
+    ws["A2"] = FORM_NOTE
+    ws["A2"].font = NOTE_FONT
+    for index, field in enumerate(kind.header):
+        row, column = _header_label_position(index)
+        _style_label(ws.cell(row, column, field.label), field, fill_optional=False)
+        value = ws[layout.header_cells[field.key]]
+        value.number_format = NUMBER_FORMATS[field.type]
+        value.alignment = Alignment(horizontal="left")
+
+
+def _write_table_labels(ws: Worksheet, fields: Sequence[Field], row: int) -> None:
+    for column, field in enumerate(fields, start=1):
+        cell = ws.cell(row, column, field.label)
+        _style_label(cell, field, fill_optional=True)
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+
+
+def _style_label(cell, field: Field, fill_optional: bool) -> None:
+    if field.required:
+        cell.font = BOLD
+        cell.fill = REQUIRED_FILL
+    elif fill_optional:
+        cell.fill = OPTIONAL_FILL
+
+
+def _format_lines(ws: Worksheet, kind: Kind, layout: FormLayout, rows: int) -> None:
+    for field in layout_fields(kind, layout):
+        column = layout.columns[field.key]
+        fmt = NUMBER_FORMATS[field.type]
+        for row in range(layout.table_row + 1, layout.table_row + 1 + rows):
+            ws.cell(row, column).number_format = fmt
+
+
+def _fill(ws: Worksheet, kind: Kind, layout: FormLayout,
+          header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> None:
+    for key, value in header.items():
+        if layout.layout == "form":
+            _put(ws[layout.header_cells[_known(kind, layout, key, header=True)]], value)
+    for offset, line in enumerate(lines, start=1):
+        values = {**header, **line} if layout.layout == "batch" else line
+        for key, value in values.items():
+            _put(ws.cell(layout.table_row + offset, layout.columns[_known(kind, layout, key)]), value)
+
+
+def _known(kind: Kind, layout: FormLayout, key: str, header: bool = False) -> str:
+    known = layout.header_cells if header else layout.columns
+    if key not in known:
+        raise ValueError(f"{kind.name} ({layout.layout}) has no field {key!r} there")
+    return key
+
+
+def _put(cell, value: Any) -> None:
+    """Write a value as what it is: numbers as numbers, dates as dates, text always as text."""
+    if value is None:
+        return
+    value = _cell_value(value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+    elif isinstance(value, date):
+        cell.number_format = NUMBER_FORMATS[FieldType.DATE]
+
+
+def _cell_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, Decimal):
+        # a Decimal becomes a number only when a float holds it exactly, else its text
+        as_float = float(value)
+        return as_float if value.is_finite() and Decimal(repr(as_float)) == value else str(value)
+    if isinstance(value, (int, float, str, date)):
+        return value
+    return str(value)
+
+
+def _write_lists(ws: Worksheet, choices: Choices) -> dict[str, str]:
+    """The master codes in columns; returns ref → the range a dropdown lists."""
+    ws.sheet_state = "hidden"
+    ranges = {}
+    for column, (ref, (attribute, title)) in enumerate(LIST_COLUMNS.items(), start=1):
+        ws.cell(1, column, title)
+        codes = getattr(choices, attribute)
+        for row, code in enumerate(codes, start=2):
+            ws.cell(row, column, code).data_type = "s"
+        if codes:
+            letter = get_column_letter(column)
+            ranges[ref] = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(codes) + 1}"
+    return ranges
+
+
+def _add_validations(ws: Worksheet, kind: Kind, layout: FormLayout, lists: Mapping[str, str]) -> None:
+    validations: dict[str, DataValidation] = {}
+    for field, cells in _value_ranges(kind, layout):
+        key = field.ref if field.ref in lists else field.type.value
+        if key not in validations:
+            made = _validation(field, lists)
+            if made is None:
+                continue
+            validations[key] = made
+            ws.add_data_validation(made)
+        validations[key].add(cells)
+
+
+def _value_ranges(kind: Kind, layout: FormLayout):
+    """(field, cell range) of every value cell: header values and line columns."""
+    for key, cell in layout.header_cells.items():
+        yield kind.field(key), cell
+    first, last = layout.table_row + 1, layout.table_row + VALIDATED_ROWS
+    for field in layout_fields(kind, layout):
+        letter = get_column_letter(layout.columns[field.key])
+        yield field, f"{letter}{first}:{letter}{last}"
+
+
+def _validation(field: Field, lists: Mapping[str, str]) -> DataValidation | None:
+    # warnings rather than stops: a code registered in the same drop is not in the list yet
+    common = dict(allow_blank=True, showErrorMessage=True, errorStyle="warning")
+    if field.ref in lists:
+        return DataValidation(type="list", formula1=lists[field.ref], errorTitle="未登记的编码 / unknown code",
+                              error="请从下拉列表选择已登记的编码 / choose a registered code from the list", **common)
+    if field.type is FieldType.DATE:
+        return DataValidation(type="date", operator="between",
+                              formula1=str(int(to_excel(date(1990, 1, 1)))),
+                              formula2=str(int(to_excel(date(2099, 12, 31)))),
+                              errorTitle="日期 / date", error="请填写日期, 如 2026-11-03 / enter a date such as 2026-11-03",
+                              **common)
+    if field.type is FieldType.BOOL:
+        return DataValidation(type="list", formula1='"Y,N"', errorTitle="Y/N",
+                              error="只能填 Y 或 N / Y or N only", **common)
+    return None
+
+
+def _write_meta(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
+    ws.sheet_state = "hidden"
+    for row, (key, value) in enumerate((("kind", kind.name), ("version", FORM_VERSION),
+                                        ("layout", layout.layout)), start=1):
+        ws.cell(row, 1, key)
+        ws.cell(row, 2, value)
+
+
+# --- the instructions sheet --------------------------------------------------
+
+def _write_help(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
+    title = {"form": f"{kind.zh}单 {kind.name}", "table": f"{kind.zh} {kind.name}",
+             "batch": f"{kind.zh} 批量导入 {kind.name} (batch)"}[layout.layout]
+    ws["A1"] = f"{title} — 填写说明 / how to fill in this form"
+    ws["A1"].font = TITLE_FONT
+    row = 3
+    for topic, text in _help_paragraphs(kind, layout):
+        ws.cell(row, 1, topic).font = BOLD
+        ws.cell(row, 1).alignment = Alignment(vertical="top")
+        ws.cell(row, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(HELP_WIDTHS))
+        lines = -(-_display_width(text) // (sum(HELP_WIDTHS[1:]) - 4))
+        ws.row_dimensions[row].height = 16 * lines
+        row += 1
+    row += 1
+    for column, title in enumerate(("字段 label", "必填 required", "类型 type", "说明 hint", "位置 place"), start=1):
+        cell = ws.cell(row, column, title)
+        cell.font = BOLD
+        cell.fill = OPTIONAL_FILL
+    for field, place in _help_fields(kind, layout):
+        row += 1
+        label = ws.cell(row, 1, field.label)
+        _style_label(label, field, fill_optional=False)
+        for column, value in enumerate(("Y" if field.required else "N", TYPE_NAMES[field.type],
+                                        _hint(field), place), start=2):
+            if value:
+                ws.cell(row, column, value).data_type = "s"
+    for column, width in enumerate(HELP_WIDTHS, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = width
+    _fit_to_page_width(ws)
+
+
+def _help_paragraphs(kind: Kind, layout: FormLayout) -> list[tuple[str, str]]:
+    purpose = kind.description or f"{kind.zh}主数据, 每行一条, 以 {kind.field(kind.key).label} 区分 / " \
+                                  f"{kind.name} master data, one row each, identified by {kind.key}"
+    how = {
+        "form": (f"在表头(第 {HEADER_FIRST_ROW} 行起)填写单号、日期等, 值填在标签右边的格子; "
+                 f"从第 {layout.table_row + 1} 行起每行填写一个物料 / fill the header (from row {HEADER_FIRST_ROW}) "
+                 f"in the cell right of each label; from row {layout.table_row + 1}, one item per row"),
+        "table": "从第 2 行起每行填写一条记录 / one record per row, from row 2",
+        "batch": ("一行一条明细, 每行重复单据的表头字段; 单号相同的行构成一张单据 / one line per row, "
+                  "repeating the document's header fields; rows with the same doc_no form one document"),
+    }[layout.layout]
+    return [
+        ("用途 / purpose", purpose),
+        ("怎么填 / how to fill", how),
+        ("格式 / values", "加粗黄底为必填; 数量与单价填数字; 日期填 2026-11-03 这样的日期; 不要改动标签文字, "
+                         "不要删除隐藏的 _meta 工作表 / bold on yellow is required; numbers as numbers, dates such as "
+                         "2026-11-03; keep the label text and the hidden _meta sheet"),
+        ("放到哪里 / where to drop", "保存后放入 inbox 收件文件夹, 程序会自动处理 / save it and drop it into the "
+                                    "inbox folder; it is processed automatically"),
+        ("结果 / the answer", "成功: 文件移入 archive/, outbox/ 中的报表随之更新; 有错误: 文件移入 rejected/, 并生成 "
+                             "NAME.errors.xlsx, 出错的单元格标红并附批注, 改正后重新放入 inbox / accepted: the file "
+                             "moves to archive/ and the reports in outbox/ are updated; rejected: it moves to "
+                             "rejected/ with NAME.errors.xlsx, the bad cells red with a comment; fix and drop again"),
+    ]
+
+
+def _help_fields(kind: Kind, layout: FormLayout) -> list[tuple[Field, str]]:
+    if layout.layout == "form":
+        return ([(f, f"表头 header {layout.header_cells[f.key]}") for f in kind.header]
+                + [(f, f"明细 lines {get_column_letter(layout.columns[f.key])}") for f in kind.lines])
+    return [(f, f"列 column {get_column_letter(layout.columns[f.key])}") for f in layout_fields(kind, layout)]
+
+
+def _hint(field: Field) -> str:
+    if field.hint:
+        return field.hint
+    if field.ref:
+        return f"已登记的编码, 可从下拉列表选择 / a registered code ({field.ref})"
+    return ""
+
+
+# --- widths and saving -------------------------------------------------------
+
+def _set_widths(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
+    texts: dict[int, list[str]] = {}
+    for field in layout_fields(kind, layout):
+        texts.setdefault(layout.columns[field.key], []).append(field.label)
+    minimum: dict[int, int] = {}
+    for index, field in enumerate(kind.header if layout.layout == "form" else ()):
+        _, column = _header_label_position(index)
+        texts.setdefault(column, []).append(field.label)
+        minimum[column + 1] = 16  # header values: dates and document numbers
+    for column, labels in texts.items():
+        widest = max(_display_width(label) for label in labels) + 4
+        ws.column_dimensions[get_column_letter(column)].width = max(10, minimum.get(column, 0), min(widest, 36))
+    for column, width in minimum.items():
+        if column not in texts:
+            ws.column_dimensions[get_column_letter(column)].width = width
+
+
+def _fit_to_page_width(ws: Worksheet) -> None:
+    """A printed form is one page wide, as long as it needs."""
+    ws.page_setup.orientation = "landscape"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _save_atomically(wb: Workbook, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    try:
+        wb.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
