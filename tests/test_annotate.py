@@ -1,0 +1,240 @@
+"""The annotated copy of a rejected file: real workbooks written, annotated and read back."""
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.comments import Comment
+
+from jxc_sheets.problems import problem
+from jxc_sheets.sheets.annotate import (
+    AUTHOR,
+    HEADER,
+    HEADER_ROW,
+    PROBLEMS_SHEET,
+    WHOLE_FILE,
+    parse_where,
+    write_errors_copy,
+)
+
+FIRST = HEADER_ROW + 1  # the first problem row
+
+
+def make_form(path: Path) -> Path:
+    """A receipt-like form: header labels with values to their right, a merged
+    remark, a line table, a second sheet with a space in its name, a hidden _meta."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "明细"
+    ws["A1"] = "入库单 receipt"
+    ws["A2"], ws["B2"] = "单号 doc_no", "R-001"
+    ws["A3"], ws["B3"] = "日期 doc_date", "2026-13-40"
+    ws["A4"] = "备注 remark"
+    ws.merge_cells("B4:D4")
+    ws["B4"] = "合并的备注"
+    ws["B4"].comment = Comment("用户自己的批注", "张三")
+    for col, label in enumerate(("物料编码 sku", "数量 qty", "单位 unit"), start=1):
+        ws.cell(6, col, label)
+    ws.append(["A100", -3, "箱"])
+    ws.append(["A200", "abc", ""])
+    other = wb.create_sheet("my sheet")
+    other["A1"], other["B1"] = "说明 note", "x"
+    meta = wb.create_sheet("_meta")
+    meta["A1"], meta["B1"] = "kind", "receipt"
+    meta.sheet_state = "hidden"
+    wb.save(path)
+    return path
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_red(cell) -> bool:
+    return cell.fill.fill_type == "solid" and cell.fill.fgColor.rgb.endswith("FFC7CE")
+
+
+PROBLEMS = [
+    problem("not-a-date", "明细!B3", "2026-13-40", label="日期 doc_date"),
+    problem("qty-positive", "明细!B7", "-3"),
+    problem("negative", "明细!B7", "-3", label="数量 qty"),
+    problem("not-a-number", "明细!B8", "=HYPERLINK(\"http://x\")", label="数量 qty"),
+    problem("not-yes-no", "明细!A8", "+1", label="物料编码 sku"),
+    problem("required", "'my sheet'!B1", "-2", label="说明 note"),
+    problem("required", "明细!C4", "@SUM(A1)", label="备注 remark"),
+    problem("missing-field", "没有的表!A1", "", label="仓库 warehouse"),
+    problem("file-no-lines", ""),
+]
+MARKED = {("明细", "B3"), ("明细", "B7"), ("明细", "B8"), ("明细", "A8"), ("my sheet", "B1"), ("明细", "B4")}
+
+
+@pytest.fixture
+def copy(tmp_path):
+    original = make_form(tmp_path / "receipt-0601.xlsx")
+    before = sha256(original)
+    dest = write_errors_copy(original, tmp_path / "rejected" / "receipt-0601.errors.xlsx", PROBLEMS, original.name)
+    assert sha256(original) == before
+    return load_workbook(dest)
+
+
+def test_problem_sheet_comes_first_and_is_active(copy):
+    assert copy.sheetnames == [PROBLEMS_SHEET, "明细", "my sheet", "_meta"]
+    assert copy.active.title == PROBLEMS_SHEET
+    assert [ws.title for ws in copy.worksheets if ws.sheet_view.tabSelected] == [PROBLEMS_SHEET]
+    assert copy["_meta"].sheet_state == "hidden"
+
+
+def test_problem_sheet_lists_every_problem_in_order(copy):
+    ws = copy[PROBLEMS_SHEET]
+    assert "receipt-0601.xlsx" in ws["A1"].value and "receipt-0601.xlsx" in ws["A2"].value
+    assert tuple(c.value for c in ws[HEADER_ROW]) == HEADER
+    assert all(c.font.b for c in ws[HEADER_ROW])
+    assert ws.freeze_panes == f"A{FIRST}"
+    rows = [(r[0], r[1], r[4] or "") for r in ws.iter_rows(min_row=FIRST, values_only=True)]
+    assert rows == [(p.where or WHOLE_FILE, p.code, p.value) for p in PROBLEMS]
+    zh_en = [(r[2], r[3]) for r in ws.iter_rows(min_row=FIRST, values_only=True)]
+    assert zh_en == [(p.zh, p.en) for p in PROBLEMS]
+    assert all(ws.column_dimensions[col].width >= 12 for col in "ABCDE")
+
+
+def test_red_fill_on_exactly_the_problem_cells(copy):
+    for sheet in ("明细", "my sheet", "_meta"):
+        for row in copy[sheet].iter_rows():
+            for cell in row:
+                assert is_red(cell) == ((sheet, cell.coordinate) in MARKED), (sheet, cell.coordinate)
+    assert copy["明细"]["B7"].font.color.rgb.endswith("9C0006")
+
+
+def test_comment_holds_every_problem_of_its_cell(copy):
+    comment = copy["明细"]["B7"].comment
+    assert comment.author == AUTHOR
+    assert "[qty-positive]" in comment.text and "[negative]" in comment.text
+    assert PROBLEMS[1].zh in comment.text and PROBLEMS[2].en in comment.text
+    assert copy["明细"]["A8"].comment.text.count("[") == 1
+    assert copy["明细"]["A2"].comment is None
+
+
+def test_where_links_to_its_cell(copy):
+    ws = copy[PROBLEMS_SHEET]
+    links = [ws.cell(r, 1).hyperlink.location if ws.cell(r, 1).hyperlink else None
+             for r in range(FIRST, FIRST + len(PROBLEMS))]
+    assert links == ["'明细'!B3", "'明细'!B7", "'明细'!B7", "'明细'!B8", "'明细'!A8",
+                     "'my sheet'!B1", "'明细'!B4", None, None]
+
+
+def test_formula_looking_values_stay_text(copy):
+    ws = copy[PROBLEMS_SHEET]
+    seen = {ws.cell(r, 5).value: ws.cell(r, 5).data_type for r in range(FIRST, FIRST + len(PROBLEMS))}
+    for text in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)"):
+        assert seen[text] == "s"
+
+
+def test_formula_looking_values_are_not_formulas_in_the_file(tmp_path):
+    original = make_form(tmp_path / "f.xlsx")
+    dest = write_errors_copy(original, tmp_path / "f.errors.xlsx", PROBLEMS, "f.xlsx")
+    with zipfile.ZipFile(dest) as z:
+        sheet_xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+
+
+def test_merged_range_problem_lands_on_top_left(copy):
+    ws = copy["明细"]
+    assert is_red(ws["B4"])
+    assert "[required]" in ws["B4"].comment.text
+    assert ws["B4"].value == "合并的备注"
+
+
+def test_users_own_note_is_kept_below_ours(copy):
+    text = copy["明细"]["B4"].comment.text
+    assert text.index("[required]") < text.index("用户自己的批注")
+
+
+def test_unknown_sheet_is_listed_only(copy):
+    ws = copy[PROBLEMS_SHEET]
+    row = FIRST + 7
+    assert (ws.cell(row, 1).value, ws.cell(row, 2).value) == ("没有的表!A1", "missing-field")
+    assert ws.cell(row, 1).hyperlink is None
+    assert "没有的表" not in copy.sheetnames
+
+
+@pytest.mark.parametrize("content", [b"this is not a workbook\n", b"sku,qty\nA100,3\n", b"PK\x03\x04truncated"])
+def test_not_a_workbook_gives_the_problem_sheet_only(tmp_path, content):
+    original = tmp_path / "bad.xlsx"
+    original.write_bytes(content)
+    problems = [problem("file-unreadable", "", reason="not a zip"), problem("qty-positive", "明细!D7", "-3")]
+    dest = write_errors_copy(original, tmp_path / "bad.errors.xlsx", problems, "bad.xlsx")
+    wb = load_workbook(dest)
+    assert wb.sheetnames == [PROBLEMS_SHEET]
+    ws = wb[PROBLEMS_SHEET]
+    assert [r[:2] for r in ws.iter_rows(min_row=FIRST, values_only=True)] == [
+        (WHOLE_FILE, "file-unreadable"), ("明细!D7", "qty-positive")]
+    assert ws.cell(FIRST + 1, 1).hyperlink is None
+    assert original.read_bytes() == content
+
+
+def test_truncated_real_workbook_falls_back(tmp_path):
+    whole = make_form(tmp_path / "whole.xlsx").read_bytes()
+    original = tmp_path / "cut.xlsx"
+    original.write_bytes(whole[: len(whole) // 2])
+    dest = write_errors_copy(original, tmp_path / "cut.errors.xlsx", PROBLEMS[:1], "cut.xlsx")
+    assert load_workbook(dest).sheetnames == [PROBLEMS_SHEET]
+
+
+def test_written_atomically_leaving_no_temp_file(tmp_path):
+    original = make_form(tmp_path / "r.xlsx")
+    out = tmp_path / "rejected"
+    out.mkdir()
+    (out / "r.errors.xlsx").write_bytes(b"an older copy")
+    dest = write_errors_copy(original, out / "r.errors.xlsx", PROBLEMS, "r.xlsx")
+    assert sorted(p.name for p in out.iterdir()) == ["r.errors.xlsx"]
+    assert load_workbook(dest).sheetnames[0] == PROBLEMS_SHEET
+
+
+def test_template_original_is_saved_as_plain_xlsx(tmp_path):
+    wb = load_workbook(make_form(tmp_path / "form.xlsx"))
+    wb.template = True
+    wb.save(tmp_path / "form.xltx")
+    dest = write_errors_copy(tmp_path / "form.xltx", tmp_path / "form.errors.xlsx", PROBLEMS[:1], "form.xltx")
+    with zipfile.ZipFile(dest) as z:
+        types = z.read("[Content_Types].xml").decode()
+    assert "spreadsheetml.sheet.main+xml" in types and "template" not in types
+
+
+def test_a_corrected_copy_dropped_again_is_annotated_afresh(tmp_path):
+    original = make_form(tmp_path / "r.xlsx")
+    first = write_errors_copy(original, tmp_path / "r.errors.xlsx", PROBLEMS, "r.xlsx")
+    again = [problem("qty-positive", "明细!B7", "-3")]
+    second = write_errors_copy(first, tmp_path / "r.errors.errors.xlsx", again, "r.errors.xlsx")
+    wb = load_workbook(second)
+    assert wb.sheetnames == [PROBLEMS_SHEET, "明细", "my sheet", "_meta"]
+    assert [r[1] for r in wb[PROBLEMS_SHEET].iter_rows(min_row=FIRST, values_only=True)] == ["qty-positive"]
+    assert is_red(wb["明细"]["B7"]) and not is_red(wb["明细"]["B3"]) and not is_red(wb["明细"]["B4"])
+    assert wb["明细"]["B3"].comment is None
+    assert wb["明细"]["B4"].comment.text == "用户自己的批注"
+
+
+def test_control_characters_in_a_seen_value_do_not_break_the_copy(tmp_path):
+    original = make_form(tmp_path / "r.xlsx")
+    odd = [problem("not-a-number", "明细!B8", "1\x002\x07", label="数量 qty")]
+    dest = write_errors_copy(original, tmp_path / "r.errors.xlsx", odd, "r.xlsx")
+    assert load_workbook(dest)[PROBLEMS_SHEET].cell(FIRST, 5).value == "1\ufffd2\ufffd"
+
+
+@pytest.mark.parametrize("where, expected", [
+    ("明细!D7", ("明细", 7, 4)),
+    ("'my sheet'!D7", ("my sheet", 7, 4)),
+    ("'it''s'!$B$2", ("it's", 2, 2)),
+    ("明细!D7:F9", ("明细", 7, 4)),
+    ("'a!b'!c3", ("a!b", 3, 3)),
+    ("", None),
+    ("明细", None),
+    ("明细!", None),
+    ("明细!7", None),
+    ("明细!ZZZZ1", None),
+    ("明细!A0", None),
+])
+def test_parse_where(where, expected):
+    assert parse_where(where) == expected
