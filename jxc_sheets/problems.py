@@ -13,7 +13,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "file-unknown-kind": ("未知的单据类型 '{kind}'", "unknown form kind '{kind}'"),
     "file-form-version": ("表单版本 {version} 比本程序新, 请升级 jxc 或使用 templates/ 中的表单",
                           "form version {version} is newer than this program; use a form from templates/"),
-    "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行)", "no line table found (a row of labels such as '物料编码 sku')"),
+    "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行)", "no line table found (a row of labels such as 'sku')"),
     "file-no-lines": ("没有填写任何明细行", "no lines filled in"),
     "missing-column": ("明细表缺少列 {label}", "the line table lacks the column {label}"),
     "missing-field": ("表头缺少字段 {label}", "the form lacks the header field {label}"),
