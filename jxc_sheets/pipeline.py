@@ -112,10 +112,14 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
     except Exception as e:
         log.exception("processing %s failed", item.name)
         failure = problem("internal-error", reason=f"{type(e).__name__}: {e}")
-        if dry_run:
-            return Outcome(item.name, "failed", item.kind, problems=(failure,))
-        outcome = _reject(item, settings, engine, (failure,), status="failed",
-                          notes=(traceback.format_exc(limit=3),))
+        notes = (traceback.format_exc(limit=3),)
+        if dry_run or not item.path.exists():
+            return Outcome(item.name, "failed", item.kind, problems=(failure,), notes=notes)
+        try:
+            outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
+        except Exception:  # even filing it away failed: leave it in .work for the next run
+            log.exception("could not file away %s", item.name)
+            return Outcome(item.name, "failed", item.kind, problems=(failure,), notes=notes)
     return outcome
 
 

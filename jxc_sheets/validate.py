@@ -16,7 +16,7 @@ from .kinds import Field, FieldType, Kind
 from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, Seen
 from .values import (
-    FORMULA_WITHOUT_VALUE, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
+    FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
     as_units, is_blank, places,
 )
 
@@ -76,8 +76,8 @@ def typed(field: Field, seen: Seen | None, problems: list[Problem], where_missin
     """The field's typed value, or None with a problem added (or None for an empty optional field)."""
     value = None if seen is None else seen.value
     where = seen.where if seen is not None else where_missing
-    if value is FORMULA_WITHOUT_VALUE:
-        problems.append(problem("formula-no-value", where, "=…"))
+    if isinstance(value, FormulaWithoutValue):
+        problems.append(problem("formula-no-value", where, value.shown))
         return None
     if is_blank(value):
         if field.required:

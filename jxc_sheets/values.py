@@ -5,22 +5,25 @@ the typed value, or raises `Unparseable` — the validator turns that into a
 Problem at the cell. Decisions (documented in the README, 表单):
 - text is NFKC-normalised, so full-width digits and letters (１２, ＡＢ) read as
   their half-width forms; surrounding spaces are dropped;
-- numbers may carry thousands separators (1,200) and spaces; a unit typed
-  after the number (12箱) is not a number — the unit goes in its own column;
+- numbers may carry thousands separators (1,200 or 1 200), in groups of
+  three, so a decimal comma (1,5) is refused rather than read as 15; a unit
+  typed after the number (12箱) is not a number — the unit goes in its own column;
 - a float from Excel is read at Excel's own 15 significant digits, so a
   formula's 0.30000000000000004 reads as 0.3;
 - dates: real date cells, Excel serial numbers, and text such as 2026-11-03,
-  2026/11/3, 2026.11.3, 2026年11月3日, 20261103.
+  2026/11/3, 2026.11.3, 2026年11月3日, 20261103 (as text, or as the number
+  Excel saves when 20261103 is typed into a General cell).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 EXCEL_EPOCH = date(1899, 12, 30)
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_NUMBER = re.compile(r"^[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?|\.\d+)$")
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _YES = {"y", "yes", "true", "1", "是", "启用", "有效"}
@@ -31,8 +34,15 @@ class Unparseable(ValueError):
     """The value cannot be read as the field's type; the message is a problem code."""
 
 
+@dataclass(frozen=True)
 class FormulaWithoutValue:
     """Stands in for a formula cell whose file carries no computed result."""
+
+    formula: str = ""  # as written in the file, without "="; empty when unknown (a shared formula)
+
+    @property
+    def shown(self) -> str:
+        return f"={self.formula}" if self.formula else "=…"
 
     def __repr__(self) -> str:
         return "<formula without value>"
@@ -78,11 +88,11 @@ def as_decimal(value: object) -> Decimal:
         return Decimal(format(value, ".15g"))
     if isinstance(value, Decimal):
         return value
-    text = normalise(str(value)).replace(",", "").replace(" ", "").replace("，", "")
+    text = normalise(str(value))
     if not _NUMBER.match(text):
         raise Unparseable("not-a-number")
     try:
-        return Decimal(text)
+        return Decimal(text.replace(",", "").replace(" ", ""))
     except InvalidOperation as e:  # pragma: no cover - the pattern admits only valid numbers
         raise Unparseable("not-a-number") from e
 
@@ -105,6 +115,8 @@ def as_date(value: object) -> date:
     if isinstance(value, date):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if float(value).is_integer() and 19000101 <= value <= 99991231:  # 20261103 typed into a General cell
+            return as_date(str(int(value)))
         if 1 <= value < 2958466:  # Excel's serial range, 1900-01-01 .. 9999-12-31
             return EXCEL_EPOCH + timedelta(days=int(value))
         raise Unparseable("not-a-date")
@@ -132,7 +144,7 @@ def as_bool(value: object) -> bool:
 def as_units(value: object) -> tuple[tuple[str, Decimal], ...]:
     """`箱=24; 包=6` → (("箱", 24), ("包", 6))."""
     text = normalise(as_text(value))
-    units = []
+    units: list[tuple[str, Decimal]] = []
     for part in re.split(r"[;,]", text):
         if not part.strip():
             continue
@@ -143,7 +155,7 @@ def as_units(value: object) -> tuple[tuple[str, Decimal], ...]:
             number = as_decimal(factor)
         except Unparseable as e:
             raise Unparseable("bad-units") from e
-        if number <= 0:
+        if number <= 0 or name.strip() in dict(units):
             raise Unparseable("bad-units")
         units.append((name.strip(), number))
     return tuple(units)

@@ -7,6 +7,7 @@ ledger stays append-only and a correction is reversal plus a new document.
 from __future__ import annotations
 
 import getpass
+import hashlib
 from datetime import date, datetime
 
 from sqlalchemy import Connection, insert, select
@@ -37,7 +38,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     new_no = original.doc_no + SUFFIX
     row = {c.name: getattr(original, c.name) for c in d.c if c.name != "id"}
     row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=datetime.now(), file_id=None,
-               source_file="jxc reverse", prepared_by=_user(), content_hash="reversal-of-" + original.content_hash,
+               source_file="jxc reverse", prepared_by=_user(), content_hash=_reversal_hash(original.content_hash),
                remark=f"冲销 {original.doc_no} / reversal of {original.doc_no}")
     new_id = conn.execute(insert(d).values(**row)).inserted_primary_key[0]
     lines = conn.execute(select(schema.lines).where(schema.lines.c.document_id == original.id)).all()
@@ -88,6 +89,11 @@ def _check_stock(conn: Connection, moves, on: date) -> None:
                           available=format(available.normalize(), "f"), needed=format(qty.normalize(), "f"))
             raise LedgerError(f"{zh.format(**params)} / {en.format(**params)}")
         pair.add(on, -qty)
+
+
+def _reversal_hash(original_hash: str) -> str:
+    # content_hash is VARCHAR(64): PostgreSQL refuses a longer "reversal-of-<hash>"
+    return hashlib.sha256(f"reversal-of-{original_hash}".encode()).hexdigest()
 
 
 def _user() -> str:

@@ -27,7 +27,7 @@ from .. import kinds
 from ..kinds import Kind
 from ..problems import problem
 from ..records import Problem, RawDocument, RawLine, Seen
-from ..values import FORMULA_WITHOUT_VALUE, as_code, as_int, is_blank, Unparseable
+from ..values import FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
 
 MAIN_SHEET = "明细"
 META_SHEET = "_meta"
@@ -117,69 +117,88 @@ class Row:
 
 
 def _sheet_rows(book, path: Path, sheet_name: str) -> list[Row]:
+    """The sheet's non-blank rows, numbered as the user sees them.
+
+    Blank rows are dropped as they stream by: a stray value in row 1,048,576
+    makes calamine yield a million rows, and only the few with values matter."""
     sheet = book.get_sheet_by_name(sheet_name)
     start_row, start_col = sheet.start or (0, 0)
+    end_row, end_col = sheet.end or (0, 0)
+    kept: dict[int, list] = {}
+    count = width = 0
+    for i, values in enumerate(sheet.iter_rows()):
+        count, width = i + 1, len(values)
+        if values.count("") != width:
+            kept[i] = list(values)
+    # Some calamine versions pad the rows above the data and some do not; the
+    # count tells which, so cell references do not depend on the version.
+    row_offset = 0 if count == end_row + 1 else start_row
+    first_col = 0 if width == end_col + 1 else start_col
+    grid = {i + row_offset: values for i, values in kept.items()}
     formulas = _formulas_without_value(path, sheet_name)
     merged = sheet.merged_cell_ranges or []
-    rows = [Row(start_row + i + 1, start_col, values) for i, values in enumerate(sheet.iter_rows())]
     if formulas or merged:
-        rows = _patch(rows, formulas, merged, start_row, start_col)
-    return rows
+        _patch(grid, formulas, merged, first_col, width)
+    return [Row(r + 1, first_col, grid[r]) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
 
 
-def _patch(rows: list[Row], formulas: set[tuple[int, int]], merged, start_row: int, start_col: int) -> list[Row]:
-    """Mark formulas without a value, and repeat a merged range's top-left value over the range."""
-    grid = [list(r.values) for r in rows]
+def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, first_col: int, width: int) -> None:
+    """Mark formulas without a value, and repeat a merged range's top-left value over the range.
+
+    `grid` maps 0-based sheet rows to their values from column `first_col` on."""
 
     def put(r: int, c: int, value: object) -> None:
-        i, j = r - start_row, c - start_col
-        if 0 <= i < len(grid) and 0 <= j:
-            row = grid[i]
-            if j >= len(row):
-                row.extend([""] * (j + 1 - len(row)))
-            row[j] = value
+        j = c - first_col
+        if j < 0:
+            return
+        row = grid.setdefault(r, [""] * width)
+        if j >= len(row):
+            row.extend([""] * (j + 1 - len(row)))
+        row[j] = value
 
     def get(r: int, c: int) -> object:
-        i, j = r - start_row, c - start_col
-        if 0 <= i < len(grid) and 0 <= j < len(grid[i]):
-            return grid[i][j]
-        return ""
+        row, j = grid.get(r, ()), c - first_col
+        return row[j] if 0 <= j < len(row) else ""
 
-    for r, c in formulas:
+    for (r, c), formula in formulas.items():
         if is_blank(get(r, c)):
-            put(r, c, FORMULA_WITHOUT_VALUE)
+            put(r, c, FormulaWithoutValue(formula))
     for (r0, c0), (r1, c1) in merged:
         value = get(r0, c0)
+        if is_blank(value):
+            continue
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):
                 if (r, c) != (r0, c0):
                     put(r, c, value)
-    return [Row(row.number, row.first_col, values) for row, values in zip(rows, grid)]
 
 
-def _formulas_without_value(path: Path, sheet_name: str) -> set[tuple[int, int]]:
-    """0-based (row, col) of formula cells that carry no cached value (xlsx only).
+def _formulas_without_value(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
+    """0-based (row, col) → formula text of formula cells that carry no cached value (xlsx only).
 
     Calamine reads such a cell as empty; a required field would then say "empty"
-    where the truth is "recalculate and save". The sheet XML is searched for a
-    formula at all before it is parsed, so a plain form costs one byte scan."""
+    where the truth is "recalculate and save". A cached empty text (t="str",
+    as Excel saves `=IF(A9="","",…)` filled down a column) is a value, not a
+    missing one. The sheet XML is searched for a formula at all before it is
+    parsed, so a plain form costs one byte scan."""
     try:
         with zipfile.ZipFile(path) as archive:
             part = _sheet_part(archive, sheet_name)
             if part is None:
-                return set()
+                return {}
             data = archive.read(part)
     except (zipfile.BadZipFile, KeyError, OSError):
-        return set()
+        return {}
     if b"<f" not in data and b":f" not in data:
-        return set()
-    found = set()
+        return {}
+    found = {}
     for _event, element in ElementTree.iterparse(_bytes_io(data)):
         if element.tag.endswith("}c"):
-            has_formula = any(child.tag.endswith("}f") for child in element)
+            formula = next((child for child in element if child.tag.endswith("}f")), None)
             value = next((child for child in element if child.tag.endswith("}v")), None)
-            if has_formula and (value is None or not (value.text or "").strip()):
-                found.add(_cell_index(element.get("r", "")))
+            has_text_result = element.get("t") in ("str", "s", "inlineStr")
+            if formula is not None and not has_text_result and (value is None or not (value.text or "").strip()):
+                found[_cell_index(element.get("r", ""))] = (formula.text or "").strip()
             element.clear()
     return found
 
