@@ -1,0 +1,67 @@
+"""The same program on the machine's real PostgreSQL server: the demo drop posts to
+the same balances, to the cent, as on SQLite."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+import sqlalchemy
+from sqlalchemy import select, text
+
+from jxc_sheets.config import Config, Settings
+from jxc_sheets.demo import write_demo_inbox
+from jxc_sheets.ledger import schema
+from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.ledger.integrity import check_ledger
+from jxc_sheets.pipeline import run_inbox
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_engine():
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sqlalchemy.create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {name}"))
+    except sqlalchemy.exc.OperationalError as e:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable (start it: .ci/run does): {e}")
+    engine = sqlalchemy.create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
+    schema.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+    admin.dispose()
+
+
+def _workspace(root) -> Settings:
+    settings = Settings(Config(), root)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir(parents=True)
+    write_demo_inbox(settings.inbox, date(2026, 11, 25))
+    return settings
+
+
+def _state(engine):
+    with engine.connect() as conn:
+        balances = sorted(tuple(r) for r in conn.execute(select(schema.balances)))
+        movements = sorted((r.sku, r.warehouse, r.qty, r.value) for r in conn.execute(select(schema.movements)))
+        return balances, movements, check_ledger(conn)
+
+
+def test_the_demo_posts_the_same_on_postgresql_and_sqlite(tmp_path, pg_engine):
+    on_pg = _workspace(tmp_path / "pg")
+    on_sqlite = _workspace(tmp_path / "sqlite")
+    sqlite_engine = open_ledger(on_sqlite.ledger_url)
+
+    pg_outcomes = run_inbox(on_pg, engine=pg_engine)
+    sqlite_outcomes = run_inbox(on_sqlite, engine=sqlite_engine)
+
+    assert [(o.file, o.status) for o in pg_outcomes] == [(o.file, o.status) for o in sqlite_outcomes]
+    assert sum(o.status == "rejected" for o in pg_outcomes) == 2
+    pg_state, sqlite_state = _state(pg_engine), _state(sqlite_engine)
+    assert pg_state[2] == [] and sqlite_state[2] == []
+    assert pg_state[:2] == sqlite_state[:2]
