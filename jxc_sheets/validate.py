@@ -122,16 +122,30 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
 # --- stock documents -----------------------------------------------------------
 
 def validate_documents(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
-    if raw.layout == "batch":
+    batch = raw.layout == "batch"
+    missing = _missing_columns((*kind.lines, *(kind.header if batch else ())), raw)
+    if missing:
+        return [], missing
+    if batch:
         return _validate_batch(kind, raw)
     problems: list[Problem] = []
     for f in kind.header:
         if f.required and f.key not in raw.header:
             problems.append(problem("missing-field", raw.sheet, label=f.label))
-    header = {f.key: typed(f, raw.header.get(f.key), problems, raw.sheet) for f in kind.header}
+    # A field whose label is missing is reported once, above, not again as empty.
+    header = {f.key: typed(f, raw.header[f.key], problems) if f.key in raw.header else None for f in kind.header}
     where = {k: s.where for k, s in raw.header.items()}
     document = _document(kind, raw, header, where, raw.lines, problems)
     return ([document] if document else []), problems
+
+
+def _missing_columns(fields: Iterable[Field], raw: RawDocument) -> list[Problem]:
+    """A required column the table lacks, once, rather than "empty" on every line.
+    The reader gives every line a cell for each column of its table."""
+    if not raw.lines:
+        return []
+    columns = raw.lines[0].cells
+    return [problem("missing-column", raw.sheet, label=f.label) for f in fields if f.required and f.key not in columns]
 
 
 def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
@@ -163,10 +177,22 @@ def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -
         want = first.cells.get(f.key)
         for line in lines[1:]:
             seen = line.cells.get(f.key)
-            if seen is not None and want is not None and as_text(seen.value) != as_text(want.value):
+            if seen is None or want is None or is_blank(seen.value):
+                continue  # a blank header cell on a later row means "as above", as exports often leave it
+            if _comparable(f, seen.value) != _comparable(f, want.value):
                 found.append(problem("conflicting-header", seen.where, as_text(seen.value),
                                      doc_no=doc_no, label=f.label, other=want.where))
     return found
+
+
+def _comparable(field: Field, value: object) -> object:
+    """What a header cell means, so 2026/11/3 in one row agrees with a date cell in another."""
+    if is_blank(value):
+        return ""
+    try:
+        return PARSERS[field.type](value)
+    except Unparseable:
+        return as_text(value)
 
 
 def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Mapping[str, str],

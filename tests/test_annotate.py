@@ -58,13 +58,13 @@ def is_red(cell) -> bool:
 
 
 PROBLEMS = [
-    problem("not-a-date", "明细!B3", "2026-13-40", label="日期 doc_date"),
+    problem("not-a-date", "明细!B3", "2026-13-40", label="日期 doc_date", key="doc_date"),
     problem("qty-positive", "明细!B7", "-3"),
-    problem("negative", "明细!B7", "-3", label="数量 qty"),
-    problem("not-a-number", "明细!B8", "=HYPERLINK(\"http://x\")", label="数量 qty"),
-    problem("not-yes-no", "明细!A8", "+1", label="物料编码 sku"),
-    problem("required", "'my sheet'!B1", "-2", label="说明 note"),
-    problem("required", "明细!C4", "@SUM(A1)", label="备注 remark"),
+    problem("negative", "明细!B7", "-3", label="数量 qty", key="qty"),
+    problem("not-a-number", "明细!B8", "=HYPERLINK(\"http://x\")", label="数量 qty", key="qty"),
+    problem("not-yes-no", "明细!A8", "+1", label="物料编码 sku", key="sku"),
+    problem("required", "'my sheet'!B1", "-2", label="说明 note", key="note"),
+    problem("required", "明细!C4", "@SUM(A1)", label="备注 remark", key="remark"),
     problem("missing-field", "没有的表!A1", "", label="仓库 warehouse"),
     problem("file-no-lines", ""),
 ]
@@ -218,7 +218,7 @@ def test_a_corrected_copy_dropped_again_is_annotated_afresh(tmp_path):
 
 def test_control_characters_in_a_seen_value_do_not_break_the_copy(tmp_path):
     original = make_form(tmp_path / "r.xlsx")
-    odd = [problem("not-a-number", "明细!B8", "1\x002\x07", label="数量 qty")]
+    odd = [problem("not-a-number", "明细!B8", "1\x002\x07", label="数量 qty", key="qty")]
     dest = write_errors_copy(original, tmp_path / "r.errors.xlsx", odd, "r.xlsx")
     assert load_workbook(dest)[PROBLEMS_SHEET].cell(FIRST, 5).value == "1\ufffd2\ufffd"
 

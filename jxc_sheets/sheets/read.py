@@ -68,11 +68,12 @@ def _read_book(book, path: Path, source: str) -> tuple[list[RawDocument], list[P
     identity = _identity(book)
     if identity is None:
         return _read_kind_column(rows, sheet_name, source)
+    # The version first: a newer form may name a kind this program does not know yet.
+    if identity.version > kinds.FORM_VERSION:
+        return [], [problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)]
     kind = kinds.kind_of(identity.kind)
     if kind is None:
         return [], [problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)]
-    if identity.version > kinds.FORM_VERSION:
-        return [], [problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)]
     return _read_sheet(kind, rows, sheet_name, source)
 
 
@@ -274,7 +275,8 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     anchor = kind.key or "sku"
     header_labels = label_index(kind.header)
     table_fields = kind.lines if kind.is_master else (*kind.lines, *kind.header)
-    found = _find_table(rows, label_index(table_fields), anchor)
+    table_labels = label_index(table_fields)
+    found = _find_table(rows, table_labels, anchor)
     if found is None:
         return [], [problem("file-no-table", sheet)]
     table_index, columns = found
@@ -282,7 +284,7 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     if not batch and not kind.is_master:
         columns = {c: k for c, k in columns.items() if k in {f.key for f in kind.lines}}
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
-    lines = tuple(_lines(rows[table_index + 1:], columns, sheet))
+    lines = tuple(_lines(_below_labels(rows[table_index + 1:], columns, table_labels), columns, sheet))
     layout = "table" if kind.is_master else ("batch" if batch else "form")
     return [RawDocument(kind.name, source, sheet, layout, header, lines)], []
 
@@ -297,9 +299,25 @@ def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[
             key = labels.get(label_key(value))
             if key is None or key in header:
                 continue
-            right = row.values[j + 1] if j + 1 < len(row.values) else None
-            header[key] = Seen(None if is_blank(right) else right, cell_ref(sheet, row.number, row.first_col + j + 1))
+            k = j + 1
+            while k < len(row.values) and row.values[k] == value:  # the label merged over several cells
+                k += 1
+            right = row.values[k] if k < len(row.values) else None
+            header[key] = Seen(None if is_blank(right) else right, cell_ref(sheet, row.number, row.first_col + k))
     return header
+
+
+def _below_labels(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, str]) -> list[Row]:
+    """The rows under the label row, less any that are labels too: a label merged
+    down over two rows, or the label row pasted again with a second block of lines."""
+    def is_label_row(row: Row) -> bool:
+        for col, key in columns.items():
+            j = col - row.first_col
+            value = row.values[j] if 0 <= j < len(row.values) else None
+            if isinstance(value, str) and labels.get(label_key(value)) == key:
+                return True
+        return False
+    return [row for row in rows if not is_label_row(row)]
 
 
 def _lines(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> Iterator[RawLine]:
@@ -354,7 +372,8 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         table = _find_table([label_row], labels, "sku")
         if table is None:
             return [], [problem("file-no-table", sheet)]
-        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(_lines(kind_rows, table[1], sheet))))
+        lines = _lines(_below_labels(kind_rows, table[1], labels), table[1], sheet)
+        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(lines)))
     return documents, []
 
 
