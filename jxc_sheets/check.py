@@ -42,7 +42,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     resolved = sorted((with_hash(_resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = _split_posted(conn, resolved, problems)
     if not allow_negative_stock:
-        problems += check_stock(conn, new)
+        problems += check_stock(conn, new, data.warehouses)
     return Checked(tuple(new), tuple(posted), rows, tuple(problems))
 
 
@@ -101,10 +101,8 @@ def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line
         problems.append(problem("unknown-unit", where.get("unit", ""), line.unit, sku=sku, unit=line.unit, units=known))
         return line
     qty = (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
-    unit_cost = line.unit_cost
-    if unit_cost is not None and factor != 1:
-        unit_cost = (unit_cost / factor).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
-    return replace(line, sku=sku, warehouse=warehouse, unit=unit, factor=factor, qty=qty, unit_cost=unit_cost)
+    # unit_cost stays per entered unit, so 1000 箱 @ 50.00 is worth exactly 50,000.00
+    return replace(line, sku=sku, warehouse=warehouse, unit=unit, factor=factor, qty=qty)
 
 
 def _unit(item: Item, entered: str) -> tuple[str, Decimal | None]:
@@ -182,19 +180,23 @@ def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal]]:
         yield warehouse, line.qty if leg.sign == 0 else line.qty * leg.sign
 
 
-def check_stock(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+def check_stock(conn: Connection, docs: Sequence[Document],
+                known_warehouses: frozenset[str] | None = None) -> list[Problem]:
     """Every issue must find the stock at its date, and must not take stock that a
     later document already used: available = the lowest balance from that date on.
-    `docs` are in date order; this file's own earlier receipts count."""
+    `docs` are in date order; this file's own earlier receipts count. An unknown
+    warehouse is reported once, as such, not again on every line as empty."""
     moves = [(doc, line, wh, qty) for doc in docs for line in doc.lines for wh, qty in legs(doc, line)]
-    pairs = {(line.sku, wh) for _doc, line, wh, qty in moves if qty < 0}
+    pairs = {(line.sku, wh) for _doc, line, wh, qty in moves
+             if qty < 0 and (known_warehouses is None or wh in known_warehouses)}
     if not pairs:
         return []
     timeline = queries.stock_timeline(conn, pairs, min(doc.doc_date for doc in docs))
     problems = []
+    refused: set[tuple[int, int]] = set()  # a refused transfer line brings nothing to its other warehouse
     for doc, line, wh, qty in moves:
         pair = timeline.get((line.sku, wh))
-        if pair is None:
+        if pair is None or (id(doc), line.line_no) in refused:
             continue
         if qty < 0:
             available = pair.available(doc.doc_date)
@@ -202,6 +204,7 @@ def check_stock(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
                 problems.append(problem("insufficient-stock", line.where.get("qty", ""), line.qty_entered,
                                         sku=line.sku, warehouse=wh, date=doc.doc_date.isoformat(),
                                         available=_show(available), needed=_show(-qty)))
+                refused.add((id(doc), line.line_no))
                 continue
         pair.add(doc.doc_date, qty)
     return problems

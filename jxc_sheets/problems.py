@@ -24,6 +24,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "not-an-integer": ("{label} 必须是整数", "{key} must be a whole number"),
     "not-yes-no": ("{label} 只能填 Y 或 N", "{key} must be Y or N"),
     "too-many-decimals": ("{label} 最多 {places} 位小数", "{key} allows at most {places} decimal places"),
+    "too-long": ("{label} 最长 {limit} 个字符", "{key} allows at most {limit} characters"),
     "negative": ("{label} 不能为负数", "{key} must not be negative"),
     "qty-positive": ("数量必须大于 0", "qty must be > 0"),
     "qty-nonzero": ("数量不能为 0 (正数入库, 负数出库)", "qty must not be 0 (+ in, - out)"),

@@ -21,6 +21,7 @@ from .values import (
 )
 
 PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
+MAX_LENGTH = {FieldType.CODE: 60, "unit": 32}  # the ledger's columns, less room for a reversal's "-R"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ def typed(field: Field, seen: Seen | None, problems: list[Problem], where_missin
     except Unparseable as e:
         problems.append(problem(str(e), where, as_text(value), label=field.label, key=field.key,
                                 places=PLACES.get(field.type, 0)))
+        return None
+    limit = MAX_LENGTH.get(field.key, MAX_LENGTH.get(field.type))
+    if limit and isinstance(result, str) and len(result) > limit:
+        problems.append(problem("too-long", where, result[:80], label=field.label, key=field.key, limit=limit))
         return None
     if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
         problems.append(problem("negative", where, as_text(value), label=field.label, key=field.key))

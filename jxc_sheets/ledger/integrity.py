@@ -38,7 +38,8 @@ def _running_balances(conn: Connection) -> list[str]:
     query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.balance_qty, m.c.balance_value) \
         .order_by(m.c.sku, m.c.warehouse, m.c.id)
     differences, pair, qty, value = [], None, Decimal(0), Decimal(0)
-    for r in conn.execution_options(stream_results=True, yield_per=10_000).execute(query):
+    # per statement: Connection.execution_options() would change the caller's connection for good
+    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
         if (r.sku, r.warehouse) != pair:
             pair, qty, value = (r.sku, r.warehouse), Decimal(0), Decimal(0)
         qty += r.qty

@@ -151,19 +151,18 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]], costing: Cost
             carried = -value
         elif doc.kind == "transfer" and carried is not None:
             value, carried = carried, None
+        elif kinds.KINDS[doc.kind].cost_field and line.unit_cost is not None:
+            value = costing.receipt_value(state, line.qty_entered, line.unit_cost)  # the cost is per entered unit
         else:
-            value = costing.receipt_value(state, qty, _incoming_cost(doc, line, state, std_costs))
+            value = costing.receipt_value(state, qty, _current_cost(line, state, std_costs))
         state = state.moved(qty, value)
         states[(line.sku, wh)] = state
         yield _movement_row(doc_id, doc, line.line_no, line.sku, wh, qty, value, state)
 
 
-def _incoming_cost(doc: Document, line, state: CostState, std_costs: Mapping[str, Decimal]) -> Decimal:
-    """Receipts and opening carry their cost; returns and gains come in at the current
-    average, else the item's standard cost, else zero."""
-    kind = kinds.KINDS[doc.kind]
-    if kind.cost_field and line.unit_cost is not None:
-        return line.unit_cost
+def _current_cost(line, state: CostState, std_costs: Mapping[str, Decimal]) -> Decimal:
+    """Returns and gains without a cost come in at the current average, else the item's
+    standard cost, else zero."""
     if state.unit_cost > 0:
         return state.unit_cost
     return std_costs.get(line.sku) or ZERO

@@ -36,6 +36,8 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     if not allow_negative_stock:
         _check_stock(conn, moves, on)
     new_no = original.doc_no + SUFFIX
+    if queries.document_by_no(conn, new_no, original.kind):
+        raise LedgerError(f"单号 {new_no} 已被占用, 无法冲销 / {new_no} is taken: the reversal needs that number")
     row = {c.name: getattr(original, c.name) for c in d.c if c.name != "id"}
     row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=datetime.now(), file_id=None,
                source_file="jxc reverse", prepared_by=_user(), content_hash=_reversal_hash(original.content_hash),
