@@ -16,14 +16,20 @@ def open_ledger(url: str, create: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings)
         # pysqlite's own transaction handling defers BEGIN; take it over so that
-        # a posting transaction holds the write lock from its first statement.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # a posting transaction holds the write lock from its first statement,
+        # while a report (marked jxc_read_only) reads without blocking postings.
+        event.listen(engine, "begin", _begin)
     if create:
         schema.metadata.create_all(engine)
         with engine.begin() as conn:
             if conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first() is None:
                 conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
     return engine
+
+
+def _begin(conn) -> None:
+    read_only = conn.get_execution_options().get("jxc_read_only")
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_settings(dbapi_conn, _record) -> None:

@@ -1,0 +1,179 @@
+"""Report stage: outbox/index.html — the dashboard, one self-contained page.
+
+Works offline: inline CSS and inline SVG charts, no scripts, fonts or images
+from anywhere else. Every value is autoescaped by jinja2.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import Connection
+
+from .. import config
+from ..kinds import kind_of
+from . import data
+
+TEMPLATES = Path(__file__).parent / "templates"
+SHORTAGE_BARS = 15
+WAREHOUSE_BARS = 30
+SHORTAGE_ROWS = 200
+PROBLEM_CHARS = 300
+
+STATUS_WORDS = {
+    "posted": ("已过账", "posted"),
+    "skipped": ("已跳过(重复)", "skipped"),
+    "rejected": ("已退回", "rejected"),
+    "failed": ("出错", "failed"),
+}
+
+
+def money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def quantity(value: Decimal) -> str:
+    text = f"{value.normalize():,f}"
+    return "0" if text == "-0" else text
+
+
+@dataclass(frozen=True)
+class Card:
+    zh: str
+    en: str
+    value: str
+    note: str = ""
+    tone: str = ""  # "" | "warn" | "bad"
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    title: str
+    value: str
+    y: int
+    width: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """A horizontal bar chart laid out for the SVG template."""
+
+    bars: tuple[Bar, ...]
+    width: int = 640
+    label_width: int = 170
+    bar_area: int = 340
+    row_height: int = 28
+    bar_height: int = 18
+    more: int = 0  # rows left out
+
+    @property
+    def height(self) -> int:
+        return max(len(self.bars), 1) * self.row_height + 8
+
+
+def bar_chart(rows: list[tuple[str, Decimal, str]], limit: int) -> BarChart:
+    """rows: (label, value, value as text), drawn in the order given, scaled to the largest."""
+    shown = rows[:limit]
+    top = max((value for _, value, _ in shown), default=Decimal(0))
+    chart = BarChart(bars=())
+    bars = tuple(
+        Bar(label=_fit(label, chart.label_width - 12), title=label, value=text, y=4 + i * chart.row_height,
+            width=round(float(value / top) * chart.bar_area, 1) if top > 0 and value > 0 else 0)
+        for i, (label, value, text) in enumerate(shown)
+    )
+    return BarChart(bars=bars, more=len(rows) - len(shown))
+
+
+def _shorten(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _fit(text: str, pixels: int) -> str:
+    """`text` cut to about `pixels` wide at the chart's 12px font (CJK twice as wide)."""
+    width = 0.0
+    for i, char in enumerate(text):
+        width += 12 if unicodedata.east_asian_width(char) in "WF" else 6.8
+        if width > pixels:
+            return text[: max(i - 1, 0)] + "…"
+    return text
+
+
+@dataclass(frozen=True)
+class FileView:
+    time: str
+    file: str
+    kind: str
+    status: str
+    status_zh: str
+    status_en: str
+    documents: int
+    lines: int
+    problems: str
+
+
+def _file_view(row: data.FileRow) -> FileView:
+    kind = kind_of(row.kind)
+    zh, en = STATUS_WORDS.get(row.status, (row.status, ""))
+    return FileView(
+        time=f"{row.processed_at:%Y-%m-%d %H:%M}",
+        file=row.file,
+        kind=f"{kind.zh} {row.kind}" if kind else row.kind,
+        status=row.status,
+        status_zh=zh,
+        status_en=en,
+        documents=row.documents,
+        lines=row.lines,
+        problems=_shorten(row.first_problems, PROBLEM_CHARS),
+    )
+
+
+def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int]) -> tuple[Card, ...]:
+    processed = sum(today.values())
+    rejected = today.get("rejected", 0)
+    failed = today.get("failed", 0)
+    return (
+        Card("库存总额", "Stock value", money(overview.total_value)),
+        Card("在库品种", "SKUs in stock", f"{overview.skus_in_stock:,}"),
+        Card("低于安全库存", "Below safety stock", f"{shortages:,}", tone="bad" if shortages else ""),
+        Card("今日处理文件", "Files processed today", f"{processed:,}",
+             note=f"已过账 {today.get('posted', 0)} · 跳过 {today.get('skipped', 0)} · 出错 {failed}",
+             tone="bad" if failed else ""),
+        Card("今日退回", "Rejected today", f"{rejected:,}", note="见 rejected/ 文件夹 / see rejected/",
+             tone="warn" if rejected else ""),
+    )
+
+
+def render_dashboard(conn: Connection, settings: config.Settings, now: datetime) -> str:
+    shortages = data.shortages(conn)
+    by_value = sorted(data.warehouse_totals(conn), key=lambda w: w.value, reverse=True)
+    worst = sorted(shortages, key=lambda s: s.shortfall, reverse=True)
+    template = _environment().get_template("index.html.j2")
+    return template.render(
+        company=settings.config.company.name,
+        generated=f"{now:%Y-%m-%d %H:%M}",
+        cards=_cards(data.stock_overview(conn), len(shortages), data.files_by_status(conn, now.date())),
+        warehouse_chart=bar_chart(
+            [(f"{w.name} ({w.warehouse})" if w.name else w.warehouse, w.value, money(w.value))
+             for w in by_value], WAREHOUSE_BARS),
+        shortage_chart=bar_chart(
+            [(f"{s.name} ({s.sku})", s.shortfall, f"{quantity(s.shortfall)} {s.unit}") for s in worst],
+            SHORTAGE_BARS),
+        shortages=worst[:SHORTAGE_ROWS],
+        shortages_more=max(len(worst) - SHORTAGE_ROWS, 0),
+        files=[_file_view(f) for f in data.recent_files(conn, settings.config.reports.recent_files)],
+        money=money,
+        quantity=quantity,
+    )
+
+
+def write_dashboard(conn: Connection, path: Path, settings: config.Settings, now: datetime) -> None:
+    path.write_text(render_dashboard(conn, settings, now), encoding="utf-8")
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)

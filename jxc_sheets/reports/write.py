@@ -1,0 +1,388 @@
+"""Report stage: the entry point that rewrites the outbox, and the helpers every
+report shares — the atomic write, and workbooks of plain tables.
+
+Each output is written to a hidden temporary name in its own folder and then
+renamed over the old file, so nobody ever opens half a report. Workbooks are
+made by xlsxwriter, except the rows of big tables, which are streamed as sheet
+XML straight from the query (Book.add_table).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import operator
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator
+
+import sqlalchemy
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
+
+from .. import config
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = {"jxc_read_only": True}
+"""Marks a report's connection as reading only (see the report's note on db.py)."""
+
+TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 3600
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CHARS = 32_767
+ZIP64_FROM = 1 << 31  # a part this big needs the zip64 format
+
+WORKBOOK_OPTIONS = {
+    # Big tables never pass through xlsxwriter (Book.add_table), so it can keep its
+    # small part in memory; strings it does write stay text.
+    "in_memory": True,
+    "strings_to_formulas": False,  # user text like "=1+1" stays text
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+    "remove_timezone": True,
+}
+
+NUMBER_FORMATS = {
+    "qty": "General",
+    "money": "#,##0.00",
+    "cost": "#,##0.0000",
+    "int": "#,##0",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm:ss",
+}
+
+
+# --- the atomic write ---------------------------------------------------------
+
+@contextmanager
+def atomic_path(dest: Path) -> Iterator[Path]:
+    """A temporary path beside `dest`; renamed onto `dest` when the block succeeds,
+    removed when it fails."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden and *.tmp, so watchers and sync tools leave it alone. Not mkstemp:
+    # its 0600 mode would hide the report from colleagues on a shared folder.
+    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    try:
+        yield temp
+        _replace(temp, dest)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+class ReportLocked(OSError):
+    """The report could not be replaced: someone has it open (Excel on Windows locks it)."""
+
+
+def _replace(temp: Path, dest: Path, attempts: int = 5) -> None:
+    # A report open in Excel on Windows cannot be replaced; it is often closed a moment later.
+    for attempt in range(attempts):
+        try:
+            os.replace(temp, dest)
+            return
+        except PermissionError as e:
+            if attempt == attempts - 1:
+                raise ReportLocked(f"{dest}: {e}") from e
+            time.sleep(0.1 * (attempt + 1))
+
+
+def remove_stale_temps(folder: Path, older_than: float = STALE_TEMP_SECONDS) -> None:
+    """Temporary files left by a run that was killed mid-write."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - older_than
+    for temp in folder.rglob(f".*{TEMP_SUFFIX}"):
+        try:
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+        except OSError:
+            pass  # taken by another process meanwhile
+
+
+# --- plain tables ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    type: str = "text"  # text | qty | money | cost | int | date | datetime
+    width: float = 12
+
+    @property
+    def label(self) -> str:
+        return f"{self.zh} {self.key}"
+
+
+class Book:
+    """A report workbook: xlsxwriter for the formats, labels, charts and small
+    tables; big plain tables streamed straight to sheet XML (see add_table)."""
+
+    def __init__(self, path: Path, rows_per_sheet: int = EXCEL_MAX_ROWS - 1):
+        self.path = path
+        self.rows_per_sheet = rows_per_sheet
+        self._skeleton = io.BytesIO()
+        self.workbook = xlsxwriter.Workbook(self._skeleton, WORKBOOK_OPTIONS)
+        self.header_format = self.workbook.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "bottom": 1, "valign": "vcenter"})
+        self.bold = self.workbook.add_format({"bold": True})
+        self.formats = {"text": None} | {
+            kind: self.workbook.add_format({"num_format": fmt}) for kind, fmt in NUMBER_FORMATS.items()}
+        self.total_formats = {"text": self.workbook.add_format({"bold": True, "top": 1})} | {
+            kind: self.workbook.add_format({"num_format": fmt, "bold": True, "top": 1})
+            for kind, fmt in NUMBER_FORMATS.items()}
+        self._spools: dict[str, _Spool] = {}  # sheet part name → its rows
+
+    def __enter__(self) -> Book:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._discard_spools()
+
+    def close(self) -> None:
+        """Writes the workbook to `path`."""
+        try:
+            self.workbook.close()
+            with zipfile.ZipFile(self._skeleton) as skeleton, \
+                    zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+                for entry in skeleton.infolist():
+                    spool = self._spools.get(entry.filename)
+                    if spool is None:
+                        out.writestr(entry, skeleton.read(entry))
+                    else:
+                        _splice_rows(out, entry, skeleton.read(entry).decode("utf-8"), spool)
+        finally:
+            self._discard_spools()
+
+    def _discard_spools(self) -> None:
+        for spool in self._spools.values():
+            spool.file.close()
+
+    def add_table(self, name: str, columns: tuple[Column, ...], rows: Iterable[Any]) -> list[Worksheet]:
+        """A sheet whose first row is the labels and the rows below it the data:
+        the plain table other programs read. Rows are result rows or records with
+        an attribute per column key. Past Excel's row limit the table continues
+        on `name_2`, `name_3`, …"""
+        # xlsxwriter spends ~15 µs a cell; 200,000 stock rows would take half a
+        # minute. The rows go to sheet XML directly instead, and are spliced into
+        # the workbook xlsxwriter writes around them when the book is closed.
+        encoder = _RowEncoder(columns, [self._style_id(c.type) for c in columns])
+        spools = _spool_rows(encoder, rows, self.rows_per_sheet)
+        sheets = []
+        for part, spool in enumerate(spools, start=1):
+            sheet = self._table_sheet(name if part == 1 else f"{name}_{part}", columns, spool.rows)
+            self._spools[f"xl/worksheets/sheet{sheet.index + 1}.xml"] = spool
+            sheets.append(sheet)
+        return sheets
+
+    def _style_id(self, type_: str) -> int:
+        cell_format = self.formats[type_]
+        # The index xlsxwriter gives a format on its first use; asked early
+        # because the streamed cells are written before the workbook is.
+        return 0 if cell_format is None else cell_format._get_xf_index()
+
+    def _table_sheet(self, name: str, columns: tuple[Column, ...], rows: int) -> Worksheet:
+        sheet = self.workbook.add_worksheet(name)
+        for col, column in enumerate(columns):
+            sheet.set_column(col, col, column.width, self.formats[column.type])
+        self.write_labels(sheet, 0, 0, columns)
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, max(rows, 1), len(columns) - 1)
+        return sheet
+
+    def write_labels(self, sheet: Worksheet, row: int, col: int, columns: tuple[Column, ...]) -> None:
+        for offset, column in enumerate(columns):
+            sheet.write_string(row, col + offset, column.label, self.header_format)
+
+    def write_row(self, sheet: Worksheet, row_no: int, col: int, columns: tuple[Column, ...], row: Any,
+                  formats: dict | None = None) -> None:
+        """One row of a small table through xlsxwriter (summaries, totals)."""
+        formats = formats or self.formats
+        for offset, column in enumerate(columns):
+            value = getattr(row, column.key)
+            if value is None or value == "":
+                continue
+            cell_format = formats[column.type]
+            if column.type in ("date", "datetime"):
+                sheet.write_datetime(row_no, col + offset, value, cell_format)
+            elif column.type == "text":
+                sheet.write_string(row_no, col + offset, str(value), cell_format)
+            else:
+                # Exact Decimals in the ledger; Excel only holds floats, so convert here and nowhere earlier.
+                sheet.write_number(row_no, col + offset, float(value), cell_format)
+
+
+# --- streamed sheet XML ----------------------------------------------------------
+
+@dataclass
+class _Spool:
+    """The <row> elements of one sheet, in a temporary file."""
+
+    file: IO[bytes]
+    columns: int
+    rows: int = 0
+
+
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]|_x[0-9a-fA-F]{4}_")
+_ESCAPED_LOOKALIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _text_xml(value: Any) -> str:
+    """A user's text as an inline string: always text, never a formula ("" for no text)."""
+    text = str(value)[:EXCEL_MAX_CHARS]
+    if not text:
+        return ""
+    if _NEEDS_ESCAPE.search(text):
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        # Readers decode _xHHHH_ as a character: keep such text literal, and
+        # write the control characters XML cannot hold the same way Excel does.
+        text = _ESCAPED_LOOKALIKE.sub(r"_x005F\1", text)
+        text = _CONTROL.sub(lambda m: f"_x{ord(m[0]):04X}_", text)
+    if text[0].isspace() or text[-1].isspace():
+        return f'<is><t xml:space="preserve">{text}</t></is>'
+    return f"<is><t>{text}</t></is>"
+
+
+def _number_xml(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"<v>{value:f}</v>"  # the exact decimal; Excel reads it to the nearest double
+    if isinstance(value, float):
+        return f"<v>{value!r}</v>"
+    return f"<v>{int(value)}</v>"
+
+
+def _date_xml(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        delta = value.replace(tzinfo=None) - _EXCEL_EPOCH
+        return f"<v>{delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400!r}</v>"
+    return f"<v>{(value - _EXCEL_EPOCH.date()).days}</v>"
+
+
+class _RowEncoder:
+    """Rows of one table as <row> XML: text as inline strings, numbers and
+    dates with the column's number format."""
+
+    def __init__(self, columns: tuple[Column, ...], style_ids: list[int]):
+        self.keys = [c.key for c in columns]
+        self.cells = [
+            (xl_col_to_name(i),
+             ' t="inlineStr">' if c.type == "text" else f' s="{style}">',
+             _text_xml if c.type == "text" else _date_xml if c.type in ("date", "datetime") else _number_xml)
+            for i, (c, style) in enumerate(zip(columns, style_ids))
+        ]
+        self._values = None
+
+    def values(self, row: Any) -> tuple:
+        if self._values is None:
+            fields = getattr(row, "_fields", None)  # result rows are tuples: index, faster than names
+            getter = (operator.itemgetter(*[fields.index(k) for k in self.keys]) if fields
+                      else operator.attrgetter(*self.keys))
+            self._values = getter if len(self.keys) > 1 else (lambda r, g=getter: (g(r),))
+        return self._values(row)
+
+    def encode(self, row_no: int, row: Any) -> str:
+        parts = [f'<row r="{row_no}">']
+        for (letter, attributes, to_xml), value in zip(self.cells, self.values(row)):
+            if value is not None and (content := to_xml(value)):
+                parts.append(f'<c r="{letter}{row_no}"{attributes}{content}</c>')
+        parts.append("</row>")
+        return "".join(parts)
+
+
+def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int) -> list[_Spool]:
+    """The rows as XML in temporary files, a new one every `per_sheet` rows."""
+    spools = [_Spool(tempfile.TemporaryFile(), len(encoder.cells))]
+    batch: list[str] = []
+    for row in rows:
+        spool = spools[-1]
+        if spool.rows == per_sheet:
+            _flush(spool, batch)
+            spool = _Spool(tempfile.TemporaryFile(), len(encoder.cells))
+            spools.append(spool)
+        spool.rows += 1
+        batch.append(encoder.encode(spool.rows + 1, row))  # row 1 is the labels
+        if len(batch) == 2000:
+            _flush(spool, batch)
+    _flush(spools[-1], batch)
+    return spools
+
+
+def _flush(spool: _Spool, batch: list[str]) -> None:
+    spool.file.write("".join(batch).encode("utf-8"))
+    batch.clear()
+
+
+_DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
+
+
+def _splice_rows(out: zipfile.ZipFile, entry: zipfile.ZipInfo, sheet_xml: str, spool: _Spool) -> None:
+    """The sheet xlsxwriter wrote (labels only) with the spooled rows after the labels."""
+    head, tail = sheet_xml.split("</sheetData>", 1)
+    last_cell = f"{xl_col_to_name(spool.columns - 1)}{spool.rows + 1}"
+    head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>', head, count=1)
+    size = spool.file.seek(0, os.SEEK_END)
+    spool.file.seek(0)
+    # The book's level 1: big and repetitive XML, the fastest level still shrinks it ~8 times.
+    with out.open(entry.filename, "w", force_zip64=size > ZIP64_FROM) as sheet:
+        sheet.write(head.encode("utf-8"))
+        shutil.copyfileobj(spool.file, sheet, 1 << 20)
+        sheet.write(("</sheetData>" + tail).encode("utf-8"))
+
+
+
+# --- the entry point --------------------------------------------------------------
+
+def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
+                  months: Iterable[str] | None = None) -> list[Path]:
+    """Rewrites outbox/stock.xlsx, outbox/index.html (when enabled), outbox/log.xlsx
+    and outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
+    movements). Returns the paths written; a report that is locked open
+    (Excel on Windows) is left as it was and logged, the others are still written."""
+    # The report modules use the helpers above, so they are imported here, not at the top.
+    from . import html, log as log_report, mirror, stock
+
+    outbox = settings.outbox
+    remove_stale_temps(outbox)
+    jobs = [(outbox / "stock.xlsx", stock.write_stock)]
+    if settings.config.reports.html:
+        jobs.append((outbox / "index.html", partial(html.write_dashboard, settings=settings, now=datetime.now())))
+    jobs.append((outbox / "log.xlsx", partial(log_report.write_log, limit=settings.config.reports.log_rows)))
+    with _reading(engine) as conn:
+        months = mirror.months_to_write(conn, months)
+    jobs += [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
+    return [dest for dest, write in jobs if _write_one(engine, dest, write)]
+
+
+def _write_one(engine: sqlalchemy.Engine, dest: Path, write: Callable[[sqlalchemy.Connection, Path], None]) -> bool:
+    try:
+        with atomic_path(dest) as temp:
+            # One short read per report, done before the rename, so a posting
+            # in another process waits as little as possible.
+            with _reading(engine) as conn:
+                write(conn, temp)
+    except ReportLocked as e:
+        log.warning("报表被占用, 本次未更新 / report is open elsewhere, left as it was: %s", e)
+        return False
+    return True
+
+
+@contextmanager
+def _reading(engine: sqlalchemy.Engine) -> Iterator[sqlalchemy.Connection]:
+    with engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)
+        yield conn
