@@ -110,6 +110,7 @@ def main() -> None:
         t = time.perf_counter()
         make_workbook(path, args.lines, args.skus)
         made = time.perf_counter() - t
+        size_mb = path.stat().st_size / 1e6
         url = f"sqlite:///{tmp}/ledger.sqlite3"
         seed_ledger(url, args.skus)
         out = subprocess.run([sys.executable, __file__, "--child", str(path), url], capture_output=True, text=True, check=True)
@@ -124,7 +125,7 @@ def main() -> None:
         ("ingest: total read → posted", total, total / base),
     ]
     print(f"ingest of a {r['lines']:,}-line receipt (batch layout, {len(COLUMNS)} columns, "
-          f"{path.stat().st_size / 1e6 if path.exists() else 0:.1f} MB; generated in {made:.1f} s)\n")
+          f"{size_mb:.1f} MB; generated in {made:.1f} s)\n")
     print(f"{'measure':<46}{'seconds':>10}{'× plain read':>14}")
     for name, seconds, ratio in rows:
         print(f"{name:<46}{seconds:>10.2f}{ratio:>14.1f}")
