@@ -443,8 +443,15 @@ def _item_row(item: DemoItem) -> dict[str, Any]:
     return {
         "sku": item.sku, "name": item.name, "spec": item.spec, "unit": item.unit,
         "alt_units": item.alt_units or None, "category": item.category,
-        "safety_stock": (reorder / 2).to_integral_value(ROUND_HALF_UP), "reorder_qty": reorder,
+        "safety_stock": _safety_stock(item.sku, reorder), "reorder_qty": reorder,
         "lead_time_days": LEAD_TIMES[item.supplier], "default_supplier": item.supplier,
         "std_cost": Decimal(item.std_cost), "sale_price": Decimal(item.sale_price),
         "active": "Y" if item.active else "N",
     }
+
+
+def _safety_stock(sku: str, reorder: Decimal) -> Decimal:
+    """Half a reorder lot; fast movers (sku ending in 7) keep four lots, so a few
+    items show below safety stock on the dashboard."""
+    lots = Decimal(4) if sku.endswith("7") else Decimal("0.5")
+    return (reorder * lots).to_integral_value(ROUND_HALF_UP)
