@@ -20,6 +20,7 @@ from .records import Outcome
 EXAMPLES = {
     "init": "jxc init D:\\jxc            # a new workspace in D:\\jxc",
     "templates": "jxc templates                # blank forms into templates/, dropdowns from master data",
+    "watch": "jxc watch                    # watch the inbox until Ctrl-C or SIGTERM",
     "run": "jxc run                      # process the inbox once\n  jxc run --dry-run            # show what would post; change nothing",
     "report": "jxc report                   # rewrite the outbox reports",
     "status": "jxc status                   # what waits, what failed last",
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:  # the console shows warnings; the log file shows more
+        handler.setLevel(logging.WARNING)
     try:
         return args.handler(args)
     except (ConfigError, UsageError) as e:
@@ -69,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("init", cmd_init, "create a new workspace: config.yaml, folders, blank forms, ledger")
     sub.add_argument("dir", type=Path)
     command("templates", cmd_templates, "(re)write the blank forms into templates/")
+    command("watch", cmd_watch, "watch the inbox until stopped; processes what is already there first")
     sub = command("run", cmd_run, "process the inbox once and exit")
     sub.add_argument("--dry-run", action="store_true", help="validate and show what would post; change nothing")
     sub.add_argument("--json", action="store_true", help="one JSON object per file")
@@ -110,6 +114,17 @@ def cmd_templates(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    from .watch import SameFilesystemError, Watcher, setup_logging
+
+    settings = _settings(args)
+    setup_logging(settings)
+    try:
+        return Watcher(settings, out=lambda line: print(line, flush=True)).run()
+    except SameFilesystemError as e:
+        raise UsageError(str(e)) from e
+
+
 def cmd_run(args) -> int:
     from .pipeline import run_inbox
 
@@ -132,6 +147,7 @@ STATUS_WORDS = {
     "failed": "! 出错 failed",
     "dry-run": "· 试运行 would post",
     "gone": "- 已被取走 taken by another run",
+    "retry": "↻ 系统错误, 稍后重试 will retry",
 }
 
 
@@ -176,6 +192,15 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(info, ensure_ascii=False, default=str))
         return 0
+    for w in info["watchers"]:
+        state = "运行中 running" if w["running"] else f"未运行 not running (stopped {w.get('stopped_at') or '?'})"
+        print(f"watcher {w['host']}~{w['pid']}: {state} · since {w['running_since']} · observer {w['observer']}"
+              f" · last scan {w['last_scan']} · inbox {'ok' if w['inbox_available'] else 'UNAVAILABLE'}")
+        if w.get("last_error"):
+            print(f"    last error {w['last_error_at']}: {w['last_error']}")
+    if not info["watchers"]:
+        print("没有运行中的 jxc watch / no watcher has reported")
+    print(f"今日 today: {json.dumps(info['today'], ensure_ascii=False)}")
     print(f"等待处理 waiting: {len(info['waiting'])}  {' '.join(info['waiting'][:10])}")
     if info["in_work"]:
         print(f"处理中 in progress: {' '.join(info['in_work'])}")

@@ -4,6 +4,7 @@ the config, SQLite ledger on local disk)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,6 +20,19 @@ class Folders(_Section):
     archive: str = "archive"
     rejected: str = "rejected"
     templates: str = "templates"
+    logs: str = "logs"
+
+
+class InboxConfig(_Section):
+    observer: Literal["auto", "native", "polling"] = "auto"
+    poll_interval: float = Field(2.0, gt=0)
+    stable_seconds: float = Field(3.0, ge=0)
+    incomplete_grace_seconds: float = Field(120.0, ge=0)
+    rescan_seconds: float = Field(60.0, gt=0)
+    lease_seconds: float = Field(600.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    retry_seconds: float = Field(30.0, ge=0)
+    batch_size: int = Field(50, ge=1)
 
 
 class LedgerConfig(_Section):
@@ -42,6 +56,7 @@ class CompanyConfig(_Section):
 class Config(_Section):
     company: CompanyConfig = CompanyConfig()
     folders: Folders = Folders()
+    inbox: InboxConfig = InboxConfig()
     ledger: LedgerConfig = LedgerConfig()
     stock: StockConfig = StockConfig()
     reports: ReportsConfig = ReportsConfig()
@@ -80,6 +95,10 @@ class Settings:
     @property
     def templates(self) -> Path:
         return self._folder("templates")
+
+    @property
+    def logs(self) -> Path:
+        return self._folder("logs")
 
     @property
     def ledger_url(self) -> str:

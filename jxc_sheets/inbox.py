@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import socket
+import time
+import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -56,20 +60,46 @@ def original_name(claimed: Path) -> str:
     return parts[2] if len(parts) == 3 else claimed.name
 
 
-def recover_abandoned(inbox: Path) -> list[Path]:
-    """Files left in .work by a run of this host that died are put back in the inbox.
-    Posting them again is harmless: their documents are skipped as already posted."""
+def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: float | None = None) -> list[Path]:
+    """Files left in .work by a run that is gone are put back in the inbox; posting
+    them again is harmless (their documents are skipped as already posted).
+
+    Gone: a process of this host that no longer runs; this very process when
+    `include_own` (a watcher between batches holds nothing); a process of another
+    host whose claimed file has not been touched for `lease_seconds`."""
     work = inbox / WORK
     if not work.is_dir():
         return []
-    host = socket.gethostname()
+    host, now = socket.gethostname(), time.time()
     recovered = []
     for path in work.iterdir():
         parts = path.name.split(CLAIM_SEPARATOR, 2)
-        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit() or _alive(int(parts[1])):
+        if len(parts) != 3 or not parts[1].isdigit():
             continue
-        recovered.append(move_unique(path, inbox, parts[2]))
+        owner_host, pid, name = parts[0], int(parts[1]), parts[2]
+        if owner_host == host:
+            gone = (include_own and pid == os.getpid()) or not _alive(pid)
+        else:
+            gone = lease_seconds is not None and now - _mtime(path) > lease_seconds
+        if gone:
+            try:
+                recovered.append(move_unique(path, inbox, name))
+            except FileNotFoundError:  # another instance took it back first
+                continue
     return recovered
+
+
+def own_claims(inbox: Path) -> list[Path]:
+    work = inbox / WORK
+    prefix = _owner() + CLAIM_SEPARATOR
+    return [p for p in work.iterdir() if p.name.startswith(prefix)] if work.is_dir() else []
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
 
 
 def _alive(pid: int) -> bool:
@@ -124,3 +154,133 @@ def _copy_then_remove(source: Path, target: Path) -> Path:
 
 def archive_folder(archive: Path, when: datetime) -> Path:
     return archive / when.strftime("%Y-%m")
+
+
+# --- only finished files ---------------------------------------------------------
+
+ZIP_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".ods")
+
+
+def listing(inbox: Path) -> list[os.DirEntry]:
+    """Every entry of the inbox. Raises OSError when the folder (a share) is not there:
+    an unreachable share is not an empty one."""
+    with os.scandir(inbox) as entries:
+        return list(entries)
+
+
+def lock_names(name: str) -> set[str]:
+    """The owner files Excel, WPS and LibreOffice keep beside a workbook they have open.
+    Excel shortens long names by their first characters (~$ook1.xlsx for Book1.xlsx)."""
+    return {f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#", f".~{name}"}
+
+
+def is_complete(path: Path) -> bool:
+    """A zip-based workbook is complete when its end-of-central-directory record reads;
+    other files only have to stop changing."""
+    if not path.name.lower().endswith(ZIP_SUFFIXES):
+        return True
+    try:
+        with zipfile.ZipFile(path):
+            return True
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def can_open(path: Path) -> bool:
+    """False while another program holds the file (a sharing violation on a Windows share)."""
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class _Observed:
+    size: int
+    mtime_ns: int
+    since: float  # monotonic time it was first seen as it is now
+
+
+class Settling:
+    """Which inbox files have finished arriving: unchanged in size and mtime for
+    `stable_seconds`, no owner lock file beside them, readable, and — for
+    workbooks — a complete zip. A stable file that still is not a complete
+    workbook after `grace_seconds` is let through, to be answered as unreadable."""
+
+    def __init__(self, stable_seconds: float, grace_seconds: float):
+        self.stable_seconds = stable_seconds
+        self.grace_seconds = grace_seconds
+        self._seen: dict[str, _Observed] = {}
+
+    def ready(self, entries: list[os.DirEntry], now: float | None = None) -> tuple[list[Path], int]:
+        """The finished files, and how many others are still settling."""
+        now = time.monotonic() if now is None else now
+        names = {e.name for e in entries}
+        ready, settling, current = [], 0, {}
+        for entry in entries:
+            path = Path(entry.path)
+            if not is_candidate(path):
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            observed = self._seen.get(entry.name)
+            if observed is None or (observed.size, observed.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+                observed = _Observed(stat.st_size, stat.st_mtime_ns, now)
+            current[entry.name] = observed
+            if self._finished(path, observed, now, names):
+                ready.append(path)
+            else:
+                settling += 1
+        self._seen = current
+        return ready, settling
+
+    def _finished(self, path: Path, observed: _Observed, now: float, names: set[str]) -> bool:
+        quiet = now - observed.since
+        if quiet < self.stable_seconds or lock_names(path.name) & names or not can_open(path):
+            return False
+        return quiet >= self.grace_seconds or is_complete(path)
+
+
+# --- which observer --------------------------------------------------------------
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+NETWORK_FILESYSTEMS = {
+    "cifs", "smb3", "smbfs", "nfs", "nfs4", "ncpfs", "afs", "9p", "davfs", "ceph",
+    "glusterfs", "lustre", "gpfs", "fuse.sshfs", "fuse.rclone", "fuse.glusterfs", "fuse.smbnetfs",
+}
+
+
+def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
+    """The type of the filesystem `path` lives on ("" where it cannot be told)."""
+    try:
+        lines = mounts.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    target = os.path.realpath(path)
+    best, kind = "", ""
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = _OCTAL.sub(lambda m: chr(int(m[1], 8)), fields[1])  # /proc/mounts writes a space as \040
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def choose_observer(setting: str, inbox: Path) -> tuple[str, str]:
+    """("native" | "polling", why): events from other machines never reach inotify
+    on a network mount, so there only polling sees new files."""
+    if setting != "auto":
+        return setting, f"inbox.observer: {setting}"
+    if str(inbox).startswith("\\\\"):
+        return "polling", "UNC path"
+    fs = filesystem_type(inbox)
+    if fs in NETWORK_FILESYSTEMS or fs.startswith("fuse."):
+        return "polling", f"network filesystem {fs}"
+    return "native", f"local filesystem {fs or 'unknown'}"

@@ -1,19 +1,21 @@
 """The one place where the stages are composed:
 claim → read → validate → check → post → file away → report.
 
-`process_file` is the unit of work; `run_inbox` (jxc run) and the watcher both
-call it. A bug on one file never stops the batch: it is reported as `failed`,
+`process_batch` is the unit of work; `run_inbox` (jxc run) and the watcher
+(jxc watch) both call it. A bug on one file never stops the batch: it is reported as `failed`,
 which is not the same as a file with data problems (`rejected`).
 """
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import logging
 import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import Engine
 
@@ -42,10 +44,17 @@ class Loaded:
     file_hash: str
     raws: tuple[RawDocument, ...]
     problems: tuple[Problem, ...]
+    local: Path | None = None  # the local copy that was read, when the inbox is a share
 
     @property
     def kind(self) -> str:
         return ",".join(sorted({r.kind for r in self.raws}))
+
+
+class Retries(Protocol):
+    """How a file that failed for a system reason is retried (the watcher's policy)."""
+
+    def again(self, name: str, file_hash: str) -> bool: ...
 
 
 def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | None = None) -> list[Outcome]:
@@ -53,33 +62,64 @@ def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | Non
     engine = engine or open_ledger(settings.ledger_url)
     if not dry_run:
         inbox.recover_abandoned(settings.inbox)
-    loaded = []
-    for path in inbox.candidates(settings.inbox):
-        claimed = path if dry_run else inbox.claim(path, settings.inbox)
-        if claimed is not None:
-            loaded.append(load(claimed, path.name))
-    outcomes = [process_loaded(item, settings, engine, dry_run=dry_run) for item in sorted(loaded, key=order)]
-    if outcomes and not dry_run:
+    return process_batch(inbox.candidates(settings.inbox), settings, engine, dry_run=dry_run)
+
+
+def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
+                  retries: Retries | None = None, should_stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+    """Claims `paths`, reads local copies of them, processes them in a sensible order,
+    and rewrites the reports once. Stopping leaves unprocessed files in the inbox."""
+    claimed = []
+    for path in paths:
+        taken = path if dry_run else inbox.claim(path, settings.inbox)
+        if taken is not None:
+            claimed.append((taken, path.name))
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="jxc-") as local:
+        loaded = sorted(_load_all(claimed, Path(local)), key=order)
+        for i, item in enumerate(loaded):
+            if should_stop() and not dry_run:
+                for rest in loaded[i:]:
+                    inbox.move_unique(rest.path, settings.inbox, rest.name)
+                break
+            outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
+    if any(o.status in ("posted", "skipped", "rejected", "failed") for o in outcomes) and not dry_run:
         refresh_reports(engine, settings, outcomes)
     return outcomes
 
 
+def _load_all(claimed: list[tuple[Path, str]], local: Path) -> list[Loaded]:
+    loaded = []
+    for taken, name in claimed:
+        try:
+            loaded.append(load(taken, name, local))
+        except OSError:  # the share went away mid-copy: the claim is taken back later
+            log.exception("could not copy %s from the inbox", name)
+    return loaded
+
+
 def process_file(path: Path, settings: Settings, engine: Engine, *, dry_run: bool = False) -> Outcome:
-    """Claims, processes and files away one file of the inbox (the watcher's unit of work)."""
-    claimed = path if dry_run else inbox.claim(path, settings.inbox)
-    if claimed is None:
-        return Outcome(path.name, "gone")
-    return process_loaded(load(claimed, path.name), settings, engine, dry_run=dry_run)
+    """Claims, processes and files away one file of the inbox."""
+    outcomes = process_batch([path], settings, engine, dry_run=dry_run)
+    return outcomes[0] if outcomes else Outcome(path.name, "gone")
 
 
-def load(path: Path, name: str) -> Loaded:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+def load(path: Path, name: str, local_folder: Path | None = None) -> Loaded:
+    """Reads the claimed file — from a local copy when `local_folder` is given, so a
+    slow or flaky share is touched once, by one sequential copy."""
+    local = None
+    source = path
+    if local_folder is not None:
+        local = local_folder / f"{len(list(local_folder.iterdir()))}-{name}"
+        shutil.copyfile(path, local)
+        source = local
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
     try:
-        raws, problems = read_workbook(path, name)
+        raws, problems = read_workbook(source, name)
     except Exception as e:  # the reader's own bug: answered like any other failure
         log.exception("reading %s failed", name)
         raws, problems = [], [problem("internal-error", reason=f"{type(e).__name__}: {e}")]
-    return Loaded(path, name, digest, tuple(raws), tuple(problems))
+    return Loaded(path, name, digest, tuple(raws), tuple(problems), local)
 
 
 def order(item: Loaded) -> tuple:
@@ -106,7 +146,8 @@ def _earliest_date(raws: Sequence[RawDocument]) -> date:
     return min(dates, default=date.max)
 
 
-def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run: bool = False) -> Outcome:
+def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run: bool = False,
+                   retries: Retries | None = None) -> Outcome:
     try:
         outcome = _process(item, settings, engine, dry_run)
     except Exception as e:
@@ -115,6 +156,8 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
         notes = (traceback.format_exc(limit=3),)
         if dry_run or not item.path.exists():
             return Outcome(item.name, "failed", item.kind, problems=(failure,), notes=notes)
+        if retries is not None and retries.again(item.name, item.file_hash):
+            return _give_back(item, settings, failure, notes)
         try:
             outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
         except Exception:  # even filing it away failed: leave it in .work for the next run
@@ -166,6 +209,16 @@ def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> 
     return _relative(moved, settings)
 
 
+def _give_back(item: Loaded, settings: Settings, failure: Problem, notes: tuple[str, ...]) -> Outcome:
+    """A system failure (the ledger unreachable, a full disk…) is no fault of the file:
+    it goes back to the inbox, to be tried again later."""
+    try:
+        inbox.move_unique(item.path, settings.inbox, item.name)
+    except OSError:
+        log.exception("could not give %s back; it stays in %s", item.name, item.path.parent)
+    return Outcome(item.name, "retry", item.kind, problems=(failure,), notes=notes)
+
+
 def _dry(item: Loaded, problems: Sequence[Problem]) -> Outcome:
     return Outcome(item.name, "rejected", item.kind, problems=tuple(problems))
 
@@ -176,7 +229,8 @@ def _reject(item: Loaded, settings: Settings, engine: Engine, problems: Sequence
     folder = settings.rejected
     moved = inbox.move_unique(item.path, folder, item.name)
     stem = moved.name.rsplit(".", 1)[0]
-    errors = write_errors_copy(moved, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"), problems, item.name)
+    errors = write_errors_copy(item.local or moved, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"),
+                               problems, item.name)
     first = "\n".join(p.render() for p in problems[:FIRST_PROBLEMS])
     with engine.begin() as conn:
         ledger_post.record_file(conn, ledger_post.FileRecord(

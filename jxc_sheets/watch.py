@@ -1,0 +1,335 @@
+"""`jxc watch`: the long-running glue around `pipeline.process_batch`.
+
+Events are only hints. The truth is a listing of the inbox, taken at start,
+on every hint and at least every `rescan_seconds`; a file is taken once it has
+finished arriving (inbox.Settling). A share that goes away is reported as
+unavailable — never as "all files deleted" — and the observer is restarted
+when it is back. SIGTERM or Ctrl-C finish the file in hand, then exit.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import Engine, func, select
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from . import inbox
+from .config import Settings
+from .ledger import schema
+from .ledger.db import open_ledger
+from .pipeline import process_batch
+from .records import Outcome
+
+log = logging.getLogger("jxc")
+STATUS_FILE = "status.json"
+STATUS_FOLDER = ".status"
+TICK = 0.5  # seconds between looks while files are still arriving
+
+
+class RetryBook:
+    """Attempts of files that failed for a system reason, with a doubling back-off."""
+
+    def __init__(self, max_attempts: int, first_delay: float):
+        self.max_attempts = max_attempts
+        self.first_delay = first_delay
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._not_before: dict[str, float] = {}
+
+    def again(self, name: str, file_hash: str) -> bool:
+        """Records a failure; True while the file has attempts left."""
+        n = self._attempts[(name, file_hash)] = self._attempts.get((name, file_hash), 0) + 1
+        if n >= self.max_attempts:
+            return False
+        self._not_before[name] = time.monotonic() + self.first_delay * 2 ** (n - 1)
+        return True
+
+    def waiting(self, name: str) -> bool:
+        return time.monotonic() < self._not_before.get(name, 0.0)
+
+
+class _Hint(FileSystemEventHandler):
+    def __init__(self, wake: threading.Event):
+        self.wake = wake
+
+    def on_any_event(self, event) -> None:
+        self.wake.set()
+
+
+@dataclass
+class Health:
+    """What the watcher shows of itself: outbox/status.json, the dashboard, jxc status."""
+
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    running_since: str = field(default_factory=lambda: _now())
+    observer: str = ""
+    observer_reason: str = ""
+    inbox: str = ""
+    inbox_available: bool = True
+    last_scan: str = ""
+    waiting: int = 0
+    settling: int = 0
+    processed_today: dict = field(default_factory=dict)
+    last_error: str = ""
+    last_error_at: str = ""
+    stopped_at: str = ""
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+class Watcher:
+    def __init__(self, settings: Settings, engine: Engine | None = None, out: Callable[[str], None] = print):
+        self.settings = settings
+        self.engine = engine or open_ledger(settings.ledger_url)
+        self.out = out
+        cfg = settings.config.inbox
+        self.cfg = cfg
+        self.stop_requested = threading.Event()
+        self.wake = threading.Event()
+        self.settling = inbox.Settling(cfg.stable_seconds, cfg.incomplete_grace_seconds)
+        self.retries = RetryBook(cfg.max_attempts, cfg.retry_seconds)
+        self.kind, reason = inbox.choose_observer(cfg.observer, settings.inbox)
+        self.health = Health(observer=self.kind, observer_reason=reason, inbox=str(settings.inbox))
+        self.observer = None
+        self._status_written = 0.0
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def run(self) -> int:
+        _check_same_filesystem(self.settings)
+        self._install_signals()
+        self.out(f"jxc watch: {self.settings.inbox} · 观察方式 observer: {self.kind} ({self.health.observer_reason})"
+                 f" · Ctrl-C 停止 to stop")
+        heartbeat = threading.Thread(target=self._heartbeat, name="jxc-heartbeat", daemon=True)
+        heartbeat.start()
+        self._start_observer()
+        try:
+            while not self.stop_requested.is_set():
+                self.scan()
+                pending = self.health.settling or self.health.waiting
+                self.wake.wait(TICK if pending else self.cfg.rescan_seconds)
+                self.wake.clear()
+        finally:
+            self._stop_observer()
+            self.health.stopped_at = _now()
+            self._write_status(force=True)
+            self.out("jxc watch: 已停止 / stopped")
+        return 0
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        self.wake.set()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def _start_observer(self) -> None:
+        self._stop_observer()
+        observer = PollingObserver(timeout=self.cfg.poll_interval) if self.kind == "polling" else Observer()
+        try:
+            observer.schedule(_Hint(self.wake), str(self.settings.inbox), recursive=False)
+            observer.start()
+        except OSError as e:  # the inbox is not there (yet): listing will say so and retry
+            log.warning("observer not started: %s", e)
+            return
+        self.observer = observer
+
+    def _stop_observer(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+            self.observer = None
+
+    def _heartbeat(self) -> None:
+        """Keeps this watcher's claims fresh, so watchers on other machines do not
+        take them back while they are being worked on."""
+        while not self.stop_requested.wait(self.cfg.lease_seconds / 3):
+            try:
+                for path in inbox.own_claims(self.settings.inbox):
+                    os.utime(path)
+            except OSError:
+                pass
+
+    # --- one look at the inbox -----------------------------------------------
+
+    def scan(self) -> list[Outcome]:
+        try:
+            entries = inbox.listing(self.settings.inbox)
+        except OSError as e:
+            self._unavailable(e)
+            return []
+        if not self.health.inbox_available or self.observer is None or not self.observer.is_alive():
+            self._back()
+        inbox.recover_abandoned(self.settings.inbox, include_own=True, lease_seconds=self.cfg.lease_seconds)
+        ready, self.health.settling = self.settling.ready(entries)
+        ready = [p for p in ready if not self.retries.waiting(p.name)]
+        self.health.waiting = len(ready)
+        self.health.last_scan = _now()
+        outcomes = []
+        for start in range(0, len(ready), self.cfg.batch_size):
+            if self.stop_requested.is_set():
+                break
+            batch = ready[start:start + self.cfg.batch_size]
+            outcomes += self._process(batch)
+            self.health.waiting = max(0, len(ready) - start - len(batch))
+            self._write_status(force=True)
+        self._write_status(force=bool(outcomes))
+        return outcomes
+
+    def _process(self, batch: list[Path]) -> list[Outcome]:
+        from .cli import describe
+
+        try:
+            outcomes = process_batch(batch, self.settings, self.engine, retries=self.retries,
+                                     should_stop=self.stop_requested.is_set)
+        except Exception as e:  # a batch-level failure (reports, the share) never kills the watcher
+            log.exception("batch failed")
+            self._error(f"{type(e).__name__}: {e}")
+            return []
+        for outcome in outcomes:
+            self.out(describe(outcome))
+            log.info("%s %s %s", outcome.status, outcome.file, outcome.moved_to)
+            if outcome.status in ("failed", "retry"):
+                self._error(f"{outcome.file}: {outcome.problems[0].en if outcome.problems else outcome.status}")
+        return outcomes
+
+    def _unavailable(self, error: OSError) -> None:
+        changed = self.health.inbox_available
+        if changed:
+            self.out(f"收件箱不可用, 等待恢复 / inbox unavailable, waiting for it: {error}")
+            log.warning("inbox unavailable: %s", error)
+            self._error(f"inbox unavailable: {error}")
+        self.health.inbox_available = False
+        self.health.last_scan = _now()
+        self._write_status(force=changed)
+
+    def _back(self) -> None:
+        if not self.health.inbox_available:
+            self.out("收件箱已恢复 / inbox available again")
+            log.warning("inbox available again")
+        self.health.inbox_available = True
+        self._start_observer()
+
+    def _error(self, text: str) -> None:
+        self.health.last_error, self.health.last_error_at = text, _now()
+
+    # --- health ------------------------------------------------------------------
+
+    def _write_status(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._status_written < 10:
+            return
+        self._status_written = time.monotonic()
+        try:
+            self.health.processed_today = processed_today(self.engine)
+        except Exception as e:  # the ledger may be what is down; status still tells the rest
+            log.warning("status: %s", e)
+        try:
+            write_status(self.settings.outbox, self.health)
+        except OSError as e:
+            log.warning("status not written: %s", e)
+
+
+def processed_today(engine: Engine) -> dict[str, int]:
+    f = schema.files
+    today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    with engine.connect() as conn:
+        rows = conn.execute(select(f.c.status, func.count()).where(f.c.processed_at >= today).group_by(f.c.status))
+        return {status: n for status, n in rows}
+
+
+def write_status(outbox: Path, health: Health) -> Path:
+    """This instance's own file under outbox/.status/, and outbox/status.json with every
+    instance that reported in the last day (several watchers may share one outbox)."""
+    folder = outbox / STATUS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / f"{health.host}~{health.pid}.json", health.__dict__)
+    instances = read_instances(outbox)
+    return _write_json(outbox / STATUS_FILE, {"updated": _now(), "instances": instances})
+
+
+def read_instances(outbox: Path, max_age_seconds: float = 86400) -> list[dict]:
+    folder = outbox / STATUS_FOLDER
+    found = []
+    now = time.time()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            if now - path.stat().st_mtime > max_age_seconds:
+                path.unlink(missing_ok=True)
+                continue
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def is_running(instance: dict, rescan_seconds: float) -> bool:
+    """Alive: on this host, its process exists; elsewhere, it scanned lately."""
+    if instance.get("stopped_at"):
+        return False
+    if instance.get("host") == socket.gethostname():
+        try:
+            os.kill(int(instance["pid"]), 0)
+            return True
+        except (ProcessLookupError, ValueError, KeyError):
+            return False
+        except PermissionError:
+            return True
+    try:
+        age = (datetime.now() - datetime.fromisoformat(instance["last_scan"])).total_seconds()
+    except (KeyError, ValueError):
+        return False
+    return age < 3 * rescan_seconds
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _check_same_filesystem(settings: Settings) -> None:
+    """Files move from the inbox by rename only: archive/ and rejected/ must be on the
+    inbox's filesystem, or a move would be a copy and a delete."""
+    try:
+        inbox_device = settings.inbox.stat().st_dev
+    except OSError:  # the share is not there yet: the watcher waits for it, and checks nothing
+        return
+    for folder in (settings.archive, settings.rejected):
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.stat().st_dev != inbox_device:
+            raise SameFilesystemError(
+                f"{folder} 与收件箱不在同一文件系统, 请把它放在同一共享上 / must be on the same filesystem (share) as {settings.inbox}")
+
+
+class SameFilesystemError(Exception):
+    pass
+
+
+def setup_logging(settings: Settings) -> None:
+    """A rotating log file in the workspace: staff never see it, IT does."""
+    settings.logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(settings.logs / "jxc.log", maxBytes=2_000_000, backupCount=5,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    logger = logging.getLogger("jxc")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
