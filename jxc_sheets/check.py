@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from . import kinds
 from .ledger import queries
 from .problems import problem
-from .records import Document, Line, MasterData, MasterRow, Problem
+from .records import Document, Item, Line, MasterData, MasterRow, Problem
 
 QTY_STEP = Decimal("0.0001")
 

@@ -8,15 +8,12 @@ when it is back. SIGTERM or Ctrl-C finish the file in hand, then exit.
 """
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import os
 import signal
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -28,14 +25,14 @@ from watchdog.observers.polling import PollingObserver
 
 from . import inbox
 from .config import Settings
+from .health import Health, _now, write_status
 from .ledger import schema
 from .ledger.db import open_ledger
 from .pipeline import process_batch
+from .reports.write import write_dashboard
 from .records import Outcome
 
 log = logging.getLogger("jxc")
-STATUS_FILE = "status.json"
-STATUS_FOLDER = ".status"
 TICK = 0.5  # seconds between looks while files are still arriving
 
 
@@ -66,30 +63,6 @@ class _Hint(FileSystemEventHandler):
 
     def on_any_event(self, event) -> None:
         self.wake.set()
-
-
-@dataclass
-class Health:
-    """What the watcher shows of itself: outbox/status.json, the dashboard, jxc status."""
-
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    running_since: str = field(default_factory=lambda: _now())
-    observer: str = ""
-    observer_reason: str = ""
-    inbox: str = ""
-    inbox_available: bool = True
-    last_scan: str = ""
-    waiting: int = 0
-    settling: int = 0
-    processed_today: dict = field(default_factory=dict)
-    last_error: str = ""
-    last_error_at: str = ""
-    stopped_at: str = ""
-
-
-def _now() -> str:
-    return datetime.now().isoformat(timespec="seconds")
 
 
 class Watcher:
@@ -127,7 +100,7 @@ class Watcher:
         finally:
             self._stop_observer()
             self.health.stopped_at = _now()
-            self._write_status(force=True)
+            self._write_status(force=True, dashboard=True)
             self.out("jxc watch: 已停止 / stopped")
         return 0
 
@@ -183,15 +156,15 @@ class Watcher:
         ready = [p for p in ready if not self.retries.waiting(p.name)]
         self.health.waiting = len(ready)
         self.health.last_scan = _now()
+        self._write_status(force=bool(ready))  # before the batch, so its dashboard shows this scan
         outcomes = []
         for start in range(0, len(ready), self.cfg.batch_size):
             if self.stop_requested.is_set():
                 break
             batch = ready[start:start + self.cfg.batch_size]
-            outcomes += self._process(batch)
             self.health.waiting = max(0, len(ready) - start - len(batch))
-            self._write_status(force=True)
-        self._write_status(force=bool(outcomes))
+            outcomes += self._process(batch)
+        self._write_status()
         return outcomes
 
     def _process(self, batch: list[Path]) -> list[Outcome]:
@@ -219,21 +192,24 @@ class Watcher:
             self._error(f"inbox unavailable: {error}")
         self.health.inbox_available = False
         self.health.last_scan = _now()
-        self._write_status(force=changed)
+        self._write_status(force=changed, dashboard=changed)
 
     def _back(self) -> None:
-        if not self.health.inbox_available:
+        was_away = not self.health.inbox_available
+        if was_away:
             self.out("收件箱已恢复 / inbox available again")
             log.warning("inbox available again")
         self.health.inbox_available = True
         self._start_observer()
+        if was_away:
+            self._write_status(force=True, dashboard=True)
 
     def _error(self, text: str) -> None:
         self.health.last_error, self.health.last_error_at = text, _now()
 
     # --- health ------------------------------------------------------------------
 
-    def _write_status(self, force: bool = False) -> None:
+    def _write_status(self, force: bool = False, dashboard: bool = False) -> None:
         if not force and time.monotonic() - self._status_written < 10:
             return
         self._status_written = time.monotonic()
@@ -243,7 +219,9 @@ class Watcher:
             log.warning("status: %s", e)
         try:
             write_status(self.settings.outbox, self.health)
-        except OSError as e:
+            if dashboard:
+                write_dashboard(self.engine, self.settings)
+        except Exception as e:  # health reporting never stops the watcher
             log.warning("status not written: %s", e)
 
 
@@ -253,57 +231,6 @@ def processed_today(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(select(f.c.status, func.count()).where(f.c.processed_at >= today).group_by(f.c.status))
         return {status: n for status, n in rows}
-
-
-def write_status(outbox: Path, health: Health) -> Path:
-    """This instance's own file under outbox/.status/, and outbox/status.json with every
-    instance that reported in the last day (several watchers may share one outbox)."""
-    folder = outbox / STATUS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / f"{health.host}~{health.pid}.json", health.__dict__)
-    instances = read_instances(outbox)
-    return _write_json(outbox / STATUS_FILE, {"updated": _now(), "instances": instances})
-
-
-def read_instances(outbox: Path, max_age_seconds: float = 86400) -> list[dict]:
-    folder = outbox / STATUS_FOLDER
-    found = []
-    now = time.time()
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            if now - path.stat().st_mtime > max_age_seconds:
-                path.unlink(missing_ok=True)
-                continue
-            found.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def is_running(instance: dict, rescan_seconds: float) -> bool:
-    """Alive: on this host, its process exists; elsewhere, it scanned lately."""
-    if instance.get("stopped_at"):
-        return False
-    if instance.get("host") == socket.gethostname():
-        try:
-            os.kill(int(instance["pid"]), 0)
-            return True
-        except (ProcessLookupError, ValueError, KeyError):
-            return False
-        except PermissionError:
-            return True
-    try:
-        age = (datetime.now() - datetime.fromisoformat(instance["last_scan"])).total_seconds()
-    except (KeyError, ValueError):
-        return False
-    return age < 3 * rescan_seconds
-
-
-def _write_json(path: Path, data: dict) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _check_same_filesystem(settings: Settings) -> None:

@@ -43,7 +43,8 @@ def status(settings: Settings) -> dict:
     with engine.connect() as conn:
         last = [dict(r._mapping) for r in conn.execute(select(f).order_by(f.c.id.desc()).limit(10))]
         failed = conn.execute(select(f).where(f.c.status.in_(("rejected", "failed"))).order_by(f.c.id.desc()).limit(1)).first()
-    from .watch import is_running, processed_today, read_instances
+    from .health import is_running, read_instances
+    from .watch import processed_today
 
     work = settings.inbox / inbox.WORK
     watchers = [{**w, "running": is_running(w, settings.config.inbox.rescan_seconds)} for w in read_instances(settings.outbox)]

@@ -3,7 +3,6 @@ rejected → reports."""
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 from datetime import date
 from decimal import Decimal

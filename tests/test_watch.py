@@ -142,6 +142,8 @@ def test_the_watcher_takes_what_is_there_first_then_what_arrives(tmp_path, obser
     status = json.loads((settings.outbox / "status.json").read_text(encoding="utf-8"))
     [me] = status["instances"]
     assert me["observer"] == observer and me["stopped_at"] and me["processed_today"]["posted"] == 5
+    dashboard = (settings.outbox / "index.html").read_text(encoding="utf-8")
+    assert "服务状态" in dashboard and "已停止 stopped" in dashboard
 
 
 def test_a_slow_copy_is_taken_only_when_complete(tmp_path):

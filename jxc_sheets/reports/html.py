@@ -166,9 +166,18 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
         shortages=worst[:SHORTAGE_ROWS],
         shortages_more=max(len(worst) - SHORTAGE_ROWS, 0),
         files=[_file_view(f) for f in data.recent_files(conn, settings.config.reports.recent_files)],
+        watchers=_watchers(settings),
         money=money,
         quantity=quantity,
     )
+
+
+def _watchers(settings: config.Settings) -> list[dict]:
+    """The watcher instances that reported into this outbox (outbox/status.json)."""
+    from ..health import is_running, read_instances
+
+    return [{**w, "running": is_running(w, settings.config.inbox.rescan_seconds)}
+            for w in read_instances(settings.outbox)]
 
 
 def write_dashboard(conn: Connection, path: Path, settings: config.Settings, now: datetime) -> None:

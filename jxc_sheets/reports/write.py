@@ -368,6 +368,17 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     return [dest for dest, write in jobs if _write_one(engine, dest, write)]
 
 
+def write_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
+    """Only outbox/index.html: the watcher's state changed, the ledger did not."""
+    from . import html
+
+    if not settings.config.reports.html:
+        return []
+    dest = settings.outbox / "index.html"
+    write = partial(html.write_dashboard, settings=settings, now=datetime.now())
+    return [dest] if _write_one(engine, dest, write) else []
+
+
 def _write_one(engine: sqlalchemy.Engine, dest: Path, write: Callable[[sqlalchemy.Connection, Path], None]) -> bool:
     try:
         with atomic_path(dest) as temp:
