@@ -21,7 +21,7 @@ def test_the_first_screen_gives_exactly_two_commands_and_ci_runs_the_test_one():
     commands = _first_screen_commands()
     assert len(commands) == 2
     run, test = commands
-    assert "jxc run" in run and "pytest" in test
+    assert "jxc watch" in run and "pytest" in test
     assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
