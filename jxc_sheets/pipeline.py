@@ -66,7 +66,8 @@ def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | Non
 
 
 def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
-                  retries: Retries | None = None, should_stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+                  retries: Retries | None = None, should_stop: Callable[[], bool] = lambda: False,
+                  on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
     """Claims `paths`, reads local copies of them, processes them in a sensible order,
     and rewrites the reports once. Stopping leaves unprocessed files in the inbox."""
     claimed = []
@@ -83,6 +84,7 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
                     inbox.move_unique(rest.path, settings.inbox, rest.name)
                 break
             outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
+            on_outcome(outcomes[-1])
     if any(o.status in ("posted", "skipped", "rejected", "failed") for o in outcomes) and not dry_run:
         refresh_reports(engine, settings, outcomes)
     return outcomes

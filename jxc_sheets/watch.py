@@ -168,21 +168,22 @@ class Watcher:
         return outcomes
 
     def _process(self, batch: list[Path]) -> list[Outcome]:
-        from .cli import describe
-
         try:
-            outcomes = process_batch(batch, self.settings, self.engine, retries=self.retries,
-                                     should_stop=self.stop_requested.is_set)
+            return process_batch(batch, self.settings, self.engine, retries=self.retries,
+                                 should_stop=self.stop_requested.is_set, on_outcome=self._report)
         except Exception as e:  # a batch-level failure (reports, the share) never kills the watcher
             log.exception("batch failed")
             self._error(f"{type(e).__name__}: {e}")
             return []
-        for outcome in outcomes:
-            self.out(describe(outcome))
-            log.info("%s %s %s", outcome.status, outcome.file, outcome.moved_to)
-            if outcome.status in ("failed", "retry"):
-                self._error(f"{outcome.file}: {outcome.problems[0].en if outcome.problems else outcome.status}")
-        return outcomes
+
+    def _report(self, outcome: Outcome) -> None:
+        """Each file's answer as soon as it is known: on the console and in the log."""
+        from .cli import describe
+
+        self.out(describe(outcome))
+        log.info("%s %s %s", outcome.status, outcome.file, outcome.moved_to)
+        if outcome.status in ("failed", "retry"):
+            self._error(f"{outcome.file}: {outcome.problems[0].en if outcome.problems else outcome.status}")
 
     def _unavailable(self, error: OSError) -> None:
         changed = self.health.inbox_available
