@@ -8,6 +8,7 @@ silently replace it, and share names are case-insensitive.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
@@ -18,15 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+log = logging.getLogger("jxc")
 WORK = ".work"
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
 CLAIM_SEPARATOR = "~"
 
 
+_EXCEL_SAVE_TEMP = re.compile(r"^[0-9A-F]{8}$")  # Excel saves into such a file, then renames it
+
+
 def is_candidate(path: Path) -> bool:
     """Lock files, temp files and hidden files are never claimed."""
     name = path.name
-    if name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith("#"):
+    if name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith("#") or _EXCEL_SAVE_TEMP.match(name):
         return False
     if name.lower().endswith(TEMP_SUFFIXES):
         return False
@@ -51,6 +56,9 @@ def claim(path: Path, inbox: Path) -> Path | None:
     try:
         os.rename(path, target)
     except FileNotFoundError:
+        return None
+    except OSError as e:  # still held open by its user (a sharing violation on a Windows share): later
+        log.info("not claimed yet, %s is in use: %s", path.name, e)
         return None
     return target
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -111,7 +112,8 @@ def test_a_stable_file_that_never_becomes_a_workbook_is_let_through_after_the_gr
 
 def test_lock_and_temp_files_are_never_ready(tmp_path):
     settling = inbox.Settling(stable_seconds=0, grace_seconds=0)
-    for name in ("~$book.xlsx", ".~lock.book.xlsx#", "book.tmp", "x.part", "y.crdownload", ".hidden.xlsx", "~WRL0001.tmp"):
+    for name in ("~$book.xlsx", ".~lock.book.xlsx#", "book.tmp", "x.part", "y.crdownload", ".hidden.xlsx", "~WRL0001.tmp",
+                 "4F3A2B1C"):
         (tmp_path / name).write_bytes(b"x")
     assert settling.ready(inbox.listing(tmp_path), now=10.0) == ([], 0)
 
@@ -294,3 +296,14 @@ def test_a_watcher_killed_mid_batch_leaves_nothing_lost_or_posted_twice(tmp_path
         second.communicate(timeout=60)
     assert sorted(_ledger_documents(root)) == [f"CG-{n:04d}" for n in range(150)]
     assert "consistent" in jxc("check", cwd=root).stdout
+
+
+def test_a_file_whose_rename_is_refused_is_left_for_later(tmp_path):
+    """A sharing violation on a Windows share refuses the rename; here a directory in the
+    way refuses it, which even root cannot get past."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    book = _receipt(folder / "held.xlsx", 5)
+    (folder / inbox.WORK / f"{socket.gethostname()}~{os.getpid()}~held.xlsx" / "x").mkdir(parents=True)
+    assert inbox.claim(book, folder) is None
+    assert book.exists()
