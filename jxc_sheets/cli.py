@@ -115,11 +115,14 @@ def cmd_templates(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from .watch import SameFilesystemError, Watcher, setup_logging
+    from .watch import LiveConsole, SameFilesystemError, Watcher, setup_logging
 
     settings = _settings(args)
     setup_logging(settings)
     try:
+        if sys.stdout.isatty():
+            view = LiveConsole()
+            return view.run(Watcher(settings, out=view))
         return Watcher(settings, out=lambda line: print(line, flush=True)).run()
     except SameFilesystemError as e:
         raise UsageError(str(e)) from e

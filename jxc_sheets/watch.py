@@ -261,3 +261,41 @@ def setup_logging(settings: Settings) -> None:
     logger = logging.getLogger("jxc")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+class LiveConsole:
+    """The console view in a terminal (rich): each file's answer scrolls by, and a
+    status line below it says what the watcher is doing."""
+
+    def __init__(self, console=None):
+        from rich.console import Console
+
+        self.console = console or Console()
+        self.watcher: Watcher | None = None
+        self._live = None
+
+    def __call__(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False)
+
+    def status_line(self):
+        from rich.text import Text
+
+        h = self.watcher.health if self.watcher else None
+        if h is None:
+            return Text("")
+        state = "收件箱不可用 INBOX UNAVAILABLE" if not h.inbox_available else "监视中 watching"
+        today = " ".join(f"{k} {v}" for k, v in sorted(h.processed_today.items())) or "—"
+        return Text(f"{state} · {h.observer} · 等待 waiting {h.waiting} · 到达中 arriving {h.settling}"
+                    f" · 今日 today {today} · 最近扫描 last scan {h.last_scan[11:]}", style="bold cyan")
+
+    def run(self, watcher: Watcher) -> int:
+        from rich.live import Live
+
+        self.watcher = watcher
+
+        class _Status:
+            def __rich__(inner):
+                return self.status_line()
+
+        with Live(_Status(), console=self.console, refresh_per_second=2, transient=True):
+            return watcher.run()

@@ -261,9 +261,10 @@ def test_jxc_watch_works_through_200_files_and_stops_cleanly_on_sigterm(tmp_path
 
 
 @pytest.mark.slow
-def test_three_watchers_on_one_inbox_post_every_document_exactly_once(tmp_path):
+@pytest.mark.parametrize("instances", [2, 3])
+def test_watchers_side_by_side_on_one_inbox_post_every_document_exactly_once(tmp_path, instances):
     root = _workspace(tmp_path)
-    watchers = [_watch(root) for _ in range(3)]
+    watchers = [_watch(root) for _ in range(instances)]
     try:
         _drop_receipts(root, range(300))
         _wait(lambda: _done(root, 300), timeout=300, step=0.5)
@@ -307,3 +308,25 @@ def test_a_file_whose_rename_is_refused_is_left_for_later(tmp_path):
     (folder / inbox.WORK / f"{socket.gethostname()}~{os.getpid()}~held.xlsx" / "x").mkdir(parents=True)
     assert inbox.claim(book, folder) is None
     assert book.exists()
+
+
+def test_in_a_terminal_each_answer_scrolls_by_above_a_status_line(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from jxc_sheets.watch import LiveConsole
+
+    settings = _settings(tmp_path)
+    drop_master(settings.inbox)
+    screen = io.StringIO()
+    view = LiveConsole(Console(file=screen, force_terminal=True, width=200))
+    watcher = Watcher(settings, out=view)
+    thread = threading.Thread(target=view.run, args=(watcher,), daemon=True)
+    thread.start()
+    _wait(lambda: len(_archived(settings)) == 4)
+    _wait(lambda: "监视中 watching" in screen.getvalue(), timeout=10)
+    watcher.stop()
+    thread.join(timeout=30)
+    shown = screen.getvalue()
+    assert "items.xlsx" in shown and "已过账 posted" in shown
