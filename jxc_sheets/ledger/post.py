@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from .. import kinds
 from ..records import Document, MasterRow
@@ -200,13 +200,12 @@ def write_movements(conn: Connection, movements: list[dict]) -> None:
     b = schema.balances
     existing: dict[tuple[str, str], tuple[date, int]] = {}
     for batch in queries.chunks(sorted(last)):
-        from sqlalchemy import tuple_
         rows = conn.execute(select(b.c.sku, b.c.warehouse, b.c.last_date, b.c.movements).where(tuple_(b.c.sku, b.c.warehouse).in_(batch)))
         existing.update({(r.sku, r.warehouse): (r.last_date, r.movements) for r in rows})
     rows = []
     for pair, m in last.items():
         old_date, old_count = existing.get(pair, (m["doc_date"], 0))
-        latest = max(old_date, *(x["doc_date"] for x in [m]))
+        latest = max(old_date, m["doc_date"])
         rows.append({"sku": pair[0], "warehouse": pair[1], "qty": m["balance_qty"], "value": m["balance_value"],
                      "unit_cost": m["balance_unit_cost"], "last_date": latest, "movements": old_count + counts[pair]})
     new = [r for r in rows if (r["sku"], r["warehouse"]) not in existing]

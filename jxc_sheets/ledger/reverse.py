@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, insert, select
 
-from ..problems import CATALOGUE
+from ..problems import problem
 from . import queries, schema
 from .costing import CostState, rate
 from .post import write_movements
@@ -82,14 +82,13 @@ def _original(conn: Connection, doc_no: str, kind: str | None):
 def _check_stock(conn: Connection, moves, on: date) -> None:
     takes = [(mv.sku, mv.warehouse, mv.qty) for mv in moves if mv.qty > 0]  # reversed, these leave
     timeline = queries.stock_timeline(conn, {(s, w) for s, w, _q in takes}, on)
-    zh, en = CATALOGUE["insufficient-stock"]
     for sku, warehouse, qty in takes:
         pair = timeline[(sku, warehouse)]
         available = pair.available(on)
         if available < qty:
-            params = dict(sku=sku, warehouse=warehouse, date=on.isoformat(),
-                          available=format(available.normalize(), "f"), needed=format(qty.normalize(), "f"))
-            raise LedgerError(f"{zh.format(**params)} / {en.format(**params)}")
+            raise LedgerError(problem("insufficient-stock", sku=sku, warehouse=warehouse, date=on.isoformat(),
+                                      available=format(available.normalize(), "f"),
+                                      needed=format(qty.normalize(), "f")).message)
         pair.add(on, -qty)
 
 
