@@ -26,7 +26,8 @@ EXAMPLES = {
     "status": "jxc status                   # what waits, what failed last",
     "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
     "check": "jxc check                    # recompute balances from movements; exit 1 on differences",
-    "backup": "jxc backup backups/ledger-2026-11-25.sqlite3",
+    "backup": "jxc backup                   # into backups/, keeping the newest backup.keep",
+    "restore": "jxc restore backups/ledger-20261125-020000.sqlite3",
     "demo": "jxc demo                     # a demo workspace in ./jxc-demo, processed end to end",
 }
 
@@ -49,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # the edge: one clean line, the traceback only in the log
         from .ledger.reverse import LedgerError
 
-        if isinstance(e, LedgerError):
+        from .ledger.backup import BackupError
+        from .ledger.db import LedgerLocationError
+
+        if isinstance(e, (LedgerError, BackupError, LedgerLocationError)):
             print(f"jxc: {e}", file=sys.stderr)
             return 2
         logging.getLogger("jxc").debug("failed", exc_info=True)
@@ -85,8 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
     sub.add_argument("--date", type=date.fromisoformat, help="the reversal's date (default: today)")
     command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
-    sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger")
-    sub.add_argument("dest", type=Path)
+    sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger, dated and rotated")
+    sub.add_argument("dest", type=Path, nargs="?", help="a file or folder (default: backups/, keeping backup.keep)")
+    sub = command("restore", cmd_restore, "bring a backup back as the ledger, after it passes jxc check")
+    sub.add_argument("source", type=Path)
     sub = command("demo", cmd_demo, "a demo workspace with master data and filled forms, processed end to end")
     sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"))
     sub.add_argument("--date", type=date.fromisoformat, help="the demo's today (default: today)")
@@ -251,6 +257,14 @@ def cmd_backup(args) -> int:
     settings = _settings(args)
     dest = backup(settings, args.dest)
     print(f"已备份 / backed up → {dest}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from .workspace import restore
+
+    kept = restore(_settings(args), args.source)
+    print(f"已恢复 / restored {args.source}; 原账本另存为 / the replaced ledger is kept as {kept}")
     return 0
 
 

@@ -39,6 +39,11 @@ class LedgerConfig(_Section):
     url: str = "sqlite:///ledger.sqlite3"
 
 
+class BackupConfig(_Section):
+    folder: str = "backups"
+    keep: int = Field(14, ge=1)
+
+
 class StockConfig(_Section):
     allow_negative_stock: bool = False
 
@@ -58,6 +63,7 @@ class Config(_Section):
     folders: Folders = Folders()
     inbox: InboxConfig = InboxConfig()
     ledger: LedgerConfig = LedgerConfig()
+    backup: BackupConfig = BackupConfig()
     stock: StockConfig = StockConfig()
     reports: ReportsConfig = ReportsConfig()
 
@@ -99,6 +105,10 @@ class Settings:
     @property
     def logs(self) -> Path:
         return self._folder("logs")
+
+    @property
+    def backups(self) -> Path:
+        return self.root / self.config.backup.folder
 
     @property
     def ledger_url(self) -> str:

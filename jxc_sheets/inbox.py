@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .filesystems import filesystem_type, is_network
+
 log = logging.getLogger("jxc")
 WORK = ".work"
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
@@ -255,32 +257,6 @@ class Settling:
 
 # --- which observer --------------------------------------------------------------
 
-_OCTAL = re.compile(r"\\([0-7]{3})")
-NETWORK_FILESYSTEMS = {
-    "cifs", "smb3", "smbfs", "nfs", "nfs4", "ncpfs", "afs", "9p", "davfs", "ceph",
-    "glusterfs", "lustre", "gpfs", "fuse.sshfs", "fuse.rclone", "fuse.glusterfs", "fuse.smbnetfs",
-}
-
-
-def filesystem_type(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
-    """The type of the filesystem `path` lives on ("" where it cannot be told)."""
-    try:
-        lines = mounts.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    target = os.path.realpath(path)
-    best, kind = "", ""
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = _OCTAL.sub(lambda m: chr(int(m[1], 8)), fields[1])  # /proc/mounts writes a space as \040
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, kind = point, fields[2]
-    return kind
-
-
 def choose_observer(setting: str, inbox: Path) -> tuple[str, str]:
     """("native" | "polling", why): events from other machines never reach inotify
     on a network mount, so there only polling sees new files."""
@@ -289,6 +265,6 @@ def choose_observer(setting: str, inbox: Path) -> tuple[str, str]:
     if str(inbox).startswith("\\\\"):
         return "polling", "UNC path"
     fs = filesystem_type(inbox)
-    if fs in NETWORK_FILESYSTEMS or fs.startswith("fuse."):
+    if is_network(fs):
         return "polling", f"network filesystem {fs}"
     return "native", f"local filesystem {fs or 'unknown'}"

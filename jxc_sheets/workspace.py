@@ -1,7 +1,6 @@
 """The workspace: creating one, its forms, its status, its backup, the demo."""
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -9,6 +8,8 @@ from sqlalchemy import select
 
 from .config import Settings, default_config_text, load_settings
 from .ledger import schema
+from .ledger.backup import BackupError, copy_sqlite, dated_name, rotate
+from .ledger.backup import restore as restore_ledger
 from .ledger.db import open_ledger
 
 FOLDERS = ("inbox", "outbox", "archive", "rejected", "templates")
@@ -58,24 +59,37 @@ def status(settings: Settings) -> dict:
     }
 
 
-def backup(settings: Settings, dest: Path) -> Path:
-    """A consistent copy of the SQLite ledger while it is in use (SQLite's online backup)."""
+def _sqlite_path(settings: Settings) -> Path:
     url = settings.ledger_url
     if not url.startswith("sqlite:///"):
-        raise ValueError("jxc backup 只支持 SQLite 账本; PostgreSQL 请用 pg_dump / only the SQLite ledger: use pg_dump for PostgreSQL")
-    source_path = Path(url[len("sqlite:///"):])
-    if dest.is_dir() or not dest.suffix:  # a folder: put a dated file in it
-        dest = dest / f"{source_path.stem}-{date.today():%Y%m%d}.sqlite3"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    source, target = sqlite3.connect(source_path), sqlite3.connect(tmp)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
-    tmp.replace(dest)
-    return dest
+        raise BackupError("jxc backup/restore 只支持 SQLite 账本; PostgreSQL 请用 pg_dump / pg_restore"
+                          " / only the SQLite ledger: use pg_dump and pg_restore for PostgreSQL")
+    return Path(url[len("sqlite:///"):])
+
+
+def backup(settings: Settings, dest: Path | None = None) -> Path:
+    """A consistent copy of the ledger while it is in use: into backups/ under a dated
+    name, keeping the newest `backup.keep`, or to `dest` (a file, or a folder)."""
+    source = _sqlite_path(settings)
+    if dest is None:
+        made = copy_sqlite(source, settings.backups / dated_name())
+        rotate(settings.backups, settings.config.backup.keep)
+        return made
+    if dest.is_dir() or not dest.suffix:
+        dest = dest / dated_name()
+    return copy_sqlite(source, dest)
+
+
+def restore(settings: Settings, source: Path) -> Path:
+    """Brings a backup back as the ledger, after it passes `jxc check`; refused while
+    a watcher of this workspace runs on this machine."""
+    from .health import is_running, read_instances
+
+    running = [w for w in read_instances(settings.outbox) if is_running(w, settings.config.inbox.rescan_seconds)]
+    if running:
+        w = running[0]
+        raise BackupError(f"请先停止 jxc watch ({w['host']}~{w['pid']}) / stop jxc watch first")
+    return restore_ledger(source, _sqlite_path(settings), settings.backups)
 
 
 def run_demo(root: Path, today: date) -> int:

@@ -71,7 +71,7 @@ def test_bad_usage_and_bad_config_exit_2_with_one_line(tmp_path):
 
 
 def test_every_command_has_help_with_an_example(tmp_path):
-    for command in ("init", "templates", "run", "report", "status", "reverse", "check", "backup", "demo"):
+    for command in ("init", "templates", "watch", "run", "report", "status", "reverse", "check", "backup", "restore", "demo"):
         out = jxc(command, "--help", cwd=tmp_path).stdout
         assert "example:" in out and "jxc " + command in out.split("example:")[1]
 

@@ -5,13 +5,30 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, select
 
+from ..filesystems import filesystem_type, is_network
 from . import schema
+
+
+class LedgerLocationError(Exception):
+    """The ledger may not live where the config puts it; the message says why."""
+
+
+def refuse_network_filesystem(path: Path, mounts: Path = Path("/proc/mounts")) -> None:
+    fs = filesystem_type(path, mounts)
+    if is_network(fs):
+        raise LedgerLocationError(
+            f"SQLite 账本不能放在网络文件系统({fs})上: 那里的文件锁不可靠, 会损坏账本。请放在本机磁盘, 或改用 PostgreSQL"
+            f" / the SQLite ledger must not live on a network filesystem ({fs}): its locking is unreliable there;"
+            f" keep it on local disk or use PostgreSQL: {path}")
 
 
 def open_ledger(url: str, create: bool = True) -> Engine:
     """An engine on the ledger at `url`, its schema created when `create`."""
-    if url.startswith("sqlite:///") and create:
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url[len("sqlite:///"):])
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        refuse_network_filesystem(path.parent)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_settings)
