@@ -83,7 +83,7 @@ def test_an_altered_movement_breaks_the_sums_and_the_running_balance(ledger):
         first = conn.execute(select(func.min(m.c.id)).where(m.c.sku == "00123")).scalar_one()
         conn.execute(update(m).where(m.c.id == first).values(value=Q("9.99")))
     found = findings(ledger)
-    assert [f.split(":")[0] for f in found] == ["00123 @ WH1", f"movement {first} 00123 @ WH1"]
+    assert [f.split(":")[0] for f in found] == ["00123 @ WH1", f"movement {first} 00123 @ WH1", "receipt R1"]
 
 
 def test_a_missing_balance_and_a_document_without_movements_are_found(ledger):
@@ -95,7 +95,8 @@ def test_a_missing_balance_and_a_document_without_movements_are_found(ledger):
         values = {c.name: getattr(row, c.name) for c in d.c if c.name != "id"}
         conn.execute(insert(d).values(values | {"doc_no": "EMPTY1"}))
     found = findings(ledger)
-    assert [f.split(":")[0] for f in found] == ["B002 @ WH2", "receipt EMPTY1"]
+    # without movements, and a document the chain never sealed
+    assert [f.split(":")[0] for f in found] == ["B002 @ WH2", "receipt EMPTY1", "receipt EMPTY1"]
 
 
 def test_the_check_leaves_the_connection_usable(ledger):
@@ -199,3 +200,14 @@ def test_random_receipts_and_deliveries_follow_the_rules_and_replay_identically(
         finally:
             incremental.dispose()
             replayed.dispose()
+
+
+def test_a_document_changed_or_deleted_behind_the_programs_back_breaks_the_chain_there(ledger):
+    busy_ledger(ledger)
+    d = schema.documents
+    with ledger.begin() as conn:
+        conn.execute(update(d).where(d.c.doc_no == "R1").values(partner="S99"))  # a quiet edit
+    assert [f.split(":")[0] for f in findings(ledger)] == ["receipt R1"]
+    with ledger.begin() as conn:
+        conn.execute(update(d).where(d.c.doc_no == "R1").values(partner="S01"))  # put back: whole again
+    assert findings(ledger) == []

@@ -1,7 +1,8 @@
 """`jxc check`: recompute every balance from the movements and compare.
 
 Three things must agree: the sum of a pair's movements, the running balance
-stored on each movement, and the balances table. Any difference is listed.
+stored on each movement, and the balances table; and the documents' hash chain
+must be unbroken (chain.py). Any difference is listed.
 """
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
-from . import schema
+from . import chain, schema
 
 
 def check_ledger(conn: Connection) -> list[str]:
-    return _sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
+    return (_sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
+            + chain.broken_links(conn))
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, up
 
 from .. import kinds
 from ..records import Document, MasterRow
-from . import queries, schema
+from . import chain, queries, schema
 from .costing import ZERO, Costing, CostState, MovingAverage, rate
 
 
@@ -111,6 +111,7 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
     ])
     movements = list(_movements(conn, list(zip(ids, docs)), costing or MovingAverage()))
     write_movements(conn, movements)
+    chain.seal(conn, ids)
     return ids
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, insert, select
 
 from ..problems import problem
-from . import queries, schema
+from . import chain, queries, schema
 from .costing import CostState, rate
 from .post import write_movements
 
@@ -60,6 +60,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
             "balance_qty": state.qty, "balance_value": state.value, "balance_unit_cost": state.unit_cost,
         })
     write_movements(conn, movements)
+    chain.seal(conn, [new_id])
     return new_no
 
 

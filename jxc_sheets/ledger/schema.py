@@ -144,6 +144,7 @@ documents = Table(
     Column("file_id", Integer, ForeignKey("files.id")),
     Column("posted_at", DateTime, nullable=False),
     Column("reverses", Integer, ForeignKey("documents.id")),  # the document this one reverses (红字)
+    Column("chain_hash", String(64)),  # chain.py: covers this document, its movements and the one before
     UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
 )
 

@@ -1,0 +1,82 @@
+"""Tamper evidence: every posted document's chain hash covers its own content and
+movements and the chain hash of the document posted before it (a journal's running
+checksum). A document or movement changed or deleted behind the program's back
+breaks the chain from there on, and `jxc check` says where.
+
+Posting is serialised (SQLite's write lock), so "the document before" is well defined."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from decimal import Decimal
+from typing import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from . import queries, schema
+
+GENESIS = "0" * 64
+DOC_FIELDS = ("id", "kind", "doc_no", "doc_date", "warehouse", "to_warehouse", "partner", "ref_doc", "reason",
+              "content_hash", "reverses")
+MOVE_FIELDS = ("line_no", "sku", "warehouse", "qty", "value")
+
+
+def link(previous: str, document, movements: Iterable) -> str:
+    content = {
+        "doc": [_plain(getattr(document, f)) for f in DOC_FIELDS],
+        "moves": [[_plain(getattr(m, f)) for f in MOVE_FIELDS] for m in movements],
+    }
+    return hashlib.sha256((previous + json.dumps(content, ensure_ascii=False)).encode()).hexdigest()
+
+
+def _plain(value) -> object:
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def seal(conn: Connection, document_ids: Sequence[int]) -> None:
+    """Sets the chain hash of freshly posted documents (inside the posting transaction)."""
+    if not document_ids:
+        return
+    d = schema.documents
+    first = min(document_ids)
+    previous = conn.execute(select(d.c.chain_hash).where(d.c.id < first).order_by(d.c.id.desc()).limit(1)).scalar()
+    hashes = []
+    for document, moves in _documents_with_movements(conn, sorted(document_ids)):
+        previous = link(previous or GENESIS, document, moves)
+        hashes.append({"_id": document.id, "chain_hash": previous})
+    conn.execute(update(d).where(d.c.id == bindparam("_id")).values(chain_hash=bindparam("chain_hash")), hashes)
+
+
+def _documents_with_movements(conn: Connection, ids: Sequence[int] | None = None) -> Iterator[tuple]:
+    d, m = schema.documents, schema.movements
+    docs_query = select(d).order_by(d.c.id)
+    moves_query = select(m).order_by(m.c.document_id, m.c.id)
+    moves: dict[int, list] = defaultdict(list)
+    if ids is None:
+        for row in conn.execute(moves_query):
+            moves[row.document_id].append(row)
+        for row in conn.execute(docs_query):
+            yield row, moves.get(row.id, [])
+        return
+    for batch in queries.chunks(ids):
+        for row in conn.execute(moves_query.where(m.c.document_id.in_(batch))):
+            moves[row.document_id].append(row)
+        for row in conn.execute(docs_query.where(d.c.id.in_(batch))):
+            yield row, moves.get(row.id, [])
+
+
+def broken_links(conn: Connection) -> list[str]:
+    """Where the chain breaks: the first document whose stored hash no longer matches."""
+    previous = GENESIS
+    for document, moves in _documents_with_movements(conn):
+        expected = link(previous, document, moves)
+        if document.chain_hash != expected:
+            return [f"{document.kind} {document.doc_no}: 单据或其流水在程序之外被修改或删除(本单或其前一单)"
+                    f" / this document or its movements, or the one before it, were changed or deleted outside jxc"]
+        previous = document.chain_hash
+    return []
