@@ -23,14 +23,19 @@ def copy_sqlite(source: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
-    src, target = sqlite3.connect(source), sqlite3.connect(tmp)
-    try:
-        src.backup(target)
-    finally:
-        target.close()
-        src.close()
+    _sqlite_backup(source, tmp)
     tmp.replace(dest)
     return dest
+
+
+def _sqlite_backup(source: Path, target: Path) -> None:
+    """SQLite's online backup of `source` into the database file `target`, page by page."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
 
 
 def dated_name(now: datetime | None = None) -> str:
@@ -81,10 +86,5 @@ def restore(source: Path, ledger: Path, backups: Path) -> Path:
         copy_sqlite(ledger, kept)
     # Into the ledger itself, through SQLite: replacing the file would leave its
     # -wal beside a database it does not belong to.
-    src, target = sqlite3.connect(source), sqlite3.connect(ledger)
-    try:
-        src.backup(target)
-    finally:
-        target.close()
-        src.close()
+    _sqlite_backup(source, ledger)
     return kept
