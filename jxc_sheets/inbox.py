@@ -4,10 +4,15 @@ A file is claimed by an atomic rename into `inbox/.work/`, under a name that
 says which host and process hold it, so two runs on one share never take the
 same file. Every destination name is new: a rename onto an existing name would
 silently replace it, and share names are case-insensitive.
+
+With department folders (config `departments`), files also arrive in configured
+sub-folders of the inbox; a claim remembers which (`HOST~PID~~DEPT~NAME`), so a
+file given back returns to the folder it came from.
 """
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
 import re
@@ -18,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from .filesystems import filesystem_type, is_network
 
@@ -40,21 +46,85 @@ def is_candidate(path: Path) -> bool:
     return path.is_file()
 
 
-def candidates(inbox: Path) -> list[Path]:
-    if not inbox.is_dir():
+def candidates(inbox: Path, departments: Sequence[str] = ()) -> list[Path]:
+    """The files waiting in the inbox and in its department folders."""
+    try:
+        entries = listing(inbox, departments)
+    except OSError:
         return []
-    return sorted((p for p in inbox.iterdir() if is_candidate(p)), key=lambda p: p.name)
+    found = [Path(e.path) for e in entries if is_candidate(Path(e.path))]
+    return sorted(found, key=lambda p: (p.name, p.parent.name))
+
+
+# --- department folders ----------------------------------------------------------
+
+def drop_folders(inbox: Path, departments: Sequence[str]) -> list[Path]:
+    return [inbox, *(inbox / d for d in departments)]
+
+
+def department_of(path: Path, inbox: Path) -> str:
+    """The department sub-folder a dropped file is in; "" for the inbox itself."""
+    return path.parent.name if path.parent != inbox and path.parent.parent == inbox else ""
+
+
+def department_folder(base: Path, department: str) -> Path:
+    """`base`, or its sub-folder of `department`: inbox/, rejected/ and archive/ alike."""
+    return base / department if department else base
+
+
+def label(department: str, name: str) -> str:
+    """A dropped file as people name it: `warehouse/r.xlsx`, or `r.xlsx` in the inbox itself."""
+    return f"{department}/{name}" if department else name
+
+
+_said: set[str] = set()  # what this process has already warned about: a watcher scans every few seconds
+
+
+def _warn_once(key: str, message: str, *args: object) -> None:
+    if key not in _said:
+        _said.add(key)
+        log.warning(message, *args)
+
+
+# --- claims ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClaimName:
+    """What a claimed file's name in .work says: who holds it, and where it came from."""
+
+    host: str
+    pid: int
+    department: str
+    name: str
+
+
+def parse_claim(filename: str) -> ClaimName | None:
+    parts = filename.split(CLAIM_SEPARATOR, 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    host, pid, rest = parts
+    department = ""
+    if rest.startswith(CLAIM_SEPARATOR):  # a dropped name never starts with "~" (is_candidate)
+        department, _, rest = rest[1:].partition(CLAIM_SEPARATOR)
+        if not department or department.startswith(".") or not rest:
+            return None
+    return ClaimName(host, int(pid), department, rest)
 
 
 def _owner() -> str:
     return f"{socket.gethostname()}{CLAIM_SEPARATOR}{os.getpid()}"
 
 
+def claim_name(department: str, name: str) -> str:
+    where = f"{CLAIM_SEPARATOR}{department}{CLAIM_SEPARATOR}" if department else ""
+    return f"{_owner()}{CLAIM_SEPARATOR}{where}{name}"
+
+
 def claim(path: Path, inbox: Path) -> Path | None:
     """The claimed path inside inbox/.work, or None when another process took it first."""
     work = inbox / WORK
     work.mkdir(exist_ok=True)
-    target = work / f"{_owner()}{CLAIM_SEPARATOR}{path.name}"
+    target = work / claim_name(department_of(path, inbox), path.name)
     try:
         os.rename(path, target)
     except FileNotFoundError:
@@ -66,13 +136,17 @@ def claim(path: Path, inbox: Path) -> Path | None:
 
 
 def original_name(claimed: Path) -> str:
-    parts = claimed.name.split(CLAIM_SEPARATOR, 2)
-    return parts[2] if len(parts) == 3 else claimed.name
+    parsed = parse_claim(claimed.name)
+    return parsed.name if parsed else claimed.name
 
 
-def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: float | None = None) -> list[Path]:
-    """Files left in .work by a run that is gone are put back in the inbox; posting
-    them again is harmless (their documents are skipped as already posted).
+def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: float | None = None,
+                      filed_in: Sequence[Path] = ()) -> list[Path]:
+    """Files left in .work by a run that is gone are put back where they were dropped
+    (the inbox, or their department folder); posting them again is harmless (their
+    documents are skipped as already posted). A file the run had already linked into
+    its destination — the inbox, or one of `filed_in` (archive/, rejected/) — when it
+    died is not put back: its move is finished.
 
     Gone: a process of this host that no longer runs; this very process when
     `include_own` (a watcher between batches holds nothing); a process of another
@@ -83,20 +157,42 @@ def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: 
     host, now = socket.gethostname(), time.time()
     recovered = []
     for path in work.iterdir():
-        parts = path.name.split(CLAIM_SEPARATOR, 2)
-        if len(parts) != 3 or not parts[1].isdigit():
+        held = parse_claim(path.name)
+        if held is None:
             continue
-        owner_host, pid, name = parts[0], int(parts[1]), parts[2]
-        if owner_host == host:
-            gone = (include_own and pid == os.getpid()) or not _alive(pid)
+        if held.host == host:
+            gone = (include_own and held.pid == os.getpid()) or not _alive(held.pid)
         else:
             gone = lease_seconds is not None and now - _mtime(path) > lease_seconds
         if gone:
+            home = department_folder(inbox, held.department)
+            if _moved_already(path, held.name, (home, *filed_in)):
+                path.unlink(missing_ok=True)
+                continue
             try:
-                recovered.append(move_unique(path, inbox, name))
+                recovered.append(move_unique(path, home, held.name))
             except FileNotFoundError:  # another instance took it back first
                 continue
     return recovered
+
+
+def _moved_already(claimed: Path, name: str, folders: Sequence[Path]) -> bool:
+    """move_unique links, then unlinks: a run killed in between leaves the claim with a
+    twin (the same file, under `name` or `name (2)`…) in or below one of `folders`."""
+    try:
+        if claimed.stat().st_nlink < 2:
+            return False
+    except OSError:
+        return False
+    stem = name.rpartition(".")[0] or name
+    for folder in folders:
+        for twin in folder.rglob(f"{glob.escape(stem)}*"):
+            try:
+                if twin != claimed and os.path.samefile(twin, claimed):
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def own_claims(inbox: Path) -> list[Path]:
@@ -171,11 +267,29 @@ def archive_folder(archive: Path, when: datetime) -> Path:
 ZIP_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".ods")
 
 
-def listing(inbox: Path) -> list[os.DirEntry]:
-    """Every entry of the inbox. Raises OSError when the folder (a share) is not there:
-    an unreachable share is not an empty one."""
-    with os.scandir(inbox) as entries:
-        return list(entries)
+def listing(inbox: Path, departments: Sequence[str] = ()) -> list[os.DirEntry]:
+    """Every entry of the inbox and of its department folders. Raises OSError when the
+    inbox (a share) is not there: an unreachable share is not an empty one. A missing
+    or unreadable department folder, or a sub-folder that is none, is logged once."""
+    with os.scandir(inbox) as scan:
+        entries = list(scan)
+    if departments:
+        _warn_about_other_folders(inbox, entries, departments)
+    for department in departments:
+        try:
+            with os.scandir(inbox / department) as scan:
+                entries += list(scan)
+        except OSError as e:
+            _warn_once(f"missing {inbox / department}", "department folder %s not read (jxc init creates it): %s",
+                       inbox / department, e)
+    return entries
+
+
+def _warn_about_other_folders(inbox: Path, entries: list[os.DirEntry], departments: Sequence[str]) -> None:
+    for entry in entries:
+        if entry.name not in departments and not entry.name.startswith((".", "~")) and entry.is_dir():
+            _warn_once(f"other {inbox / entry.name}", "%s is no department folder (departments.folders: %s);"
+                       " files in it are not taken", inbox / entry.name, ", ".join(departments))
 
 
 def lock_names(name: str) -> set[str]:
@@ -222,12 +336,12 @@ class Settling:
     def __init__(self, stable_seconds: float, grace_seconds: float):
         self.stable_seconds = stable_seconds
         self.grace_seconds = grace_seconds
-        self._seen: dict[str, _Observed] = {}
+        self._seen: dict[Path, _Observed] = {}
 
     def ready(self, entries: list[os.DirEntry], now: float | None = None) -> tuple[list[Path], int]:
         """The finished files, and how many others are still settling."""
         now = time.monotonic() if now is None else now
-        names = {e.name for e in entries}
+        present = {Path(e.path) for e in entries}  # by path: department folders may hold the same name
         ready, settling, current = [], 0, {}
         for entry in entries:
             path = Path(entry.path)
@@ -237,20 +351,21 @@ class Settling:
                 stat = entry.stat()
             except FileNotFoundError:
                 continue
-            observed = self._seen.get(entry.name)
+            observed = self._seen.get(path)
             if observed is None or (observed.size, observed.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
                 observed = _Observed(stat.st_size, stat.st_mtime_ns, now)
-            current[entry.name] = observed
-            if self._finished(path, observed, now, names):
+            current[path] = observed
+            if self._finished(path, observed, now, present):
                 ready.append(path)
             else:
                 settling += 1
         self._seen = current
         return ready, settling
 
-    def _finished(self, path: Path, observed: _Observed, now: float, names: set[str]) -> bool:
+    def _finished(self, path: Path, observed: _Observed, now: float, present: set[Path]) -> bool:
         quiet = now - observed.since
-        if quiet < self.stable_seconds or lock_names(path.name) & names or not can_open(path):
+        locked = any(path.parent / lock in present for lock in lock_names(path.name))
+        if quiet < self.stable_seconds or locked or not can_open(path):
             return False
         return quiet >= self.grace_seconds or is_complete(path)
 

@@ -79,6 +79,7 @@ class Watcher:
         self.kind, reason = inbox.choose_observer(cfg.observer, settings.inbox)
         self.health = Health(observer=self.kind, observer_reason=reason, inbox=str(settings.inbox))
         self.observer = None
+        self._watched: list[Path] = []
         self._status_written = 0.0
 
     # --- lifecycle -------------------------------------------------------------
@@ -115,15 +116,29 @@ class Watcher:
             signal.signal(sig, lambda *_: self.stop())
 
     def _start_observer(self) -> None:
+        """Each drop folder is watched on its own, not the inbox recursively: a polling
+        observer would otherwise walk .work/ and any folder tree someone parks in the inbox."""
         self._stop_observer()
         observer = PollingObserver(timeout=self.cfg.poll_interval) if self.kind == "polling" else Observer()
+        self._watched = self._drop_folders()
+        root, *departments = self._watched
         try:
-            observer.schedule(_Hint(self.wake), str(self.settings.inbox), recursive=False)
+            observer.schedule(_Hint(self.wake), str(root), recursive=False)
             observer.start()
         except OSError as e:  # the inbox is not there (yet): listing will say so and retry
             log.warning("observer not started: %s", e)
             return
+        for folder in departments:  # one folder that cannot be watched is still listed on every rescan
+            try:
+                observer.schedule(_Hint(self.wake), str(folder), recursive=False)
+            except OSError as e:
+                log.warning("not watching %s, only rescanning it: %s", folder, e)
         self.observer = observer
+
+    def _drop_folders(self) -> list[Path]:
+        """The inbox and those of its department folders that exist now."""
+        root, *departments = inbox.drop_folders(self.settings.inbox, self.settings.departments)
+        return [root, *(d for d in departments if d.is_dir())]
 
     def _stop_observer(self) -> None:
         if self.observer is not None:
@@ -145,15 +160,17 @@ class Watcher:
 
     def scan(self) -> list[Outcome]:
         try:
-            entries = inbox.listing(self.settings.inbox)
+            entries = inbox.listing(self.settings.inbox, self.settings.departments)
         except OSError as e:
             self._unavailable(e)
             return []
-        if not self.health.inbox_available or self.observer is None or not self.observer.is_alive():
+        if not self.health.inbox_available or self.observer is None or not self.observer.is_alive() \
+                or self._watched != self._drop_folders():  # a department folder came or went
             self._back()
-        inbox.recover_abandoned(self.settings.inbox, include_own=True, lease_seconds=self.cfg.lease_seconds)
+        inbox.recover_abandoned(self.settings.inbox, include_own=True, lease_seconds=self.cfg.lease_seconds,
+                                filed_in=(self.settings.archive, self.settings.rejected))
         ready, self.health.settling = self.settling.ready(entries)
-        ready = [p for p in ready if not self.retries.waiting(p.name)]
+        ready = [p for p in ready if not self.retries.waiting(self._label(p))]
         self.health.waiting = len(ready)
         self.health.last_scan = _now()
         self._write_status(force=bool(ready))  # before the batch, so its dashboard shows this scan
@@ -166,6 +183,9 @@ class Watcher:
             outcomes += self._process(batch)
         self._write_status()
         return outcomes
+
+    def _label(self, path: Path) -> str:
+        return inbox.label(inbox.department_of(path, self.settings.inbox), path.name)
 
     def _process(self, batch: list[Path]) -> list[Outcome]:
         try:

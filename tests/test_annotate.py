@@ -164,7 +164,7 @@ def test_unknown_sheet_is_listed_only(copy):
 def test_not_a_workbook_gives_the_problem_sheet_only(tmp_path, content):
     original = tmp_path / "bad.xlsx"
     original.write_bytes(content)
-    problems = [problem("file-unreadable", "", reason="not a zip"), problem("qty-positive", "明细!D7", "-3")]
+    problems = [problem("file-unreadable", "", reason_zh="不是 zip", reason="not a zip"), problem("qty-positive", "明细!D7", "-3")]
     dest = write_errors_copy(original, tmp_path / "bad.errors.xlsx", problems, "bad.xlsx")
     wb = load_workbook(dest)
     assert wb.sheetnames == [PROBLEMS_SHEET]

@@ -422,13 +422,13 @@ def test_a_kind_column_naming_an_unknown_kind_is_reported_at_its_cell(tmp_path):
     path = sheet_from_cells(tmp_path / "export.xlsx", {
         "A1": "单据类型", "B1": "单号", "C1": "物料编码",
         "A2": "receipt", "B2": "R1", "C2": "A001",
-        "A3": "盘点", "B3": "X1", "C3": "A001",
+        "A3": "报价单", "B3": "X1", "C3": "A001",
         "A4": "items", "B4": "X2", "C4": "A001",
     }, kind=None)
     raws, problems = read_workbook(path)
     assert raws == []
     assert [(p.where, p.code, p.value) for p in problems] == [
-        ("明细!A3", "file-unknown-kind", "盘点"), ("明细!A4", "file-unknown-kind", "items")]
+        ("明细!A3", "file-unknown-kind", "报价单"), ("明细!A4", "file-unknown-kind", "items")]
 
 
 # --- files that are not forms --------------------------------------------------

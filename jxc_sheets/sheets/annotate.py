@@ -3,8 +3,11 @@
 A rejected workbook goes back to its user as a copy of itself: every bad cell
 filled red with a comment saying what is wrong, and a new first sheet listing
 every problem of the file with a link to its cell. The original is only read.
-When the original cannot be opened as a workbook at all, the copy is a fresh
-workbook holding the problem list alone.
+A file openpyxl cannot open but the reader could read (.xls, .ods, a CSV or
+HTML table) is copied as its values, so the marks still land on the user's
+data. When the original cannot be read at all, or was refused unread (too
+large, a zip bomb, a DTD), the copy is a fresh workbook holding the problem
+list alone: a file refused unread is never opened here either.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from datetime import date, time
 from pathlib import Path
 from typing import Sequence
 
@@ -27,6 +31,8 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..records import Problem
+from ..values import is_blank
+from .read import sheet_grid
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ BAD_FONT_COLOR = "9C0006"
 # annotating a re-dropped errors copy can tell the two apart.
 OLD_NOTE_MARK = "—— 原批注 original note ——"
 MAX_CELL_TEXT = 32767  # Excel's limit for the text of one cell
+REFUSED_UNREAD = frozenset({"file-too-large", "file-zip-bomb", "file-unsafe-xml", "sheet-too-large"})
 _MAX_ROW, _MAX_COL = 1_048_576, 16_384
 
 
@@ -63,7 +70,7 @@ class CellRef:
 def write_errors_copy(original: Path, dest: Path, problems: Sequence[Problem], source_name: str) -> Path:
     """Write `dest`: the annotated copy of `original` (never touched), always as .xlsx."""
     original, dest = Path(original), Path(dest)
-    wb = open_copy(original)
+    wb = copy_to_annotate(original, problems, source_name)
     if wb is not None:
         try:
             annotate(wb, problems, source_name)
@@ -73,6 +80,40 @@ def write_errors_copy(original: Path, dest: Path, problems: Sequence[Problem], s
             # reaches the user, which is what matters.
             log.warning("annotated copy of %s failed; writing the problem list only", source_name, exc_info=True)
     return save_atomically(problems_only(problems, source_name), dest)
+
+
+def copy_to_annotate(original: Path, problems: Sequence[Problem], source_name: str) -> Workbook | None:
+    codes = {p.code for p in problems}
+    if codes & REFUSED_UNREAD:
+        return None
+    wb = open_copy(original)
+    if wb is None and "file-unreadable" not in codes:
+        wb = values_copy(original, source_name)
+    return wb
+
+
+def values_copy(original: Path, source_name: str) -> Workbook | None:
+    """A fresh workbook holding the values of the sheet the reader read, each in its
+    own cell, or None when there is none."""
+    grid = sheet_grid(original, source_name)
+    if grid is None:
+        return None
+    sheet, rows = grid
+    wb = Workbook()
+    wb.active.title = sheet
+    for row in rows:
+        for j, value in enumerate(row.values):
+            if not is_blank(value):
+                put_value(wb.active.cell(row.number, row.first_col + j + 1), value)
+    return wb
+
+
+def put_value(cell, value: object) -> None:
+    """A value as read: numbers, dates and booleans as they are, anything else as text."""
+    if isinstance(value, (int, float, bool, date, time)):
+        cell.value = value
+    else:
+        put_text(cell, str(value))
 
 
 def open_copy(original: Path) -> Workbook | None:

@@ -9,10 +9,14 @@ cached result. What the reader decides (README, 表单):
   sheets are the user's own and are ignored;
 - hidden rows are read like any other: hiding is not deleting;
 - a merged range counts as its top-left value repeated over the range;
-- a formula whose file holds no computed value is flagged, not read as empty.
+- a formula whose file holds no computed value is flagged, not read as empty;
+- the content decides the format, not the name (sniff.py): a CSV or HTML table
+  named `.xls` is read as a batch table when it has a kind column, and a file
+  over the `reader:` limits, or carrying a DTD, is refused before it is parsed.
 """
 from __future__ import annotations
 
+import csv
 import re
 import zipfile
 from dataclasses import dataclass
@@ -20,20 +24,24 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import python_calamine
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 from openpyxl.utils import get_column_letter
 
 from .. import kinds
+from ..config import ReaderConfig
 from ..kinds import Kind
 from ..problems import problem
 from ..records import Problem, RawDocument, RawLine, Seen
 from ..values import FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
+from . import sniff, text_tables
+from .sniff import Format
 
 MAIN_SHEET = "明细"
 META_SHEET = "_meta"
 KIND_COLUMN = kinds.Field("kind", "单据类型", kinds.FieldType.CODE)
 _LABEL_JUNK = re.compile(r"[\s*＊:：()（）/\\_\-]+")
 HEADER_SEARCH_ROWS = 60
+DEFAULT_LIMITS = ReaderConfig()
 
 
 @dataclass(frozen=True)
@@ -43,28 +51,43 @@ class Identity:
     layout: str
 
 
-def read_workbook(path: Path, source: str | None = None) -> tuple[list[RawDocument], list[Problem]]:
+def read_workbook(path: Path, source: str | None = None,
+                  limits: ReaderConfig = DEFAULT_LIMITS) -> tuple[list[RawDocument], list[Problem]]:
     """Everything in the workbook at `path` that looks like a form, or the problems that stop reading it."""
     source = source or path.name
+    found = sniff.sniff(path)
+    refused = sniff.too_large_file(path, limits) or sniff.refusal(path, found, limits)
+    if refused is not None:
+        return [], [refused]
+    if found in (Format.TEXT, Format.HTML):
+        return _read_text_table(path, source, found, limits)
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
-        return [], [problem("file-unreadable", reason="有密码, 请另存为无密码的文件 / password-protected: save it without a password")]
+        return [], [sniff.unreadable(*sniff.PASSWORD)]
     except Exception as e:  # calamine raises several types for damaged files
-        return [], [problem("file-unreadable", reason=_short(e))]
+        return [], [sniff.unreadable(_short(e), _short(e))]
     try:
-        return _read_book(book, path, source)
+        return _read_book(book, path, source, limits)
     except python_calamine.CalamineError as e:
-        return [], [problem("file-unreadable", reason=_short(e))]
+        return [], [sniff.unreadable(_short(e), _short(e))]
     finally:
         book.close()
 
 
-def _read_book(book, path: Path, source: str) -> tuple[list[RawDocument], list[Problem]]:
+def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
     sheet_name = _main_sheet(book)
     if sheet_name is None:
         return [], [problem("file-no-form")]
-    rows = _sheet_rows(book, path, sheet_name)
+    xml = _sheet_xml(path, sheet_name)
+    refused = _too_large_parts(path, book, sheet_name, xml, limits)
+    if refused is not None:
+        return [], [refused]
+    sheet = book.get_sheet_by_name(sheet_name)
+    refused = _too_large_loaded(sheet, sheet_name, limits)
+    if refused is not None:
+        return [], [refused]
+    rows = _sheet_rows(sheet, _formulas_without_value(xml) if xml else {})
     identity = _identity(book)
     if identity is None:
         return _read_kind_column(rows, sheet_name, source)
@@ -117,12 +140,11 @@ class Row:
     values: Sequence[object]
 
 
-def _sheet_rows(book, path: Path, sheet_name: str) -> list[Row]:
+def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
     """The sheet's non-blank rows, numbered as the user sees them.
 
     Blank rows are dropped as they stream by: a stray value in row 1,048,576
     makes calamine yield a million rows, and only the few with values matter."""
-    sheet = book.get_sheet_by_name(sheet_name)
     start_row, start_col = sheet.start or (0, 0)
     end_row, end_col = sheet.end or (0, 0)
     kept: dict[int, list] = {}
@@ -136,7 +158,6 @@ def _sheet_rows(book, path: Path, sheet_name: str) -> list[Row]:
     row_offset = 0 if count == end_row + 1 else start_row
     first_col = 0 if width == end_col + 1 else start_col
     grid = {i + row_offset: values for i, values in kept.items()}
-    formulas = _formulas_without_value(path, sheet_name)
     merged = sheet.merged_cell_ranges or []
     if formulas or merged:
         _patch(grid, formulas, merged, first_col, width)
@@ -174,7 +195,40 @@ def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, 
                     put(r, c, value)
 
 
-def _formulas_without_value(path: Path, sheet_name: str) -> dict[tuple[int, int], str]:
+def _sheet_xml(path: Path, sheet_name: str) -> bytes | None:
+    """The worksheet part of an xlsx/xlsm (None for other formats)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _sheet_part(archive, sheet_name)
+            return None if part is None else archive.read(part)
+    except (zipfile.BadZipFile, KeyError, OSError, ElementTree.ParseError, DefusedXmlException):
+        return None
+
+
+def _too_large_parts(path: Path, book, sheet_name: str, xml: bytes | None, limits: ReaderConfig) -> Problem | None:
+    """The sheets to be read, measured from their XML before calamine builds them:
+    calamine holds a sheet as one dense block of rows x columns, so two values far
+    apart would make it ask for memory no machine has (and abort, not raise)."""
+    parts = [(sheet_name, xml)]
+    if META_SHEET in book.sheet_names:
+        parts.append((META_SHEET, _sheet_xml(path, META_SHEET)))
+    for name, data in parts:
+        extent = sniff.cell_extent(data) if data else None
+        refused = extent and sniff.too_large_sheet(extent, name, limits)
+        if refused:
+            return refused
+    return None
+
+
+def _too_large_loaded(sheet, sheet_name: str, limits: ReaderConfig) -> Problem | None:
+    """The same limits on a sheet already loaded (.xls, .ods: no XML to measure first)."""
+    if sheet.start is None or sheet.end is None:
+        return None
+    (r0, c0), (r1, c1) = sheet.start, sheet.end
+    return sniff.too_large_sheet(sniff.Extent(r0 + 1, r1 + 1, c0 + 1, c1 + 1), sheet_name, limits)
+
+
+def _formulas_without_value(data: bytes) -> dict[tuple[int, int], str]:
     """0-based (row, col) → formula text of formula cells that carry no cached value (xlsx only).
 
     Calamine reads such a cell as empty; a required field would then say "empty"
@@ -182,18 +236,10 @@ def _formulas_without_value(path: Path, sheet_name: str) -> dict[tuple[int, int]
     as Excel saves `=IF(A9="","",…)` filled down a column) is a value, not a
     missing one. The sheet XML is searched for a formula at all before it is
     parsed, so a plain form costs one byte scan."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            part = _sheet_part(archive, sheet_name)
-            if part is None:
-                return {}
-            data = archive.read(part)
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return {}
     if b"<f" not in data and b":f" not in data:
         return {}
     found = {}
-    for _event, element in ElementTree.iterparse(_bytes_io(data)):
+    for _event, element in ElementTree.iterparse(_bytes_io(data), forbid_dtd=True):
         if element.tag.endswith("}c"):
             formula = next((child for child in element if child.tag.endswith("}f")), None)
             value = next((child for child in element if child.tag.endswith("}v")), None)
@@ -210,8 +256,9 @@ def _bytes_io(data: bytes):
 
 
 def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    # forbid_dtd: the package check refused any DTD already; this parser would too.
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"), forbid_dtd=True)
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"), forbid_dtd=True)
     targets = {rel.get("Id"): rel.get("Target") for rel in rels}
     for sheet in workbook.iter():
         if sheet.tag.endswith("}sheet") and sheet.get("name") == sheet_name:
@@ -382,3 +429,113 @@ def _kind_named(text: str) -> Kind | None:
         if text.lower() == kind.name or text == kind.zh:
             return kind
     return None
+
+
+# --- CSV and HTML tables ---------------------------------------------------------
+
+_NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
+_WHAT = {"csv": ("CSV", "a CSV"), "tab": ("制表符分隔的文本", "a tab-separated text"), "text": ("纯文本", "a plain text"),
+         "html": ("HTML", "an HTML")}
+_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".htm", ".html")
+
+
+def text_sheet_name(source: str) -> str:
+    """The sheet a CSV or HTML table's cells are named on: the file's name, as a sheet may be named."""
+    return _NOT_IN_SHEET_NAMES.sub("_", Path(source).stem).strip("' ")[:31] or MAIN_SHEET
+
+
+def _read_text_table(path: Path, source: str, found: Format,
+                     limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
+    """A CSV or HTML table is read when it is a batch table with a kind column, its
+    cells named like a sheet's (`orders!C5`, the sheet named after the file)."""
+    grid = text_grid(path, source, found, limits)
+    if isinstance(grid, Problem):
+        return [], [grid]
+    sheet, rows, what = grid
+    if not _has_kind_column(rows):
+        return [], [_not_a_batch_table(what, source)]
+    return _read_kind_column(rows, sheet, source)
+
+
+def text_grid(path: Path, source: str, found: Format, limits: ReaderConfig) -> tuple[str, list[Row], str] | Problem:
+    """The sheet name, the non-blank rows and what the file is ("csv", "tab", "text",
+    "html") of a CSV or HTML file: of an HTML page, its first table with a kind column,
+    else its first table."""
+    text = text_tables.decode(path.read_bytes())
+    if text is None:
+        return sniff.refusal(path, Format.BINARY, limits)
+    sheet = text_sheet_name(source)
+    if found is Format.TEXT:
+        delimiter = text_tables.delimiter_of(text)
+        what = {None: "text", "\t": "tab"}.get(delimiter, "csv")
+        tables = [text_tables.csv_rows(text)]
+    else:
+        what = "html"
+        tables = [text_tables.html_rows(t, limits.max_columns) for t in text_tables.html_tables(text)]
+        if not tables:
+            return sniff.unreadable("这是 HTML 网页, 不是 Excel 工作簿, 其中也没有表格",
+                                    "this is an HTML page, not an Excel workbook, and it holds no table")
+    first = None
+    for table in tables:
+        try:
+            rows = _within_limits(table, sheet, limits)
+        except csv.Error as e:
+            return sniff.unreadable(f"CSV 格式有误: {e}", f"malformed CSV: {e}")
+        if isinstance(rows, Problem) or _has_kind_column(rows):
+            return rows if isinstance(rows, Problem) else (sheet, rows, what)
+        first = first or rows
+    return sheet, first or [], what
+
+
+def _within_limits(table: Iterator[list[str]], sheet: str, limits: ReaderConfig) -> list[Row] | Problem:
+    """The table's non-blank rows, or the limit it passes (counted to its end, for the message)."""
+    rows: list[Row] = []
+    count = width = 0
+    over = False
+    for count, values in enumerate(table, start=1):
+        width = max(width, len(values))
+        over = over or count > limits.max_rows or width > limits.max_columns or count * width > limits.max_cells
+        if not over and not all(is_blank(v) for v in values):
+            rows.append(Row(count, 0, values))
+    if over:
+        return sniff.too_large_sheet(sniff.Extent(1, count, 1, width), sheet, limits)
+    return rows
+
+
+def _has_kind_column(rows: list[Row]) -> bool:
+    return _find_table(rows, label_index((KIND_COLUMN,)), "kind") is not None
+
+
+def _not_a_batch_table(what: str, source: str) -> Problem:
+    what_zh, what_en = _WHAT[what]
+    suffix = Path(source).suffix.lower()
+    renamed = bool(suffix) and suffix not in _TABLE_SUFFIXES
+    return sniff.unreadable(
+        f"这是 {what_zh} 文件{f' (扩展名被改成了 {suffix})' if renamed else ''}, 不是 Excel 工作簿; "
+        f"其中没有 '单据类型 kind' 列, 不能当作批量表格读取: 请在 Excel 中打开并另存为 .xlsx 工作簿, 或使用 templates/ 中的表单",
+        f"this is {what_en} file{f' renamed {suffix}' if renamed else ''}, not an Excel workbook, and it has no "
+        f"'单据类型 kind' column to read it as a batch table: open it in Excel and save it as an .xlsx workbook, "
+        f"or use a form from templates/")
+
+
+def sheet_grid(path: Path, source: str, limits: ReaderConfig = DEFAULT_LIMITS) -> tuple[str, list[Row]] | None:
+    """The main sheet's name and non-blank rows, as the reader saw them, for a copy
+    of a workbook that openpyxl cannot open (.xls, .ods, CSV, HTML); None when
+    the file is not one to read."""
+    found = sniff.sniff(path)
+    if sniff.too_large_file(path, limits) or sniff.refusal(path, found, limits):
+        return None
+    if found in (Format.TEXT, Format.HTML):
+        grid = text_grid(path, source, found, limits)
+        return None if isinstance(grid, Problem) else grid[:2]
+    try:
+        with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
+            sheet_name = _main_sheet(book)
+            if sheet_name is None or _too_large_parts(path, book, sheet_name, _sheet_xml(path, sheet_name), limits):
+                return None
+            sheet = book.get_sheet_by_name(sheet_name)
+            if _too_large_loaded(sheet, sheet_name, limits):
+                return None
+            return sheet_name, _sheet_rows(sheet, {})
+    except Exception:  # not readable after all: the copy lists the problems only
+        return None
