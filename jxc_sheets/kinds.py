@@ -22,11 +22,14 @@ class FieldType(str, Enum):
     INT = "int"
     BOOL = "bool"
     UNITS = "units"  # alternate units of an item: "箱=24; 包=6"
+    MONTH = "month"  # a calendar month: 2026-12, 2026/12, 2026年12月, or any date in it
 
 
 class Category(str, Enum):
     MASTER = "master"
     STOCK = "stock"
+    ORDER = "order"  # orders and plans: posted as open lines, they move no stock
+    COUNT = "count"  # stock counts and their approvals: they move the variance, if any
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Field:
     required: bool = False
     ref: str | None = None  # the master kind whose codes this field must name
     hint: str = ""  # one line for the instructions sheet
+    info: bool = False  # shown on the form for the reader's sake; never read back
 
     @property
     def label(self) -> str:
@@ -63,8 +67,11 @@ class Kind:
     legs: tuple[Leg, ...] = ()
     key: str = ""  # master data: the identifying column
     signed_qty: bool = False  # adjustments: + gain (报溢), - loss (报损)
-    cost_field: str | None = None  # the line field that carries the incoming unit cost
+    qty_field: str = "qty"  # the line field holding the quantity (a count's counted_qty)
+    cost_field: str | None = None  # the line field that carries the incoming unit cost (a count's is computed)
     partner_field: str | None = None
+    fulfils: str | None = None  # the order kind a document of this kind fulfils through its ref_doc
+    template: bool = True  # a blank form in templates/ (an approval is only ever written by jxc)
     description: str = ""
 
     @property
@@ -81,10 +88,18 @@ class Kind:
     def is_master(self) -> bool:
         return self.category is Category.MASTER
 
+    @property
+    def is_order(self) -> bool:
+        return self.category is Category.ORDER
 
-T, C, D, Q, M, K, I, B, U = (
+    @property
+    def is_count(self) -> bool:
+        return self.category is Category.COUNT
+
+
+T, C, D, Q, M, K, I, B, U, MONTH = (
     FieldType.TEXT, FieldType.CODE, FieldType.DATE, FieldType.QTY, FieldType.MONEY,
-    FieldType.COST, FieldType.INT, FieldType.BOOL, FieldType.UNITS,
+    FieldType.COST, FieldType.INT, FieldType.BOOL, FieldType.UNITS, FieldType.MONTH,
 )
 
 # --- shared fields -----------------------------------------------------------
@@ -105,12 +120,18 @@ UNIT_PRICE = Field("unit_price", "单价", K, hint="销售单价 / unit selling 
 BATCH = Field("batch", "批次", T)
 LINE_REMARK = Field("remark", "备注", T)
 
+CLOSE = Field("close", "关闭订单", B, hint="Y = 短结, 剩余数量不再收发 / Y = short-close: what is still open is cancelled")
+CLOSE_REASON = Field("close_reason", "关闭原因", T)
+NOT_HASHED = frozenset({"close", "close_reason"})
+"""Header fields outside a document's content hash: an order dropped again with its
+close marker set is the same order, asking to be closed."""
+
 DOC_HEADER = (DOC_NO, DOC_DATE)
 DOC_TAIL = (PREPARED_BY, REMARK)
 STOCK_LINE = (SKU, QTY, UNIT)
 
 
-def _partners(name: str, zh: str) -> Kind:
+def _partners(name: str, zh: str, *extra: Field) -> Kind:
     return Kind(
         name, zh, Category.MASTER, header=(),
         lines=(
@@ -119,6 +140,7 @@ def _partners(name: str, zh: str) -> Kind:
             Field("contact", "联系人", T),
             Field("phone", "电话", T),
             Field("address", "地址", T),
+            *extra,
             Field("remark", "备注", T),
         ),
         key="code",
@@ -138,7 +160,8 @@ KINDS: dict[str, Kind] = {
             ),
             key="code",
         ),
-        _partners("suppliers", "供应商"),
+        _partners("suppliers", "供应商",
+                  Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none")),
         _partners("customers", "客户"),
         Kind(
             "items", "物料", Category.MASTER, header=(),
@@ -151,7 +174,10 @@ KINDS: dict[str, Kind] = {
                 Field("category", "类别", T),
                 Field("safety_stock", "安全库存", Q),
                 Field("reorder_qty", "订货批量", Q),
+                Field("min_order_qty", "最小订货量", Q),
+                Field("order_multiple", "订货倍数", Q, hint="如整箱 24 / e.g. a whole box of 24"),
                 Field("lead_time_days", "采购提前期天数", I),
+                Field("location", "库位", T, hint="默认存放库位, 盘点表按它排序 / the usual bin; count sheets sort by it"),
                 Field("default_supplier", "默认供应商", C, ref="suppliers"),
                 Field("std_cost", "标准成本", K),
                 Field("sale_price", "销售单价", K),
@@ -172,10 +198,12 @@ KINDS: dict[str, Kind] = {
         Kind(
             "receipt", "采购入库", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, SUPPLIER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K, True,
-                                      hint="不含税单位成本 / unit cost before tax"), BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
+                                      hint="不含税单位成本; 按采购订单收货时可留空 / unit cost before tax;"
+                                           " may be left empty when receiving against an order"),
+                   BATCH, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
-            cost_field="unit_cost", partner_field="supplier",
+            cost_field="unit_cost", partner_field="supplier", fulfils="purchase_order",
             description="采购入库 / goods received from a supplier",
         ),
         Kind(
@@ -183,7 +211,7 @@ KINDS: dict[str, Kind] = {
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
             lines=(*STOCK_LINE, UNIT_PRICE, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
-            partner_field="customer",
+            partner_field="customer", fulfils="sales_order",
             description="销售出库 / goods delivered to a customer",
         ),
         Kind(
@@ -224,8 +252,70 @@ KINDS: dict[str, Kind] = {
             signed_qty=True, cost_field="unit_cost",
             description="其他出入库 / 报损报溢 / other stock in or out",
         ),
+        Kind(
+            "purchase_order", "采购订单", Category.ORDER,
+            header=(*DOC_HEADER, SUPPLIER,
+                    Field("expected_date", "预计到货日期", D, hint="整单的预计到货日 / when the goods are due"),
+                    Field("warehouse", "收货仓库", C, ref="warehouses"),
+                    CLOSE, CLOSE_REASON, *DOC_TAIL),
+            lines=(SKU, QTY, UNIT, Field("unit_price", "单价", K, True, hint="不含税采购单价 / purchase price before tax"),
+                   Field("expected_date", "预计到货日期", D, hint="留空按表头 / empty means the header's"),
+                   LINE_REMARK),
+            partner_field="supplier",
+            description="采购订单 / purchase order: moves no stock until received",
+        ),
+        Kind(
+            "sales_order", "销售订单", Category.ORDER,
+            header=(*DOC_HEADER, CUSTOMER,
+                    Field("promised_date", "承诺交货日期", D, hint="答应客户的交货日 / the date promised to the customer"),
+                    Field("warehouse", "发货仓库", C, ref="warehouses"),
+                    CLOSE, CLOSE_REASON, *DOC_TAIL),
+            lines=(SKU, QTY, UNIT, UNIT_PRICE, LINE_REMARK),
+            partner_field="customer",
+            description="销售订单 / sales order: reserves stock until delivered",
+        ),
+        Kind(
+            "sales_plan", "销售计划", Category.ORDER,
+            header=(*DOC_HEADER, Field("month", "计划月份", MONTH, True, hint="如 2026-12 / e.g. 2026-12"), *DOC_TAIL),
+            lines=(SKU, Field("qty", "计划数量", Q, True, hint="大于 0 / greater than 0"), UNIT,
+                   Field("customer", "客户", C, ref="customers", hint="可留空 / optional"), LINE_REMARK),
+            description="销售计划 / sales plan: what sales expects to sell in a month",
+        ),
     )
 }
+
+KINDS.update({k.name: k for k in (
+    Kind(
+        "count", "盘点", Category.COUNT,
+        header=(DOC_NO, Field("doc_date", "盘点日期", D, True, hint="账面数按当天日终计算 / the book is taken at the end of this day"),
+                WAREHOUSE,
+                Field("scope", "盘点范围", T, hint="全盘 full: 未列出的物料按 0 计; 抽盘 partial (留空): 未列出的不变"
+                                                 " / full: unlisted items count as zero; partial (empty): untouched"),
+                Field("counted_by", "盘点人", T), *DOC_TAIL),
+        lines=(SKU, Field("location", "库位", T),
+               Field("book_qty", "账面数量", Q, hint="仅供参考, 过账时按盘点日重新计算 / for reference; recomputed when posted",
+                     info=True),
+               Field("counted_qty", "实盘数量", Q, True, hint="实际点到的数量, 没有就填 0 / what is there; none = 0"),
+               UNIT, Field("remark", "差异原因", T)),
+        legs=(Leg("warehouse", 0),), signed_qty=True, qty_field="counted_qty", cost_field="unit_cost",
+        description="盘点 / stock count: the variance posts as gain or loss, large ones after approval",
+    ),
+    Kind(
+        "count_approval", "盘点审批", Category.COUNT,
+        header=(Field("doc_no", "盘点单号", C, True), Field("doc_date", "盘点日期", D, True), WAREHOUSE,
+                Field("approved_by", "审批人", T), REMARK),
+        lines=(Field("line_no", "行号", I, True), SKU,
+               *(Field(key, zh, t, info=True) for key, zh, t in (
+                   ("name", "名称", T), ("location", "库位", T), ("unit", "单位", T), ("book_qty", "账面数量", Q),
+                   ("counted_qty", "实盘数量", Q), ("difference", "差异数量", Q), ("unit_cost", "单位成本", K),
+                   ("value_difference", "差异金额", M), ("difference_pct", "差异率%", Q), ("reason", "差异原因", T),
+                   ("status", "状态", T))),
+               Field("approve", "批准", B, hint="Y 过账, N 不过账, 留空以后再定 / Y posts, N closes, empty decides later"),
+               Field("approve_reason", "审批意见", T)),
+        legs=(Leg("warehouse", 0),), signed_qty=True, cost_field="unit_cost", template=False,
+        description="盘点差异审批 / the approval of count variances beyond tolerance (outbox/variance/)",
+    ),
+)})
 
 MASTER_ORDER = ("warehouses", "suppliers", "customers", "items")
 """Master data posts in this order, so items may name suppliers of the same drop."""

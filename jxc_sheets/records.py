@@ -69,6 +69,10 @@ class Line:
     remark: str
     warehouse: str | None  # only kinds whose warehouse is per line (opening)
     where: Mapping[str, str]  # field key → cell, for problems found later
+    expected_date: date | None = None  # a purchase order line's own due date
+    partner: str = ""  # a sales plan line's customer
+    location: str = ""  # a count line's bin
+    approve: bool | None = None  # a count approval line's decision (None: not decided yet)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, Seen
 from .values import (
     FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
-    as_units, is_blank, places,
+    as_month, as_units, is_blank, places,
 )
 
 PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
@@ -70,6 +70,7 @@ PARSERS: dict[FieldType, Callable[[object], Any]] = {
     FieldType.INT: as_int,
     FieldType.BOOL: as_bool,
     FieldType.UNITS: as_units,
+    FieldType.MONTH: as_month,
 }
 
 
@@ -218,12 +219,12 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
 
 
 def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[Line]:
-    fields = kind.lines
+    fields = [f for f in kind.lines if not f.info]
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
         values = {f.key: typed(f, raw.cells.get(f.key), found) for f in fields}
-        qty = values.get("qty")
-        if qty is not None:
+        qty = values.get(kind.qty_field)
+        if qty is not None and not kind.is_count:  # a count of 0 is a count; below 0 is `negative`
             if kind.signed_qty and qty == 0:
                 found.append(problem("qty-nonzero", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
             elif not kind.signed_qty and qty <= 0:
@@ -232,10 +233,13 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
         if found:
             continue
         yield Line(
-            line_no=number, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
+            line_no=values.get("line_no") or number, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
             qty_entered=qty, factor=Decimal(1),
             unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
-            batch=values.get("batch") or "", remark=values.get("remark") or "",
+            batch=values.get("batch") or "",
             warehouse=values.get("warehouse"),
             where={k: s.where for k, s in raw.cells.items()},
+            expected_date=values.get("expected_date"), partner=values.get("customer") or "",
+            location=values.get("location") or "", approve=values.get("approve"),
+            remark=values.get("approve_reason") or values.get("remark") or "",
         )

@@ -12,7 +12,8 @@ Problem at the cell. Decisions (documented in the README, 表单):
   formula's 0.30000000000000004 reads as 0.3;
 - dates: real date cells, Excel serial numbers, and text such as 2026-11-03,
   2026/11/3, 2026.11.3, 2026年11月3日, 20261103 (as text, or as the number
-  Excel saves when 20261103 is typed into a General cell).
+  Excel saves when 20261103 is typed into a General cell);
+- months (a sales plan's): 2026-12, 2026/12, 2026年12月, 202612, or any date in the month.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ EXCEL_EPOCH = date(1899, 12, 30)
 _NUMBER = re.compile(r"^[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d*)?|\.\d+)$")
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$|^(\d{4})(\d{2})$")
 _YES = {"y", "yes", "true", "1", "是", "启用", "有效"}
 _NO = {"n", "no", "false", "0", "否", "停用", "无效"}
 
@@ -128,6 +130,21 @@ def as_date(value: object) -> date:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError as e:
         raise Unparseable("not-a-date") from e
+
+
+def as_month(value: object) -> date:
+    """A calendar month as its first day: 2026-12, 2026/12, 2026年12月, 202612, or any date in it."""
+    text = normalise(as_text(value))
+    match = _MONTH.match(text)
+    if match:
+        year, month = (match[1], match[2]) if match[1] else (match[3], match[4])
+        if 1 <= int(month) <= 12:
+            return date(int(year), int(month), 1)
+        raise Unparseable("not-a-month")
+    try:
+        return as_date(value).replace(day=1)
+    except Unparseable as e:
+        raise Unparseable("not-a-month") from e
 
 
 def as_bool(value: object) -> bool:

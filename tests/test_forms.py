@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from jxc_sheets.kinds import FORM_VERSION, KINDS, Category
+from jxc_sheets.kinds import FORM_VERSION, KINDS
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.sheets.forms import (
@@ -18,7 +18,7 @@ from jxc_sheets.sheets.forms import (
 )
 
 SHEETS = ["明细", "填写说明", "_lists", "_meta"]
-STOCK_KINDS = [k for k in KINDS.values() if k.category is Category.STOCK]
+DOCUMENT_KINDS = [k for k in KINDS.values() if k.template and not k.is_master]
 CHOICES = Choices(skus=("00123", "A-100"), warehouses=("WH-SH1", "WH-SZ"), suppliers=("SUP01",),
                   customers=("CUS01", "CUS02"))
 COMMITTED = Path(__file__).parents[1] / "templates"
@@ -45,8 +45,8 @@ def with_choices(tmp_path_factory) -> Path:
 
 def all_forms():
     """(relative path, kind, batch) of every template."""
-    return ([(f"{name}.xlsx", kind, False) for name, kind in KINDS.items()]
-            + [(f"batch/{kind.name}.xlsx", kind, True) for kind in STOCK_KINDS])
+    return ([(f"{name}.xlsx", kind, False) for name, kind in KINDS.items() if kind.template]
+            + [(f"batch/{kind.name}.xlsx", kind, True) for kind in DOCUMENT_KINDS])
 
 
 def validations_at(ws, coordinate: str):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -48,6 +48,7 @@ NUMBER_FORMATS: dict[FieldType, str] = {
     FieldType.COST: "#,##0.00####",
     FieldType.MONEY: "#,##0.00",
     FieldType.INT: "0",
+    FieldType.MONTH: "@",  # as text: Excel would turn a typed 2026-12 into a date
 }
 
 TYPE_NAMES: dict[FieldType, str] = {
@@ -60,6 +61,7 @@ TYPE_NAMES: dict[FieldType, str] = {
     FieldType.INT: "整数 whole number",
     FieldType.BOOL: "是否 Y/N",
     FieldType.UNITS: "辅助单位 units",
+    FieldType.MONTH: "月份 month (2026-12)",
 }
 
 REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -146,32 +148,38 @@ def _header_value_cell(index: int) -> str:
 def choices_from_ledger(engine) -> Choices:
     """The codes of the ledger's master data, sorted: active items, warehouses, suppliers, customers."""
     with engine.connect() as conn:
-        def codes(statement) -> tuple[str, ...]:
-            return tuple(sorted(str(code) for code in conn.execute(statement).scalars()))
+        return choices_from(conn)
 
-        return Choices(
-            skus=codes(select(schema.items.c.sku).where(schema.items.c.active.is_(True))),
-            warehouses=codes(select(schema.warehouses.c.code)),
-            suppliers=codes(select(schema.suppliers.c.code)),
-            customers=codes(select(schema.customers.c.code)),
-        )
+
+def choices_from(conn) -> Choices:
+    def codes(statement) -> tuple[str, ...]:
+        return tuple(sorted(str(code) for code in conn.execute(statement).scalars()))
+
+    return Choices(
+        skus=codes(select(schema.items.c.sku).where(schema.items.c.active.is_(True))),
+        warehouses=codes(select(schema.warehouses.c.code)),
+        suppliers=codes(select(schema.suppliers.c.code)),
+        customers=codes(select(schema.customers.c.code)),
+    )
 
 
 # --- writing -----------------------------------------------------------------
 
 def write_templates(dest: Path, choices: Choices | None = None) -> list[Path]:
-    """dest/{kind}.xlsx for every kind, and dest/batch/{kind}.xlsx for every stock kind."""
-    written = [write_form(dest / f"{name}.xlsx", kind, choices) for name, kind in KINDS.items()]
+    """dest/{kind}.xlsx for every kind, and dest/batch/{kind}.xlsx for every kind of documents."""
+    written = [write_form(dest / f"{name}.xlsx", kind, choices) for name, kind in KINDS.items() if kind.template]
     written += [write_form(dest / "batch" / f"{name}.xlsx", kind, choices, batch=True)
-                for name, kind in KINDS.items() if kind.category is Category.STOCK]
+                for name, kind in KINDS.items() if kind.template and not kind.is_master]
     return written
 
 
 def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
                header: Mapping[str, Any] | None = None,
-               lines: Sequence[Mapping[str, Any]] = (), batch: bool = False) -> Path:
+               lines: Sequence[Mapping[str, Any]] = (), batch: bool = False,
+               finish: Callable[[Workbook, FormLayout], None] | None = None) -> Path:
     """A form of `kind` at `path`: blank, or filled with `header` values and `lines`
-    (each a field key → value mapping). Written to a temporary name and renamed."""
+    (each a field key → value mapping); `finish` may add to it before it is saved.
+    Written to a temporary name and renamed."""
     layout = form_layout(kind, batch)
     header = dict(header or {})
     if header and layout.layout == "table":
@@ -191,6 +199,8 @@ def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
     _set_widths(ws, kind, layout)
     ws.freeze_panes = f"A{layout.table_row + 1}"
     _fit_to_page_width(ws)
+    if finish is not None:
+        finish(wb, layout)
     wb.active = 0
     return _save_atomically(wb, path)
 
@@ -235,11 +245,11 @@ def _fill(ws: Worksheet, kind: Kind, layout: FormLayout,
           header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> None:
     for key, value in header.items():
         if layout.layout == "form":
-            _put(ws[layout.header_cells[_known(kind, layout, key, header=True)]], value)
+            put_cell(ws[layout.header_cells[_known(kind, layout, key, header=True)]], value)
     for offset, line in enumerate(lines, start=1):
         values = {**header, **line} if layout.layout == "batch" else line
         for key, value in values.items():
-            _put(ws.cell(layout.table_row + offset, layout.columns[_known(kind, layout, key)]), value)
+            put_cell(ws.cell(layout.table_row + offset, layout.columns[_known(kind, layout, key)]), value)
 
 
 def _known(kind: Kind, layout: FormLayout, key: str, header: bool = False) -> str:
@@ -249,7 +259,7 @@ def _known(kind: Kind, layout: FormLayout, key: str, header: bool = False) -> st
     return key
 
 
-def _put(cell, value: Any) -> None:
+def put_cell(cell, value: Any) -> None:
     """Write a value as what it is: numbers as numbers, dates as dates, text always as text."""
     if value is None:
         return
