@@ -1,0 +1,203 @@
+"""Stage check, the counts part: a count against the book, and a supervisor's
+decisions on the variances that were held.
+
+- A count (盘点) compares what was counted with the book at the end of the count
+  date, per sku (lines of one sku in several bins add up). With scope `full`,
+  items with stock that the count does not list were counted as zero. Each
+  difference is valued at the unit cost at that date (the book's value ÷ qty;
+  for an empty shelf, the last movement's cost, else the standard cost).
+- A variance within tolerance (both `counts.tolerance_pct` of the book and
+  `counts.tolerance_value`) posts with the count as a gain or a loss; one beyond
+  it is held: the variance workbook (outbox/variance/COUNT.xlsx) asks for Y or N.
+- That workbook, dropped back with Y/N filled in, is a `count_approval`: approved
+  lines post (as COUNT-SP1, -SP2, … dated the count date), declined ones close,
+  and a line already decided is never decided again, so a second drop posts
+  nothing more.
+The count document is then posted with its variances as its lines (signed: + gain,
+− loss); what was counted is kept in `count_lines`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Mapping, Sequence
+
+from sqlalchemy import Connection
+
+from .config import CountsConfig
+from .ledger import counts as ledger_counts
+from .ledger.costing import money, rate
+from .ledger.counts import CountedSku, CountResult, Decision
+from .problems import problem
+from .records import Document, Item, Line, Problem
+from .values import normalise
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+FULL = {"full", "全盘", "全部", "all"}
+PARTIAL = {"partial", "抽盘", "部分"}
+
+
+@dataclass(frozen=True)
+class CountCheck:
+    documents: tuple[Document, ...]  # counts and approvals as they post: their variances as lines
+    problems: tuple[Problem, ...]
+    results: tuple[CountResult, ...]
+    decisions: tuple[Decision, ...]
+    notes: tuple[str, ...]
+
+
+def check_counts(conn: Connection, docs: Sequence[Document], rules: CountsConfig,
+                 items: Mapping[str, Item]) -> CountCheck:
+    run = _Run(conn, rules, items)
+    documents = [run.document(doc) for doc in docs]
+    return CountCheck(tuple(d for d in documents if d is not None), tuple(run.problems), tuple(run.results),
+                      tuple(run.decisions), tuple(run.notes))
+
+
+class _Run:
+    def __init__(self, conn: Connection, rules: CountsConfig, items: Mapping[str, Item]):
+        self.conn, self.rules, self.items = conn, rules, items
+        self.problems: list[Problem] = []
+        self.results: list[CountResult] = []
+        self.decisions: list[Decision] = []
+        self.notes: list[str] = []
+        self.approvals: dict[str, int] = {}
+
+    def document(self, doc: Document) -> Document | None:
+        if doc.kind == "count":
+            return self.count(doc)
+        if doc.kind == "count_approval":
+            return self.approval(doc)
+        return doc
+
+    # --- a count ---------------------------------------------------------------------
+
+    def count(self, doc: Document) -> Document:
+        full = _is_full(doc.header.get("scope") or "")
+        if full is None:
+            self.problems.append(problem("count-scope", doc.where.get("scope", ""), doc.header.get("scope")))
+            return doc
+        warehouse, day = doc.header["warehouse"], doc.doc_date
+        counted = _by_sku(doc.lines)
+        book = ledger_counts.book_at(self.conn, warehouse, day, None if full else counted)
+        if full:
+            next_no = max((l.line_no for l in doc.lines), default=0) + 1
+            for sku in sorted(s for s, (qty, _v) in book.items() if qty != 0 and s not in counted):
+                counted[sku] = (next_no, "", ZERO, "未列出, 全盘按 0 计 / not listed: counted as zero", {})
+                next_no += 1
+        empty = [s for s in counted if book.get(s, (ZERO, ZERO))[0] <= 0]
+        last_costs = ledger_counts.last_unit_costs(self.conn, warehouse, day, empty) if empty else {}
+        lines = tuple(self.compare(sku, entry, book.get(sku, (ZERO, ZERO)), last_costs)
+                      for sku, entry in counted.items())
+        self.results.append(CountResult(doc.doc_no, lines))
+        held = sum(1 for l in lines if l.difference and not l.within_tolerance)
+        if held:
+            self.notes.append(f"{doc.doc_no}: {held} 行差异超出容差, 待审批 (outbox/variance/{doc.doc_no}.xlsx)"
+                              f" / {held} variances beyond tolerance await approval")
+        return replace(doc, lines=tuple(_variance_line(l, self.items) for l in lines
+                                        if l.difference and l.within_tolerance))
+
+    def compare(self, sku: str, entry: tuple, book: tuple[Decimal, Decimal],
+                last_costs: Mapping[str, Decimal]) -> CountedSku:
+        line_no, location, counted, reason, where = entry
+        book_qty, book_value = book
+        if book_qty > 0:
+            unit_cost = rate(book_value / book_qty)
+        else:
+            unit_cost = last_costs.get(sku) or (self.items[sku].std_cost if sku in self.items else None) or ZERO
+        difference = counted - book_qty
+        value = money(difference * unit_cost)
+        return CountedSku(line_no, sku, location, book_qty, counted, difference, unit_cost, value,
+                          self.within(difference, book_qty, value), reason, where)
+
+    def within(self, difference: Decimal, book_qty: Decimal, value: Decimal) -> bool:
+        if difference == 0:
+            return True
+        pct, limit = Decimal(str(self.rules.tolerance_pct)), Decimal(str(self.rules.tolerance_value))
+        return book_qty > 0 and abs(difference) * HUNDRED <= book_qty * pct and abs(value) <= limit
+
+    # --- an approval -------------------------------------------------------------------
+
+    def approval(self, doc: Document) -> Document | None:
+        held = {l.line_no: l for l in ledger_counts.count_lines(self.conn, doc.doc_no)}
+        if not held:
+            self.problems.append(problem("count-unknown", doc.where.get("doc_no", ""), doc.doc_no, doc_no=doc.doc_no))
+            return None
+        approved, decided_before, decisions_before = [], 0, len(self.decisions)
+        number = self.next_approval(doc.doc_no)
+        for line in doc.lines:
+            found = held.get(line.line_no)
+            if found is None or found.sku != line.sku:
+                self.problems.append(problem("count-line-unknown", line.where.get("line_no", ""), line.line_no,
+                                             line=line.line_no, sku=line.sku, doc_no=doc.doc_no))
+                continue
+            if line.approve is None:
+                continue
+            if found.status != ledger_counts.HELD:
+                decided_before += 1
+                continue
+            self.decisions.append(Decision(found.id, line.approve, line.remark, number if line.approve else ""))
+            if line.approve:
+                approved.append(found)
+        if decided_before:
+            self.notes.append(f"{doc.doc_no}: {decided_before} 行此前已处理, 不再重复 / {decided_before} lines were decided before")
+        if len(self.decisions) == decisions_before:
+            self.notes.append(f"{doc.doc_no}: 没有新的审批 / nothing new to decide")
+        if not approved:
+            self.approvals[doc.doc_no] -= 1  # the number stays free: nothing posts under it
+            return None
+        first = approved[0]
+        lines = tuple(_variance_line(l, self.items) for l in approved)
+        header = {**doc.header, "doc_no": number, "warehouse": first.warehouse}
+        return replace(doc, doc_no=number, doc_date=first.doc_date, header=header, lines=lines,
+                       content_hash=_decision_hash(number, approved))
+
+    def next_approval(self, count_no: str) -> str:
+        if count_no not in self.approvals:
+            self.approvals[count_no] = ledger_counts.approvals_of(self.conn, count_no)
+        self.approvals[count_no] += 1
+        return f"{count_no}-SP{self.approvals[count_no]}"
+
+
+def _is_full(scope: str) -> bool | None:
+    """True for a full count, False for a partial one (the default), None when unclear.
+    The forms write both languages (全盘 full), so either word will do."""
+    words = set(normalise(scope).lower().split())
+    if words & FULL and not words & PARTIAL:
+        return True
+    if not words or words <= PARTIAL:
+        return False
+    return None
+
+
+def _by_sku(lines: Sequence[Line]) -> dict[str, tuple]:
+    """sku → (first line_no, bins, counted qty, reasons, cells): one sku in several bins adds up."""
+    found: dict[str, tuple] = {}
+    for line in lines:
+        if line.sku in found:
+            no, location, qty, reason, where = found[line.sku]
+            found[line.sku] = (no, _join(location, line.location), qty + line.qty, _join(reason, line.remark), where)
+        else:
+            found[line.sku] = (line.line_no, line.location, line.qty, line.remark, line.where)
+    return found
+
+
+def _join(a: str, b: str) -> str:
+    return "; ".join(x for x in dict.fromkeys((a, b)) if x)
+
+
+def _variance_line(counted, items: Mapping[str, Item]) -> Line:
+    """The movement a variance makes: + gain at the count's unit cost, − loss at the current cost."""
+    unit = items[counted.sku].unit if counted.sku in items else ""
+    gain = counted.difference > 0
+    return Line(counted.line_no, counted.sku, counted.difference, unit, counted.difference, Decimal(1),
+                counted.unit_cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP) if gain else None,
+                None, "", counted.reason, None, dict(getattr(counted, "where", {}) or {}))
+
+
+def _decision_hash(number: str, lines) -> str:
+    content = [number] + [[l.line_no, l.sku, str(l.difference)] for l in lines]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
