@@ -1,0 +1,117 @@
+"""The month-end close (`jxc close YYYY-MM`, `jxc reopen YYYY-MM`).
+
+A month may be closed when it is over, every earlier month with movements is
+closed, no count line dated in it (or before) awaits approval, and no file sits in
+rejected/ unresolved from it (a rejected file is resolved once a file of the same
+name has posted since, or it is no longer in rejected/). `--force` closes anyway;
+the audit trail says so. Closing writes the month-end pack and locks the month:
+the check stage then refuses documents dated in it.
+
+Costs need no month-end step under the moving average; the FIFO and monthly
+average methods (issue 6) will compute theirs here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, select
+
+from .config import Settings
+from .ledger import counts as ledger_counts
+from .ledger import periods, schema
+from .ledger.errors import LedgerError
+from .reports.monthend import Check, month_bounds, write_pack
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Closed:
+    month: str
+    forced: bool
+    blockers: tuple[str, ...]
+    pack: Path
+    vouchers: Path
+    checks: tuple[Check, ...]
+
+
+def parse_month(text: str) -> str:
+    if not MONTH.match(text):
+        raise LedgerError(f"月份应写成 2026-10 / a month reads like 2026-10: {text}")
+    return text
+
+
+def blockers(conn: Connection, settings: Settings, month: str, today: date) -> list[str]:
+    start, end = month_bounds(month)
+    found = []
+    if end >= today:
+        found.append(f"{month} 还没有结束 / {month} is not over yet")
+    closed = periods.closed_months(conn)
+    open_before = [m for m in periods.months_with_movements(conn) if m < month and m not in closed]
+    if open_before:
+        found.append(f"更早的月份未结账 / earlier months are open: {', '.join(open_before)}")
+    held = [l for l in ledger_counts.count_lines(conn, only_held=True) if l.doc_date <= end]
+    if held:
+        counts = sorted({l.doc_no for l in held})
+        found.append(f"{len(held)} 行盘点差异待审批 / count lines await approval: {', '.join(counts)}")
+    rejected = unresolved_rejections(conn, settings, end)
+    if rejected:
+        found.append(f"rejected/ 中有未处理的退回文件 / rejected files not resolved: {', '.join(rejected[:10])}"
+                     + (f" (+{len(rejected) - 10})" if len(rejected) > 10 else ""))
+    return found
+
+
+def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> list[str]:
+    """Rejected files of the month or before (by the earliest date they hold; by when they
+    were processed when none could be read) that are still in rejected/ and have not
+    posted since under the same name."""
+    f = schema.files
+    rows = conn.execute(select(f.c.id, f.c.name, f.c.status, f.c.moved_to, f.c.processed_at, f.c.first_date)
+                        .order_by(f.c.id)).all()
+    posted_after: dict[str, int] = {}
+    for r in rows:
+        if r.status in ("posted", "skipped"):
+            posted_after[r.name] = r.id
+    unresolved = []
+    for r in rows:
+        if r.status not in ("rejected", "failed") or (r.first_date or r.processed_at.date()) > end:
+            continue
+        if posted_after.get(r.name, 0) > r.id:
+            continue
+        if r.moved_to and (settings.root / r.moved_to).exists():
+            unresolved.append(r.name)
+    return sorted(set(unresolved))
+
+
+def close_month(engine: Engine, settings: Settings, month: str, by: str, force: bool = False,
+                reason: str = "", today: date | None = None) -> Closed:
+    month = parse_month(month)
+    with engine.begin() as conn:
+        found = blockers(conn, settings, month, today or date.today())
+        if found and not force:
+            raise Blocked(month, tuple(found))
+        periods.close(conn, month, by, forced=bool(found), reason=reason or "; ".join(found))
+        pack, vouchers, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance)
+    return Closed(month, bool(found), tuple(found), pack, vouchers, tuple(checks))
+
+
+def reopen_month(engine: Engine, settings: Settings, month: str, by: str, reason: str) -> None:
+    month = parse_month(month)
+    if not reason.strip():
+        raise LedgerError("请写明反结账原因 (--reason) / say why (--reason)")
+    with engine.begin() as conn:
+        periods.reopen(conn, month, by, reason)
+
+
+class Blocked(LedgerError):
+    """The month cannot be closed yet; the message lists why."""
+
+    def __init__(self, month: str, found: tuple[str, ...]):
+        self.month, self.found = month, found
+        lines = "\n".join(f"  - {b}" for b in found)
+        super().__init__(f"{month} 不能结账 / {month} cannot be closed:\n{lines}\n"
+                         f"处理后重试, 或用 --force 强制结账(会记录) / resolve them, or --force (it is recorded)")
+

@@ -1,0 +1,408 @@
+"""Report stage: the month-end pack, outbox/monthend/YYYY-MM.xlsx, and its voucher
+export, YYYY-MM-vouchers.csv — what finance consolidates from.
+
+Sheets:
+- `summary` 进销存汇总表, per sku × warehouse: opening, in by type (purchase,
+  sales return, transfer, count gain, other), out by type (sales, purchase
+  return, transfer, count loss, other), closing — quantity and value, under keys
+  such as `opening_qty`, `in_purchase_value`, `closing_value`;
+- `by_category`, `by_warehouse`, `by_site`, `group`: the same summed. Transfers
+  inside a site are eliminated from its site row, and every transfer from the group
+  total (they move stock within the company; out and in carry the same value);
+- `cogs`: cost of goods sold and gross margin by item, by customer and by site;
+- `aging`: stock at month end by age since its last receipt, and slow / dead stock
+  (no issue for `finance.slow_days` / `dead_days`);
+- `count_variance`: the month's count lines;
+- `vouchers`: the month's accounting entries (also the CSV), per site;
+- `checks`: opening + in − out = closing on every row, the closing equal to the
+  ledger's movements, the vouchers equal to the pack — each with its difference;
+- `audit`: every close and reopen.
+Every sum is exact (Decimal); movements are classified by their kind and sign, so a
+reversal nets against what it reverses.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, fields, make_dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from sqlalchemy import Connection, case, func, select
+
+from ..config import FinanceConfig
+from ..ledger import counts as ledger_counts
+from ..ledger import periods, schema
+from .order_data import Margin, add_sale, margin_rows, sales_lines
+from .write import Book, Column, atomic_path
+
+ZERO = Decimal(0)
+IN_TYPES = ("purchase", "sales_return", "transfer", "count_gain", "other")
+OUT_TYPES = ("sales", "purchase_return", "transfer", "count_loss", "other")
+TYPE_ZH = {"purchase": "采购", "sales_return": "销售退回", "transfer": "调拨", "count_gain": "盘盈", "other": "其他",
+           "sales": "销售", "purchase_return": "采购退货", "count_loss": "盘亏"}
+AMOUNTS = ("opening", *(f"in_{t}" for t in IN_TYPES), *(f"out_{t}" for t in OUT_TYPES), "closing")
+NUMBERS = tuple(f"{a}_{m}" for a in AMOUNTS for m in ("qty", "value"))
+AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (None, ">180"))
+
+Totals = make_dataclass("Totals", [("key", str), ("name", str), *((n, Decimal) for n in NUMBERS)], frozen=True)
+
+
+def movement_type(kind: str, positive: bool) -> str:
+    """The pack's column of a movement: in_purchase, out_sales, …"""
+    fixed = {"receipt": "in_purchase", "sales_return": "in_sales_return", "delivery": "out_sales",
+             "purchase_return": "out_purchase_return"}
+    if kind in fixed:
+        return fixed[kind]
+    if kind == "transfer":
+        return "in_transfer" if positive else "out_transfer"
+    if kind in ("count", "count_approval"):
+        return "in_count_gain" if positive else "out_count_loss"
+    return "in_other" if positive else "out_other"  # opening stock, adjustments
+
+
+# --- the summary ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pair:
+    sku: str
+    warehouse: str
+    name: str
+    category: str
+    site: str
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    start = date(int(month[:4]), int(month[5:7]), 1)
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start, end
+
+
+def summary(conn: Connection, month: str) -> tuple[list[Pair], dict[tuple[str, str], dict[str, Decimal]]]:
+    """Every sku × warehouse with an opening balance or a movement in the month, and its amounts."""
+    start, end = month_bounds(month)
+    m = schema.movements
+    amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(NUMBERS, ZERO))
+    opening = (select(m.c.sku, m.c.warehouse, func.sum(m.c.qty), func.sum(m.c.value))
+               .where(m.c.doc_date < start).group_by(m.c.sku, m.c.warehouse))
+    for sku, warehouse, qty, value in conn.execute(opening):
+        if qty or value:
+            row = amounts[(sku, warehouse)]
+            row["opening_qty"], row["opening_value"] = qty, value
+    positive = case((m.c.qty > 0, 1), else_=0).label("positive")
+    moved = (select(m.c.sku, m.c.warehouse, m.c.kind, positive, func.sum(m.c.qty), func.sum(m.c.value))
+             .where(m.c.doc_date >= start, m.c.doc_date <= end).group_by(m.c.sku, m.c.warehouse, m.c.kind, positive))
+    for sku, warehouse, kind, is_positive, qty, value in conn.execute(moved):
+        column = movement_type(kind, bool(is_positive))
+        sign = 1 if column.startswith("in_") else -1
+        row = amounts[(sku, warehouse)]
+        row[f"{column}_qty"] += sign * qty
+        row[f"{column}_value"] += sign * value
+    for row in amounts.values():
+        for measure in ("qty", "value"):
+            ins = sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
+            outs = sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO)
+            row[f"closing_{measure}"] = row[f"opening_{measure}"] + ins - outs
+    items = {r.sku: (r.name, r.category) for r in conn.execute(select(schema.items.c.sku, schema.items.c.name,
+                                                                        schema.items.c.category))}
+    sites = _sites(conn)
+    pairs = [Pair(sku, wh, *items.get(sku, ("", "")), sites.get(wh, "")) for sku, wh in sorted(amounts)]
+    return pairs, dict(amounts)
+
+
+def _sites(conn: Connection) -> dict[str, str]:
+    return {r.code: r.site or r.code for r in conn.execute(select(schema.warehouses.c.code, schema.warehouses.c.site))}
+
+
+def _sum(rows: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
+    total = dict.fromkeys(NUMBERS, ZERO)
+    for row in rows:
+        for n in NUMBERS:
+            total[n] += row[n]
+    return total
+
+
+def grouped(pairs: list[Pair], amounts: Mapping, key, name=lambda p: "") -> list:
+    groups: dict[str, list] = defaultdict(list)
+    names: dict[str, str] = {}
+    for pair in pairs:
+        groups[key(pair)].append(amounts[(pair.sku, pair.warehouse)])
+        names[key(pair)] = name(pair)
+    return [Totals(k, names[k], **_sum(rows)) for k, rows in sorted(groups.items())]
+
+
+def transfers_within(conn: Connection, month: str, same_site_only: bool) -> dict[str, dict[str, Decimal]]:
+    """Per site: the transfer qty and value to eliminate — those inside the site, or all of them."""
+    start, end = month_bounds(month)
+    m, d = schema.movements, schema.documents
+    sites = _sites(conn)
+    query = (select(m.c.warehouse, m.c.qty, m.c.value, d.c.warehouse.label("source"), d.c.to_warehouse)
+             .join(d, d.c.id == m.c.document_id)
+             .where(m.c.kind == "transfer", m.c.doc_date >= start, m.c.doc_date <= end))
+    eliminated: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(NUMBERS, ZERO))
+    for r in conn.execute(query):
+        if same_site_only and sites.get(r.source, r.source) != sites.get(r.to_warehouse, r.to_warehouse):
+            continue
+        column = "in_transfer" if r.qty > 0 else "out_transfer"
+        sign = 1 if r.qty > 0 else -1
+        row = eliminated[sites.get(r.warehouse, r.warehouse)]
+        row[f"{column}_qty"] += sign * r.qty
+        row[f"{column}_value"] += sign * r.value
+    return eliminated
+
+
+def _eliminate(row, eliminated: Mapping[str, Decimal] | None):
+    if not eliminated:
+        return row
+    values = {f.name: getattr(row, f.name) for f in fields(row)}
+    for n in ("in_transfer_qty", "in_transfer_value", "out_transfer_qty", "out_transfer_value"):
+        values[n] -= eliminated[n]
+    return Totals(**values)
+
+
+# --- cost of sales, aging, counts ------------------------------------------------------------
+
+def margins(conn: Connection, month: str) -> dict[str, list[Margin]]:
+    start, end = month_bounds(month)
+    sites = _sites(conn)
+    totals = {by: defaultdict(lambda: [ZERO, ZERO, ZERO]) for by in ("item", "customer", "site")}
+    for r in sales_lines(conn, start, end):
+        for by, key in (("item", r.sku), ("customer", r.partner), ("site", sites.get(r.warehouse, r.warehouse))):
+            add_sale(totals[by], key, r)
+    names = {"item": dict(conn.execute(select(schema.items.c.sku, schema.items.c.name)).all()),
+             "customer": dict(conn.execute(select(schema.customers.c.code, schema.customers.c.name)).all()),
+             "site": {}}
+    return {by: margin_rows(rows, names[by]) for by, rows in totals.items()}
+
+
+@dataclass(frozen=True)
+class Aging:
+    sku: str
+    name: str
+    warehouse: str
+    qty: Decimal
+    value: Decimal
+    last_receipt: date | None
+    age_days: int | None
+    age_bucket: str
+    last_issue: date | None
+    slow: str
+    dead: str
+
+
+def aging(conn: Connection, month: str, pairs: list[Pair], amounts: Mapping, rules: FinanceConfig) -> list[Aging]:
+    _start, end = month_bounds(month)
+    m = schema.movements
+    last = {}
+    for flow, kinds, sign in (("in", ["receipt", "opening", "transfer", "sales_return"], m.c.qty > 0),
+                              ("out", ["delivery"], m.c.qty < 0)):
+        query = (select(m.c.sku, m.c.warehouse, func.max(m.c.doc_date)).where(m.c.kind.in_(kinds), sign,
+                                                                               m.c.doc_date <= end)
+                 .group_by(m.c.sku, m.c.warehouse))
+        last[flow] = {(sku, wh): day for sku, wh, day in conn.execute(query)}
+    rows = []
+    for pair in pairs:
+        amount = amounts[(pair.sku, pair.warehouse)]
+        if amount["closing_qty"] <= 0:
+            continue
+        received, issued = last["in"].get((pair.sku, pair.warehouse)), last["out"].get((pair.sku, pair.warehouse))
+        age = (end - received).days if received else None
+        idle = (end - (issued or received)).days if issued or received else None  # never issued: idle since received
+        rows.append(Aging(pair.sku, pair.name, pair.warehouse, amount["closing_qty"], amount["closing_value"],
+                          received, age, _bucket(age), issued,
+                          "Y" if idle is None or idle > rules.slow_days else "",
+                          "Y" if idle is None or idle > rules.dead_days else ""))
+    return rows
+
+
+def _bucket(age: int | None) -> str:
+    if age is None:
+        return ""
+    return next(label for limit, label in AGE_BUCKETS if limit is None or age <= limit)
+
+
+# --- vouchers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    voucher_no: str
+    voucher_date: date
+    summary: str
+    account: str
+    site: str
+    debit: Decimal
+    credit: Decimal
+
+
+VOUCHERS = (  # pack column, summary, debit account, credit account
+    ("in_purchase", "采购入库 goods received", "inventory", "goods_received"),
+    ("out_purchase_return", "采购退货 returned to suppliers", "goods_received", "inventory"),
+    ("out_sales", "销售成本 cost of sales", "cost_of_sales", "inventory"),
+    ("in_sales_return", "销售退回 returned by customers", "inventory", "cost_of_sales"),
+    ("in_count_gain", "盘盈 count gains", "inventory", "count_variance"),
+    ("out_count_loss", "盘亏 count losses", "count_variance", "inventory"),
+    ("in_other", "其他入库 other stock in", "inventory", "other"),
+    ("out_other", "其他出库 other stock out", "other", "inventory"),
+    ("in_transfer", "跨地点调入 transfers in from other sites", "inventory", "inter_site"),
+    ("out_transfer", "跨地点调出 transfers out to other sites", "inter_site", "inventory"),
+)
+
+
+def vouchers(month: str, by_site: list, rules: FinanceConfig) -> list[Entry]:
+    """One voucher per movement type, a debit and a credit line per site; amounts may be
+    negative (红字) where reversals outweigh."""
+    _start, end = month_bounds(month)
+    accounts = rules.accounts
+    entries = []
+    for number, (column, text, debit, credit) in enumerate(VOUCHERS, start=1):
+        for site in by_site:
+            amount = getattr(site, f"{column}_value")
+            if amount:
+                voucher = f"{month}-{number:02d}"
+                entries.append(Entry(voucher, end, text, getattr(accounts, debit), site.key, amount, ZERO))
+                entries.append(Entry(voucher, end, text, getattr(accounts, credit), site.key, ZERO, amount))
+    return entries
+
+
+def write_vouchers_csv(path: Path, entries: list[Entry]) -> None:
+    with atomic_path(path) as temp:
+        with temp.open("w", newline="", encoding="utf-8-sig") as out:  # utf-8-sig: Excel opens it as UTF-8
+            writer = csv.writer(out)
+            writer.writerow(["voucher_no", "voucher_date", "summary", "account", "site", "debit", "credit"])
+            for e in entries:
+                writer.writerow([e.voucher_no, e.voucher_date.isoformat(), csv_text(e.summary), csv_text(e.account),
+                                 csv_text(e.site), f"{e.debit:.2f}", f"{e.credit:.2f}"])
+
+
+def csv_text(text: str) -> str:
+    """User text for a CSV cell that a spreadsheet must never run as a formula (OWASP)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    check: str
+    expected: Decimal
+    actual: Decimal
+    difference: Decimal
+    ok: str
+
+
+def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[Entry], inventory: str) -> list[Check]:
+    _start, end = month_bounds(month)
+    m = schema.movements
+    broken = sum(1 for row in amounts.values() for measure in ("qty", "value")
+                 if row[f"opening_{measure}"] + sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
+                 - sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO) != row[f"closing_{measure}"])
+    ledger_qty, ledger_value = conn.execute(select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0))
+                                            .where(m.c.doc_date <= end)).one()
+    inventory_net = sum((e.debit - e.credit for e in entries if e.account == inventory), ZERO)
+    debits, credits = sum((e.debit for e in entries), ZERO), sum((e.credit for e in entries), ZERO)
+    found = [
+        ("每行 期初+入-出=期末 / rows where opening + in - out != closing", ZERO, Decimal(broken)),
+        ("期末数量 = 账本流水 / closing qty = the ledger's movements", Decimal(ledger_qty), group.closing_qty),
+        ("期末金额 = 账本流水 / closing value = the ledger's movements", Decimal(ledger_value), group.closing_value),
+        ("存货科目净额 = 期末 - 期初 / inventory account net = closing - opening",
+         group.closing_value - group.opening_value, inventory_net),
+        ("借方合计 = 贷方合计 / debits = credits", debits, credits),
+    ]
+    if periods.months_with_movements(conn)[-1:] == [month]:
+        b = schema.balances
+        value = conn.execute(select(func.coalesce(func.sum(b.c.value), 0))).scalar()
+        found.append(("期末金额 = 余额表 / closing value = the balances table", Decimal(value), group.closing_value))
+    return [Check(name, expected, actual, actual - expected, "Y" if actual == expected else "N")
+            for name, expected, actual in found]
+
+
+# --- the workbook -------------------------------------------------------------------------------
+
+def _columns(first: tuple[Column, ...]) -> tuple[Column, ...]:
+    labels = {"opening": "期初", "closing": "期末", **{f"in_{t}": f"{TYPE_ZH[t]}入" for t in IN_TYPES},
+              **{f"out_{t}": f"{TYPE_ZH[t]}出" for t in OUT_TYPES}}
+    return first + tuple(Column(f"{a}_{m}", f"{labels[a]}{'数量' if m == 'qty' else '金额'}", "qty" if m == "qty" else "money")
+                         for a in AMOUNTS for m in ("qty", "value"))
+
+
+SUMMARY_COLUMNS = _columns((Column("sku", "物料编码", width=14), Column("name", "名称", width=20),
+                            Column("category", "类别"), Column("warehouse", "仓库"), Column("site", "地点")))
+TOTAL_COLUMNS = _columns((Column("key", "汇总项", width=14), Column("name", "名称", width=20)))
+MARGIN_COLUMNS = (Column("key", "汇总项", width=14), Column("name", "名称", width=20), Column("qty", "数量", "qty"),
+                  Column("revenue", "销售额", "money", width=14), Column("cogs", "销售成本", "money", width=14),
+                  Column("gross_margin", "毛利", "money", width=14), Column("margin_pct", "毛利率%", "qty"))
+AGING_COLUMNS = (Column("sku", "物料编码", width=14), Column("name", "名称", width=20), Column("warehouse", "仓库"),
+                 Column("qty", "数量", "qty"), Column("value", "金额", "money"), Column("last_receipt", "最近入库", "date"),
+                 Column("age_days", "库龄天数", "int"), Column("age_bucket", "库龄段"), Column("last_issue", "最近出库", "date"),
+                 Column("slow", "呆滞"), Column("dead", "死库存"))
+COUNT_COLUMNS = (Column("doc_no", "盘点单号", width=18), Column("doc_date", "盘点日期", "date"), Column("warehouse", "仓库"),
+                 Column("sku", "物料编码", width=14), Column("book_qty", "账面数量", "qty"), Column("counted_qty", "实盘数量", "qty"),
+                 Column("difference", "差异数量", "qty"), Column("value_difference", "差异金额", "money"),
+                 Column("status", "状态", width=14))
+VOUCHER_COLUMNS = (Column("voucher_no", "凭证号", width=12), Column("voucher_date", "日期", "date"),
+                   Column("summary", "摘要", width=36), Column("account", "科目"), Column("site", "地点"),
+                   Column("debit", "借方", "money", width=16), Column("credit", "贷方", "money", width=16))
+CHECK_COLUMNS = (Column("check", "检查项", width=60), Column("expected", "应为", "money", width=18),
+                 Column("actual", "实际", "money", width=18), Column("difference", "差额", "money", width=16),
+                 Column("ok", "通过", width=8))
+AUDIT_COLUMNS = (Column("month", "月份"), Column("action", "操作", width=14), Column("at", "时间", "datetime", width=20),
+                 Column("by", "操作人", width=24), Column("reason", "原因", width=40))
+
+
+@dataclass(frozen=True)
+class _CountRow:
+    doc_no: str
+    doc_date: date
+    warehouse: str
+    sku: str
+    book_qty: Decimal
+    counted_qty: Decimal
+    difference: Decimal
+    value_difference: Decimal
+    status: str
+
+
+def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig) -> tuple[Path, Path, list[Check]]:
+    """Writes outbox/monthend/MONTH.xlsx and MONTH-vouchers.csv; returns them and the checks."""
+    pairs, amounts = summary(conn, month)
+    rows = [make_row(pair, amounts) for pair in pairs]
+    by_site = [_eliminate(r, e) for r, e in _with(grouped(pairs, amounts, lambda p: p.site),
+                                                   transfers_within(conn, month, same_site_only=True))]
+    group = _eliminate(Totals("合计 group", "", **_sum(amounts.values())), _sum(transfers_within(conn, month, False).values()))
+    entries = vouchers(month, by_site, rules)
+    found = checks(conn, month, amounts, group, entries, rules.accounts.inventory)
+    start, end = month_bounds(month)
+    pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
+    with atomic_path(pack) as temp, Book(temp) as book:
+        book.add_table("summary", SUMMARY_COLUMNS, rows)
+        book.add_table("by_category", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.category or "(未分类 none)"))
+        book.add_table("by_warehouse", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.warehouse, lambda p: p.site))
+        book.add_table("by_site", TOTAL_COLUMNS, by_site)
+        book.add_table("group", TOTAL_COLUMNS, [group])
+        for by, rows_by in margins(conn, month).items():
+            book.add_table(f"cogs_by_{by}", MARGIN_COLUMNS, rows_by)
+        book.add_table("aging", AGING_COLUMNS, aging(conn, month, pairs, amounts, rules))
+        book.add_table("count_variance", COUNT_COLUMNS, [
+            _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
+                      l.value_difference, ledger_counts.STATUS_LABELS[l.status])
+            for l in ledger_counts.count_lines(conn) if start <= l.doc_date <= end])
+        book.add_table("vouchers", VOUCHER_COLUMNS, entries)
+        book.add_table("checks", CHECK_COLUMNS, found)
+        book.add_table("audit", AUDIT_COLUMNS, periods.audit_rows(conn))
+    write_vouchers_csv(csv_path, entries)
+    return pack, csv_path, found
+
+
+def make_row(pair: Pair, amounts: Mapping):
+    return _SummaryRow(pair.sku, pair.name, pair.category, pair.warehouse, pair.site, **amounts[(pair.sku, pair.warehouse)])
+
+
+_SummaryRow = make_dataclass("SummaryRow", [("sku", str), ("name", str), ("category", str), ("warehouse", str),
+                                            ("site", str), *((n, Decimal) for n in NUMBERS)], frozen=True)
+
+
+def _with(rows: list, eliminated: Mapping[str, Mapping[str, Decimal]]):
+    return [(row, eliminated.get(row.key)) for row in rows]
+
