@@ -1,136 +1,238 @@
 """The performance suite: one command, one table of ratios.
 
-    python benchmarks/run.py [--lines 100000]
+    .venv/bin/python benchmarks/run.py                                 # all of it, full size
+    .venv/bin/python benchmarks/run.py --only ingest,latency --scale 0.1
 
-ingest: a receipt workbook in the batch layout (10 columns, generated here,
-nothing committed) goes through read → validate → check+post into a fresh
-SQLite ledger; the plain python-calamine read of the same file, in the same
-run, is the denominator of the ratios. Peak RSS is measured in a child process
-that does only the ingest.
+Every measurement stands beside its denominator, measured in the same run:
+
+  ingest     a 100,000-line receipt workbook (batch layout, 10 columns) read, validated and
+             posted into a fresh SQLite ledger ÷ the plain python-calamine read of the same
+             file; again after LibreOffice re-saved it, when soffice is on PATH.
+  latency    a 50-line delivery form dropped into the inbox of a ledger of 1,000,000
+             movements (10,000 skus × 20 warehouses, 24 months): drop → answer (posted and
+             archived, or rejected with its annotated copy) and drop → reports refreshed, as
+             the watcher processes it (pipeline.process_batch; the poll interval is not
+             counted; the median of three drops after a first one) ÷ the same drop on a
+             ledger of 10,000 movements with the same master data.
+  month-end  closing the last month of that ledger (closing.close_month: the lock and the
+             month-end pack) ÷ hledger's `balance` on the same movements (peers). Only the
+             moving average exists so far; FIFO and the monthly average come with issue 6.
+  reports    stock.xlsx of 200,000 sku × warehouse rows (reports.stock.write_stock) ÷ the
+             same rows of the same query written by plain xlsxwriter in constant_memory mode.
+  peers      hledger `balance` on the same 1,000,000 movements as an hledger journal.
+
+Each measurement runs in a child process of its own, whose peak RSS is reported.
+Data is generated into a temporary folder and removed afterwards, except the big
+ledger and its journal, which are cached (--cache) by shape and by the source they
+imitate, so a second run starts at once. --scale multiplies every size (the
+latency drop keeps its 50 lines while there are 50 skus).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-COLUMNS = ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit", "unit_cost", "batch", "remark"]
+import generate  # noqa: E402  (after the path: it imports jxc_sheets)
+import measure  # noqa: E402
+
+BENCHMARKS = ("ingest", "latency", "month-end", "reports", "peers")
+HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
 
-def make_workbook(path: Path, lines: int, skus: int) -> None:
-    import xlsxwriter
-
-    from jxc_sheets import kinds
-
-    kind = kinds.KINDS["receipt"]
-    labels = {f.key: f.label for f in kind.fields}
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
-    sheet = book.add_worksheet("明细")
-    sheet.write_row(0, 0, [labels[c] for c in COLUMNS])
-    start = date(2026, 11, 1)
-    for i in range(lines):
-        doc = i // 1000
-        sheet.write_row(i + 1, 0, [
-            f"CG-{doc:05d}", (start + timedelta(days=doc % 28)).isoformat(), f"WH{doc % 3 + 1}", "S01",
-            f"SKU{i % skus:05d}", (i % 50) + 1, "", f"{(i % 997) / 10 + 1:.2f}", f"B{doc}", "",
-        ])
-    meta = book.add_worksheet("_meta")
-    meta.write_row(0, 0, ["kind", "receipt"])
-    meta.write_row(1, 0, ["version", kinds.FORM_VERSION])
-    meta.write_row(2, 0, ["layout", "batch"])
-    meta.hide()
-    book.close()
+@dataclass(frozen=True)
+class Row:
+    benchmark: str
+    measure: str
+    seconds: float | None = None
+    ratio: float | None = None
+    rss_mb: float | None = None
+    note: str = ""
 
 
-def seed_ledger(url: str, skus: int) -> None:
-    from jxc_sheets.ledger import schema
-    from jxc_sheets.ledger.db import open_ledger
+class Suite:
+    def __init__(self, scale: float, work: Path, cache: Path):
+        self.scale = scale
+        self.work = work
+        self.cache = cache
+        skus = max(10, round(10_000 * scale))
+        self.big = generate.Shape(skus, skus)
+        self.small = generate.Shape(skus, min(skus, max(2 * generate.DELIVERY_LINES, round(skus / 100))))
+        self.hledger: dict | None = None
 
-    engine = open_ledger(url)
-    with engine.begin() as conn:
-        conn.execute(schema.warehouses.insert(), [{"code": f"WH{i}", "name": f"仓库{i}", "site": "", "remark": ""} for i in (1, 2, 3)])
-        conn.execute(schema.suppliers.insert(), [{"code": "S01", "name": "供应商", "contact": "", "phone": "", "address": "", "remark": ""}])
-        conn.execute(schema.items.insert(), [
-            {"sku": f"SKU{i:05d}", "name": f"物料{i}", "spec": "", "unit": "个", "category": "", "safety_stock": 0,
-             "reorder_qty": 0, "lead_time_days": 0, "default_supplier": "", "active": True} for i in range(skus)
-        ])
+    def scaled(self, n: int) -> int:
+        return max(10, round(n * self.scale))
+
+    def ledger(self, shape: generate.Shape) -> Path:
+        return generate.cached_ledger(shape, self.cache, log=lambda text: print(text, file=sys.stderr))
+
+    def workspace(self, name: str, shape: generate.Shape) -> Path:
+        return generate.copy_ledger(self.ledger(shape), self.work / name)
+
+    # --- the benchmarks ---------------------------------------------------------------------------
+
+    def ingest(self) -> list[Row]:
+        lines = self.scaled(100_000)
+        path = self.work / "ingest" / "receipt-batch.xlsx"
+        path.parent.mkdir()
+        generate.receipt_workbook(path, lines, skus=5_000)
+        rows = self._ingest(path, "", f"{lines:,} lines, {len(generate.RECEIPT_COLUMNS)} columns, "
+                                     f"{path.stat().st_size / 1e6:.1f} MB, written by xlsxwriter")
+        resaved = generate.libreoffice_copy(path, self.work / "ingest" / "libreoffice")
+        if resaved is None:
+            rows.append(Row("ingest", "re-saved by LibreOffice", note="skipped: soffice / libreoffice not on PATH"))
+        else:
+            rows += self._ingest(resaved, "re-saved by LibreOffice: ", f"{resaved.stat().st_size / 1e6:.1f} MB")
+        return rows
+
+    def _ingest(self, path: Path, prefix: str, note: str) -> list[Row]:
+        url = f"sqlite:///{path.parent / (path.stem + '.sqlite3')}"
+        generate.seed_ingest_ledger(url, 5_000)
+        r = child("ingest", path=str(path), url=url)
+        base, total = r["plain_read"], r["read"] + r["validate"] + r["post"]
+        return [
+            Row("ingest", f"{prefix}plain python-calamine read (denominator)", base, 1.0, note=note),
+            Row("ingest", f"{prefix}read (jxc reader)", r["read"], r["read"] / base),
+            Row("ingest", f"{prefix}validate", r["validate"], r["validate"] / base),
+            Row("ingest", f"{prefix}check + post, one transaction", r["post"], r["post"] / base),
+            Row("ingest", f"{prefix}total: read → posted", total, total / base, r["peak_rss_mb"],
+                f"{r['lines'] / total:,.0f} lines/s"),
+        ]
+
+    def latency(self) -> list[Row]:
+        big = child("latency", root=str(self.workspace("latency-big", self.big)), stocked_skus=self.big.history_skus)
+        small = child("latency", root=str(self.workspace("latency-small", self.small)),
+                      stocked_skus=self.small.history_skus)
+        size, base = f"{self.big.movements:,} movements", f"{self.small.movements:,}"
+        warm = f"median of {measure.WARM_DROPS} drops"
+        answer, answer_base = _median_of(big, "answer"), _median_of(small, "answer")
+        reports, reports_base = _median_of(big, "reports"), _median_of(small, "reports")
+        return [
+            Row("latency", f"drop → answer: posted + archived ({big['first']['lines']} lines, {size})", answer,
+                answer / answer_base, big["peak_rss_mb"],
+                f"{warm}; ÷ same at {base} movements ({answer_base:.2f} s); first drop after start "
+                f"{big['first']['answer']:.2f} s"),
+            Row("latency", f"drop → answer: rejected + annotated copy ({size})", big["bad"]["answer"],
+                big["bad"]["answer"] / small["bad"]["answer"], note=f"÷ same at {base} ({small['bad']['answer']:.2f} s)"),
+            Row("latency", f"drop → reports refreshed ({size})", reports, reports / reports_base,
+                note=f"{warm}; ÷ same at {base} ({reports_base:.2f} s); all of outbox/ rewritten"),
+        ]
+
+    def peers(self) -> list[Row]:
+        if shutil.which("hledger") is None:
+            return [Row("peers", "hledger balance", note="skipped: hledger not on PATH (apt-get install hledger)")]
+        ledger = self.ledger(self.big)
+        journal = ledger.with_suffix(".journal")
+        made_note = "cached"
+        if not journal.exists():
+            started = time.perf_counter()
+            generate.hledger_journal(ledger, journal)
+            made_note = f"written in {time.perf_counter() - started:.1f} s"
+        self.hledger = child("hledger", journal=str(journal))
+        return [Row("peers", f"hledger balance, {self.big.movements:,} postings (denominator of month-end)",
+                    self.hledger["seconds"], 1.0, self.hledger["child_rss_mb"],
+                    f"hledger {_hledger_version()}; journal {journal.stat().st_size / 1e6:.1f} MB, {made_note}")]
+
+    def month_end(self) -> list[Row]:
+        r = child("monthend", root=str(self.workspace("month-end", self.big)), month=generate.CLOSE_MONTH)
+        h = self.hledger
+        later = "not implemented yet (issue 6)"
+        return [
+            Row("month-end", f"close {generate.CLOSE_MONTH}, moving average ({self.big.movements:,} movements)",
+                r["seconds"], r["seconds"] / h["seconds"] if h else None, r["peak_rss_mb"],
+                f"÷ hledger balance; pack {r['pack_mb']:.1f} MB" if h else "no ratio: peers (hledger) not run"),
+            Row("month-end", "peak RSS ÷ hledger's", None, r["peak_rss_mb"] / h["child_rss_mb"] if h else None),
+            Row("month-end", "close, FIFO", note=later),
+            Row("month-end", "close, monthly weighted average", note=later),
+        ]
+
+    def reports(self) -> list[Row]:
+        ledger = str(self.workspace("reports", self.big) / "ledger.sqlite3")
+        plain = child("plain_xlsxwriter", ledger=ledger, out=str(self.work / "reports" / "plain.xlsx"))
+        stock = child("stock_report", ledger=ledger, out=str(self.work / "reports" / "stock.xlsx"))
+        return [
+            Row("reports", f"plain xlsxwriter constant_memory, {plain['rows']:,} rows (denominator)",
+                plain["seconds"], 1.0, plain["peak_rss_mb"], "same query, rows only"),
+            Row("reports", f"stock.xlsx, {plain['rows']:,} rows", stock["seconds"], stock["seconds"] / plain["seconds"],
+                stock["peak_rss_mb"], "with its summary and below_safety sheets"),
+        ]
 
 
-def ingest(path: Path, url: str) -> dict:
-    """The stages one by one, timed; what the pipeline does for one file."""
-    import python_calamine
+def child(name: str, **kwargs) -> dict:
+    """Runs measure.NAME(**kwargs) in a process of its own; returns its numbers and peak RSS."""
+    done = subprocess.run([sys.executable, measure.__file__, name, json.dumps(kwargs)],
+                          capture_output=True, text=True, encoding="utf-8")
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark {name} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    from jxc_sheets.check import check
-    from jxc_sheets.ledger import post
-    from jxc_sheets.ledger.db import open_ledger
-    from jxc_sheets.sheets.read import read_workbook
-    from jxc_sheets.validate import validate
 
-    t0 = time.perf_counter()
-    book = python_calamine.CalamineWorkbook.from_path(str(path))
-    plain_rows = sum(1 for _ in book.get_sheet_by_name("明细").iter_rows())
-    book.close()
-    t1 = time.perf_counter()
-    raws, problems = read_workbook(path)
-    t2 = time.perf_counter()
-    validated = validate(raws)
-    t3 = time.perf_counter()
-    engine = open_ledger(url)
-    with engine.begin() as conn:
-        checked = check(conn, validated.documents, validated.master, False)
-        assert not (problems or validated.problems or checked.problems), (problems, validated.problems[:3], checked.problems[:3])
-        file_id = post.record_file(conn, post.FileRecord(path.name, "", "receipt", "posted"))
-        post.post_documents(conn, checked.to_post, file_id)
-    t4 = time.perf_counter()
-    lines = sum(len(d.lines) for d in checked.to_post)
-    return {"plain_read": t1 - t0, "read": t2 - t1, "validate": t3 - t2, "post": t4 - t3, "lines": lines,
-            "plain_rows": plain_rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+def _median_of(latency: dict, measure_name: str) -> float:
+    return statistics.median(v[measure_name] for k, v in latency.items() if k.startswith("warm"))
+
+
+def _hledger_version() -> str:
+    out = subprocess.run(["hledger", "--version"], capture_output=True, text=True).stdout.split()
+    return out[1].rstrip(",") if len(out) > 1 else "?"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?") if Path("/proc/cpuinfo").exists() else "?"
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def print_table(rows: list[Row]) -> None:
+    def show(value: float | None, places: int) -> str:
+        return "—" if value is None else f"{value:,.{places}f}"
+
+    cells = [HEADER] + [(r.benchmark, r.measure, show(r.seconds, 2), show(r.ratio, 2), show(r.rss_mb, 0), r.note)
+                        for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER) - 1)]
+    for c in cells:
+        print("  ".join([c[0].ljust(widths[0]), c[1].ljust(widths[1]),
+                         *(v.rjust(w) for v, w in zip(c[2:5], widths[2:5])), c[5]]).rstrip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", type=int, default=100_000)
-    parser.add_argument("--skus", type=int, default=5_000)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--only", default=",".join(BENCHMARKS),
+                        help=f"comma-separated, of: {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size, e.g. 0.1 for a quick run")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jxc-bench-cache",
+                        help="where the generated ledger and journal are kept between runs (default: %(default)s)")
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(ingest(Path(args.child[0]), args.child[1])))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "receipt-batch.xlsx"
-        t = time.perf_counter()
-        make_workbook(path, args.lines, args.skus)
-        made = time.perf_counter() - t
-        size_mb = path.stat().st_size / 1e6
-        url = f"sqlite:///{tmp}/ledger.sqlite3"
-        seed_ledger(url, args.skus)
-        out = subprocess.run([sys.executable, __file__, "--child", str(path), url], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-    total = r["read"] + r["validate"] + r["post"]
-    base = r["plain_read"]
-    rows = [
-        ("ingest: plain calamine read (denominator)", base, 1.0),
-        ("ingest: read (jxc reader)", r["read"], r["read"] / base),
-        ("ingest: validate", r["validate"], r["validate"] / base),
-        ("ingest: check + post (one transaction)", r["post"], r["post"] / base),
-        ("ingest: total read → posted", total, total / base),
-    ]
-    print(f"ingest of a {r['lines']:,}-line receipt (batch layout, {len(COLUMNS)} columns, "
-          f"{size_mb:.1f} MB; generated in {made:.1f} s)\n")
-    print(f"{'measure':<46}{'seconds':>10}{'× plain read':>14}")
-    for name, seconds, ratio in rows:
-        print(f"{name:<46}{seconds:>10.2f}{ratio:>14.1f}")
-    print(f"{'ingest: lines per second':<46}{r['lines'] / total:>10,.0f}")
-    print(f"{'ingest: peak RSS of the ingest process (MB)':<46}{r['peak_rss_mb']:>10,.0f}")
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
+    # peers before month-end: its time is month-end's denominator
+    order = sorted(chosen, key=lambda name: (name == "month-end", BENCHMARKS.index(name)))
+    started = time.perf_counter()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="jxc-bench-") as work:
+        suite = Suite(args.scale, Path(work), args.cache)
+        for name in order:
+            rows += getattr(suite, name.replace("-", "_"))()
+    rows.sort(key=lambda r: BENCHMARKS.index(r.benchmark))
+    print(f"jxc-sheets benchmarks · scale {args.scale:g} · {time.strftime('%Y-%m-%d')} · {machine()}")
+    print("× denominator: each measurement ÷ the one named in its row or note, measured in the same run\n")
+    print_table(rows)
+    print(f"\n({time.perf_counter() - started:.0f} s in all)")
 
 
 if __name__ == "__main__":

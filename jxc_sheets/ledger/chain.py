@@ -3,7 +3,8 @@ movements and the chain hash of the document posted before it (a journal's runni
 checksum). A document or movement changed or deleted behind the program's back
 breaks the chain from there on, and `jxc check` says where.
 
-Posting is serialised (SQLite's write lock), so "the document before" is well defined."""
+Posting is serialised (SQLite's write lock, PostgreSQL's posting lock: db.py), so "the
+document before" is well defined."""
 from __future__ import annotations
 
 import hashlib

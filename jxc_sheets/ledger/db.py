@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event
 
 from ..filesystems import filesystem_type, is_network
-from . import schema
+from . import migrate
 
 
 class LedgerLocationError(Exception):
@@ -36,17 +36,40 @@ def open_ledger(url: str, create: bool = True) -> Engine:
         # a posting transaction holds the write lock from its first statement,
         # while a report (marked jxc_read_only) reads without blocking postings.
         event.listen(engine, "begin", _begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _begin_postgresql)
     if create:
-        schema.metadata.create_all(engine)
-        with engine.begin() as conn:
-            if conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).first() is None:
-                conn.execute(schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION)))
+        migrate.prepare(engine)
     return engine
 
 
 def _begin(conn) -> None:
     read_only = conn.get_execution_options().get("jxc_read_only")
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+# Posting reads balances, open orders and the chain's tail, then writes after them: two
+# postings interleaved would lose an update (both read the same balance) or fork the
+# chain (both link to the same last document). On SQLite BEGIN IMMEDIATE lets one writer
+# in at a time. On PostgreSQL every transaction that may write (files, `jxc reverse`,
+# `jxc close-order`, master data, close, schema upgrades) takes the same advisory lock
+# first, held until its commit or rollback (or its lost connection): check, post and
+# seal are one critical section for every watcher on every machine. One lock rather than
+# row locks, because every posting shares the chain's tail anyway, and the check stage's
+# reads (stock, open orders, document numbers) must hold until the commit.
+# The lock is per schema, so ledgers sharing a database (a test run's schemas) do not
+# wait on each other. It relies on READ COMMITTED, PostgreSQL's default: each statement
+# after the wait sees what the previous holder committed (under REPEATABLE READ the
+# snapshot would be taken before the wait). Reports (jxc_read_only) take no lock and
+# read one snapshot, as on SQLite.
+POSTING_LOCK = 0x6A7863  # "jxc": the advisory lock's namespace, beside the schema's hash
+
+
+def _begin_postgresql(conn) -> None:
+    if conn.get_execution_options().get("jxc_read_only"):
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    else:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTING_LOCK}, hashtext(coalesce(current_schema(), '')))")
 
 
 def _sqlite_settings(dbapi_conn, _record) -> None:

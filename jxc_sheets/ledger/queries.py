@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Iterator, Sequence, TypeVar
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, func, select, tuple_
 
 from . import schema
 from ..records import Item, MasterData
@@ -26,6 +26,15 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def pairs_in(first, second, pairs: Sequence[tuple]) -> ColumnElement[bool]:
+    """`(first, second) IN pairs`, written so that the index on (first, second) is used:
+    SQLite (3.40) scans the whole table for a row-value IN alone — a million movements
+    for every file posted. Each column's own IN lets it seek; the row-value IN then keeps
+    exactly the pairs asked for."""
+    return and_(first.in_(sorted({a for a, _ in pairs})), second.in_(sorted({b for _, b in pairs})),
+                tuple_(first, second).in_(pairs))
 
 
 def master_data(conn: Connection) -> MasterData:
@@ -48,7 +57,7 @@ def posted_hashes(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[st
     d = schema.documents
     found = {}
     for batch in chunks(sorted(keys)):
-        rows = conn.execute(select(d.c.kind, d.c.doc_no, d.c.content_hash).where(tuple_(d.c.kind, d.c.doc_no).in_(batch)))
+        rows = conn.execute(select(d.c.kind, d.c.doc_no, d.c.content_hash).where(pairs_in(d.c.kind, d.c.doc_no, batch)))
         found.update({(r.kind, r.doc_no): r.content_hash for r in rows})
     return found
 
@@ -75,11 +84,11 @@ def stock_timeline(conn: Connection, pairs: set[tuple[str, str]], since: date) -
     b, m = schema.balances, schema.movements
     timeline = {pair: PairTimeline(Decimal(0)) for pair in pairs}
     for batch in chunks(sorted(pairs)):
-        for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(tuple_(b.c.sku, b.c.warehouse).in_(batch))):
+        for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(pairs_in(b.c.sku, b.c.warehouse, batch))):
             timeline[(r.sku, r.warehouse)].current = r.qty
         later = (
             select(m.c.sku, m.c.warehouse, m.c.doc_date, func.sum(m.c.qty).label("qty"))
-            .where(tuple_(m.c.sku, m.c.warehouse).in_(batch), m.c.doc_date > since)
+            .where(pairs_in(m.c.sku, m.c.warehouse, batch), m.c.doc_date > since)
             .group_by(m.c.sku, m.c.warehouse, m.c.doc_date)
         )
         for r in conn.execute(later):
@@ -91,7 +100,7 @@ def cost_states(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tupl
     b = schema.balances
     states = {}
     for batch in chunks(sorted(set(pairs))):
-        query = select(b.c.sku, b.c.warehouse, b.c.qty, b.c.value, b.c.unit_cost).where(tuple_(b.c.sku, b.c.warehouse).in_(batch))
+        query = select(b.c.sku, b.c.warehouse, b.c.qty, b.c.value, b.c.unit_cost).where(pairs_in(b.c.sku, b.c.warehouse, batch))
         for r in conn.execute(query):
             states[(r.sku, r.warehouse)] = CostState(r.qty, r.value, r.unit_cost)
     return states

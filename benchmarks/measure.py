@@ -1,0 +1,196 @@
+"""What each benchmark process does and times: `python benchmarks/measure.py NAME
+JSON-ARGUMENTS` runs one of the functions below in a process of its own and prints
+its numbers and its peak RSS as one line of JSON (run.py starts these).
+
+Only the standard library is imported up front, so a process that only waits for
+hledger stays small."""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS since it started. VmHWM, not getrusage: Linux carries the
+    parent's peak into a child's ru_maxrss across fork and exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+
+def ingest(path: str, url: str) -> dict:
+    """The stages one by one, timed: what the pipeline does for one file; the plain
+    python-calamine read of the same file first, as the denominator."""
+    import python_calamine
+
+    from jxc_sheets.check import check
+    from jxc_sheets.ledger import post
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.sheets.read import read_workbook
+    from jxc_sheets.validate import validate
+
+    engine = open_ledger(url)
+    t0 = time.perf_counter()
+    book = python_calamine.CalamineWorkbook.from_path(path)
+    plain_rows = sum(1 for _ in book.get_sheet_by_name("明细").iter_rows())
+    book.close()
+    t1 = time.perf_counter()
+    raws, problems = read_workbook(Path(path))
+    t2 = time.perf_counter()
+    validated = validate(raws)
+    t3 = time.perf_counter()
+    with engine.begin() as conn:
+        checked = check(conn, validated.documents, validated.master, False)
+        if problems or validated.problems or checked.problems:
+            raise AssertionError((problems[:3], validated.problems[:3], checked.problems[:3]))
+        file_id = post.record_file(conn, post.FileRecord(Path(path).name, "", "receipt", "posted"))
+        post.post_documents(conn, checked.to_post, file_id)
+    t4 = time.perf_counter()
+    return {"plain_read": t1 - t0, "read": t2 - t1, "validate": t3 - t2, "post": t4 - t3, "plain_rows": plain_rows,
+            "lines": sum(len(d.lines) for d in checked.to_post)}
+
+
+# --- latency ----------------------------------------------------------------------------------------
+
+WARM_DROPS = 3
+
+
+def latency(root: str, stocked_skus: int) -> dict:
+    """Drops, one at a time, a good 50-line delivery, a bad one, and three more good ones
+    into the inbox of the workspace at `root`, and processes each as the watcher does
+    (pipeline.process_batch, with the watcher's engine opened once beforehand): the
+    answer is the moment the file's outcome is known (posted and archived, or rejected
+    with its annotated copy); the reports are refreshed when the batch returns.
+    The first `stocked_skus` skus have stock in the first warehouse."""
+    import generate
+    from jxc_sheets import inbox
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.pipeline import process_batch
+
+    settings = Settings(Config(), Path(root))
+    engine = open_ledger(settings.ledger_url)
+    staging = Path(root) / "staging"
+    staging.mkdir()
+    count = min(generate.DELIVERY_LINES, stocked_skus)
+
+    def skus(k: int) -> list[str]:
+        return [generate._sku((k * count + i) % stocked_skus) for i in range(count)]
+
+    drops = [("first", skus(0), False), ("bad", skus(0), True),
+             *((f"warm{k}", skus(k), False) for k in range(1, WARM_DROPS + 1))]
+    result = {}
+    for name, sku_list, bad in drops:
+        form = generate.delivery_form(staging / f"发货-{name}.xlsx", f"XS-BENCH-{name}", sku_list, bad)
+        answered = {}
+        dropped = form.rename(settings.inbox / form.name)
+        start, wall = time.perf_counter(), time.time()
+        outcomes = process_batch(inbox.candidates(settings.inbox), settings, engine,
+                                 on_outcome=lambda o: answered.setdefault(o.file, time.perf_counter()))
+        done = time.perf_counter()
+        (outcome,) = outcomes
+        _check_answer(settings, outcome, bad, dropped)
+        if (settings.outbox / "stock.xlsx").stat().st_mtime < wall - 1:
+            raise AssertionError("stock.xlsx was not rewritten")
+        result[name] = {"answer": answered[outcome.file] - start, "reports": done - start, "lines": outcome.lines}
+    return result
+
+
+def _check_answer(settings, outcome, bad: bool, dropped: Path) -> None:
+    if bad:
+        copy = settings.root / outcome.moved_to
+        ok = outcome.status == "rejected" and copy.name.endswith(".errors.xlsx") and copy.exists() \
+            and (settings.rejected / dropped.name).exists()
+    else:
+        ok = outcome.status == "posted" and (settings.root / outcome.moved_to).exists()
+    if not ok or dropped.exists():
+        raise AssertionError(f"unexpected answer: {outcome}")
+
+
+# --- month-end ----------------------------------------------------------------------------------------
+
+def monthend(root: str, month: str) -> dict:
+    from jxc_sheets.closing import close_month
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger.db import open_ledger
+
+    settings = Settings(Config(), Path(root))
+    engine = open_ledger(settings.ledger_url)
+    start = time.perf_counter()
+    closed = close_month(engine, settings, month, by="benchmark", today=date(2026, 11, 25))
+    seconds = time.perf_counter() - start
+    failed = [c.check for c in closed.checks if c.ok != "Y"]
+    if closed.forced or failed or not closed.pack.exists():
+        raise AssertionError(f"the close did not go through cleanly: {closed.blockers} {failed}")
+    return {"seconds": seconds, "pack_mb": closed.pack.stat().st_size / 1e6}
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+def stock_report(ledger: str, out: str) -> dict:
+    """outbox/stock.xlsx as write_reports writes it (stock, summary, below_safety)."""
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.reports.stock import write_stock
+    from jxc_sheets.reports.write import READ_ONLY
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    start = time.perf_counter()
+    with engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)
+        write_stock(conn, Path(out))
+    return {"seconds": time.perf_counter() - start}
+
+
+def plain_xlsxwriter(ledger: str, out: str) -> dict:
+    """The same rows from the same query, written by xlsxwriter in constant_memory mode
+    with nothing else: no formats, no other sheets."""
+    import xlsxwriter
+
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.reports import data
+    from jxc_sheets.reports.write import READ_ONLY
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    start = time.perf_counter()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet("stock")
+    rows = 0
+    with engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)
+        for rows, row in enumerate(data.stock_rows(conn), start=1):
+            sheet.write_row(rows, 0, [float(v) if v is not None and not isinstance(v, str) else v for v in row])
+    book.close()
+    return {"seconds": time.perf_counter() - start, "rows": rows}
+
+
+# --- peers -----------------------------------------------------------------------------------------------
+
+def hledger(journal: str) -> dict:
+    """`hledger -f JOURNAL balance`. Its peak RSS is this process's only child's (at least
+    this small process's own, which the kernel carries into it: a few MB)."""
+    start = time.perf_counter()
+    subprocess.run(["hledger", "-f", journal, "balance"], check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger)}
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    name, arguments = sys.argv[1:3]
+    result = CHILDREN[name](**json.loads(arguments))
+    print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))

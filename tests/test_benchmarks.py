@@ -1,0 +1,43 @@
+"""The benchmark suite (benchmarks/run.py) still runs: at a tiny scale, as a subprocess,
+it prints its one table with a row for every benchmark. Speed targets are ratios for
+people to read in that table, never asserted here."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ["benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note"]
+ROWS = [  # (benchmark, the start of its measure, measured here whatever the machine has installed)
+    ("ingest", "plain python-calamine read (denominator)", True),
+    ("ingest", "total: read → posted", True),
+    ("ingest", "re-saved by LibreOffice", False),  # skipped with a note without soffice
+    ("latency", "drop → answer: posted + archived", True),
+    ("latency", "drop → answer: rejected + annotated copy", True),
+    ("latency", "drop → reports refreshed", True),
+    ("month-end", "close 2026-10, moving average", True),
+    ("month-end", "close, FIFO", False),
+    ("month-end", "close, monthly weighted average", False),
+    ("reports", "plain xlsxwriter constant_memory", True),
+    ("reports", "stock.xlsx", True),
+    ("peers", "hledger balance", False),  # skipped with a note without hledger
+]
+
+
+def test_the_suite_prints_one_table_with_every_benchmark(tmp_path: Path):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "0.001",
+                           "--cache", str(tmp_path / "cache")],
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = [re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines() if "  " in line]
+    assert table[0] == HEADER
+    rows = table[1:]
+    for benchmark, measure, measured in ROWS:
+        found = [r for r in rows if r[0] == benchmark and r[1].startswith(measure)]
+        assert found, f"no row {benchmark} · {measure} in:\n{done.stdout}"
+        if measured:
+            assert re.fullmatch(r"[\d,]+\.\d\d", found[0][2]), found[0]  # seconds, measured
+    assert {r[0] for r in rows} == {b for b, _m, _ in ROWS}
+    assert list(tmp_path.glob("cache/ledger-*.sqlite3"))  # the generated ledger is cached for the next run
