@@ -18,7 +18,12 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy import Connection
 
 from . import kinds
-from .ledger import queries
+from .check_counts import check_counts
+from .check_orders import check_orders
+from .config import CountsConfig, OrdersConfig
+from .ledger import periods, queries
+from .ledger.counts import CountResult, Decision
+from .ledger.orders import Closure, Fulfilment
 from .problems import problem
 from .records import Document, Item, Line, MasterData, MasterRow, Problem
 
@@ -32,18 +37,28 @@ class Checked:
     master: tuple[MasterRow, ...]
     problems: tuple[Problem, ...]
     notes: tuple[str, ...] = field(default=())
+    warnings: tuple[Problem, ...] = field(default=())  # the file posts; the processing log shows them
+    fulfilments: tuple[Fulfilment, ...] = field(default=())
+    closures: tuple[Closure, ...] = field(default=())
+    counts: tuple[CountResult, ...] = field(default=())
+    decisions: tuple[Decision, ...] = field(default=())
 
 
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
-          allow_negative_stock: bool) -> Checked:
+          allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
+          count_rules: CountsConfig = CountsConfig()) -> Checked:
     data = queries.master_data(conn)
     problems: list[Problem] = []
     rows = tuple(_check_master_row(row, data, problems) for row in master_rows)
     resolved = sorted((with_hash(_resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = _split_posted(conn, resolved, problems)
+    orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
+    counts = check_counts(conn, orders.documents, count_rules, data.items)
+    problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
     if not allow_negative_stock:
-        problems += check_stock(conn, new, data.warehouses)
-    return Checked(tuple(new), tuple(posted), rows, tuple(problems))
+        problems += check_stock(conn, counts.documents, data.warehouses)
+    return Checked(counts.documents, tuple(posted), rows, tuple(problems), orders.notes + counts.notes,
+                   orders.warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
 
 
 # --- codes and units -----------------------------------------------------------
@@ -88,6 +103,7 @@ def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Pro
 def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line:
     where = line.where
     warehouse = line.warehouse and _known("warehouses", line.warehouse, data, where.get("warehouse", ""), problems)
+    partner = line.partner and _known("customers", line.partner, data, where.get("customer", ""), problems)
     sku = resolve_code(line.sku, data.items)
     if sku is None:
         problems.append(problem("unknown-items", where.get("sku", ""), line.sku, code=line.sku))
@@ -100,9 +116,9 @@ def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line
         known = "、".join((item.unit, *item.units))
         problems.append(problem("unknown-unit", where.get("unit", ""), line.unit, sku=sku, unit=line.unit, units=known))
         return line
-    qty = (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
+    qty = None if line.qty_entered is None else (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
     # unit_cost stays per entered unit, so 1000 箱 @ 50.00 is worth exactly 50,000.00
-    return replace(line, sku=sku, warehouse=warehouse, unit=unit, factor=factor, qty=qty)
+    return replace(line, sku=sku, warehouse=warehouse, partner=partner, unit=unit, factor=factor, qty=qty)
 
 
 def _unit(item: Item, entered: str) -> tuple[str, Decimal | None]:
@@ -134,12 +150,19 @@ def with_hash(doc: Document) -> Document:
     """The content hash: kind, header and lines as posted (units already resolved)."""
     content = {
         "kind": doc.kind,
-        "header": {k: _plain(v) for k, v in sorted(doc.header.items())},
-        "lines": [[l.sku, l.warehouse, _plain(l.qty), l.unit, _plain(l.unit_cost), _plain(l.unit_price),
-                   l.batch, l.remark] for l in doc.lines],
+        "header": {k: _plain(v) for k, v in sorted(doc.header.items()) if k not in kinds.NOT_HASHED},
+        "lines": [_line_content(l) for l in doc.lines],
     }
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     return replace(doc, content_hash=digest)
+
+
+def _line_content(line: Line) -> list:
+    content = [line.sku, line.warehouse, _plain(line.qty), line.unit, _plain(line.unit_cost),
+               _plain(line.unit_price), line.batch, line.remark]
+    if line.expected_date or line.partner:  # only orders and plans have these: older hashes stay as they were
+        content += [_plain(line.expected_date), line.partner]
+    return content
 
 
 def _plain(value: object) -> object:
@@ -168,6 +191,16 @@ def _split_posted(conn: Connection, docs: list[Document], problems: list[Problem
         else:
             problems.append(problem("doc-no-conflict", where, doc.doc_no, doc_no=doc.doc_no))
     return new, same
+
+
+# --- closed months ----------------------------------------------------------------
+
+def check_periods(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """A closed month takes no more documents: finance has reported its numbers."""
+    closed = periods.closed_among(conn, (doc.doc_date for doc in docs))
+    return [problem("period-closed", doc.where.get("doc_date", ""), doc.doc_date.isoformat(),
+                    month=closed[doc.doc_date], doc_no=doc.doc_no)
+            for doc in docs if doc.doc_date in closed]
 
 
 # --- stock ---------------------------------------------------------------------

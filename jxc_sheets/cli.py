@@ -25,9 +25,14 @@ EXAMPLES = {
     "report": "jxc report                   # rewrite the outbox reports",
     "status": "jxc status                   # what waits, what failed last",
     "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
+    "close-order": "jxc close-order CG20261103-01 --reason \"供应商停产 / discontinued\"",
+    "count-sheet": "jxc count-sheet WH-SH1 --blind   # outbox/count/盘点表-WH-SH1-YYYYMMDD-blind.xlsx",
+    "close": "jxc close 2026-10           # lock October and write outbox/monthend/2026-10.xlsx",
+    "reopen": "jxc reopen 2026-10 --reason \"补录漏单 / a missed receipt\"",
     "check": "jxc check                    # recompute balances from movements; exit 1 on differences",
     "backup": "jxc backup                   # into backups/, keeping the newest backup.keep",
     "restore": "jxc restore backups/ledger-20261125-020000.sqlite3",
+    "migrate-ledger": "jxc migrate-ledger --to postgresql+psycopg://jxc:PASSWORD@db.example.com/jxc",
     "demo": "jxc demo                     # a demo workspace in ./jxc-demo, processed end to end",
 }
 
@@ -52,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
         from .ledger.backup import BackupError
         from .ledger.db import LedgerLocationError
+        from .ledger.migrate import SchemaTooNew
 
-        if isinstance(e, (LedgerError, BackupError, LedgerLocationError)):
+        if isinstance(e, (LedgerError, BackupError, LedgerLocationError, SchemaTooNew)):
             print(f"jxc: {e}", file=sys.stderr)
             return 2
         logging.getLogger("jxc").debug("failed", exc_info=True)
@@ -88,11 +94,32 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("doc_no")
     sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
     sub.add_argument("--date", type=date.fromisoformat, help="the reversal's date (default: today)")
+    sub = command("close-order", cmd_close_order, "short-close an open order: what is still open is cancelled")
+    sub.add_argument("doc_no")
+    sub.add_argument("--reason", required=True, help="why (shown in the order report)")
+    sub.add_argument("--kind", choices=["purchase_order", "sales_order"], help="when the number is both")
+    sub = command("count-sheet", cmd_count_sheet, "a pre-filled count form (盘点表) for one warehouse, into outbox/count/")
+    sub.add_argument("warehouse")
+    sub.add_argument("--blind", action="store_true", help="leave the book quantity out (盲盘)")
+    sub.add_argument("--category", help="only this item category (a partial count)")
+    sub.add_argument("--abc", choices=["A", "B", "C"], help="only this ABC class (a partial count)")
+    sub.add_argument("--all-items", action="store_true", help="every active item, not only those with stock")
+    sub.add_argument("--date", type=date.fromisoformat, help="the count date (default: today)")
+    sub = command("close", cmd_close, "month-end close: lock the month and write the month-end pack")
+    sub.add_argument("month", help="YYYY-MM")
+    sub.add_argument("--force", action="store_true", help="close despite the blockers (recorded in the audit)")
+    sub.add_argument("--reason", default="", help="why, when forcing")
+    sub = command("reopen", cmd_reopen, "reopen the latest closed month (recorded in the audit)")
+    sub.add_argument("month", help="YYYY-MM")
+    sub.add_argument("--reason", required=True)
     command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
     sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger, dated and rotated")
     sub.add_argument("dest", type=Path, nargs="?", help="a file or folder (default: backups/, keeping backup.keep)")
     sub = command("restore", cmd_restore, "bring a backup back as the ledger, after it passes jxc check")
     sub.add_argument("source", type=Path)
+    sub = command("migrate-ledger", cmd_migrate_ledger,
+                  "copy the ledger into an empty database (SQLite → PostgreSQL, or back), verified")
+    sub.add_argument("--to", required=True, metavar="URL", help="the empty target, e.g. postgresql+psycopg://user@host/db")
     sub = command("demo", cmd_demo, "a demo workspace with master data and filled forms, processed end to end")
     sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"))
     sub.add_argument("--date", type=date.fromisoformat, help="the demo's today (default: today)")
@@ -109,6 +136,8 @@ def cmd_init(args) -> int:
     settings = init_workspace(args.dir)
     print(f"已创建工作区 / workspace created: {settings.root}")
     print(f"  表单 forms: {settings.templates}   放入 drop files into: {settings.inbox}")
+    if settings.departments:
+        print(f"  部门文件夹 department folders: {', '.join(settings.departments)} (in inbox/, rejected/, archive/)")
     return 0
 
 
@@ -235,6 +264,65 @@ def cmd_reverse(args) -> int:
     return 0
 
 
+def cmd_close_order(args) -> int:
+    from .ledger.db import open_ledger
+    from .ledger.orders import close_order
+    from .ledger.reverse import login_name
+    from .reports.write import write_reports
+
+    settings = _settings(args)
+    engine = open_ledger(settings.ledger_url)
+    with engine.begin() as conn:
+        order = close_order(conn, args.doc_no, args.reason, f"jxc close-order ({login_name()})", args.kind)
+    write_reports(engine, settings, [])
+    print(f"已关闭 closed: {order.doc_no}")
+    return 0
+
+
+def cmd_count_sheet(args) -> int:
+    from .ledger.db import open_ledger
+    from .ledger.queries import master_data
+    from .reports.counts import write_count_sheet
+
+    settings = _settings(args)
+    engine = open_ledger(settings.ledger_url)
+    with engine.connect() as conn:
+        if args.warehouse not in master_data(conn).warehouses:
+            raise UsageError(f"仓库 {args.warehouse} 不存在 / unknown warehouse {args.warehouse}")
+        path = write_count_sheet(conn, settings.outbox / "count", args.warehouse, args.date or date.today(),
+                                 blind=args.blind, category=args.category, abc=args.abc, all_items=args.all_items,
+                                 rules=settings.config.counts)
+    print(f"盘点表 count sheet: {path}")
+    return 0
+
+
+def cmd_close(args) -> int:
+    from .closing import close_month
+    from .ledger.db import open_ledger
+    from .ledger.reverse import login_name
+
+    settings = _settings(args)
+    closed = close_month(open_ledger(settings.ledger_url), settings, args.month, login_name(), args.force, args.reason)
+    if closed.forced:
+        print("强制结账, 已记录 / forced, recorded:\n" + "\n".join(f"  - {b}" for b in closed.blockers))
+    failed = [c for c in closed.checks if c.ok != "Y"]
+    print(f"已结账 closed: {closed.month}\n  {closed.pack}\n  {closed.vouchers}")
+    for check in failed:
+        print(f"  检查未通过 check failed: {check.check}: {check.expected} ≠ {check.actual}")
+    return 1 if failed else 0
+
+
+def cmd_reopen(args) -> int:
+    from .closing import reopen_month
+    from .ledger.db import open_ledger
+    from .ledger.reverse import login_name
+
+    settings = _settings(args)
+    reopen_month(open_ledger(settings.ledger_url), settings, args.month, login_name(), args.reason)
+    print(f"已反结账 reopened: {args.month}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from .ledger.db import open_ledger
     from .ledger.integrity import check_ledger
@@ -265,6 +353,22 @@ def cmd_restore(args) -> int:
 
     kept = restore(_settings(args), args.source)
     print(f"已恢复 / restored {args.source}; 原账本另存为 / the replaced ledger is kept as {kept}")
+    return 0
+
+
+def cmd_migrate_ledger(args) -> int:
+    from .ledger.db import open_ledger
+    from .ledger.transfer import migrate_ledger, shown
+
+    settings = _settings(args)
+    done = migrate_ledger(open_ledger(settings.ledger_url), args.to)
+    print(f"已迁移账本 / ledger migrated: {shown(settings.ledger_url)} → {done.target}")
+    for table, rows in done.rows:
+        print(f"  {table:<16} {rows:>10} 行 rows")
+    print(f"两边 jxc check 一致, 行数相同, {done.balances} 个余额相同"
+          f" / jxc check clean on both sides, equal row counts, {done.balances} balances equal")
+    print("下一步: 把各站点 config.yaml 的 ledger.url 改为目标地址, 再启动 watcher"
+          " / next: point every site's config.yaml ledger.url at the target, then start the watchers")
     return 0
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import kinds
 
 
 class _Section(BaseModel):
@@ -35,6 +37,62 @@ class InboxConfig(_Section):
     batch_size: int = Field(50, ge=1)
 
 
+_NOT_IN_FOLDER_NAMES = set('\\/:*?"<>|~')
+
+
+class DepartmentsConfig(_Section):
+    """Sub-folders of the inbox, one per department, each posting only its kinds."""
+
+    enabled: bool = False
+    root_may_post: Literal["all"] | tuple[str, ...] = "all"
+    folders: dict[str, tuple[str, ...]] = {
+        "warehouse": ("receipt", "delivery", "transfer", "count", "count_approval", "adjustment"),
+        "purchasing": ("purchase_order", "purchase_return"),
+        "sales": ("sales_order", "sales_return", "sales_plan"),
+        "finance": ("opening", "warehouses", "suppliers", "customers", "items"),
+    }
+
+    @field_validator("folders")
+    @classmethod
+    def _plain_distinct_names(cls, folders: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        seen: set[str] = set()
+        for name, kinds_named in folders.items():
+            if not name.strip() or name.startswith(".") or name.endswith((" ", ".")) or _NOT_IN_FOLDER_NAMES & set(name):
+                raise ValueError(f"'{name}' is not a plain folder name (no \\ / : * ? \" < > | ~, no leading dot)")
+            if name.lower() in seen:  # a Windows share does not tell Sales from sales
+                raise ValueError(f"'{name}' appears twice (folder names are compared ignoring case)")
+            seen.add(name.lower())
+            _known_kinds(kinds_named)
+        return folders
+
+    @field_validator("root_may_post")
+    @classmethod
+    def _known_root_kinds(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        return value if value == "all" else _known_kinds(value)
+
+
+def _known_kinds(named: tuple[str, ...]) -> tuple[str, ...]:
+    """A typo (`reciept`) stops jxc at start, rather than refusing that kind's every file."""
+    unknown = [k for k in named if k not in kinds.KINDS]
+    if unknown:
+        raise ValueError(f"unknown kind {', '.join(unknown)} (known: {', '.join(sorted(kinds.KINDS))})")
+    return named
+
+
+class ReaderConfig(_Section):
+    """Limits a dropped file is checked against before it is read: a zip bomb or a
+    sheet of a billion cells is refused with the number, not choked on."""
+
+    max_file_mb: float = Field(100, gt=0)
+    max_uncompressed_mb: float = Field(1000, gt=0)  # all parts of a workbook (a zip) unpacked
+    max_compression_ratio: float = Field(200, gt=1)  # ordinary sheets unpack 5 to 20 times their size
+    max_rows: int = Field(1_100_000, ge=1)
+    max_columns: int = Field(200, ge=1)
+    # The sheet's data range, rows x columns: the reader holds about 32 bytes a
+    # cell of it, so two values at A1 and XFD1048576 would ask for 550 GB.
+    max_cells: int = Field(20_000_000, ge=1)
+
+
 class LedgerConfig(_Section):
     url: str = "sqlite:///ledger.sqlite3"
 
@@ -46,6 +104,44 @@ class BackupConfig(_Section):
 
 class StockConfig(_Section):
     allow_negative_stock: bool = False
+
+
+class OrdersConfig(_Section):
+    over_receipt_pct: float = Field(0, ge=0, le=100)  # how far a receipt may go beyond its purchase order
+    over_delivery_pct: float = Field(0, ge=0, le=100)
+    price_tolerance_pct: float = Field(5, ge=0)  # a receipt price further off its order's is a warning
+    reserve_stock: bool = True  # open sales orders hold stock: available = on hand - reserved
+    usage_window_days: int = Field(90, ge=7)  # average daily usage for reorder, where there is no sales plan
+    supplier_window_days: int = Field(90, ge=7)  # supplier performance over this many days
+    reorder_forms: bool = True  # write outbox/reorder/ purchase order forms
+
+
+class CountsConfig(_Section):
+    tolerance_pct: float = Field(2, ge=0)  # a variance within this % of the book qty …
+    tolerance_value: float = Field(500, ge=0)  # … and within this value posts at once; else it waits for approval
+    abc_a_pct: float = Field(80, gt=0, le=100)  # A items: the first 80 % of annual issue value
+    abc_b_pct: float = Field(95, gt=0, le=100)  # B items: up to 95 %; C items: the rest
+    a_days: int = Field(30, ge=1)  # count A items every 30 days, B every 91, C every 365
+    b_days: int = Field(91, ge=1)
+    c_days: int = Field(365, ge=1)
+    plan_days: int = Field(7, ge=1)  # count_plan.xlsx proposes what falls due within this many days
+
+
+class AccountsConfig(_Section):
+    """Account codes of the voucher export (企业会计准则 chart of accounts by default)."""
+
+    inventory: str = "1405"  # 库存商品
+    goods_received: str = "2202"  # 应付账款 (暂估)
+    cost_of_sales: str = "6401"  # 主营业务成本
+    count_variance: str = "1901"  # 待处理财产损溢
+    other: str = "1901"  # other stock in and out
+    inter_site: str = "1408"  # 在途物资: transfers between sites
+
+
+class FinanceConfig(_Section):
+    slow_days: int = Field(90, ge=1)  # no issue for this long: slow-moving stock
+    dead_days: int = Field(180, ge=1)  # no issue for this long: dead stock
+    accounts: AccountsConfig = AccountsConfig()
 
 
 class ReportsConfig(_Section):
@@ -62,9 +158,14 @@ class Config(_Section):
     company: CompanyConfig = CompanyConfig()
     folders: Folders = Folders()
     inbox: InboxConfig = InboxConfig()
+    reader: ReaderConfig = ReaderConfig()
+    departments: DepartmentsConfig = DepartmentsConfig()
     ledger: LedgerConfig = LedgerConfig()
     backup: BackupConfig = BackupConfig()
     stock: StockConfig = StockConfig()
+    orders: OrdersConfig = OrdersConfig()
+    counts: CountsConfig = CountsConfig()
+    finance: FinanceConfig = FinanceConfig()
     reports: ReportsConfig = ReportsConfig()
 
 
@@ -118,6 +219,12 @@ class Settings:
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
             return prefix + str(self.root / url[len(prefix):])
         return url
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """The inbox sub-folders that are drop folders: none unless departments.enabled."""
+        d = self.config.departments
+        return tuple(d.folders) if d.enabled else ()
 
     @property
     def allow_negative_stock(self) -> bool:

@@ -164,7 +164,8 @@ SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
 """The mistake of the second bad file: far more than this opening stock asked of it."""
 
 PREFIXES = {"opening": "QC", "receipt": "CG", "delivery": "XS", "purchase_return": "CT",
-            "sales_return": "XT", "transfer": "DB", "adjustment": "QT"}
+            "sales_return": "XT", "transfer": "DB", "adjustment": "QT",
+            "purchase_order": "PO", "sales_order": "SO", "sales_plan": "JH", "count": "PD"}
 
 
 @dataclass(frozen=True)
@@ -281,11 +282,23 @@ class _Planner:
     def _current_month(self) -> list[PlannedFile]:
         span = (self.today - self.current_start).days
         days = [self.current_start + timedelta(days=span * i // 4) for i in range(4)]
+        cleaning_order = self._purchase_order(self.previous_start + timedelta(days=24), "SUP03",
+                                              ("CLN-002", "CLN-005", "CLN-006"), expected=days[0])
+        late_order = self._purchase_order(self.previous_start + timedelta(days=27), "SUP04",
+                                          ("ELC-001", "ELC-004"), expected=self.today - timedelta(days=3))
+        office_order = self._sales_order(days[1], "CUS04", "WH-SH1", ("OFF-003", "OFF-005"), SHORT_SKU)
         return [
+            cleaning_order,
+            late_order,
             self._receipt(days[0], "WH-SH1", "SUP05", ("PKG-001", "PKG-003", "PKG-007", "PKG-006")),
+            self._receipt_against(days[0], "WH-SZ", cleaning_order, 0.6),
             self._delivery(days[1], "WH-SH1", "CUS04", "OFF ELC", 5),
+            office_order,
+            self._delivery_against(days[2], "WH-SH1", office_order, backorder=SHORT_SKU),
             self._delivery(days[2], "WH-SZ", "CUS06", "BEV CLN", 4),
             self._online_batch(days[3], "WH-SH1"),
+            self._sales_plan(self.today, ("BEV-001", "BEV-003", "OFF-001", "CLN-001")),
+            self._count(self.today, "WH-SZ"),
             self._bad_entry(self.today),
             self._too_much(self.today),
         ]
@@ -367,6 +380,74 @@ class _Planner:
                              "remark": f"天猫订单 {platform_order}"})
         return PlannedFile(f"{day.isoformat()}_销售出库_电商导出_{day:%Y%m%d}.xlsx", "delivery",
                            lines=tuple(rows), batch=True)
+
+    def _purchase_order(self, day: date, supplier: str, skus, expected: date) -> PlannedFile:
+        lines = [{"sku": sku, "qty": Decimal(ITEMS_BY_SKU[sku].reorder_qty * 2), "unit": ITEMS_BY_SKU[sku].unit,
+                  "unit_price": Decimal(ITEMS_BY_SKU[sku].std_cost)} for sku in skus]
+        return self._document("purchase_order", day, {"supplier": supplier, "expected_date": expected,
+                                                      "prepared_by": "采购部 " + self._clerk()}, lines)
+
+    def _receipt_against(self, day: date, warehouse: str, order: PlannedFile, share: float) -> PlannedFile:
+        """A partial receipt of `order`, its cost left empty: the order's price applies."""
+        lines = []
+        for line in order.lines:
+            item = ITEMS_BY_SKU[line["sku"]]
+            qty = self._round_qty(item, float(line["qty"]) * share)
+            self.stock.move(item.sku, warehouse, day, qty)
+            lines.append({"sku": item.sku, "qty": qty, "unit": item.unit, "remark": "部分到货"})
+        return self._document("receipt", day, {"warehouse": warehouse, "supplier": order.header["supplier"],
+                                               "ref_doc": order.header["doc_no"], "prepared_by": self._clerk(),
+                                               "remark": "按采购订单收货"}, lines)
+
+    def _sales_order(self, day: date, customer: str, warehouse: str, skus, short_sku: str) -> PlannedFile:
+        """Lines the warehouse can fill, and one line beyond all stock: a backorder."""
+        lines = [{"sku": sku, "qty": self._portion(ITEMS_BY_SKU[sku], self.stock.available(sku, warehouse, day), 0.2),
+                  "unit": ITEMS_BY_SKU[sku].unit, "unit_price": self._price(sku)}
+                 for sku in skus if self.stock.available(sku, warehouse, day) >= 2]
+        lines.append({"sku": short_sku, "qty": Decimal(20000), "unit": ITEMS_BY_SKU[short_sku].unit,
+                      "unit_price": self._price(short_sku), "remark": "年会用水"})
+        return self._document("sales_order", day, {"customer": customer, "warehouse": warehouse,
+                                                   "promised_date": day + timedelta(days=7),
+                                                   "prepared_by": "销售部 " + self._clerk()}, lines)
+
+    def _delivery_against(self, day: date, warehouse: str, order: PlannedFile, backorder: str) -> PlannedFile:
+        """Delivers what stock covers of `order`, its prices left to the order; the backorder stays open."""
+        lines = []
+        for line in order.lines:
+            qty = min(line["qty"], self.stock.available(line["sku"], warehouse, day))
+            if line["sku"] != backorder and qty >= 1:
+                self.stock.move(line["sku"], warehouse, day, -qty)
+                lines.append({"sku": line["sku"], "qty": qty, "unit": line["unit"]})
+        assert lines, "the demo's sales order must be partly deliverable"
+        return self._document("delivery", day, {"warehouse": warehouse, "customer": order.header["customer"],
+                                                "ref_doc": order.header["doc_no"], "prepared_by": self._clerk()}, lines)
+
+    def _sales_plan(self, day: date, skus) -> PlannedFile:
+        month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        lines = [{"sku": sku, "qty": Decimal(ITEMS_BY_SKU[sku].reorder_qty * 3), "unit": ITEMS_BY_SKU[sku].unit}
+                 for sku in skus]
+        return self._document("sales_plan", day, {"month": f"{month:%Y-%m}", "prepared_by": "销售部",
+                                                  "remark": "下月销售计划"}, lines)
+
+    def _count(self, day: date, warehouse: str) -> PlannedFile:
+        """A partial count at the end of `day`: most lines agree with the book, one is a
+        little short (posts at once), one is well short (waits for approval)."""
+        after = day + timedelta(days=1)
+        stocked = [item for item in ITEMS if item.active and not item.by_weight
+                   and self.stock.available(item.sku, warehouse, after) >= 60]
+        lines = []
+        for index, item in enumerate(stocked[:6]):
+            book = self.stock.available(item.sku, warehouse, after)
+            counted, remark = book, ""
+            if index == 1:
+                counted, remark = book - 1, "包装破损 1 件"
+            elif index == 3:
+                counted, remark = (book * Decimal("0.8")).to_integral_value(), "疑似发错货, 待查"
+            self.stock.move(item.sku, warehouse, day, counted - book) if counted < book else None
+            lines.append({"sku": item.sku, "location": f"{item.sku[:3]}-{index + 1:02d}", "counted_qty": counted,
+                          "unit": item.unit, "remark": remark})
+        return self._document("count", day, {"warehouse": warehouse, "scope": "抽盘 partial",
+                                             "counted_by": "苏州仓 " + self._clerk(), "remark": "月末抽盘"}, lines)
 
     def _bad_entry(self, day: date) -> PlannedFile:
         """Mistake 1: a quantity typed with its unit, and a sku nobody registered."""

@@ -20,8 +20,11 @@ from typing import Callable, Protocol, Sequence
 from sqlalchemy import Engine
 
 from . import inbox, kinds
-from .check import check
-from .config import Settings
+from .check import Checked, check
+from .departments import misplaced
+from .config import ReaderConfig, Settings
+from .ledger import counts as ledger_counts
+from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
 from .ledger.db import open_ledger
 from .problems import problem
@@ -45,10 +48,16 @@ class Loaded:
     raws: tuple[RawDocument, ...]
     problems: tuple[Problem, ...]
     local: Path | None = None  # the local copy that was read, when the inbox is a share
+    department: str = ""  # the department folder it was dropped into; "" for the inbox itself
 
     @property
     def kind(self) -> str:
         return ",".join(sorted({r.kind for r in self.raws}))
+
+    @property
+    def label(self) -> str:
+        """`warehouse/r.xlsx`: the file as named in answers and in the processing log."""
+        return inbox.label(self.department, self.name)
 
 
 class Retries(Protocol):
@@ -61,8 +70,8 @@ def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | Non
     """Processes every file waiting in the inbox once, in a sensible order, then rewrites the reports."""
     engine = engine or open_ledger(settings.ledger_url)
     if not dry_run:
-        inbox.recover_abandoned(settings.inbox)
-    return process_batch(inbox.candidates(settings.inbox), settings, engine, dry_run=dry_run)
+        inbox.recover_abandoned(settings.inbox, filed_in=(settings.archive, settings.rejected))
+    return process_batch(inbox.candidates(settings.inbox, settings.departments), settings, engine, dry_run=dry_run)
 
 
 def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
@@ -74,14 +83,14 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
     for path in paths:
         taken = path if dry_run else inbox.claim(path, settings.inbox)
         if taken is not None:
-            claimed.append((taken, path.name))
+            claimed.append((taken, path.name, inbox.department_of(path, settings.inbox)))
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="jxc-") as local:
-        loaded = sorted(_load_all(claimed, Path(local)), key=order)
+        loaded = sorted(_load_all(claimed, Path(local), settings.config.reader), key=order)
         for i, item in enumerate(loaded):
             if should_stop() and not dry_run:
                 for rest in loaded[i:]:
-                    inbox.move_unique(rest.path, settings.inbox, rest.name)
+                    inbox.move_unique(rest.path, inbox.department_folder(settings.inbox, rest.department), rest.name)
                 break
             outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
             on_outcome(outcomes[-1])
@@ -90,11 +99,11 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
     return outcomes
 
 
-def _load_all(claimed: list[tuple[Path, str]], local: Path) -> list[Loaded]:
+def _load_all(claimed: list[tuple[Path, str, str]], local: Path, limits: ReaderConfig) -> list[Loaded]:
     loaded = []
-    for taken, name in claimed:
+    for taken, name, department in claimed:
         try:
-            loaded.append(load(taken, name, local))
+            loaded.append(load(taken, name, local, department, limits))
         except OSError:  # the share went away mid-copy: the claim is taken back later
             log.exception("could not copy %s from the inbox", name)
     return loaded
@@ -106,34 +115,46 @@ def process_file(path: Path, settings: Settings, engine: Engine, *, dry_run: boo
     return outcomes[0] if outcomes else Outcome(path.name, "gone")
 
 
-def load(path: Path, name: str, local_folder: Path | None = None) -> Loaded:
+def load(path: Path, name: str, local_folder: Path | None = None, department: str = "",
+         limits: ReaderConfig = ReaderConfig()) -> Loaded:
     """Reads the claimed file — from a local copy when `local_folder` is given, so a
     slow or flaky share is touched once, by one sequential copy."""
     local = None
     source = path
-    if local_folder is not None:
+    # A file over the size limit is refused unread: not worth a copy.
+    if local_folder is not None and path.stat().st_size <= limits.max_file_mb * 1024 * 1024:
         local = local_folder / f"{len(list(local_folder.iterdir()))}-{name}"
         shutil.copyfile(path, local)
         source = local
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    with open(source, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     try:
-        raws, problems = read_workbook(source, name)
+        raws, problems = read_workbook(source, name, limits)
     except Exception as e:  # the reader's own bug: answered like any other failure
         log.exception("reading %s failed", name)
         raws, problems = [], [problem("internal-error", reason=f"{type(e).__name__}: {e}")]
-    return Loaded(path, name, digest, tuple(raws), tuple(problems), local)
+    return Loaded(path, name, digest, tuple(raws), tuple(problems), local, department)
 
 
 def order(item: Loaded) -> tuple:
     """Master data first (warehouses, suppliers, customers, items), then opening stock,
-    then documents by their earliest date; unreadable files last."""
+    then documents by their earliest date — on one date, orders before the receipts
+    and deliveries that may name them, and counts after them (a count takes the book
+    at the end of its day); unreadable files last."""
     if item.problems or not item.raws:
-        return (3, date.max, item.name)
+        return (3, date.max, 1, item.name)
     names = [r.kind for r in item.raws]
     if all(kinds.KINDS[n].is_master for n in names):
-        return (0, min(kinds.MASTER_ORDER.index(n) for n in names), item.name)
+        return (0, min(kinds.MASTER_ORDER.index(n) for n in names), 1, item.name)
     rank = 1 if "opening" in names else 2
-    return (rank, _earliest_date(item.raws), item.name)
+    within_day = 0 if all(kinds.KINDS[n].is_order for n in names) else 2 if any(kinds.KINDS[n].is_count for n in names) else 1
+    return (rank, _earliest_date(item.raws), within_day, item.name)
+
+
+def _first_date(item: Loaded) -> date | None:
+    """The earliest date a rejected file holds, so the month-end close knows whose month it is."""
+    earliest = _earliest_date(item.raws)
+    return None if earliest == date.max else earliest
 
 
 def _earliest_date(raws: Sequence[RawDocument]) -> date:
@@ -157,52 +178,73 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
         failure = problem("internal-error", reason=f"{type(e).__name__}: {e}")
         notes = (traceback.format_exc(limit=3),)
         if dry_run or not item.path.exists():
-            return Outcome(item.name, "failed", item.kind, problems=(failure,), notes=notes)
-        if retries is not None and retries.again(item.name, item.file_hash):
+            return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
+        if retries is not None and retries.again(item.label, item.file_hash):
             return _give_back(item, settings, failure, notes)
         try:
             outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
         except Exception:  # even filing it away failed: leave it in .work for the next run
             log.exception("could not file away %s", item.name)
-            return Outcome(item.name, "failed", item.kind, problems=(failure,), notes=notes)
+            return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
     return outcome
 
 
 def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) -> Outcome:
-    if item.problems:
-        return _dry(item, item.problems) if dry_run else _reject(item, settings, engine, item.problems)
+    unread = item.problems or tuple(misplaced(item.raws, item.department, settings, item.local or item.path))
+    if unread:  # unreadable, or of a kind its folder may not post: answered before any validation
+        return _dry(item, unread) if dry_run else _reject(item, settings, engine, unread)
     validated = validate(item.raws)
     with engine.begin() as conn:
-        checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock)
+        checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
+                        settings.config.orders, settings.config.counts)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()
         else:
-            docs = checked.to_post
-            status = "posted" if docs or checked.master else "skipped"
-            file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
-                item.name, item.file_hash, item.kind, status,
-                documents=len(docs) + len(checked.already_posted),
-                lines=sum(len(d.lines) for d in docs) + len(checked.master)))
-            ledger_post.upsert_master(conn, checked.master)
-            ledger_post.post_documents(conn, docs, file_id)
+            status, file_id = _post(conn, item, checked)
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
-    notes = tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
+    notes = (tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
+             + checked.notes + tuple(w.render() for w in checked.warnings))
+    lines = _lines(checked)
     if dry_run:
         would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
-        return Outcome(item.name, "dry-run", item.kind, len(checked.to_post),
-                       sum(len(d.lines) for d in checked.to_post) + len(checked.master), notes=would + notes)
-    return Outcome(item.name, status, item.kind, len(checked.to_post), sum(len(d.lines) for d in checked.to_post) + len(checked.master),
+        return Outcome(item.label, "dry-run", item.kind, len(checked.to_post), lines, notes=would + notes)
+    return Outcome(item.label, status, item.kind, len(checked.to_post), lines,
                    notes=notes, moved_to=_archive(item, settings, engine, file_id), file_hash=item.file_hash,
                    doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))
+
+
+def _lines(checked: Checked) -> int:
+    """Lines as the user wrote them: a count's are the skus counted, not the variances it posts."""
+    posted = sum(len(d.lines) for d in checked.to_post if d.kind != "count")
+    return posted + sum(len(r.lines) for r in checked.counts) + len(checked.master)
+
+
+def _post(conn, item: Loaded, checked: Checked) -> tuple[str, int]:
+    """Writes one checked file into the ledger, inside the caller's transaction."""
+    docs = checked.to_post
+    status = "posted" if docs or checked.master or checked.closures or checked.decisions else "skipped"
+    file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
+        item.label, item.file_hash, item.kind, status,
+        documents=len(docs) + len(checked.already_posted),
+        lines=_lines(checked),
+        warnings="\n".join(w.render() for w in checked.warnings) or None))
+    ledger_post.upsert_master(conn, checked.master)
+    ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
+    ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)
+    ledger_orders.record_closures(conn, checked.closures, closed_by=item.label)
+    ledger_counts.record_counts(conn, checked.counts, ids)
+    ledger_counts.record_decisions(conn, checked.decisions, ids, decided_by=item.label)
+    return status, file_id
 
 
 def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> str:
     """After the commit nothing may turn a posted file into a rejected one: if the move
     fails, the file stays in .work and the next run puts it back, to be skipped."""
     try:
-        moved = inbox.move_unique(item.path, inbox.archive_folder(settings.archive, datetime.now()), item.name)
+        archive = inbox.department_folder(settings.archive, item.department)
+        moved = inbox.move_unique(item.path, inbox.archive_folder(archive, datetime.now()), item.name)
         with engine.begin() as conn:
             ledger_post.set_moved_to(conn, file_id, _relative(moved, settings))
     except OSError:
@@ -213,32 +255,35 @@ def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> 
 
 def _give_back(item: Loaded, settings: Settings, failure: Problem, notes: tuple[str, ...]) -> Outcome:
     """A system failure (the ledger unreachable, a full disk…) is no fault of the file:
-    it goes back to the inbox, to be tried again later."""
+    it goes back to the folder it was dropped into, to be tried again later."""
     try:
-        inbox.move_unique(item.path, settings.inbox, item.name)
+        inbox.move_unique(item.path, inbox.department_folder(settings.inbox, item.department), item.name)
     except OSError:
         log.exception("could not give %s back; it stays in %s", item.name, item.path.parent)
-    return Outcome(item.name, "retry", item.kind, problems=(failure,), notes=notes)
+    return Outcome(item.label, "retry", item.kind, problems=(failure,), notes=notes)
 
 
 def _dry(item: Loaded, problems: Sequence[Problem]) -> Outcome:
-    return Outcome(item.name, "rejected", item.kind, problems=tuple(problems))
+    return Outcome(item.label, "rejected", item.kind, problems=tuple(problems))
 
 
 def _reject(item: Loaded, settings: Settings, engine: Engine, problems: Sequence[Problem],
             status: str = "rejected", notes: tuple[str, ...] = ()) -> Outcome:
-    """The original goes to rejected/ untouched, with NAME.errors.xlsx beside it."""
-    folder = settings.rejected
-    moved = inbox.move_unique(item.path, folder, item.name)
-    stem = moved.name.rsplit(".", 1)[0]
-    errors = write_errors_copy(item.local or moved, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"),
+    """The original goes to rejected/ (rejected/DEPARTMENT/ for a department's file)
+    untouched, with NAME.errors.xlsx beside it."""
+    folder = inbox.department_folder(settings.rejected, item.department)
+    # The annotated copy first, so no original ever sits in rejected/ without its reasons
+    # (a run killed in between leaves a spare copy instead); never over an existing file.
+    stem = inbox.unique_name(folder, item.name).rsplit(".", 1)[0]
+    errors = write_errors_copy(item.local or item.path, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"),
                                problems, item.name)
+    moved = inbox.move_unique(item.path, folder, item.name)
     first = "\n".join(p.render() for p in problems[:FIRST_PROBLEMS])
     with engine.begin() as conn:
         ledger_post.record_file(conn, ledger_post.FileRecord(
-            item.name, item.file_hash, item.kind, status, problems=len(problems),
-            first_problems=first, moved_to=_relative(moved, settings)))
-    return Outcome(item.name, status, item.kind, problems=tuple(problems), notes=notes,
+            item.label, item.file_hash, item.kind, status, problems=len(problems),
+            first_problems=first, moved_to=_relative(moved, settings), first_date=_first_date(item)))
+    return Outcome(item.label, status, item.kind, problems=tuple(problems), notes=notes,
                    moved_to=_relative(errors, settings), file_hash=item.file_hash)
 
 

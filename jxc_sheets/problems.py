@@ -7,12 +7,26 @@ from .records import Problem
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # the file as a whole
-    "file-unreadable": ("无法作为 Excel 工作簿打开: {reason}", "cannot be opened as a workbook: {reason}"),
+    "file-unreadable": ("无法作为 Excel 工作簿打开: {reason_zh}", "cannot be opened as a workbook: {reason}"),
+    "file-too-large": ("文件{what_zh}为 {actual} MB, 超过上限 {limit} MB (配置 reader.{key}); 请拆成几个较小的文件",
+                       "the file's {what} is {actual} MB, over the limit of {limit} MB (config reader.{key}); split it into smaller files"),
+    "file-zip-bomb": ("{part} 解压后是压缩时的 {actual} 倍, 超过上限 {limit} 倍 (配置 reader.max_compression_ratio); "
+                      "正常的工作簿只有 5-20 倍, 这像是压缩炸弹, 未读取",
+                      "{part} unpacks to {actual} times its packed size, over the limit of {limit} (config reader.max_compression_ratio); "
+                      "ordinary workbooks unpack 5-20 times: this looks like a zip bomb and was not read"),
+    "file-unsafe-xml": ("{part} 含有 DTD/实体声明 (XML 实体扩展或外部实体), Excel 从不这样保存; 为安全起见未读取此文件",
+                        "{part} holds a DTD or entity declaration (XML entity expansion or an external entity), "
+                        "which Excel never writes; the file was refused unread"),
+    "sheet-too-large": ("数据区域 {extent} 有 {actual} {what_zh}, 超过上限 {limit} (配置 reader.{key}); 请删除远处多余的单元格, 或拆成几个文件",
+                        "the data range {extent} has {actual} {what}, over the limit of {limit} (config reader.{key}); "
+                        "delete stray cells far from the table, or split the file"),
     "file-no-form": ("不是 jxc 表单: 没有 _meta 工作表, 也没有单据类型(kind)列; 请使用 templates/ 中的表单",
                      "not a jxc form: no _meta sheet and no kind column; use a form from templates/"),
     "file-unknown-kind": ("未知的单据类型 '{kind}'", "unknown form kind '{kind}'"),
     "file-form-version": ("表单版本 {version} 比本程序新, 请升级 jxc 或使用 templates/ 中的表单",
                           "form version {version} is newer than this program; use a form from templates/"),
+    "department-kind": ("{folder} 文件夹不能提交{kind_zh}({kind}), 只能提交: {allowed_zh}; {fix_zh}",
+                        "the folder {folder} may not post {kind}, only: {allowed}; {fix}"),
     "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行)", "no line table found (a row of labels such as 'sku')"),
     "file-no-lines": ("没有填写任何明细行", "no lines filled in"),
     "missing-column": ("明细表缺少列 {label}", "the line table lacks the column {label}"),
@@ -21,6 +35,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "required": ("{label} 不能为空", "{key} must not be empty"),
     "not-a-number": ("{label} 不是数字", "{key} is not a number"),
     "not-a-date": ("{label} 不是日期(如 2026-11-03)", "{key} is not a date (e.g. 2026-11-03)"),
+    "not-a-month": ("{label} 不是月份(如 2026-12)", "{key} is not a month (e.g. 2026-12)"),
     "not-an-integer": ("{label} 必须是整数", "{key} must be a whole number"),
     "not-yes-no": ("{label} 只能填 Y 或 N", "{key} must be Y or N"),
     "too-many-decimals": ("{label} 最多 {places} 位小数", "{key} allows at most {places} decimal places"),
@@ -49,6 +64,29 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "{doc_no} is already posted with different content; to correct it, reverse it (jxc reverse {doc_no}) and post anew under a new number"),
     "insufficient-stock": ("库存不足: {sku} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}",
                            "not enough stock: {sku} in {warehouse} on {date} has {available}, this needs {needed}"),
+    "period-closed": ("{month} 已结账, 不能再过账 {doc_no}; 请改用未结账月份的日期, 或请财务反结账",
+                      "{month} is closed: {doc_no} cannot post there; date it in an open month, or ask finance to reopen"),
+    # orders
+    "order-unknown": ("关联单号 {ref} 不是已过账的{order_zh}", "ref_doc {ref} is not a posted {order_en}"),
+    "order-closed": ("{order_zh} {ref} 已关闭或已全部{done_zh}, 没有未完成数量",
+                     "{order_en} {ref} is closed or complete: nothing is open on it"),
+    "order-other-party": ("{order_zh} {ref} 属于{party_zh} {owner}, 不是 {party}",
+                          "{order_en} {ref} belongs to {owner}, not {party}"),
+    "order-sku-not-ordered": ("物料 {sku} 不在{order_zh} {ref} 上", "{sku} is not on {order_en} {ref}"),
+    "order-over": ("超出{order_zh} {ref}: {sku} 尚未{done_zh} {open} {unit}, 本行 {qty} (允许超出 {tolerance}%)",
+                   "more than {order_en} {ref} has open: {sku} has {open} {unit} open, this line {qty} (tolerance {tolerance}%)"),
+    "order-close-new": ("订单 {doc_no} 尚未过账, 关闭标记只用于已过账的订单; 新订单请留空",
+                        "{doc_no} is not posted yet: the close marker is for an order already posted; leave it empty"),
+    # counts
+    "count-scope": ("盘点范围只能填 全盘(full) 或 抽盘(partial)", "scope must be full or partial"),
+    "count-unknown": ("盘点单 {doc_no} 未过账, 无从审批", "count {doc_no} is not posted: there is nothing to approve"),
+    "count-line-unknown": ("盘点单 {doc_no} 没有第 {line} 行物料 {sku}; 请使用 outbox/variance/ 中的审批表",
+                           "count {doc_no} has no line {line} for {sku}; use the workbook from outbox/variance/"),
+    # warnings: the file posts, the processing log shows them
+    "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
+                        "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),
+    "backorder": ("缺货待发: {sku} 可用 {available}, 订单 {doc_no} 有 {short} 需等到货",
+                  "backorder: {sku} has {available} available; {short} of {doc_no} waits for stock"),
     # the program itself
     "internal-error": ("处理时程序出错, 文件未过账, 请联系 IT: {reason}", "the program failed on this file; nothing was posted; tell IT: {reason}"),
 }

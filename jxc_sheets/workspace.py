@@ -16,7 +16,8 @@ FOLDERS = ("inbox", "outbox", "archive", "rejected", "templates")
 
 
 def init_workspace(root: Path) -> Settings:
-    """config.yaml (kept if present), the folders, the blank forms and the ledger."""
+    """config.yaml (kept if present), the folders, the blank forms and the ledger.
+    Run again after enabling departments: it adds their folders (and changes nothing else)."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / "config.yaml"
     if not config.exists():
@@ -24,9 +25,17 @@ def init_workspace(root: Path) -> Settings:
     settings = load_settings(config)
     for name in FOLDERS:
         getattr(settings, name).mkdir(parents=True, exist_ok=True)
+    for folder in department_folders(settings):
+        folder.mkdir(parents=True, exist_ok=True)
     open_ledger(settings.ledger_url)
     write_workspace_templates(settings)
     return settings
+
+
+def department_folders(settings: Settings) -> list[Path]:
+    """inbox/, rejected/ and archive/ of each department: made up front, so IT can set
+    each one's share permissions before anyone drops a file."""
+    return [base / d for d in settings.departments for base in (settings.inbox, settings.rejected, settings.archive)]
 
 
 def write_workspace_templates(settings: Settings) -> list[Path]:
@@ -52,7 +61,8 @@ def status(settings: Settings) -> dict:
     return {
         "watchers": watchers,
         "today": processed_today(engine),
-        "waiting": [p.name for p in inbox.candidates(settings.inbox)],
+        "waiting": [inbox.label(inbox.department_of(p, settings.inbox), p.name)
+                    for p in inbox.candidates(settings.inbox, settings.departments)],
         "in_work": sorted(p.name for p in work.iterdir()) if work.is_dir() else [],
         "last": last,
         "last_failed": dict(failed._mapping) if failed else None,
@@ -92,6 +102,21 @@ def restore(settings: Settings, source: Path) -> Path:
     return restore_ledger(source, _sqlite_path(settings), settings.backups)
 
 
+def _close_past_months(settings: Settings, today: date) -> list[Path]:
+    """The demo closes the months before the current one, as finance would."""
+    from .closing import close_month
+    from .ledger.db import open_ledger
+    from .ledger.periods import months_with_movements
+
+    engine = open_ledger(settings.ledger_url)
+    with engine.connect() as conn:
+        months = [m for m in months_with_movements(conn) if m < f"{today:%Y-%m}"]
+    packs = [close_month(engine, settings, month, "jxc demo", today=today).pack for month in months]
+    for month in months:
+        print(f"已结账 closed: {month}")
+    return packs
+
+
 def run_demo(root: Path, today: date) -> int:
     from .cli import describe
     from .demo import write_demo_inbox
@@ -109,10 +134,17 @@ def run_demo(root: Path, today: date) -> int:
     posted = sum(o.status == "posted" for o in outcomes)
     rejected = [o for o in outcomes if o.status in ("rejected", "failed")]
     print(f"\n{posted} 个文件已过账 posted, {len(rejected)} 个被退回 rejected.")
+    closed = _close_past_months(settings, today)
     print("看这里 / where to look:")
     print(f"  {settings.outbox / 'index.html'}      看板 dashboard (open in a browser)")
     print(f"  {settings.outbox / 'stock.xlsx'}      库存 stock on hand")
+    print(f"  {settings.outbox / 'orders.xlsx'}     订单 open orders, backorders, suppliers, sales and margin")
+    print(f"  {settings.outbox / 'reorder'}         补货建议 reorder suggestions: purchase order forms, one per supplier")
     print(f"  {settings.outbox / 'log.xlsx'}        处理记录 processing log")
+    print(f"  {settings.outbox / 'variance'}        盘点差异 count variances: fill 批准 approve Y/N, drop back into inbox/")
+    print(f"  {settings.outbox / 'count_plan.xlsx'} 盘点计划 what to count this week")
+    for pack in closed:
+        print(f"  {pack}  月结报表 month-end pack")
     print(f"  {settings.rejected}/*.errors.xlsx   退回文件, 红色单元格有批注 / rejected files, red cells carry comments")
     print(f"  {settings.templates}                 空白表单 blank forms (dropdowns filled)")
     return 0

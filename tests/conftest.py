@@ -2,8 +2,10 @@
 workbooks built cell by cell as staff (or their spreadsheet programs) save them."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -118,3 +120,27 @@ def jxc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 D = date(2026, 11, 3)
+
+
+@pytest.fixture
+def postgres_url():
+    """The URL of a new, empty schema of its own on the PostgreSQL server (dropped afterwards),
+    as `ledger.url` would name it: the schema comes in through the search_path option."""
+    import sqlalchemy
+
+    server = os.environ.get("JXC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"jxc_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+    except sqlalchemy.exc.OperationalError as e:
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {server} is not reachable (set JXC_TEST_PG_URL to another server): {e}",
+                    pytrace=False)
+    try:
+        yield f"{server}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        admin.dispose()

@@ -242,8 +242,8 @@ def test_master_data_from_a_workbook_is_checked_before_it_posts(ledger, tmp_path
     validated = validate(raws)
     with ledger.connect() as conn:
         checked = check(conn, validated.documents, validated.master, False)
-    # items table: default_supplier is the 10th column (J), row 2
-    assert cells(checked) == [("明细!J2", "unknown-suppliers")]
+    # items table: default_supplier is the 13th column (M), row 2
+    assert cells(checked) == [("明细!M2", "unknown-suppliers")]
 
 
 def test_an_unknown_warehouse_is_not_also_reported_as_empty_on_every_line(ledger):

@@ -49,7 +49,9 @@ def _state(engine):
     with engine.connect() as conn:
         balances = sorted(tuple(r) for r in conn.execute(select(schema.balances)))
         movements = sorted((r.sku, r.warehouse, r.qty, r.value) for r in conn.execute(select(schema.movements)))
-        return balances, movements, check_ledger(conn)
+        fulfilments = sorted((r.order_line_no, r.sku, r.qty, r.doc_date) for r in conn.execute(select(schema.fulfilments)))
+        assert fulfilments, "the demo receives and delivers against orders"
+        return balances, movements, fulfilments, check_ledger(conn)
 
 
 def test_the_demo_posts_the_same_on_postgresql_and_sqlite(tmp_path, pg_engine):
@@ -63,5 +65,5 @@ def test_the_demo_posts_the_same_on_postgresql_and_sqlite(tmp_path, pg_engine):
     assert [(o.file, o.status) for o in pg_outcomes] == [(o.file, o.status) for o in sqlite_outcomes]
     assert sum(o.status == "rejected" for o in pg_outcomes) == 2
     pg_state, sqlite_state = _state(pg_engine), _state(sqlite_engine)
-    assert pg_state[2] == [] and sqlite_state[2] == []
-    assert pg_state[:2] == sqlite_state[:2]
+    assert pg_state[3] == [] and sqlite_state[3] == []
+    assert pg_state[:3] == sqlite_state[:3]

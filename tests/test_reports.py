@@ -118,9 +118,10 @@ def settings(tmp_path):
 def test_writes_every_report_atomically(ledger, settings):
     written = write_reports(ledger, settings)
     outbox = settings.outbox
-    assert written == [outbox / "stock.xlsx", outbox / "index.html", outbox / "log.xlsx",
+    reorder_forms = sorted((outbox / "reorder").glob("*.xlsx"))
+    assert written == [outbox / "stock.xlsx", outbox / "orders.xlsx", outbox / "count_plan.xlsx", outbox / "index.html", outbox / "log.xlsx",
                        outbox / "ledger" / "2026-10.xlsx", outbox / "ledger" / "2026-11.xlsx",
-                       outbox / "ledger" / "2026-12.xlsx"]
+                       outbox / "ledger" / "2026-12.xlsx", *reorder_forms]
     assert all(p.exists() for p in written)
     assert [p for p in outbox.rglob("*") if p.is_file() and p not in written] == []  # no temp files left
 
@@ -128,13 +129,14 @@ def test_writes_every_report_atomically(ledger, settings):
 def test_only_the_months_asked_are_mirrored(ledger, settings):
     written = write_reports(ledger, settings, months=["2026-11"])
     assert [p.relative_to(settings.outbox).as_posix() for p in written] == [
-        "stock.xlsx", "index.html", "log.xlsx", "ledger/2026-11.xlsx"]
+        "stock.xlsx", "orders.xlsx", "count_plan.xlsx", "index.html", "log.xlsx", "ledger/2026-11.xlsx",
+        "reorder/采购建议-S1.xlsx"]
 
 
 def test_html_can_be_turned_off(ledger, tmp_path):
     settings = config.Settings(config.Config(reports=config.ReportsConfig(html=False)), tmp_path)
     written = write_reports(ledger, settings, months=[])
-    assert [p.name for p in written] == ["stock.xlsx", "log.xlsx"]
+    assert [p.name for p in written] == ["stock.xlsx", "orders.xlsx", "count_plan.xlsx", "log.xlsx", "采购建议-S1.xlsx"]
 
 
 def test_a_malformed_month_is_refused_before_anything_is_written(ledger, settings):
@@ -237,7 +239,7 @@ def test_log_is_newest_first_with_status_in_words(ledger, settings):
     write_reports(ledger, settings, months=[])
     sheet = openpyxl.load_workbook(settings.outbox / "log.xlsx").worksheets[0]
     assert keys(sheet) == ["processed_at", "file", "kind", "status", "documents", "lines", "problems",
-                           "first_problems", "moved_to"]
+                           "first_problems", "warnings", "moved_to"]
     rows = table(sheet)
     assert [r["file"] for r in rows] == [f"receipt-{i:02d}.xlsx" for i in range(11, 1, -1)]  # log_rows = 10
     assert [r["status"] for r in rows[:4]] == [
@@ -271,7 +273,7 @@ def test_an_empty_ledger_still_writes_every_report(tmp_path):
     engine = open_ledger("sqlite:///" + str(tmp_path / "empty.sqlite3"))
     settings = config.Settings(config.Config(), tmp_path)
     written = write_reports(engine, settings)
-    assert [p.name for p in written] == ["stock.xlsx", "index.html", "log.xlsx"]
+    assert [p.name for p in written] == ["stock.xlsx", "orders.xlsx", "count_plan.xlsx", "index.html", "log.xlsx"]
     book = openpyxl.load_workbook(written[0])
     assert table(book["stock"]) == [] and book["summary"]._charts == []
 

@@ -4,9 +4,11 @@ proves the copy sound with the same integrity check as `jxc check`."""
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from . import schema
 from .db import open_ledger
 from .integrity import check_ledger
 
@@ -58,13 +60,22 @@ def verify(path: Path) -> list[str]:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
             result = conn.execute("PRAGMA integrity_check").fetchone()[0]
             tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    except sqlite3.DatabaseError as e:
+            version = int(conn.execute("select value from meta where key = 'schema_version'").fetchone()[0])
+    except (sqlite3.DatabaseError, TypeError, ValueError) as e:
         return [f"不是 SQLite 账本 / not a SQLite ledger: {e}"]
     if result != "ok":
         return [f"SQLite integrity_check: {result}"]
     if not {"documents", "movements", "balances"} <= tables:
         return ["不是 jxc 账本 / not a jxc ledger (its tables are missing)"]
-    engine = open_ledger(f"sqlite:///{path}", create=False)
+    if version == schema.SCHEMA_VERSION:
+        return _check(path, create=False)
+    with tempfile.TemporaryDirectory(prefix="jxc-verify-") as folder:  # an older ledger: check it upgraded
+        upgraded = copy_sqlite(path, Path(folder) / path.name)
+        return _check(upgraded, create=True)
+
+
+def _check(path: Path, create: bool) -> list[str]:
+    engine = open_ledger(f"sqlite:///{path}", create=create)
     try:
         with engine.connect() as conn:
             return check_ledger(conn)

@@ -10,12 +10,15 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
 
+from .. import kinds
 from . import chain, schema
+
+STOCK_KINDS = sorted(k.name for k in kinds.KINDS.values() if k.category is kinds.Category.STOCK)
 
 
 def check_ledger(conn: Connection) -> list[str]:
     return (_sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
-            + chain.broken_links(conn))
+            + _fulfilments_off_their_orders(conn) + chain.broken_links(conn))
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:
@@ -55,8 +58,20 @@ def _running_balances(conn: Connection) -> list[str]:
 
 def _documents_without_movements(conn: Connection) -> list[str]:
     d, m = schema.documents, schema.movements
-    orphans = conn.execute(select(d.c.kind, d.c.doc_no).where(~select(m.c.id).where(m.c.document_id == d.c.id).exists())).all()
+    orphans = conn.execute(select(d.c.kind, d.c.doc_no).where(
+        d.c.kind.in_(STOCK_KINDS), ~select(m.c.id).where(m.c.document_id == d.c.id).exists())).all()
     return [f"{r.kind} {r.doc_no}: 单据没有库存流水 / document without movements" for r in orphans]
+
+
+def _fulfilments_off_their_orders(conn: Connection) -> list[str]:
+    """Every fulfilment names a line of its order, and no order line is fulfilled below zero."""
+    f, l, d = schema.fulfilments, schema.lines, schema.documents
+    sums = (select(d.c.doc_no, f.c.order_line_no, func.sum(f.c.qty).label("qty"), func.count(l.c.id).label("lines"))
+            .join(d, d.c.id == f.c.order_id)
+            .outerjoin(l, (l.c.document_id == f.c.order_id) & (l.c.line_no == f.c.order_line_no))
+            .group_by(d.c.doc_no, f.c.order_line_no))
+    return [f"{r.doc_no} 第 {r.order_line_no} 行 line: 收发货记录与订单不符 / fulfilments do not match the order"
+            f" (qty {r.qty})" for r in conn.execute(sums) if r.lines == 0 or r.qty < 0]
 
 
 def _show(values) -> str:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .. import kinds
 from ..records import Document, MasterRow
@@ -32,6 +32,8 @@ class FileRecord:
     problems: int = 0
     first_problems: str = ""
     moved_to: str = ""
+    warnings: str | None = None
+    first_date: date | None = None
 
 
 def record_file(conn: Connection, record: FileRecord, at: datetime | None = None) -> int:
@@ -106,9 +108,9 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
             [_document_row(doc, file_id, now) for doc in docs],
         )
     ]
-    conn.execute(insert(schema.lines), [
-        _line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs) for line in doc.lines
-    ])
+    line_rows = [_line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs) for line in doc.lines]
+    if line_rows:  # a count without differences has none
+        conn.execute(insert(schema.lines), line_rows)
     movements = list(_movements(conn, list(zip(ids, docs)), costing or MovingAverage()))
     write_movements(conn, movements)
     chain.seal(conn, ids)
@@ -124,6 +126,7 @@ def _document_row(doc: Document, file_id: int | None, now: datetime) -> dict:
         "to_warehouse": h.get("to_warehouse") or "",
         "partner": (h.get(kind.partner_field) if kind.partner_field else None) or "",
         "ref_doc": h.get("ref_doc") or "", "reason": h.get("reason") or "",
+        "due_date": h.get("expected_date") or h.get("promised_date") or h.get("month"),
         "prepared_by": h.get("prepared_by") or "", "remark": h.get("remark") or "",
         "source_file": doc.source, "content_hash": doc.content_hash, "file_id": file_id,
         "posted_at": now, "reverses": None,
@@ -135,6 +138,7 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "document_id": doc_id, "line_no": line.line_no, "sku": line.sku, "warehouse": line.warehouse or "",
         "qty": line.qty, "unit": line.unit, "qty_entered": line.qty_entered, "factor": line.factor,
         "unit_cost": line.unit_cost, "unit_price": line.unit_price, "batch": line.batch, "remark": line.remark,
+        "expected_date": line.expected_date, "partner": line.partner or None,
     }
 
 
@@ -201,7 +205,7 @@ def write_movements(conn: Connection, movements: list[dict]) -> None:
     b = schema.balances
     existing: dict[tuple[str, str], tuple[date, int]] = {}
     for batch in queries.chunks(sorted(last)):
-        rows = conn.execute(select(b.c.sku, b.c.warehouse, b.c.last_date, b.c.movements).where(tuple_(b.c.sku, b.c.warehouse).in_(batch)))
+        rows = conn.execute(select(b.c.sku, b.c.warehouse, b.c.last_date, b.c.movements).where(queries.pairs_in(b.c.sku, b.c.warehouse, batch)))
         existing.update({(r.sku, r.warehouse): (r.last_date, r.movements) for r in rows})
     rows = []
     for pair, m in last.items():

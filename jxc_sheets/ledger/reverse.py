@@ -13,15 +13,14 @@ from datetime import date, datetime
 from sqlalchemy import Connection, insert, select
 
 from ..problems import problem
-from . import chain, queries, schema
+from .. import kinds
+from . import chain, orders, periods, queries, schema
 from .costing import CostState, rate
+from .errors import LedgerError
 from .post import write_movements
 
 SUFFIX = "-R"
-
-
-class LedgerError(Exception):
-    """A request the ledger refuses; the message is for the user, in Chinese and English."""
+__all__ = ["LedgerError", "reverse_document"]
 
 
 def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on: date | None = None,
@@ -29,8 +28,14 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     """Posts the reversal of `doc_no` (inside the caller's transaction) and returns its number."""
     original = _original(conn, doc_no, kind)
     on = on or date.today()
+    if periods.closed_among(conn, [on]):
+        raise LedgerError(f"{periods.month_of(on)} 已结账, 冲销请用未结账月份的日期 (--date)"
+                          f" / {periods.month_of(on)} is closed: date the reversal in an open month (--date)")
     if on < original.doc_date:
         raise LedgerError(f"冲销日期 {on} 早于原单日期 {original.doc_date} / the reversal date is before the document's date")
+    if kinds.KINDS[original.kind].is_order and orders.fulfilled_by_order(conn, original.id):
+        raise LedgerError(f"{doc_no} 已有收发货, 不能冲销; 如不再执行, 请关闭它(jxc close-order {doc_no})"
+                          f" / {doc_no} has receipts or deliveries against it: close it instead (jxc close-order {doc_no})")
     d, m = schema.documents, schema.movements
     moves = conn.execute(select(m).where(m.c.document_id == original.id).order_by(m.c.id)).all()
     if not allow_negative_stock:
@@ -40,7 +45,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
         raise LedgerError(f"单号 {new_no} 已被占用, 无法冲销 / {new_no} is taken: the reversal needs that number")
     row = {c.name: getattr(original, c.name) for c in d.c if c.name != "id"}
     row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=datetime.now(), file_id=None,
-               source_file="jxc reverse", prepared_by=_user(), content_hash=_reversal_hash(original.content_hash),
+               source_file="jxc reverse", prepared_by=login_name(), content_hash=_reversal_hash(original.content_hash),
                remark=f"冲销 {original.doc_no} / reversal of {original.doc_no}")
     new_id = conn.execute(insert(d).values(**row)).inserted_primary_key[0]
     lines = conn.execute(select(schema.lines).where(schema.lines.c.document_id == original.id)).all()
@@ -60,6 +65,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
             "balance_qty": state.qty, "balance_value": state.value, "balance_unit_cost": state.unit_cost,
         })
     write_movements(conn, movements)
+    orders.reverse_fulfilments(conn, original.id, new_id, on)
     chain.seal(conn, [new_id])
     return new_no
 
@@ -98,7 +104,7 @@ def _reversal_hash(original_hash: str) -> str:
     return hashlib.sha256(f"reversal-of-{original_hash}".encode()).hexdigest()
 
 
-def _user() -> str:
+def login_name() -> str:
     try:
         return getpass.getuser()
     except Exception:  # no login name in some service accounts

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -73,7 +73,7 @@ warehouses = Table(
 )
 
 
-def _partner_table(name: str) -> Table:
+def _partner_table(name: str, *extra: Column) -> Table:
     return Table(
         name, metadata,
         Column("code", String(64), primary_key=True),
@@ -82,10 +82,11 @@ def _partner_table(name: str) -> Table:
         Column("phone", Text, nullable=False, default=""),
         Column("address", Text, nullable=False, default=""),
         Column("remark", Text, nullable=False, default=""),
+        *extra,
     )
 
 
-suppliers = _partner_table("suppliers")
+suppliers = _partner_table("suppliers", Column("lead_time_days", Integer))  # v2
 customers = _partner_table("customers")
 
 items = Table(
@@ -102,6 +103,9 @@ items = Table(
     Column("std_cost", Cost()),
     Column("sale_price", Cost()),
     Column("active", Boolean, nullable=False, default=True),
+    Column("min_order_qty", Qty()),  # v2
+    Column("order_multiple", Qty()),  # v2
+    Column("location", Text),  # v3: the usual bin, for count sheets
 )
 
 item_units = Table(
@@ -124,6 +128,8 @@ files = Table(
     Column("first_problems", Text, nullable=False, default=""),
     Column("moved_to", Text, nullable=False, default=""),
     Column("processed_at", DateTime, nullable=False),
+    Column("warnings", Text),  # v2: accepted, but worth a look (a price off the order, a backorder)
+    Column("first_date", Date),  # v3: the earliest document date the file holds, when it could be read
 )
 
 documents = Table(
@@ -145,6 +151,7 @@ documents = Table(
     Column("posted_at", DateTime, nullable=False),
     Column("reverses", Integer, ForeignKey("documents.id")),  # the document this one reverses (红字)
     Column("chain_hash", String(64)),  # chain.py: covers this document, its movements and the one before
+    Column("due_date", Date),  # v2: an order's expected (purchase) or promised (sales) date; a plan's month
     UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
 )
 
@@ -163,6 +170,8 @@ lines = Table(
     Column("unit_price", Cost()),
     Column("batch", Text, nullable=False, default=""),
     Column("remark", Text, nullable=False, default=""),
+    Column("expected_date", Date),  # v2: a purchase order line's own due date
+    Column("partner", String(64)),  # v2: a sales plan line's customer
     Index("ix_lines_document", "document_id"),
 )
 
@@ -194,6 +203,74 @@ balances = Table(
     Column("unit_cost", Cost(), nullable=False),  # the moving average after the last movement
     Column("last_date", Date, nullable=False),
     Column("movements", Integer, nullable=False),
+)
+
+fulfilments = Table(
+    "fulfilments", metadata,  # v2: what each receipt or delivery (or its reversal) did to an order line
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("order_line_no", Integer, nullable=False),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Qty(), nullable=False),  # base unit; negative for a reversal
+    Column("doc_date", Date, nullable=False),
+    Index("ix_fulfilments_order", "order_id"),
+    Index("ix_fulfilments_document", "document_id"),
+)
+
+order_closures = Table(
+    "order_closures", metadata,  # v2: short-closed orders; what was still open is cancelled
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", Integer, ForeignKey("documents.id"), nullable=False, unique=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("closed_at", DateTime, nullable=False),
+    Column("closed_by", Text, nullable=False, default=""),  # the file, or "jxc close-order"
+)
+
+count_lines = Table(
+    "count_lines", metadata,  # v3: each sku of a posted count, compared with the book at the count date
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("location", Text, nullable=False, default=""),
+    Column("book_qty", Qty(), nullable=False),
+    Column("counted_qty", Qty(), nullable=False),
+    Column("difference", Qty(), nullable=False),
+    Column("unit_cost", Cost(), nullable=False),  # at the count date
+    Column("value_difference", Money(), nullable=False),
+    Column("within_tolerance", Boolean, nullable=False),  # posted at once; otherwise held for approval
+    Column("reason", Text, nullable=False, default=""),
+    Index("ix_count_lines_document", "document_id"),
+)
+
+count_decisions = Table(
+    "count_decisions", metadata,  # v3: a supervisor's Y or N on a held count line; one per line
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("count_line_id", Integer, ForeignKey("count_lines.id"), nullable=False, unique=True),
+    Column("approved", Boolean, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("document_id", Integer, ForeignKey("documents.id")),  # the approval that posted it (approved only)
+    Column("decided_at", DateTime, nullable=False),
+    Column("decided_by", Text, nullable=False, default=""),
+)
+
+periods = Table(
+    "periods", metadata,  # v3: closed months; a month not here is open
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("closed_at", DateTime, nullable=False),
+    Column("closed_by", Text, nullable=False, default=""),
+)
+
+period_audit = Table(
+    "period_audit", metadata,  # v3: every close, forced close and reopen: who, when, why
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("month", String(7), nullable=False),
+    Column("action", String(16), nullable=False),  # close | force-close | reopen
+    Column("at", DateTime, nullable=False),
+    Column("by", Text, nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items}

@@ -71,6 +71,7 @@ class FileRow:
     lines: int
     problems: int
     first_problems: str
+    warnings: str
     moved_to: str
 
 
@@ -209,6 +210,7 @@ def _file_columns():
         files.c.lines,
         files.c.problems,
         files.c.first_problems,
+        func.coalesce(files.c.warnings, "").label("warnings"),
         files.c.moved_to,
     )
 

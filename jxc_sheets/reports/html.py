@@ -16,12 +16,16 @@ from sqlalchemy import Connection
 
 from .. import config
 from ..kinds import kind_of
-from . import data
+from ..ledger import counts as ledger_counts
+from . import data, order_data
+from .counts import accuracy_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
 SHORTAGE_BARS = 15
 WAREHOUSE_BARS = 30
 SHORTAGE_ROWS = 200
+ORDER_ROWS = 20
+COUNT_ROWS = 12
 PROBLEM_CHARS = 300
 
 STATUS_WORDS = {
@@ -150,6 +154,8 @@ def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int]) 
 
 def render_dashboard(conn: Connection, settings: config.Settings, now: datetime) -> str:
     shortages = data.shortages(conn)
+    late, backorders = order_data.orders_at_a_glance(conn, now.date())
+    late.sort(key=lambda l: l.days_late, reverse=True)
     by_value = sorted(data.warehouse_totals(conn), key=lambda w: w.value, reverse=True)
     worst = sorted(shortages, key=lambda s: s.shortfall, reverse=True)
     template = _environment().get_template("index.html.j2")
@@ -165,6 +171,10 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
             SHORTAGE_BARS),
         shortages=worst[:SHORTAGE_ROWS],
         shortages_more=max(len(worst) - SHORTAGE_ROWS, 0),
+        late_orders=late[:ORDER_ROWS], late_more=max(len(late) - ORDER_ROWS, 0),
+        backorders=backorders[:ORDER_ROWS], backorders_more=max(len(backorders) - ORDER_ROWS, 0),
+        held=ledger_counts.count_lines(conn, only_held=True)[:ORDER_ROWS],
+        accuracy=accuracy_rows(conn)[-COUNT_ROWS:][::-1],
         files=[_file_view(f) for f in data.recent_files(conn, settings.config.reports.recent_files)],
         watchers=_watchers(settings),
         money=money,

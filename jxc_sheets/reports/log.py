@@ -18,6 +18,7 @@ LOG_COLUMNS = (
     Column("lines", "行数", "int", width=10),
     Column("problems", "问题数", "int", width=10),
     Column("first_problems", "主要问题", width=80),
+    Column("warnings", "提醒", width=60),
     Column("moved_to", "移至", width=32),
 )
 

@@ -354,18 +354,34 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     movements). Returns the paths written; a report that is locked open
     (Excel on Windows) is left as it was and logged, the others are still written."""
     # The report modules use the helpers above, so they are imported here, not at the top.
-    from . import html, log as log_report, mirror, stock
+    from . import counts, html, log as log_report, mirror, orders, stock
 
     outbox = settings.outbox
+    today = date.today()
     remove_stale_temps(outbox)
-    jobs = [(outbox / "stock.xlsx", stock.write_stock)]
+    jobs = [(outbox / "stock.xlsx", stock.write_stock),
+            (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders)),
+            (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts))]
     if settings.config.reports.html:
         jobs.append((outbox / "index.html", partial(html.write_dashboard, settings=settings, now=datetime.now())))
     jobs.append((outbox / "log.xlsx", partial(log_report.write_log, limit=settings.config.reports.log_rows)))
     with _reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
     jobs += [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
-    return [dest for dest, write in jobs if _write_one(engine, dest, write)]
+    written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
+    if settings.config.orders.reorder_forms:
+        written += _write_reorder_forms(engine, settings, today)
+    with _reading(engine) as conn:
+        written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
+    return written
+
+
+def _write_reorder_forms(engine: sqlalchemy.Engine, settings: config.Settings, today: date) -> list[Path]:
+    from . import reorder
+
+    with _reading(engine) as conn:
+        found = reorder.suggestions(conn, today, settings.config.orders)
+        return reorder.write_reorder_forms(conn, settings.outbox / "reorder", today, found)
 
 
 def write_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
