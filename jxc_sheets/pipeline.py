@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import time
 import logging
 import traceback
 from dataclasses import dataclass
@@ -70,8 +71,28 @@ def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | Non
     """Processes every file waiting in the inbox once, in a sensible order, then rewrites the reports."""
     engine = engine or open_ledger(settings.ledger_url)
     if not dry_run:
+        clear_leftovers(settings)
         inbox.recover_abandoned(settings.inbox, filed_in=(settings.archive, settings.rejected))
     return process_batch(inbox.candidates(settings.inbox, settings.departments), settings, engine, dry_run=dry_run)
+
+
+LOCAL_COPIES = "jxc-"  # the temporary folder of one batch's local copies
+LEFTOVER_SECONDS = 24 * 3600
+
+
+def clear_leftovers(settings: Settings) -> None:
+    """What a killed run leaves behind: half-written annotated copies in rejected/, and
+    the local copies of the files it had claimed (copies of users' files) in the temp folder."""
+    from .reports.write import remove_stale_temps
+
+    remove_stale_temps(settings.rejected)
+    cutoff = time.time() - LEFTOVER_SECONDS
+    for folder in Path(tempfile.gettempdir()).glob(f"{LOCAL_COPIES}*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # another run's, gone meanwhile
 
 
 def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
@@ -85,7 +106,7 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
         if taken is not None:
             claimed.append((taken, path.name, inbox.department_of(path, settings.inbox)))
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="jxc-") as local:
+    with tempfile.TemporaryDirectory(prefix=LOCAL_COPIES) as local:
         loaded = sorted(_load_all(claimed, Path(local), settings.config.reader), key=order)
         for i, item in enumerate(loaded):
             if should_stop() and not dry_run:

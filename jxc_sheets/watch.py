@@ -28,7 +28,7 @@ from .config import Settings
 from .health import Health, _now, write_status
 from .ledger import schema
 from .ledger.db import open_ledger
-from .pipeline import process_batch
+from .pipeline import clear_leftovers, process_batch
 from .reports.write import write_dashboard
 from .records import Outcome
 
@@ -86,6 +86,7 @@ class Watcher:
 
     def run(self) -> int:
         _check_same_filesystem(self.settings)
+        clear_leftovers(self.settings)
         self._install_signals()
         self.out(f"jxc watch: {self.settings.inbox} · 观察方式 observer: {self.kind} ({self.health.observer_reason})"
                  f" · Ctrl-C 停止 to stop")

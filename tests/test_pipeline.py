@@ -3,7 +3,11 @@ rejected → reports."""
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
+import subprocess
+import sys
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import openpyxl
 from sqlalchemy import func, select
 
-from conftest import D, drop_master, make_form, make_table
+from conftest import D, drop_master, jxc, make_form, make_table
 from jxc_sheets import inbox
 from jxc_sheets.ledger import schema
 from jxc_sheets.pipeline import run_inbox
@@ -206,3 +210,18 @@ def test_reports_reflect_the_batch(workspace, engine):
     assert "B002" in (workspace.outbox / "index.html").read_text(encoding="utf-8")
     log = openpyxl.load_workbook(workspace.outbox / "log.xlsx").worksheets[0]
     assert log.max_row == 1 + 6  # header + 4 master files + opening + delivery
+
+
+def test_a_run_clears_what_a_killed_run_left_behind(tmp_path):
+    jxc("init", "ws", cwd=tmp_path)
+    ws, temp = tmp_path / "ws", tmp_path / "tmp"
+    temp.mkdir()
+    old, recent = time.time() - 3 * 24 * 3600, time.time()
+    leftovers = {ws / "rejected" / ".r.errors.xlsx.123.abc.tmp": old, ws / "rejected" / ".s.errors.xlsx.9.def.tmp": recent,
+                 temp / "jxc-killed": old, temp / "jxc-running": recent}
+    for path, when in leftovers.items():
+        path.mkdir() if path.parent == temp else path.write_bytes(b"half")
+        os.utime(path, (when, when))
+    subprocess.run([sys.executable, "-m", "jxc_sheets", "run"], cwd=ws, check=True, capture_output=True,
+                   env={**os.environ, "TMPDIR": str(temp)})
+    assert {p.name for p in leftovers if p.exists()} == {".s.errors.xlsx.9.def.tmp", "jxc-running"}

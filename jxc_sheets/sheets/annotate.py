@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 import io
 import logging
-import os
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, time
@@ -32,6 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..records import Problem
 from ..values import is_blank
+from .forms import save_atomically
 from .read import sheet_grid
 
 log = logging.getLogger(__name__)
@@ -331,17 +330,3 @@ def make_first_active(wb: Workbook) -> None:
     for view in wb.views:
         view.firstSheet = 0
         view.activeTab = 0
-
-
-def save_atomically(wb: Workbook, dest: Path) -> Path:
-    """Save under a temporary name in `dest`'s folder, then rename: nobody opens half a file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest

@@ -11,6 +11,7 @@ sits); the reader finds fields by their label text, the demo and the tests by
 from __future__ import annotations
 
 import os
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -202,7 +203,7 @@ def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
     if finish is not None:
         finish(wb, layout)
     wb.active = 0
-    return _save_atomically(wb, path)
+    return save_atomically(wb, path)
 
 
 def _write_form_head(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
@@ -453,9 +454,11 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _save_atomically(wb: Workbook, path: Path) -> Path:
+def save_atomically(wb: Workbook, path: Path) -> Path:
+    """Save under a hidden temporary name beside `path`, then rename: nobody opens half a
+    file. Not mkstemp: its 0600 mode would hide the file from colleagues on a share."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
         wb.save(temporary)
         os.replace(temporary, path)
