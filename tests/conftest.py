@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import date
 from pathlib import Path
@@ -144,3 +145,23 @@ def postgres_url():
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
         admin.dispose()
+
+
+class RunningWatcher:
+    """A real Watcher on a thread of this test process, stopped on leaving the block."""
+
+    def __init__(self, settings: Settings):
+        from jxc_sheets.watch import Watcher
+
+        self.lines: list[str] = []
+        self.watcher = Watcher(settings, out=self.lines.append)
+        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.watcher.stop()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,14 +15,14 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from conftest import D, drop_master, jxc, make_form, make_table
+from conftest import D, RunningWatcher, drop_master, jxc, make_form, make_table
 from jxc_sheets import inbox
 from jxc_sheets.config import (Config, ConfigError, DepartmentsConfig, InboxConfig, Settings, default_config_text,
                                load_settings)
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.pipeline import process_batch, run_inbox
-from jxc_sheets.watch import RetryBook, Watcher
+from jxc_sheets.watch import RetryBook
 
 DEPARTMENTS = ("warehouse", "purchasing", "sales", "finance")
 
@@ -290,27 +289,11 @@ def test_the_same_name_in_two_folders_settles_on_its_own(tmp_path):
 FAST = InboxConfig(stable_seconds=0.5, poll_interval=0.3, rescan_seconds=2, lease_seconds=30)
 
 
-class _Running:
-    def __init__(self, settings: Settings):
-        self.lines: list[str] = []
-        self.watcher = Watcher(settings, out=self.lines.append)
-        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.watcher.stop()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
-
-
 @pytest.mark.parametrize("observer", ["native", "polling"])
 def test_the_watcher_takes_files_from_each_department_and_answers_misplaced_ones(tmp_path, observer):
     settings = _settings(tmp_path, FAST.model_copy(update={"observer": observer}))
     drop_master(settings.inbox / "finance")
-    with _Running(settings) as running:
+    with RunningWatcher(settings) as running:
         _wait(lambda: len(_archived(settings)) == 4)
         _receipt(settings.inbox / "warehouse" / "receipt.xlsx")
         _wait(lambda: "warehouse/receipt.xlsx" in _archived(settings))
@@ -329,7 +312,7 @@ def test_a_department_folder_made_while_the_watcher_runs_is_watched_too(tmp_path
     settings = _settings(tmp_path, FAST.model_copy(update={"observer": "native", "rescan_seconds": 600}))
     drop_master(settings.inbox / "finance")
     (settings.inbox / "warehouse").rmdir()
-    with _Running(settings):
+    with RunningWatcher(settings):
         _wait(lambda: len(_archived(settings)) == 4)
         (settings.inbox / "warehouse").mkdir()
         time.sleep(2)  # the folder's creation wakes the watcher, which then watches it too

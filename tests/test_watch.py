@@ -9,13 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from conftest import D, drop_master, jxc, make_form
+from conftest import D, RunningWatcher, drop_master, jxc, make_form
 from jxc_sheets import inbox
 from jxc_sheets.config import Config, InboxConfig, Settings
 from jxc_sheets.ledger import schema
@@ -60,24 +59,6 @@ def _archived(settings: Settings) -> list[str]:
 def _documents(settings: Settings) -> list[str]:
     with open_ledger(settings.ledger_url).connect() as conn:
         return [r.doc_no for r in conn.execute(select(schema.documents.c.doc_no))]
-
-
-class _Running:
-    """A Watcher on a thread of this test process."""
-
-    def __init__(self, settings: Settings):
-        self.lines: list[str] = []
-        self.watcher = Watcher(settings, out=self.lines.append)
-        self.thread = threading.Thread(target=self.watcher.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.watcher.stop()
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive()
 
 
 # --- finished files only ------------------------------------------------------------
@@ -135,7 +116,7 @@ def test_the_observer_is_polling_on_a_network_mount_and_native_on_local_disk(tmp
 def test_the_watcher_takes_what_is_there_first_then_what_arrives(tmp_path, observer):
     settings = _settings(tmp_path, observer=observer)
     drop_master(settings.inbox)  # already there before the watcher starts
-    with _Running(settings) as running:
+    with RunningWatcher(settings) as running:
         _wait(lambda: len(_archived(settings)) == 4)
         _receipt(settings.inbox / "r1.xlsx", 1)
         _wait(lambda: "r1.xlsx" in _archived(settings))
@@ -154,7 +135,7 @@ def test_a_slow_copy_is_taken_only_when_complete(tmp_path):
     run_inbox(settings)
     data = _receipt(tmp_path / "slow.xlsx", 7).read_bytes()
     target = settings.inbox / "slow.xlsx"
-    with _Running(settings):
+    with RunningWatcher(settings):
         with open(target, "wb") as f:  # a slow link: 8 chunks over about 3 seconds
             step = len(data) // 8 + 1
             for i in range(0, len(data), step):
@@ -170,7 +151,7 @@ def test_a_share_that_goes_away_is_waited_for_not_taken_as_empty(tmp_path):
     settings = _settings(tmp_path, observer="polling")
     drop_master(settings.inbox)
     run_inbox(settings)
-    with _Running(settings) as running:
+    with RunningWatcher(settings) as running:
         time.sleep(1)
         away = tmp_path / "inbox-away"
         settings.inbox.rename(away)  # the share drops
@@ -192,7 +173,7 @@ def test_a_system_failure_is_retried_then_rejected(tmp_path):
     engine = open_ledger(settings.ledger_url)
     with engine.begin() as conn:  # the ledger refuses every write to documents: a system failure
         conn.exec_driver_sql("CREATE TRIGGER no_docs BEFORE INSERT ON documents BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
-    with _Running(settings) as running:
+    with RunningWatcher(settings) as running:
         _wait(lambda: (settings.rejected / "r.xlsx").exists())
     assert any("重试" in line or "retry" in line for line in running.lines)
     assert (settings.rejected / "r.errors.xlsx").exists()
