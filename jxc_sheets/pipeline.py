@@ -14,6 +14,7 @@ import time
 import logging
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -97,9 +98,11 @@ def clear_leftovers(settings: Settings) -> None:
 
 def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
                   retries: Retries | None = None, should_stop: Callable[[], bool] = lambda: False,
-                  on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+                  on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+                  refresh: Callable[[Sequence[Outcome]], object] | None = None) -> list[Outcome]:
     """Claims `paths`, reads local copies of them, processes them in a sensible order,
-    and rewrites the reports once. Stopping leaves unprocessed files in the inbox."""
+    and rewrites the reports once — or hands the outcomes to `refresh` (the watcher's
+    background refresher). Stopping leaves unprocessed files in the inbox."""
     claimed = []
     for path in paths:
         taken = path if dry_run else inbox.claim(path, settings.inbox)
@@ -116,7 +119,7 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
             outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
             on_outcome(outcomes[-1])
     if any(o.status in ("posted", "skipped", "rejected", "failed") for o in outcomes) and not dry_run:
-        refresh_reports(engine, settings, outcomes)
+        (refresh or partial(refresh_reports, engine, settings))(outcomes)
     return outcomes
 
 
@@ -318,5 +321,9 @@ def _relative(path: Path, settings: Settings) -> str:
 def refresh_reports(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[Path]:
     from .reports.write import write_reports
 
-    months = {d.strftime("%Y-%m") for o in outcomes for d in o.doc_dates}
-    return write_reports(engine, settings, sorted(months))
+    return write_reports(engine, settings, sorted(months_touched(outcomes)))
+
+
+def months_touched(outcomes: Sequence[Outcome]) -> set[str]:
+    """The months whose ledger mirror the outcomes changed."""
+    return {d.strftime("%Y-%m") for o in outcomes for d in o.doc_dates}

@@ -16,7 +16,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlalchemy import Engine, func, select
 from watchdog.events import FileSystemEventHandler
@@ -28,8 +28,8 @@ from .config import Settings
 from .health import Health, _now, write_status
 from .ledger import schema
 from .ledger.db import open_ledger
-from .pipeline import clear_leftovers, process_batch
-from .reports.write import write_dashboard
+from .pipeline import clear_leftovers, months_touched, process_batch
+from .reports.write import write_dashboard, write_reports
 from .records import Outcome
 
 log = logging.getLogger("jxc")
@@ -65,6 +65,60 @@ class _Hint(FileSystemEventHandler):
         self.wake.set()
 
 
+class ReportRefresher:
+    """Rewrites the outbox on a thread of its own, so the answer to the next file never
+    waits for the reports of the last batch. Requests that arrive while a refresh runs
+    are merged into one more refresh, their months together; reports read one snapshot
+    and take no lock, so postings go on meanwhile."""
+
+    def __init__(self, engine: Engine, settings: Settings, on_error: Callable[[str], None]):
+        self.engine, self.settings, self.on_error = engine, settings, on_error
+        self._lock = threading.Lock()
+        self._months: set[str] | None = None  # None: nothing asked
+        self._wake = threading.Event()
+        self._closing = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="jxc-reports", daemon=True)
+        self._thread.start()
+
+    def request(self, outcomes: Sequence[Outcome]) -> None:
+        with self._lock:
+            self._months = (self._months or set()) | months_touched(outcomes)
+            self._idle.clear()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 300) -> None:
+        """Finishes what was asked, then stops."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                months, self._months = self._months, None
+            if months is not None:
+                self._write(months)
+            with self._lock:
+                if self._months is None:
+                    self._idle.set()
+            if self._closing and self._months is None:
+                return
+
+    def _write(self, months: set[str]) -> None:
+        try:
+            write_reports(self.engine, self.settings, sorted(months))
+        except Exception as e:  # a report that fails never stops the answers to files
+            log.exception("reports failed")
+            self.on_error(f"reports: {type(e).__name__}: {e}")
+
+
 class Watcher:
     def __init__(self, settings: Settings, engine: Engine | None = None, out: Callable[[str], None] = print):
         self.settings = settings
@@ -81,6 +135,7 @@ class Watcher:
         self.observer = None
         self._watched: list[Path] = []
         self._status_written = 0.0
+        self.reports: ReportRefresher | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -92,6 +147,7 @@ class Watcher:
                  f" · Ctrl-C 停止 to stop")
         heartbeat = threading.Thread(target=self._heartbeat, name="jxc-heartbeat", daemon=True)
         heartbeat.start()
+        self.reports = ReportRefresher(self.engine, self.settings, self._error)
         self._start_observer()
         try:
             while not self.stop_requested.is_set():
@@ -101,6 +157,7 @@ class Watcher:
                 self.wake.clear()
         finally:
             self._stop_observer()
+            self.reports.close()
             self.health.stopped_at = _now()
             self._write_status(force=True, dashboard=True)
             self.out("jxc watch: 已停止 / stopped")
@@ -191,7 +248,8 @@ class Watcher:
     def _process(self, batch: list[Path]) -> list[Outcome]:
         try:
             return process_batch(batch, self.settings, self.engine, retries=self.retries,
-                                 should_stop=self.stop_requested.is_set, on_outcome=self._report)
+                                 should_stop=self.stop_requested.is_set, on_outcome=self._report,
+                                 refresh=self.reports.request if self.reports else None)
         except Exception as e:  # a batch-level failure (reports, the share) never kills the watcher
             log.exception("batch failed")
             self._error(f"{type(e).__name__}: {e}")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ from jxc_sheets import inbox
 from jxc_sheets.config import Config, InboxConfig, Settings
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
-from jxc_sheets.pipeline import run_inbox
-from jxc_sheets.watch import Watcher
+from jxc_sheets.pipeline import process_batch, run_inbox
+from jxc_sheets.watch import ReportRefresher, Watcher
 
 FAST = InboxConfig(stable_seconds=0.5, poll_interval=0.3, rescan_seconds=2, retry_seconds=0.2, lease_seconds=30)
 
@@ -311,3 +312,26 @@ def test_in_a_terminal_each_answer_scrolls_by_above_a_status_line(tmp_path):
     thread.join(timeout=30)
     shown = screen.getvalue()
     assert "items.xlsx" in shown and "已过账 posted" in shown
+
+
+# --- reports on their own thread ---------------------------------------------------------
+
+def test_report_requests_made_while_one_runs_merge_into_one_more_refresh(workspace, engine):
+    drop_master(workspace.inbox)
+    make_form(workspace.inbox / "october.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 10, 31)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20}])
+    make_form(workspace.inbox / "november.xlsx", "receipt", {"doc_no": "R-1", "doc_date": D, "warehouse": "WH1",
+                                                              "supplier": "S01"}, [{"sku": "A001", "qty": 5, "unit_cost": 20}])
+    held = []
+    outcomes = process_batch(sorted(workspace.inbox.iterdir()), workspace, engine, refresh=held.extend)
+    assert {o.status for o in outcomes} == {"posted"} and not (workspace.outbox / "stock.xlsx").exists()
+
+    errors = []
+    refresher = ReportRefresher(engine, workspace, errors.append)
+    for outcome in outcomes:  # one request per file, as fast as they come
+        refresher.request([outcome])
+    assert refresher.wait_idle(timeout=120)
+    assert (workspace.outbox / "stock.xlsx").exists()
+    assert sorted(p.name for p in (workspace.outbox / "ledger").iterdir()) == ["2026-10.xlsx", "2026-11.xlsx"]
+    refresher.close()
+    assert not refresher._thread.is_alive() and errors == []
