@@ -23,7 +23,7 @@ from .config import Settings
 from .ledger import counts as ledger_counts
 from .ledger import periods, schema
 from .ledger.errors import LedgerError
-from .reports.monthend import Check, month_bounds, write_pack
+from .reports.monthend import Check, closing_balances, month_bounds, summary, write_pack
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -93,8 +93,11 @@ def close_month(engine: Engine, settings: Settings, month: str, by: str, force: 
         found = blockers(conn, settings, month, today or date.today())
         if found and not force:
             raise Blocked(month, tuple(found))
+        summarised = summary(conn, month)
         periods.close(conn, month, by, forced=bool(found), reason=reason or "; ".join(found))
-        pack, vouchers, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance)
+        periods.save_closing(conn, month, closing_balances(summarised[1]))
+        pack, vouchers, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance,
+                                            summarised)
     return Closed(month, bool(found), tuple(found), pack, vouchers, tuple(checks))
 
 

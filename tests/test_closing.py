@@ -170,7 +170,7 @@ def test_the_checks_pass_on_a_generated_month_of_thousands_of_movements(workspac
     close_month(engine, workspace, "2026-09", "test", today=TODAY)
     closed = close_month(engine, workspace, "2026-10", "test", today=TODAY)
     checks = sheet(closed.pack, "checks")
-    assert len(checks) == 6 and [c["ok"] for c in checks] == ["Y"] * 6, checks
+    assert len(checks) == 7 and [c["ok"] for c in checks] == ["Y"] * 7, checks
     assert len(sheet(closed.pack, "summary")) == 9
 
 
@@ -186,3 +186,23 @@ def test_voucher_csv_text_never_runs_as_a_formula(workspace, engine):
     assert sites == {"'@SUM(1)"}
     with pytest.raises(LedgerError, match="2026-10"):
         reopen_month(engine, workspace, "2026-13", "test", "x")
+
+
+def test_a_month_opens_from_the_closing_kept_when_the_month_before_closed(workspace, engine):
+    worked_month(workspace, engine)
+    close_month(engine, workspace, "2026-09", "test", today=TODAY)
+    kept = schema.period_balances
+    with engine.begin() as conn:
+        assert conn.execute(select(kept.c.month, kept.c.sku, kept.c.warehouse, kept.c.qty, kept.c.value)).all() == [
+            ("2026-09", "A001", "WH1", 100, 2000)]
+        # changed behind jxc's back: October opens from it, and the pack's checks say so
+        conn.execute(kept.update().values(value=Decimal("2001.00")))
+    closed = close_month(engine, workspace, "2026-10", "test", today=TODAY)
+    wh1 = next(r for r in sheet(closed.pack, "summary") if r["warehouse"] == "WH1")
+    assert wh1["opening_value"] == 2001
+    assert [c["check"].split(" / ")[1] for c in sheet(closed.pack, "checks") if c["ok"] == "N"] == [
+        "opening value = the ledger's movements before the month", "closing value = the ledger's movements",
+        "closing value = the balances table"]
+    reopen_month(engine, workspace, "2026-10", "test", "重算")
+    with engine.connect() as conn:
+        assert conn.execute(select(kept.c.month).distinct()).scalars().all() == ["2026-09"]

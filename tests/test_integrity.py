@@ -211,3 +211,14 @@ def test_a_document_changed_or_deleted_behind_the_programs_back_breaks_the_chain
     with ledger.begin() as conn:
         conn.execute(update(d).where(d.c.doc_no == "R1").values(partner="S01"))  # put back: whole again
     assert findings(ledger) == []
+
+
+def test_the_chain_is_walked_a_page_at_a_time_and_still_sees_every_document(ledger):
+    from jxc_sheets.ledger import chain
+
+    busy_ledger(ledger)
+    with ledger.connect() as conn:
+        ids = list(conn.execute(select(schema.documents.c.id).order_by(schema.documents.c.id)).scalars())
+        paged = [(d.id, [m.id for m in ms]) for d, ms in chain._all_documents_with_movements(conn, page=2)]
+        whole = [(d.id, [m.id for m in ms]) for d, ms in chain._documents_with_movements(conn, ids)]
+    assert len(ids) > 4 and paged == whole

@@ -59,16 +59,31 @@ def _documents_with_movements(conn: Connection, ids: Sequence[int] | None = None
     moves_query = select(m).order_by(m.c.document_id, m.c.id)
     moves: dict[int, list] = defaultdict(list)
     if ids is None:
-        for row in conn.execute(moves_query):
-            moves[row.document_id].append(row)
-        for row in conn.execute(docs_query):
-            yield row, moves.get(row.id, [])
+        yield from _all_documents_with_movements(conn)
         return
     for batch in queries.chunks(ids):
         for row in conn.execute(moves_query.where(m.c.document_id.in_(batch))):
             moves[row.document_id].append(row)
         for row in conn.execute(docs_query.where(d.c.id.in_(batch))):
             yield row, moves.get(row.id, [])
+
+
+def _all_documents_with_movements(conn: Connection, page: int = 5000) -> Iterator[tuple]:
+    """Every document in posting order with its movements, a page of documents at a time,
+    so walking the chain of a ledger of millions of movements holds one page in memory."""
+    d, m = schema.documents, schema.movements
+    last = 0
+    while True:
+        docs = conn.execute(select(d).where(d.c.id > last).order_by(d.c.id).limit(page)).all()
+        if not docs:
+            return
+        moves: dict[int, list] = defaultdict(list)
+        query = select(m).where(m.c.document_id.between(docs[0].id, docs[-1].id)).order_by(m.c.document_id, m.c.id)
+        for row in conn.execute(query):
+            moves[row.document_id].append(row)
+        for row in docs:
+            yield row, moves.get(row.id, [])
+        last = docs[-1].id
 
 
 def broken_links(conn: Connection) -> list[str]:

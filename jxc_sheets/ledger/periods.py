@@ -5,7 +5,8 @@ both are written to `period_audit` with who, when and why, and never removed.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Iterable
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -53,6 +54,26 @@ def close(conn: Connection, month: str, by: str, forced: bool, reason: str = "")
                                                     at=now, by=by, reason=reason))
 
 
+def save_closing(conn: Connection, month: str, closing: dict[tuple[str, str], tuple[Decimal, Decimal]]) -> None:
+    """The month's closing balance per sku × warehouse, kept so the next month opens from it."""
+    rows = [{"month": month, "sku": sku, "warehouse": wh, "qty": qty, "value": value}
+            for (sku, wh), (qty, value) in closing.items() if qty or value]
+    if rows:
+        conn.execute(insert(schema.period_balances), rows)
+
+
+def opening_from_snapshot(conn: Connection, month: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]] | None:
+    """The month's opening balances from the previous month's closing, when that is final:
+    the previous month and every month before it with movements are closed. None otherwise."""
+    start = date(int(month[:4]), int(month[5:7]), 1)
+    previous = month_of(start - timedelta(days=1))
+    closed = closed_months(conn)
+    if previous not in closed or any(m < previous and m not in closed for m in months_with_movements(conn)):
+        return None
+    p = schema.period_balances
+    return {(r.sku, r.warehouse): (r.qty, r.value) for r in conn.execute(select(p).where(p.c.month == previous))}
+
+
 def reopen(conn: Connection, month: str, by: str, reason: str) -> None:
     """Reopens the latest closed month only: later months rest on its closing balances."""
     latest = latest_closed(conn)
@@ -60,6 +81,7 @@ def reopen(conn: Connection, month: str, by: str, reason: str) -> None:
         raise LedgerError(f"只能反结账最近结账的月份 ({latest or '无 none'}) / only the latest closed month can be reopened"
                           f" ({latest or 'none is closed'})")
     conn.execute(delete(schema.periods).where(schema.periods.c.month == month))
+    conn.execute(delete(schema.period_balances).where(schema.period_balances.c.month == month))
     conn.execute(insert(schema.period_audit).values(month=month, action="reopen", at=datetime.now(), by=by,
                                                     reason=reason))
 

@@ -263,6 +263,15 @@ periods = Table(
     Column("closed_by", Text, nullable=False, default=""),
 )
 
+period_balances = Table(
+    "period_balances", metadata,  # each closed month's closing balances: the next month opens from them
+    Column("month", String(7), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),
+    Column("qty", Qty(), nullable=False),
+    Column("value", Money(), nullable=False),
+)
+
 period_audit = Table(
     "period_audit", metadata,  # v3: every close, forced close and reopen: who, when, why
     Column("id", Integer, primary_key=True, autoincrement=True),

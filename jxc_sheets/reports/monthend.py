@@ -85,9 +85,7 @@ def summary(conn: Connection, month: str) -> tuple[list[Pair], dict[tuple[str, s
     start, end = month_bounds(month)
     m = schema.movements
     amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(NUMBERS, ZERO))
-    opening = (select(m.c.sku, m.c.warehouse, func.sum(m.c.qty), func.sum(m.c.value))
-               .where(m.c.doc_date < start).group_by(m.c.sku, m.c.warehouse))
-    for sku, warehouse, qty, value in conn.execute(opening):
+    for (sku, warehouse), (qty, value) in _opening(conn, month, start).items():
         if qty or value:
             row = amounts[(sku, warehouse)]
             row["opening_qty"], row["opening_value"] = qty, value
@@ -110,6 +108,21 @@ def summary(conn: Connection, month: str) -> tuple[list[Pair], dict[tuple[str, s
     sites = _sites(conn)
     pairs = [Pair(sku, wh, *items.get(sku, ("", "")), sites.get(wh, "")) for sku, wh in sorted(amounts)]
     return pairs, dict(amounts)
+
+
+def _opening(conn: Connection, month: str, start: date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """From the previous month's closing when it is final, else from every movement before the month."""
+    snapshot = periods.opening_from_snapshot(conn, month)
+    if snapshot is not None:
+        return snapshot
+    m = schema.movements
+    query = (select(m.c.sku, m.c.warehouse, func.sum(m.c.qty), func.sum(m.c.value))
+             .where(m.c.doc_date < start).group_by(m.c.sku, m.c.warehouse))
+    return {(sku, wh): (qty, value) for sku, wh, qty, value in conn.execute(query)}
+
+
+def closing_balances(amounts: Mapping) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    return {pair: (row["closing_qty"], row["closing_value"]) for pair, row in amounts.items()}
 
 
 def _sites(conn: Connection) -> dict[str, str]:
@@ -293,17 +306,20 @@ class Check:
 
 
 def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[Entry], inventory: str) -> list[Check]:
-    _start, end = month_bounds(month)
+    start, end = month_bounds(month)
     m = schema.movements
     broken = sum(1 for row in amounts.values() for measure in ("qty", "value")
                  if row[f"opening_{measure}"] + sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
                  - sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO) != row[f"closing_{measure}"])
     ledger_qty, ledger_value = conn.execute(select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0))
                                             .where(m.c.doc_date <= end)).one()
+    opening_value = conn.execute(select(func.coalesce(func.sum(m.c.value), 0)).where(m.c.doc_date < start)).scalar()
     inventory_net = sum((e.debit - e.credit for e in entries if e.account == inventory), ZERO)
     debits, credits = sum((e.debit for e in entries), ZERO), sum((e.credit for e in entries), ZERO)
     found = [
         ("每行 期初+入-出=期末 / rows where opening + in - out != closing", ZERO, Decimal(broken)),
+        ("期初金额 = 账本流水 / opening value = the ledger's movements before the month", Decimal(opening_value),
+         group.opening_value),
         ("期末数量 = 账本流水 / closing qty = the ledger's movements", Decimal(ledger_qty), group.closing_qty),
         ("期末金额 = 账本流水 / closing value = the ledger's movements", Decimal(ledger_value), group.closing_value),
         ("存货科目净额 = 期末 - 期初 / inventory account net = closing - opening",
@@ -364,9 +380,10 @@ class _CountRow:
     status: str
 
 
-def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig) -> tuple[Path, Path, list[Check]]:
+def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
+               summarised: tuple[list[Pair], Mapping] | None = None) -> tuple[Path, Path, list[Check]]:
     """Writes outbox/monthend/MONTH.xlsx and MONTH-vouchers.csv; returns them and the checks."""
-    pairs, amounts = summary(conn, month)
+    pairs, amounts = summarised or summary(conn, month)
     rows = [make_row(pair, amounts) for pair in pairs]
     by_site = [_eliminate(r, e) for r, e in _with(grouped(pairs, amounts, lambda p: p.site),
                                                    transfers_within(conn, month, same_site_only=True))]
