@@ -206,3 +206,14 @@ def test_a_month_opens_from_the_closing_kept_when_the_month_before_closed(worksp
     reopen_month(engine, workspace, "2026-10", "test", "重算")
     with engine.connect() as conn:
         assert conn.execute(select(kept.c.month).distinct()).scalars().all() == ["2026-09"]
+
+
+def test_a_month_closed_before_snapshots_were_kept_opens_from_the_movements(workspace, engine):
+    worked_month(workspace, engine)
+    close_month(engine, workspace, "2026-09", "test", today=TODAY)
+    with engine.begin() as conn:  # as a ledger closed by the release before snapshots
+        conn.execute(schema.periods.update().values(closing_kept=None))
+        conn.execute(schema.period_balances.update().values(value=Decimal("1.00")))
+    closed = close_month(engine, workspace, "2026-10", "test", today=TODAY)
+    wh1 = next(r for r in sheet(closed.pack, "summary") if r["warehouse"] == "WH1")
+    assert wh1["opening_value"] == 2000 and all(c["ok"] == "Y" for c in sheet(closed.pack, "checks"))

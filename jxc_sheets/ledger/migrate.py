@@ -40,7 +40,11 @@ def _v3_counts(conn: Connection) -> None:
     _add_columns(conn, schema.files, "first_date")
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts}
+def _v4_snapshots(conn: Connection) -> None:
+    _add_columns(conn, schema.periods, "closing_kept")  # months closed before it open from the movements
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots}
 
 
 def prepare(engine: Engine) -> int:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from . import schema
 from .errors import LedgerError
@@ -60,6 +60,7 @@ def save_closing(conn: Connection, month: str, closing: dict[tuple[str, str], tu
             for (sku, wh), (qty, value) in closing.items() if qty or value]
     if rows:
         conn.execute(insert(schema.period_balances), rows)
+    conn.execute(update(schema.periods).where(schema.periods.c.month == month).values(closing_kept=True))
 
 
 def opening_from_snapshot(conn: Connection, month: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]] | None:
@@ -68,7 +69,8 @@ def opening_from_snapshot(conn: Connection, month: str) -> dict[tuple[str, str],
     start = date(int(month[:4]), int(month[5:7]), 1)
     previous = month_of(start - timedelta(days=1))
     closed = closed_months(conn)
-    if previous not in closed or any(m < previous and m not in closed for m in months_with_movements(conn)):
+    kept = conn.execute(select(schema.periods.c.closing_kept).where(schema.periods.c.month == previous)).scalar()
+    if not kept or any(m < previous and m not in closed for m in months_with_movements(conn)):
         return None
     p = schema.period_balances
     return {(r.sku, r.warehouse): (r.qty, r.value) for r in conn.execute(select(p).where(p.c.month == previous))}

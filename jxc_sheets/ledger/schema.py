@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 4  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -261,6 +261,7 @@ periods = Table(
     Column("month", String(7), primary_key=True),  # YYYY-MM
     Column("closed_at", DateTime, nullable=False),
     Column("closed_by", Text, nullable=False, default=""),
+    Column("closing_kept", Boolean),  # v4: its closing balances are in period_balances
 )
 
 period_balances = Table(
