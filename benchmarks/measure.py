@@ -142,14 +142,12 @@ def monthend(root: str, month: str) -> dict:
 
 def stock_report(ledger: str, out: str) -> dict:
     """outbox/stock.xlsx as write_reports writes it (stock, summary, below_safety)."""
-    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.ledger.db import open_ledger, reading
     from jxc_sheets.reports.stock import write_stock
-    from jxc_sheets.reports.write import READ_ONLY
 
     engine = open_ledger(f"sqlite:///{ledger}", create=False)
     start = time.perf_counter()
-    with engine.connect() as conn:
-        conn.execution_options(**READ_ONLY)
+    with reading(engine) as conn:
         write_stock(conn, Path(out))
     return {"seconds": time.perf_counter() - start}
 
@@ -159,17 +157,15 @@ def plain_xlsxwriter(ledger: str, out: str) -> dict:
     with nothing else: no formats, no other sheets."""
     import xlsxwriter
 
-    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.ledger.db import open_ledger, reading
     from jxc_sheets.reports import data
-    from jxc_sheets.reports.write import READ_ONLY
 
     engine = open_ledger(f"sqlite:///{ledger}", create=False)
     start = time.perf_counter()
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
     sheet = book.add_worksheet("stock")
     rows = 0
-    with engine.connect() as conn:
-        conn.execution_options(**READ_ONLY)
+    with reading(engine) as conn:
         for rows, row in enumerate(data.stock_rows(conn), start=1):
             sheet.write_row(rows, 0, [float(v) if v is not None and not isinstance(v, str) else v for v in row])
     book.close()

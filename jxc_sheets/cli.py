@@ -280,13 +280,12 @@ def cmd_close_order(args) -> int:
 
 
 def cmd_count_sheet(args) -> int:
-    from .ledger.db import open_ledger
+    from .ledger.db import open_ledger, reading
     from .ledger.queries import master_data
     from .reports.counts import write_count_sheet
 
     settings = _settings(args)
-    engine = open_ledger(settings.ledger_url)
-    with engine.connect() as conn:
+    with reading(open_ledger(settings.ledger_url)) as conn:
         if args.warehouse not in master_data(conn).warehouses:
             raise UsageError(f"仓库 {args.warehouse} 不存在 / unknown warehouse {args.warehouse}")
         path = write_count_sheet(conn, settings.outbox / "count", args.warehouse, args.date or date.today(),
@@ -324,11 +323,11 @@ def cmd_reopen(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .ledger.db import open_ledger
+    from .ledger.db import open_ledger, reading
     from .ledger.integrity import check_ledger
 
     settings = _settings(args)
-    with open_ledger(settings.ledger_url).connect() as conn:
+    with reading(open_ledger(settings.ledger_url)) as conn:
         differences = check_ledger(conn)
     for line in differences:
         print(line)

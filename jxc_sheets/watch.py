@@ -27,7 +27,7 @@ from . import inbox
 from .config import Settings
 from .health import Health, _now, write_status
 from .ledger import schema
-from .ledger.db import open_ledger
+from .ledger.db import open_ledger, reading
 from .pipeline import clear_leftovers, months_touched, process_batch
 from .reports.write import write_dashboard, write_reports
 from .records import Outcome
@@ -308,7 +308,7 @@ class Watcher:
 def processed_today(engine: Engine) -> dict[str, int]:
     f = schema.files
     today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(select(f.c.status, func.count()).where(f.c.processed_at >= today).group_by(f.c.status))
         return {status: n for status, n in rows}
 

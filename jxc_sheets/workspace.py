@@ -10,7 +10,7 @@ from .config import Settings, default_config_text, load_settings
 from .ledger import schema
 from .ledger.backup import BackupError, copy_sqlite, dated_name, rotate
 from .ledger.backup import restore as restore_ledger
-from .ledger.db import open_ledger
+from .ledger.db import open_ledger, reading
 
 FOLDERS = ("inbox", "outbox", "archive", "rejected", "templates")
 
@@ -50,7 +50,7 @@ def status(settings: Settings) -> dict:
 
     engine = open_ledger(settings.ledger_url)
     f = schema.files
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         last = [dict(r._mapping) for r in conn.execute(select(f).order_by(f.c.id.desc()).limit(10))]
         failed = conn.execute(select(f).where(f.c.status.in_(("rejected", "failed"))).order_by(f.c.id.desc()).limit(1)).first()
     from .health import is_running, read_instances
@@ -109,7 +109,7 @@ def _close_past_months(settings: Settings, today: date) -> list[Path]:
     from .ledger.periods import months_with_movements
 
     engine = open_ledger(settings.ledger_url)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         months = [m for m in months_with_movements(conn) if m < f"{today:%Y-%m}"]
     packs = [close_month(engine, settings, month, "jxc demo", today=today).pack for month in months]
     for month in months:

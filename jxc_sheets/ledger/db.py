@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from ..filesystems import filesystem_type, is_network
 from . import migrate
@@ -41,6 +44,18 @@ def open_ledger(url: str, create: bool = True) -> Engine:
     if create:
         migrate.prepare(engine)
     return engine
+
+
+READ_ONLY = {"jxc_read_only": True}
+"""Execution options of a connection that only reads: plain BEGIN on SQLite, no posting lock on PostgreSQL."""
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection that only reads one snapshot and never waits for a posting."""
+    with engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)
+        yield conn
 
 
 def _begin(conn) -> None:

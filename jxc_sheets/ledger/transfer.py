@@ -17,12 +17,11 @@ from sqlalchemy import Connection, Engine, Table, create_engine, func, insert, i
 from sqlalchemy.engine import make_url
 
 from . import schema
-from .db import open_ledger
+from .db import open_ledger, reading
 from .errors import LedgerError
 from .integrity import check_ledger
 
 BATCH = 5000
-READ_ONLY = {"jxc_read_only": True}  # one snapshot of the source (db.py)
 
 
 class TransferError(LedgerError):
@@ -47,8 +46,7 @@ def migrate_ledger(source: Engine, target_url: str) -> Transferred:
     refuse_non_empty(target_url)
     target = open_ledger(target_url)
     try:
-        with source.connect() as src, target.begin() as dst:
-            src.execution_options(**READ_ONLY)
+        with reading(source) as src, target.begin() as dst:
             found = check_ledger(src)
             if found:
                 raise TransferError(f"源账本未通过 jxc check, 未迁移 / the source ledger fails jxc check,"

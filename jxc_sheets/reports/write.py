@@ -32,11 +32,10 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from .. import config
+from ..ledger.db import reading
 
 log = logging.getLogger(__name__)
 
-READ_ONLY = {"jxc_read_only": True}
-"""Marks a report's connection as reading only (see the report's note on db.py)."""
 
 TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600
@@ -365,13 +364,13 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     if settings.config.reports.html:
         jobs.append((outbox / "index.html", partial(html.write_dashboard, settings=settings, now=datetime.now())))
     jobs.append((outbox / "log.xlsx", partial(log_report.write_log, limit=settings.config.reports.log_rows)))
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
     jobs += [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
     written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
     if settings.config.orders.reorder_forms:
         written += _write_reorder_forms(engine, settings, today)
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
     return written
 
@@ -379,7 +378,7 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
 def _write_reorder_forms(engine: sqlalchemy.Engine, settings: config.Settings, today: date) -> list[Path]:
     from . import reorder
 
-    with _reading(engine) as conn:
+    with reading(engine) as conn:
         found = reorder.suggestions(conn, today, settings.config.orders)
         return reorder.write_reorder_forms(conn, settings.outbox / "reorder", today, found)
 
@@ -400,16 +399,9 @@ def _write_one(engine: sqlalchemy.Engine, dest: Path, write: Callable[[sqlalchem
         with atomic_path(dest) as temp:
             # One short read per report, done before the rename, so a posting
             # in another process waits as little as possible.
-            with _reading(engine) as conn:
+            with reading(engine) as conn:
                 write(conn, temp)
     except ReportLocked as e:
         log.warning("报表被占用, 本次未更新 / report is open elsewhere, left as it was: %s", e)
         return False
     return True
-
-
-@contextmanager
-def _reading(engine: sqlalchemy.Engine) -> Iterator[sqlalchemy.Connection]:
-    with engine.connect() as conn:
-        conn.execution_options(**READ_ONLY)
-        yield conn

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from ..kinds import FORM_VERSION, KINDS, Category, Field, FieldType, Kind
 from ..ledger import schema
+from ..ledger.db import reading
 
 MAIN_SHEET = "明细"
 HELP_SHEET = "填写说明"
@@ -148,7 +149,7 @@ def _header_value_cell(index: int) -> str:
 
 def choices_from_ledger(engine) -> Choices:
     """The codes of the ledger's master data, sorted: active items, warehouses, suppliers, customers."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return choices_from(conn)
 
 
