@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import date
 from pathlib import Path
@@ -165,3 +166,20 @@ class RunningWatcher:
         self.watcher.stop()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
+
+
+def wait_until(condition, timeout: float = 60, step: float = 0.2) -> None:
+    """Polls `condition` until it holds; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def run_files(settings: Settings, engine) -> dict:
+    """One `jxc run` of the inbox, in process: each file's outcome by its name."""
+    from jxc_sheets.pipeline import run_inbox
+
+    return {o.file: o for o in run_inbox(settings, engine=engine)}

@@ -3,7 +3,6 @@ only brings back a ledger that passes the check."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
 from pathlib import Path
 
 import pytest

@@ -8,8 +8,6 @@ import json
 import re
 import time
 import zipfile
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 

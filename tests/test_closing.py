@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from conftest import drop_master, jxc, make_form, make_table
+from conftest import drop_master, jxc, make_form, make_table, run_files
 from jxc_sheets.closing import Blocked, close_month, reopen_month
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger import schema
@@ -20,14 +20,9 @@ from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.errors import LedgerError
 from jxc_sheets.ledger.post import post_documents
 from jxc_sheets.ledger.reverse import reverse_document
-from jxc_sheets.pipeline import run_inbox
 from test_post import doc, ln
 
 TODAY = date(2026, 11, 25)
-
-
-def run(settings, engine) -> dict:
-    return {o.file: o for o in run_inbox(settings, engine=engine)}
 
 
 def sheet(path, name) -> list[dict]:
@@ -66,7 +61,7 @@ def worked_month(settings, engine) -> None:
     ):
         make_form(inbox / f"{name}.xlsx", kind, {"doc_no": f"D-{name}", "doc_date": date(2026, 10, day), **header},
                   [{"sku": "A001", "qty": qty, **extra}])
-    assert {o.status for o in run(settings, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
 
 
 def test_the_pack_of_a_worked_month(workspace, engine):
@@ -105,7 +100,7 @@ def test_close_lists_its_blockers_and_force_records_them(workspace, engine):
                                                          "warehouse": "WH1", "supplier": "S01"}, [{"sku": "NOPE", "qty": 1}])
     make_form(workspace.inbox / "count.xlsx", "count", {"doc_no": "PD-1", "doc_date": date(2026, 10, 31),
                                                          "warehouse": "WH1"}, [{"sku": "A001", "counted_qty": 10}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     with pytest.raises(Blocked) as blocked:
         close_month(engine, workspace, "2026-10", "test", today=date(2026, 10, 31))
     text = str(blocked.value)
@@ -131,7 +126,7 @@ def test_a_closed_month_takes_no_documents_until_reopened(tmp_path):
     assert "outbox/monthend/2026-10.xlsx" in result.stdout.replace("\\", "/")
     late = {"doc_no": "LATE-1", "doc_date": date(2026, 10, 31), "warehouse": "WH1", "supplier": "S01"}
     make_form(settings.inbox / "late.xlsx", "receipt", late, [{"sku": "A001", "qty": 1, "unit_cost": 20}])
-    outcome = run(settings, engine)["late.xlsx"]
+    outcome = run_files(settings, engine)["late.xlsx"]
     assert [(p.where, p.code) for p in outcome.problems] == [("明细!E3", "period-closed")]
     assert "2026-10" in outcome.problems[0].zh
     with engine.begin() as conn, pytest.raises(LedgerError, match="closed"):
@@ -141,7 +136,7 @@ def test_a_closed_month_takes_no_documents_until_reopened(tmp_path):
     assert refused.returncode == 2 and "latest closed month" in refused.stderr
     jxc("reopen", "2026-10", "--reason", "补录漏单", cwd=ws)
     make_form(settings.inbox / "late.xlsx", "receipt", late, [{"sku": "A001", "qty": 1, "unit_cost": 20}])
-    assert run(settings, engine)["late.xlsx"].status == "posted"
+    assert run_files(settings, engine)["late.xlsx"].status == "posted"
     closed = close_month(engine, settings, "2026-10", "test", today=TODAY)
     assert [a["action"] for a in sheet(closed.pack, "audit")] == ["close", "close", "reopen", "close"]
 
@@ -149,7 +144,7 @@ def test_a_closed_month_takes_no_documents_until_reopened(tmp_path):
 def test_the_checks_pass_on_a_generated_month_of_thousands_of_movements(workspace, engine):
     drop_master(workspace.inbox)
     make_table(workspace.inbox / "more.xlsx", "warehouses", [{"code": "WH3", "name": "苏州二仓", "site": "苏州"}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     rng = random.Random(20261125)
     skus, warehouses = ["A001", "B002", "00123"], ["WH1", "WH2", "WH3"]
     docs = [doc("opening", "QC", date(2026, 9, 30), *(ln(s, 10_000, "12.34", warehouse=w) for s in skus for w in warehouses))]
@@ -179,7 +174,7 @@ def test_voucher_csv_text_never_runs_as_a_formula(workspace, engine):
     make_table(workspace.inbox / "wh.xlsx", "warehouses", [{"code": "WH1", "name": "总仓", "site": "@SUM(1)"}])
     make_form(workspace.inbox / "0.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 9, 30)},
               [{"warehouse": "WH1", "sku": "A001", "qty": 1, "unit_cost": 1}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     closed = close_month(engine, workspace, "2026-09", "test", today=TODAY)
     with closed.vouchers.open(encoding="utf-8-sig") as f:
         sites = {row["site"] for row in csv.DictReader(f)}

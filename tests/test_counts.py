@@ -11,20 +11,15 @@ from decimal import Decimal
 import openpyxl
 from sqlalchemy import select
 
-from conftest import drop_master, jxc, make_form
+from conftest import drop_master, jxc, make_form, run_files
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger import counts as ledger_counts
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.integrity import check_ledger
-from jxc_sheets.pipeline import run_inbox
 from jxc_sheets.sheets.read import read_workbook
 
 D1, D5, D10, D12 = date(2026, 11, 1), date(2026, 11, 5), date(2026, 11, 10), date(2026, 11, 12)
-
-
-def run(settings, engine) -> dict:
-    return {o.file: o for o in run_inbox(settings, engine=engine)}
 
 
 def stocked(settings, engine) -> None:
@@ -35,7 +30,7 @@ def stocked(settings, engine) -> None:
         {"warehouse": "WH1", "sku": "00123", "qty": 10, "unit_cost": 4},
         {"warehouse": "WH2", "sku": "A001", "qty": 5, "unit_cost": 20},
     ])
-    assert {o.status for o in run(settings, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
 
 
 def count(settings, name="count.xlsx", doc_no="PD-1", day=D10, scope="partial", lines=None):
@@ -91,7 +86,7 @@ def test_count_sheets_list_the_stock_by_bin_with_or_without_the_book(tmp_path):
 def test_within_tolerance_posts_at_once_and_beyond_it_is_held(workspace, engine):
     stocked(workspace, engine)
     count(workspace)
-    outcome = run(workspace, engine)["count.xlsx"]
+    outcome = run_files(workspace, engine)["count.xlsx"]
     assert outcome.status == "posted" and any("待审批" in n for n in outcome.notes)
     assert statuses(engine) == {"A001": "posted", "B002": "held"}
     assert balance(engine, "A001") == (99, Decimal("1980.00"))  # −1 包 at 20.00
@@ -103,16 +98,16 @@ def test_within_tolerance_posts_at_once_and_beyond_it_is_held(workspace, engine)
     assert summary["B4"].value == -220 and summary["B8"].value == 50  # loss value; accuracy 1 of 2 lines
 
     count(workspace, name="again.xlsx")
-    assert run(workspace, engine)["again.xlsx"].status == "skipped"  # the same count, dropped twice
+    assert run_files(workspace, engine)["again.xlsx"].status == "skipped"  # the same count, dropped twice
 
 
 def test_the_book_is_taken_at_the_end_of_the_count_date(workspace, engine):
     stocked(workspace, engine)
     make_form(workspace.inbox / "d.xlsx", "delivery",
               {"doc_no": "CK-1", "doc_date": D12, "warehouse": "WH1", "customer": "C01"}, [{"sku": "A001", "qty": 30}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     count(workspace, day=D10, lines=[{"sku": "A001", "counted_qty": 98}])  # counted before the delivery
-    assert run(workspace, engine)["count.xlsx"].status == "posted"
+    assert run_files(workspace, engine)["count.xlsx"].status == "posted"
     with engine.connect() as conn:
         [line] = ledger_counts.count_lines(conn, "PD-1")
         moved = conn.execute(select(schema.movements.c.doc_date, schema.movements.c.qty)
@@ -127,7 +122,7 @@ def test_a_full_count_counts_what_it_does_not_list_as_zero(workspace, engine):
     count(workspace, scope="全盘", lines=[{"sku": "A001", "counted_qty": 100, "location": "A-01"},
                                          {"sku": "B002", "counted_qty": 600, "location": "B-01"},
                                          {"sku": "B002", "counted_qty": 400, "location": "B-02"}])
-    assert run(workspace, engine)["count.xlsx"].status == "posted"
+    assert run_files(workspace, engine)["count.xlsx"].status == "posted"
     with engine.connect() as conn:
         lines = {l.sku: l for l in ledger_counts.count_lines(conn, "PD-1")}
     assert (lines["B002"].counted_qty, lines["B002"].location, lines["B002"].status) == (1000, "B-01; B-02", "exact")
@@ -141,7 +136,7 @@ def test_bad_counts_are_answered_at_their_cells(workspace, engine):
     count(workspace, name="scope.xlsx", doc_no="PD-2", scope="大概")
     count(workspace, name="negative.xlsx", doc_no="PD-3", lines=[{"sku": "A001", "counted_qty": -1},
                                                                  {"sku": "B002"}])
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert [(p.where, p.code) for p in outcomes["scope.xlsx"].problems] == [("明细!E4", "count-scope")]
     assert [(p.where, p.code) for p in outcomes["negative.xlsx"].problems] == [
         ("明细!D9", "negative"), ("明细!D10", "required")]
@@ -153,7 +148,7 @@ def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
     stocked(workspace, engine)
     count(workspace, lines=[{"sku": "B002", "counted_qty": 900, "remark": "被盗"},
                             {"sku": "00123", "counted_qty": 30, "remark": "找到一箱"}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     assert statuses(engine) == {"B002": "held", "00123": "held"}
     book = workspace.outbox / "variance" / "PD-1.xlsx"
 
@@ -165,7 +160,7 @@ def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
     ws.cell(8, approve_col + 1, "已报警, 同意核销")
     ws.cell(9, approve_col, "N")
     wb.save(workspace.inbox / "PD-1 审批.xlsx")
-    outcome = run(workspace, engine)["PD-1 审批.xlsx"]
+    outcome = run_files(workspace, engine)["PD-1 审批.xlsx"]
     assert outcome.status == "posted" and outcome.kind == "count_approval"
     assert statuses(engine) == {"B002": "approved", "00123": "declined"}
     assert balance(engine, "B002") == (900, Decimal("1800.00"))
@@ -180,7 +175,7 @@ def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
     assert rows["00123"]["status"] == "不过账 declined"
 
     shutil.copy(workspace.archive / "2026-11" / "PD-1 审批.xlsx", workspace.inbox / "again.xlsx")
-    again = run(workspace, engine)["again.xlsx"]
+    again = run_files(workspace, engine)["again.xlsx"]
     assert again.status == "skipped" and any("decided before" in n for n in again.notes)
     assert balance(engine, "B002") == (900, Decimal("1800.00"))
 
@@ -188,7 +183,7 @@ def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
 def test_an_approval_must_name_a_posted_count_and_its_lines(workspace, engine):
     stocked(workspace, engine)
     count(workspace, lines=[{"sku": "B002", "counted_qty": 900}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     wb = openpyxl.load_workbook(workspace.outbox / "variance" / "PD-1.xlsx")
     ws = wb.worksheets[0]
     ws["B3"] = "PD-404"
@@ -196,7 +191,7 @@ def test_an_approval_must_name_a_posted_count_and_its_lines(workspace, engine):
     ws["B3"] = "PD-1"
     ws["B8"] = "A001"  # line 1 is B002's
     wb.save(workspace.inbox / "mismatch.xlsx")
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert [(p.where, p.code) for p in outcomes["unknown.xlsx"].problems] == [("明细!B3", "count-unknown")]
     assert [(p.where, p.code) for p in outcomes["mismatch.xlsx"].problems] == [("明细!A8", "count-line-unknown")]
 
@@ -209,7 +204,7 @@ def test_the_count_plan_classes_items_and_proposes_what_is_due(workspace, engine
               {"doc_no": "CK-1", "doc_date": date.today(), "warehouse": "WH1", "customer": "C01"},
               [{"sku": "A001", "qty": 50}, {"sku": "B002", "qty": 100}, {"sku": "00123", "qty": 1}])
     count(workspace, day=date.today(), lines=[{"sku": "A001", "counted_qty": 50}])
-    assert {o.status for o in run(workspace, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(workspace, engine).values()} == {"posted"}
     wb = openpyxl.load_workbook(workspace.outbox / "count_plan.xlsx", read_only=True)
     rows = list(wb["all"].iter_rows(values_only=True))
     plan = {(r[0], r[2]): r for r in rows[1:]}

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from conftest import D, RunningWatcher, drop_master, jxc, make_form, make_table
+from conftest import D, RunningWatcher, drop_master, jxc, make_form, make_table, wait_until
 from jxc_sheets import inbox
 from jxc_sheets.config import (Config, ConfigError, DepartmentsConfig, InboxConfig, Settings, default_config_text,
                                load_settings)
@@ -64,15 +64,6 @@ def _files(settings: Settings) -> dict[str, tuple[str, str]]:
 def _archived(settings: Settings) -> list[str]:
     return sorted(p.relative_to(settings.archive).as_posix().split("/", 1)[0] + "/" + p.name
                   for p in settings.archive.rglob("*.xlsx"))
-
-
-def _wait(condition, timeout: float = 60, step: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
 
 
 # --- the config -------------------------------------------------------------------
@@ -294,14 +285,14 @@ def test_the_watcher_takes_files_from_each_department_and_answers_misplaced_ones
     settings = _settings(tmp_path, FAST.model_copy(update={"observer": observer}))
     drop_master(settings.inbox / "finance")
     with RunningWatcher(settings) as running:
-        _wait(lambda: len(_archived(settings)) == 4)
+        wait_until(lambda: len(_archived(settings)) == 4)
         _receipt(settings.inbox / "warehouse" / "receipt.xlsx")
-        _wait(lambda: "warehouse/receipt.xlsx" in _archived(settings))
+        wait_until(lambda: "warehouse/receipt.xlsx" in _archived(settings))
         before = _ledger(settings)
         _delivery(settings.inbox / "purchasing" / "delivery.xlsx")
-        _wait(lambda: (settings.rejected / "purchasing" / "delivery.errors.xlsx").exists())
+        wait_until(lambda: (settings.rejected / "purchasing" / "delivery.errors.xlsx").exists())
         _delivery(settings.inbox / "warehouse" / "delivery.xlsx")
-        _wait(lambda: "warehouse/delivery.xlsx" in _archived(settings))
+        wait_until(lambda: "warehouse/delivery.xlsx" in _archived(settings))
     assert (settings.rejected / "purchasing" / "delivery.xlsx").exists()
     assert _ledger(settings)[0] == sorted(before[0] + ["XS-1"])  # posted once, from the warehouse's folder
     assert any("purchasing/delivery.xlsx" in line and "department-kind" in line for line in running.lines)
@@ -313,8 +304,8 @@ def test_a_department_folder_made_while_the_watcher_runs_is_watched_too(tmp_path
     drop_master(settings.inbox / "finance")
     (settings.inbox / "warehouse").rmdir()
     with RunningWatcher(settings):
-        _wait(lambda: len(_archived(settings)) == 4)
+        wait_until(lambda: len(_archived(settings)) == 4)
         (settings.inbox / "warehouse").mkdir()
         time.sleep(2)  # the folder's creation wakes the watcher, which then watches it too
         _receipt(settings.inbox / "warehouse" / "receipt.xlsx")
-        _wait(lambda: "warehouse/receipt.xlsx" in _archived(settings), timeout=30)
+        wait_until(lambda: "warehouse/receipt.xlsx" in _archived(settings), timeout=30)

@@ -10,10 +10,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from conftest import CUSTOMERS, WAREHOUSES, jxc, make_form, make_table
+from conftest import CUSTOMERS, WAREHOUSES, jxc, make_form, make_table, run_files
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
-from jxc_sheets.pipeline import run_inbox
 from jxc_sheets.sheets.read import read_workbook
 
 TODAY = date.today()
@@ -43,10 +42,6 @@ def ws(tmp_path) -> Settings:
     return settings
 
 
-def run(settings, engine) -> dict:
-    return {o.file: o for o in run_inbox(settings, engine=engine)}
-
-
 def sheet_rows(path, sheet) -> list[dict]:
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = list(wb[sheet].iter_rows(values_only=True))
@@ -61,7 +56,7 @@ def receipt(settings, name, doc_no, ref, lines, day, supplier="S01"):
 
 def test_the_purchase_cycle_from_suggestion_to_a_closed_order(ws):
     engine = open_ledger(ws.ledger_url)
-    run(ws, engine)
+    run_files(ws, engine)
     forms = sorted(p.name for p in (ws.outbox / "reorder").iterdir())
     assert forms == ["采购建议-S01.xlsx", "采购建议-S02.xlsx"]  # C003 has no supplier: no form
 
@@ -76,7 +71,7 @@ def test_the_purchase_cycle_from_suggestion_to_a_closed_order(ws):
 
     # purchasing lowers nothing, drops the form: a real purchase order
     shutil.copy(suggestion, ws.inbox / "po.xlsx")
-    outcome = run(ws, engine)["po.xlsx"]
+    outcome = run_files(ws, engine)["po.xlsx"]
     assert outcome.status == "posted" and outcome.kind == "purchase_order"
     po_no = raws[0].header["doc_no"].value
     assert not suggestion.exists()  # 120 on order: nothing left to suggest for S01
@@ -84,11 +79,11 @@ def test_the_purchase_cycle_from_suggestion_to_a_closed_order(ws):
     assert [(r["doc_no"], r["sku"], r["ordered"], r["outstanding"]) for r in open_po] == [(po_no, "A001", 120, 120)]
 
     receipt(ws, "r1.xlsx", "RK-1", po_no, [{"sku": "A001", "qty": 10, "unit": "箱"}], TODAY)
-    assert run(ws, engine)["r1.xlsx"].status == "posted"
+    assert run_files(ws, engine)["r1.xlsx"].status == "posted"
     open_po = sheet_rows(ws.outbox / "orders.xlsx", "purchase_orders")
     assert [(r["received"], r["outstanding"]) for r in open_po] == [(50, 70)]
     receipt(ws, "r2.xlsx", "RK-2", po_no, [{"sku": "A001", "qty": 70}], TODAY)
-    assert run(ws, engine)["r2.xlsx"].status == "posted"
+    assert run_files(ws, engine)["r2.xlsx"].status == "posted"
     assert sheet_rows(ws.outbox / "orders.xlsx", "purchase_orders") == []  # complete: off the open list
     stock = {(r["sku"], r["warehouse"]): r for r in sheet_rows(ws.outbox / "stock.xlsx", "stock")}
     assert stock[("A001", "WH1")]["value"] == 2400  # 120 包 at the order's 20.00
@@ -101,7 +96,7 @@ def test_the_sales_cycle_order_backorder_receipt_delivery(ws):
     make_form(ws.inbox / "so.xlsx", "sales_order",
               {"doc_no": "XS-1", "doc_date": AGO[5], "customer": "C01", "promised_date": AGO[1]},
               [{"sku": "B002", "qty": 300, "unit_price": "3.5"}])
-    outcomes = run(ws, engine)
+    outcomes = run_files(ws, engine)
     assert any("[backorder]" in n for n in outcomes["so.xlsx"].notes)
     [line] = sheet_rows(ws.outbox / "orders.xlsx", "sales_orders")
     assert (line["outstanding"], line["backorder"], line["days_late"]) == (300, 200, 1)
@@ -111,7 +106,7 @@ def test_the_sales_cycle_order_backorder_receipt_delivery(ws):
     make_form(ws.inbox / "d.xlsx", "delivery",
               {"doc_no": "CK-1", "doc_date": TODAY, "warehouse": "WH1", "customer": "C01", "ref_doc": "XS-1"},
               [{"sku": "B002", "qty": 300}])
-    outcomes = run(ws, engine)
+    outcomes = run_files(ws, engine)
     assert [outcomes[n].status for n in ("r.xlsx", "d.xlsx")] == ["posted", "posted"]
     assert sheet_rows(ws.outbox / "orders.xlsx", "sales_orders") == []
     [sale] = sheet_rows(ws.outbox / "orders.xlsx", "sales")
@@ -129,13 +124,13 @@ def test_supplier_performance_counts_late_short_and_returned(ws):
               {"doc_no": "CG-1", "doc_date": AGO[30], "supplier": "S01", "expected_date": AGO[20]},
               [{"sku": "A001", "qty": 100, "unit_price": 20}, {"sku": "C003", "qty": 10, "unit_price": 50,
                                                               "expected_date": AGO[10]}])
-    run(ws, engine)
+    run_files(ws, engine)
     receipt(ws, "r1.xlsx", "RK-1", "CG-1", [{"sku": "A001", "qty": 100}], AGO[20])  # on time, in full
     receipt(ws, "r2.xlsx", "RK-2", "CG-1", [{"sku": "C003", "qty": 6}], AGO[5])  # late and short
     make_form(ws.inbox / "ret.xlsx", "purchase_return",
               {"doc_no": "TH-1", "doc_date": AGO[2], "warehouse": "WH1", "supplier": "S01"},
               [{"sku": "A001", "qty": 10}])
-    assert {o.status for o in run(ws, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(ws, engine).values()} == {"posted"}
     jxc_result = jxc("close-order", "CG-1", "--reason", "供应商缺货", cwd=ws.root)
     assert "CG-1" in jxc_result.stdout
     scores = {r["supplier"]: r for r in sheet_rows(ws.outbox / "orders.xlsx", "suppliers")}
@@ -155,7 +150,7 @@ def test_a_sales_plan_drives_demand_and_is_compared_with_actual(ws):
     make_form(ws.inbox / "d.xlsx", "delivery",
               {"doc_no": "CK-1", "doc_date": TODAY, "warehouse": "WH1", "customer": "C01"},
               [{"sku": "B002", "qty": 600, "unit_price": 3}])
-    assert {o.status for o in run(ws, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(ws, engine).values()} == {"posted"}
     [plan] = sheet_rows(ws.outbox / "orders.xlsx", "plan")
     assert (plan["month"], plan["sku"], plan["planned"], plan["actual"], plan["achieved_pct"]) == \
         (month, "B002", 3000, 600, 20)

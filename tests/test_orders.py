@@ -9,18 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from conftest import D, drop_master, jxc, make_form, make_table
+from conftest import D, drop_master, jxc, make_form, make_table, run_files
 from jxc_sheets.config import Config, OrdersConfig, Settings
 from jxc_sheets.ledger import orders as ledger_orders
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
-from jxc_sheets.pipeline import run_inbox
 
 D2, D3, D4 = date(2026, 11, 4), date(2026, 11, 5), date(2026, 11, 6)
-
-
-def run(settings, engine) -> dict:
-    return {o.file: o for o in run_inbox(settings, engine=engine)}
 
 
 def seeded(settings, engine) -> None:
@@ -28,7 +23,7 @@ def seeded(settings, engine) -> None:
     make_table(settings.inbox / "suppliers2.xlsx", "suppliers", [{"code": "S02", "name": "江南文具"}])
     make_form(settings.inbox / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 11, 1)},
               [{"warehouse": "WH1", "sku": "B002", "qty": 50, "unit_cost": 2}])
-    assert {o.status for o in run(settings, engine).values()} == {"posted"}
+    assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
 
 
 def purchase_order(settings, name="po.xlsx", doc_no="CG-1", supplier="S01", lines=None, **header) -> Path:
@@ -65,19 +60,19 @@ def on_hand(engine, sku, warehouse="WH1") -> tuple[Decimal, Decimal]:
 def test_an_order_moves_no_stock_and_two_partial_receipts_complete_it(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace)
-    assert run(workspace, engine)["po.xlsx"].status == "posted"
+    assert run_files(workspace, engine)["po.xlsx"].status == "posted"
     assert on_hand(engine, "A001") == (0, 0)
     assert open_lines(engine) == [("A001", 100), ("B002", 240)]
 
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 60}, {"sku": "B002", "qty": 20, "unit": "盒"}])
-    assert run(workspace, engine)["r1.xlsx"].status == "posted"
+    assert run_files(workspace, engine)["r1.xlsx"].status == "posted"
     assert open_lines(engine) == [("A001", 40), ("B002", 0)]
     # no cost on the receipt: the order's price, per the unit received (1 盒 = 12 支 at 1.5)
     assert on_hand(engine, "A001") == (60, Decimal("1200.00"))
     assert on_hand(engine, "B002") == (290, Decimal("100.00") + Decimal("360.00"))
 
     receipt(workspace, "r2.xlsx", "RK-2", [{"sku": "A001", "qty": 8, "unit": "箱", "unit_cost": 100}], day=D3)
-    assert run(workspace, engine)["r2.xlsx"].status == "posted"
+    assert run_files(workspace, engine)["r2.xlsx"].status == "posted"
     assert open_lines(engine) == [("A001", 0), ("B002", 0)]
     with engine.connect() as conn:
         assert ledger_orders.open_orders(conn, "purchase_order") == []
@@ -86,11 +81,11 @@ def test_an_order_moves_no_stock_and_two_partial_receipts_complete_it(workspace,
 def test_over_receipt_is_refused_at_the_qty_cell_saying_what_is_open(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace)
-    run(workspace, engine)
+    run_files(workspace, engine)
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 90}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     receipt(workspace, "r2.xlsx", "RK-2", [{"sku": "B002", "qty": 10}, {"sku": "A001", "qty": 11}])
-    outcome = run(workspace, engine)["r2.xlsx"]
+    outcome = run_files(workspace, engine)["r2.xlsx"]
     assert outcome.status == "rejected"
     assert problems(outcome) == [("明细!B10", "order-over")]
     assert "尚未收货 10 包" in outcome.problems[0].zh and "10 包 open" in outcome.problems[0].en
@@ -107,7 +102,7 @@ def test_a_tolerance_lets_a_receipt_go_a_little_over(tmp_path):
     purchase_order(settings, lines=[{"sku": "A001", "qty": 100, "unit_price": 20}])
     receipt(settings, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 110}])
     receipt(settings, "r2.xlsx", "RK-2", [{"sku": "A001", "qty": 1}], day=D3)
-    outcomes = run(settings, engine)
+    outcomes = run_files(settings, engine)
     assert outcomes["r1.xlsx"].status == "posted"
     assert problems(outcomes["r2.xlsx"]) == [("明细!B5", "order-closed")]  # complete: nothing open
 
@@ -115,12 +110,12 @@ def test_a_tolerance_lets_a_receipt_go_a_little_over(tmp_path):
 def test_wrong_references_are_problems_at_the_ref_doc_cell(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace)
-    run(workspace, engine)
+    run_files(workspace, engine)
     receipt(workspace, "unknown.xlsx", "RK-1", [{"sku": "A001", "qty": 1}], ref="CG-404")
     receipt(workspace, "other.xlsx", "RK-2", [{"sku": "A001", "qty": 1}], supplier="S02")
     receipt(workspace, "sku.xlsx", "RK-3", [{"sku": "00123", "qty": 1, "unit_cost": 3}])
     receipt(workspace, "nocost.xlsx", "RK-4", [{"sku": "A001", "qty": 1}], ref=None)
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert problems(outcomes["unknown.xlsx"]) == [("明细!B5", "order-unknown")]
     assert problems(outcomes["other.xlsx"]) == [("明细!B5", "order-other-party")]
     assert "S01" in outcomes["other.xlsx"].problems[0].zh
@@ -132,9 +127,9 @@ def test_wrong_references_are_problems_at_the_ref_doc_cell(workspace, engine):
 def test_a_price_off_the_order_posts_with_a_warning_in_the_processing_log(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace)
-    run(workspace, engine)
+    run_files(workspace, engine)
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 10, "unit_cost": 23}])
-    outcome = run(workspace, engine)["r1.xlsx"]
+    outcome = run_files(workspace, engine)["r1.xlsx"]
     assert outcome.status == "posted"
     assert any("[price-off-order]" in note for note in outcome.notes)
     with engine.connect() as conn:
@@ -148,26 +143,26 @@ def test_a_price_off_the_order_posts_with_a_warning_in_the_processing_log(worksp
 def test_dropping_the_order_again_with_the_close_marker_short_closes_it_once(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace)
-    run(workspace, engine)
+    run_files(workspace, engine)
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 30}])
-    run(workspace, engine)
+    run_files(workspace, engine)
     purchase_order(workspace, name="po-close.xlsx", close="Y", close_reason="供应商缺货")
-    outcome = run(workspace, engine)["po-close.xlsx"]
+    outcome = run_files(workspace, engine)["po-close.xlsx"]
     assert outcome.status == "posted" and any("订单已关闭" in n for n in outcome.notes)
     assert open_lines(engine) == [("A001", 0), ("B002", 0)]
     purchase_order(workspace, name="po-close-again.xlsx", close="Y", close_reason="供应商缺货")
-    again = run(workspace, engine)["po-close-again.xlsx"]
+    again = run_files(workspace, engine)["po-close-again.xlsx"]
     assert again.status == "skipped" and any("already closed" in n for n in again.notes)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.order_closures)).scalar() == 1
     receipt(workspace, "r2.xlsx", "RK-2", [{"sku": "A001", "qty": 1}], day=D3)
-    assert problems(run(workspace, engine)["r2.xlsx"]) == [("明细!B5", "order-closed")]
+    assert problems(run_files(workspace, engine)["r2.xlsx"]) == [("明细!B5", "order-closed")]
 
 
 def test_a_close_marker_on_a_new_order_is_a_problem(workspace, engine):
     seeded(workspace, engine)
     purchase_order(workspace, close="Y")
-    outcome = run(workspace, engine)["po.xlsx"]
+    outcome = run_files(workspace, engine)["po.xlsx"]
     assert problems(outcome) == [("明细!E5", "order-close-new")]
 
 
@@ -179,7 +174,7 @@ def test_jxc_close_order_and_reverse_from_the_command_line(tmp_path):
     seeded(settings, engine)
     purchase_order(settings)
     receipt(settings, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 30}])
-    run(settings, engine)
+    run_files(settings, engine)
 
     refused = jxc("reverse", "CG-1", cwd=ws, check=False)
     assert refused.returncode == 2 and "close-order" in refused.stderr
@@ -196,11 +191,11 @@ def test_an_order_without_receipts_may_be_reversed_and_is_then_cancelled(workspa
 
     seeded(workspace, engine)
     purchase_order(workspace)
-    run(workspace, engine)
+    run_files(workspace, engine)
     with engine.begin() as conn:
         reverse_document(conn, "CG-1", on=D2)
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "A001", "qty": 1}], day=D3)
-    assert problems(run(workspace, engine)["r1.xlsx"]) == [("明细!B5", "order-closed")]
+    assert problems(run_files(workspace, engine)["r1.xlsx"]) == [("明细!B5", "order-closed")]
 
 
 # --- sales orders, backorders, deliveries ---------------------------------------------
@@ -221,7 +216,7 @@ def test_a_sales_order_beyond_what_is_available_is_a_backorder_then_delivered(wo
     seeded(workspace, engine)  # 50 B002 on hand
     sales_order(workspace, "so1.xlsx", "XS-1", 30)
     sales_order(workspace, "so2.xlsx", "XS-2", 40)  # 20 left after XS-1's reservation: 20 on backorder
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert outcomes["so1.xlsx"].notes == ()
     assert outcomes["so2.xlsx"].status == "posted"
     assert [n for n in outcomes["so2.xlsx"].notes if "[backorder]" in n]
@@ -231,7 +226,7 @@ def test_a_sales_order_beyond_what_is_available_is_a_backorder_then_delivered(wo
 
     delivery(workspace, "d1.xlsx", "CK-1", 30, "XS-1")
     delivery(workspace, "d-over.xlsx", "CK-2", 41, "XS-2")
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert outcomes["d1.xlsx"].status == "posted"
     assert problems(outcomes["d-over.xlsx"]) == [("明细!B9", "order-over")]
     with engine.connect() as conn:
@@ -242,10 +237,10 @@ def test_a_sales_order_beyond_what_is_available_is_a_backorder_then_delivered(wo
 
     # a delivery above what is on hand is refused as in the core, order or not
     delivery(workspace, "d2.xlsx", "CK-3", 40, "XS-2", day=D3)
-    assert problems(run(workspace, engine)["d2.xlsx"]) == [("明细!B9", "insufficient-stock")]
+    assert problems(run_files(workspace, engine)["d2.xlsx"]) == [("明细!B9", "insufficient-stock")]
     receipt(workspace, "r1.xlsx", "RK-1", [{"sku": "B002", "qty": 100, "unit_cost": 2}], ref=None, day=D3)
     delivery(workspace, "d3.xlsx", "CK-4", 40, "XS-2", day=D4)
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert outcomes["d3.xlsx"].status == "posted"
     with engine.connect() as conn:
         assert ledger_orders.open_orders(conn, "sales_order") == []
@@ -259,7 +254,7 @@ def test_without_reservation_open_sales_orders_hold_no_stock(tmp_path):
     seeded(settings, engine)
     sales_order(settings, "so1.xlsx", "XS-1", 30)
     sales_order(settings, "so2.xlsx", "XS-2", 40)
-    outcomes = run(settings, engine)
+    outcomes = run_files(settings, engine)
     assert outcomes["so2.xlsx"].notes == ()
 
 
@@ -271,7 +266,7 @@ def test_a_sales_plan_posts_its_month_and_customers(workspace, engine):
               [{"sku": "A001", "qty": 300, "customer": "C01"}, {"sku": "B002", "qty": 1200}])
     make_form(workspace.inbox / "bad.xlsx", "sales_plan", {"doc_no": "JH-X", "doc_date": D, "month": "十二月"},
               [{"sku": "A001", "qty": 1, "customer": "C99"}])
-    outcomes = run(workspace, engine)
+    outcomes = run_files(workspace, engine)
     assert outcomes["plan.xlsx"].status == "posted"
     assert problems(outcomes["bad.xlsx"]) == [("明细!B4", "not-a-month"), ("明细!D8", "unknown-customers")]
     d, l = schema.documents, schema.lines

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import D, RunningWatcher, drop_master, jxc, make_form
+from conftest import D, RunningWatcher, drop_master, jxc, make_form, wait_until
 from jxc_sheets import inbox
 from jxc_sheets.config import Config, InboxConfig, Settings
 from jxc_sheets.ledger import schema
@@ -37,15 +37,6 @@ def _settings(root: Path, **inbox_settings) -> Settings:
 def _receipt(path: Path, n: int) -> Path:
     return make_form(path, "receipt", {"doc_no": f"CG-{n:04d}", "doc_date": D, "warehouse": "WH1", "supplier": "S01"},
                      [{"sku": "A001", "qty": 1, "unit_cost": "2.50"}])
-
-
-def _wait(condition, timeout: float = 60, step: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
 
 
 def _status(settings: Settings) -> dict:
@@ -118,9 +109,9 @@ def test_the_watcher_takes_what_is_there_first_then_what_arrives(tmp_path, obser
     settings = _settings(tmp_path, observer=observer)
     drop_master(settings.inbox)  # already there before the watcher starts
     with RunningWatcher(settings) as running:
-        _wait(lambda: len(_archived(settings)) == 4)
+        wait_until(lambda: len(_archived(settings)) == 4)
         _receipt(settings.inbox / "r1.xlsx", 1)
-        _wait(lambda: "r1.xlsx" in _archived(settings))
+        wait_until(lambda: "r1.xlsx" in _archived(settings))
     assert running.watcher.kind == observer
     assert _documents(settings) == ["CG-0001"]
     status = json.loads((settings.outbox / "status.json").read_text(encoding="utf-8"))
@@ -143,7 +134,7 @@ def test_a_slow_copy_is_taken_only_when_complete(tmp_path):
                 f.write(data[i:i + step])
                 f.flush()
                 time.sleep(0.4)
-        _wait(lambda: "slow.xlsx" in _archived(settings))
+        wait_until(lambda: "slow.xlsx" in _archived(settings))
     assert list(settings.rejected.iterdir()) == []
     assert _documents(settings) == ["CG-0007"]
 
@@ -156,12 +147,12 @@ def test_a_share_that_goes_away_is_waited_for_not_taken_as_empty(tmp_path):
         time.sleep(1)
         away = tmp_path / "inbox-away"
         settings.inbox.rename(away)  # the share drops
-        _wait(lambda: _status(settings)["inbox_available"] is False)
+        wait_until(lambda: _status(settings)["inbox_available"] is False)
         assert "unavailable" in _status(settings)["last_error"]
         away.rename(settings.inbox)  # and comes back
-        _wait(lambda: running.watcher.health.inbox_available)
+        wait_until(lambda: running.watcher.health.inbox_available)
         _receipt(settings.inbox / "after.xlsx", 9)
-        _wait(lambda: "after.xlsx" in _archived(settings))
+        wait_until(lambda: "after.xlsx" in _archived(settings))
     assert any("unavailable" in line for line in running.lines)
     assert any("available again" in line for line in running.lines)
 
@@ -175,7 +166,7 @@ def test_a_system_failure_is_retried_then_rejected(tmp_path):
     with engine.begin() as conn:  # the ledger refuses every write to documents: a system failure
         conn.exec_driver_sql("CREATE TRIGGER no_docs BEFORE INSERT ON documents BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
     with RunningWatcher(settings) as running:
-        _wait(lambda: (settings.rejected / "r.xlsx").exists())
+        wait_until(lambda: (settings.rejected / "r.xlsx").exists())
     assert any("重试" in line or "retry" in line for line in running.lines)
     assert (settings.rejected / "r.errors.xlsx").exists()
     with engine.connect() as conn:
@@ -232,7 +223,7 @@ def test_jxc_watch_works_through_200_files_and_stops_cleanly_on_sigterm(tmp_path
     watcher = _watch(root)
     try:
         _drop_receipts(root, range(200))
-        _wait(lambda: _done(root, 200), timeout=240, step=0.5)
+        wait_until(lambda: _done(root, 200), timeout=240, step=0.5)
     finally:
         watcher.send_signal(signal.SIGTERM)
         out, _ = watcher.communicate(timeout=60)
@@ -249,7 +240,7 @@ def test_watchers_side_by_side_on_one_inbox_post_every_document_exactly_once(tmp
     watchers = [_watch(root) for _ in range(instances)]
     try:
         _drop_receipts(root, range(300))
-        _wait(lambda: _done(root, 300), timeout=300, step=0.5)
+        wait_until(lambda: _done(root, 300), timeout=300, step=0.5)
     finally:
         for w in watchers:
             w.send_signal(signal.SIGTERM)
@@ -267,13 +258,13 @@ def test_a_watcher_killed_mid_batch_leaves_nothing_lost_or_posted_twice(tmp_path
     root = _workspace(tmp_path)
     first = _watch(root)
     _drop_receipts(root, range(150))
-    _wait(lambda: len(list((root / "archive").rglob("r*.xlsx"))) >= 20, timeout=120, step=0.05)
+    wait_until(lambda: len(list((root / "archive").rglob("r*.xlsx"))) >= 20, timeout=120, step=0.05)
     first.kill()  # SIGKILL: no chance to tidy up
     first.communicate(timeout=30)
     assert list((root / "inbox" / inbox.WORK).iterdir())  # it died holding claimed files
     second = _watch(root)
     try:
-        _wait(lambda: _done(root, 150), timeout=240, step=0.5)
+        wait_until(lambda: _done(root, 150), timeout=240, step=0.5)
     finally:
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=60)
@@ -306,8 +297,8 @@ def test_in_a_terminal_each_answer_scrolls_by_above_a_status_line(tmp_path):
     watcher = Watcher(settings, out=view)
     thread = threading.Thread(target=view.run, args=(watcher,), daemon=True)
     thread.start()
-    _wait(lambda: len(_archived(settings)) == 4)
-    _wait(lambda: "监视中 watching" in screen.getvalue(), timeout=10)
+    wait_until(lambda: len(_archived(settings)) == 4)
+    wait_until(lambda: "监视中 watching" in screen.getvalue(), timeout=10)
     watcher.stop()
     thread.join(timeout=30)
     shown = screen.getvalue()
