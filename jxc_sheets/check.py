@@ -205,12 +205,19 @@ def check_periods(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
 
 # --- stock ---------------------------------------------------------------------
 
-def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal]]:
-    """(warehouse, signed qty) of each movement a line makes."""
+def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
+    """(warehouse, signed qty, date) of each movement a line makes. A transfer's goods
+    arrive on its arrival date (到货日期) when it has one: in transit until then."""
     kind = kinds.KINDS[doc.kind]
     for leg in kind.legs:
         warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
-        yield warehouse, line.qty if leg.sign == 0 else line.qty * leg.sign
+        qty = line.qty if leg.sign == 0 else line.qty * leg.sign
+        yield warehouse, qty, leg_date(doc, qty)
+
+
+def leg_date(doc: Document, qty: Decimal) -> date:
+    arrival = doc.header.get("arrival_date") if qty > 0 else None
+    return max(arrival, doc.doc_date) if arrival else doc.doc_date
 
 
 def check_stock(conn: Connection, docs: Sequence[Document],
@@ -219,15 +226,15 @@ def check_stock(conn: Connection, docs: Sequence[Document],
     later document already used: available = the lowest balance from that date on.
     `docs` are in date order; this file's own earlier receipts count. An unknown
     warehouse is reported once, as such, not again on every line as empty."""
-    moves = [(doc, line, wh, qty) for doc in docs for line in doc.lines for wh, qty in legs(doc, line)]
-    pairs = {(line.sku, wh) for _doc, line, wh, qty in moves
+    moves = [(doc, line, wh, qty, day) for doc in docs for line in doc.lines for wh, qty, day in legs(doc, line)]
+    pairs = {(line.sku, wh) for _doc, line, wh, qty, _day in moves
              if qty < 0 and (known_warehouses is None or wh in known_warehouses)}
     if not pairs:
         return []
     timeline = queries.stock_timeline(conn, pairs, min(doc.doc_date for doc in docs))
     problems = []
     refused: set[tuple[int, int]] = set()  # a refused transfer line brings nothing to its other warehouse
-    for doc, line, wh, qty in moves:
+    for doc, line, wh, qty, day in moves:
         pair = timeline.get((line.sku, wh))
         if pair is None or (id(doc), line.line_no) in refused:
             continue
@@ -239,7 +246,7 @@ def check_stock(conn: Connection, docs: Sequence[Document],
                                         available=_show(available), needed=_show(-qty)))
                 refused.add((id(doc), line.line_no))
                 continue
-        pair.add(doc.doc_date, qty)
+        pair.add(day, qty)
     return problems
 
 

@@ -235,6 +235,8 @@ KINDS: dict[str, Kind] = {
             header=(*DOC_HEADER,
                     Field("from_warehouse", "调出仓库", C, True, ref="warehouses"),
                     Field("to_warehouse", "调入仓库", C, True, ref="warehouses"),
+                    Field("arrival_date", "到货日期", D,
+                          hint="跨地点在途时填写; 留空即当日到货 / when goods between sites arrive; empty = the same day"),
                     *DOC_TAIL),
             lines=(*STOCK_LINE, BATCH, LINE_REMARK),
             legs=(Leg("from_warehouse", -1), Leg("to_warehouse", +1)),

@@ -145,11 +145,11 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
 def _movements(conn: Connection, docs: list[tuple[int, Document]], costing: Costing) -> Iterable[dict]:
     from ..check import legs  # one definition of which warehouse a line moves
 
-    planned = [(doc_id, doc, line, wh, qty) for doc_id, doc in docs for line in doc.lines for wh, qty in legs(doc, line)]
-    states = queries.cost_states(conn, {(line.sku, wh) for _i, _d, line, wh, _q in planned})
-    std_costs = _std_costs(conn, {line.sku for _i, _d, line, _w, _q in planned})
+    planned = [(doc_id, doc, line, wh, qty, day) for doc_id, doc in docs for line in doc.lines for wh, qty, day in legs(doc, line)]
+    states = queries.cost_states(conn, {(line.sku, wh) for _i, _d, line, wh, _q, _day in planned})
+    std_costs = _std_costs(conn, {line.sku for _i, _d, line, _w, _q, _day in planned})
     carried: Decimal | None = None  # a transfer's out value, taken in by its in leg
-    for doc_id, doc, line, wh, qty in planned:
+    for doc_id, doc, line, wh, qty, day in planned:
         state = states.get((line.sku, wh), CostState())
         if qty < 0:
             value = -costing.issue_value(state, -qty)
@@ -162,7 +162,7 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]], costing: Cost
             value = costing.receipt_value(state, qty, _current_cost(line, state, std_costs))
         state = state.moved(qty, value)
         states[(line.sku, wh)] = state
-        yield _movement_row(doc_id, doc, line.line_no, line.sku, wh, qty, value, state)
+        yield _movement_row(doc_id, doc, day, line.line_no, line.sku, wh, qty, value, state)
 
 
 def _current_cost(line, state: CostState, std_costs: Mapping[str, Decimal]) -> Decimal:
@@ -181,10 +181,10 @@ def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
     return found
 
 
-def _movement_row(doc_id: int, doc: Document, line_no: int, sku: str, warehouse: str,
+def _movement_row(doc_id: int, doc: Document, day: date, line_no: int, sku: str, warehouse: str,
                   qty: Decimal, value: Decimal, after: CostState) -> dict:
     return {
-        "document_id": doc_id, "line_no": line_no, "kind": doc.kind, "doc_date": doc.doc_date,
+        "document_id": doc_id, "line_no": line_no, "kind": doc.kind, "doc_date": day,
         "sku": sku, "warehouse": warehouse, "qty": qty, "value": value,
         "unit_cost": rate(value / qty) if qty else ZERO,
         "balance_qty": after.qty, "balance_value": after.value, "balance_unit_cost": after.unit_cost,
