@@ -258,9 +258,11 @@ def _write_history(db: sqlite3.Connection, shape: Shape) -> None:
                 last_day[p] = day_text
                 sku, wh = _sku(s), _warehouse(w)
                 lines.append((doc_id, line_no, sku, wh, abs(q) * QTY, "个", abs(q) * QTY, QTY, cost, price))
+                basis, given = ("cost", v) if receipt else ("issue", None)
                 movements.append((doc_id, line_no, kind, day_text, sku, wh, q * QTY,
-                                  _ratio(abs(v) * (COST // MONEY), abs(q)), v, qty[p] * QTY, value[p]))
-                moves.append(Move(line_no, sku, wh, _decimal(q * QTY, schema.QTY_PLACES), _decimal(v, schema.MONEY_PLACES)))
+                                  _ratio(abs(v) * (COST // MONEY), abs(q)), v, qty[p] * QTY, value[p], basis, given))
+                moves.append(Move(line_no, sku, wh, day, _decimal(q * QTY, schema.QTY_PLACES), basis,
+                                  None if given is None else _decimal(given, schema.MONEY_PLACES), None))
             wh = _warehouse(w)
             previous = chain.link(previous, Doc(doc_id, kind, doc_no, day, wh, "", partner, "", "", content_hash, None), moves)
             documents.append((doc_id, kind, doc_no, day_text, wh, partner, f"{doc_no}.xlsx", content_hash, doc_id,
@@ -275,7 +277,7 @@ def _write_history(db: sqlite3.Connection, shape: Shape) -> None:
     db.executemany("INSERT INTO lines (document_id, line_no, sku, warehouse, qty, unit, qty_entered, factor, unit_cost,"
                    " unit_price, batch, remark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')", lines)
     db.executemany("INSERT INTO movements (document_id, line_no, kind, doc_date, sku, warehouse, qty, unit_cost, value,"
-                   " balance_qty, balance_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", movements)
+                   " balance_qty, balance_value, basis, given) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", movements)
     db.executemany("INSERT INTO balances (sku, warehouse, qty, value, unit_cost, last_date, movements)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                    [(_sku(p // WAREHOUSES), _warehouse(p % WAREHOUSES), qty[p] * QTY, value[p], unit_cost[p],

@@ -47,7 +47,7 @@ class Checked:
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig()) -> Checked:
-    data = queries.master_data(conn)
+    data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(_check_master_row(row, data, problems) for row in master_rows)
     resolved = sorted((with_hash(_resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
@@ -196,11 +196,13 @@ def _split_posted(conn: Connection, docs: list[Document], problems: list[Problem
 # --- closed months ----------------------------------------------------------------
 
 def check_periods(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
-    """A closed month takes no more documents: finance has reported its numbers."""
-    closed = periods.closed_among(conn, (doc.doc_date for doc in docs))
-    return [problem("period-closed", doc.where.get("doc_date", ""), doc.doc_date.isoformat(),
-                    month=closed[doc.doc_date], doc_no=doc.doc_no)
-            for doc in docs if doc.doc_date in closed]
+    """A closed month takes no more documents: finance has reported its numbers. Nor
+    goods arriving in it: a transfer's in leg would move its closing stock."""
+    dated = [(doc, "doc_date", doc.doc_date) for doc in docs]
+    dated += [(doc, "arrival_date", doc.header["arrival_date"]) for doc in docs if doc.header.get("arrival_date")]
+    closed = periods.closed_among(conn, (day for _doc, _key, day in dated))
+    return [problem("period-closed", doc.where.get(key, ""), day.isoformat(), month=closed[day], doc_no=doc.doc_no)
+            for doc, key, day in dated if day in closed]
 
 
 # --- stock ---------------------------------------------------------------------

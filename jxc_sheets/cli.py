@@ -253,11 +253,13 @@ def cmd_status(args) -> int:
 def cmd_reverse(args) -> int:
     from .ledger.db import open_ledger
     from .ledger.reverse import reverse_document
+    from .pipeline import sync_costing
     from .reports.write import write_reports
 
     settings = _settings(args)
     engine = open_ledger(settings.ledger_url)
     with engine.begin() as conn:
+        sync_costing(conn, settings)
         new_no = reverse_document(conn, args.doc_no, args.kind, args.date, settings.allow_negative_stock)
     write_reports(engine, settings, [(args.date or date.today()).strftime("%Y-%m")])
     print(f"已冲销 reversed: {args.doc_no} → {new_no}")

@@ -7,8 +7,9 @@ name has posted since, or it is no longer in rejected/). `--force` closes anyway
 the audit trail says so. Closing writes the month-end pack and locks the month:
 the check stage then refuses documents dated in it.
 
-Costs need no month-end step under the moving average; the FIFO and monthly
-average methods (issue 6) will compute theirs here.
+Closing values the month's monthly-average items at the month's rate (their
+issues carried a provisional rate until then); moving average and fifo need no
+month-end step. Reopening puts the provisional rate back.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from .config import Settings
+from .pipeline import sync_costing
 from .ledger import counts as ledger_counts
-from .ledger import periods, schema
+from .ledger import periods, repost, schema
 from .ledger.errors import LedgerError
 from .reports.monthend import Check, closing_balances, month_bounds, summary, write_pack
 
@@ -93,6 +95,8 @@ def close_month(engine: Engine, settings: Settings, month: str, by: str, force: 
         found = blockers(conn, settings, month, today or date.today())
         if found and not force:
             raise Blocked(month, tuple(found))
+        sync_costing(conn, settings)
+        repost.revalue_month(conn, month, final=True)
         summarised = summary(conn, month)
         periods.close(conn, month, by, forced=bool(found), reason=reason or "; ".join(found))
         periods.save_closing(conn, month, closing_balances(summarised[1]))
@@ -107,6 +111,7 @@ def reopen_month(engine: Engine, settings: Settings, month: str, by: str, reason
         raise LedgerError("请写明反结账原因 (--reason) / say why (--reason)")
     with engine.begin() as conn:
         periods.reopen(conn, month, by, reason)
+        repost.revalue_month(conn, month, final=False)
 
 
 class Blocked(LedgerError):

@@ -135,7 +135,19 @@ class AccountsConfig(_Section):
     cost_of_sales: str = "6401"  # 主营业务成本
     count_variance: str = "1901"  # 待处理财产损溢
     other: str = "1901"  # other stock in and out
-    inter_site: str = "1408"  # 在途物资: transfers between sites
+    inter_site: str = "1408"  # 跨地点调拨往来: transfers between sites
+    goods_in_transit: str = "1402"  # 在途物资: transfers across a month end, until they arrive
+
+
+CostingMethod = Literal["moving_average", "fifo", "monthly_weighted_average"]
+
+
+class CostingConfig(_Section):
+    """A change takes effect from the month after the latest month with movements
+    (ledger/methods.py): a method changes only at a period boundary."""
+
+    method: CostingMethod = "moving_average"
+    items: dict[str, CostingMethod] = {}  # sku → its own method
 
 
 class FinanceConfig(_Section):
@@ -165,6 +177,7 @@ class Config(_Section):
     stock: StockConfig = StockConfig()
     orders: OrdersConfig = OrdersConfig()
     counts: CountsConfig = CountsConfig()
+    costing: CostingConfig = CostingConfig()
     finance: FinanceConfig = FinanceConfig()
     reports: ReportsConfig = ReportsConfig()
 

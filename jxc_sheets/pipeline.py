@@ -28,6 +28,7 @@ from .config import ReaderConfig, Settings
 from .ledger import counts as ledger_counts
 from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
+from .ledger import methods as ledger_methods
 from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
@@ -225,7 +226,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         if problems or dry_run:
             conn.rollback()
         else:
-            status, file_id = _post(conn, item, checked)
+            status, file_id = _post(conn, item, checked, settings)
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
     notes = (tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
@@ -245,9 +246,10 @@ def _lines(checked: Checked) -> int:
     return posted + sum(len(r.lines) for r in checked.counts) + len(checked.master)
 
 
-def _post(conn, item: Loaded, checked: Checked) -> tuple[str, int]:
+def _post(conn, item: Loaded, checked: Checked, settings: Settings) -> tuple[str, int]:
     """Writes one checked file into the ledger, inside the caller's transaction."""
     docs = checked.to_post
+    sync_costing(conn, settings)
     status = "posted" if docs or checked.master or checked.closures or checked.decisions else "skipped"
     file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
         item.label, item.file_hash, item.kind, status,
@@ -318,10 +320,21 @@ def _relative(path: Path, settings: Settings) -> str:
         return str(path)
 
 
+def sync_costing(conn, settings: Settings) -> None:
+    costing = settings.config.costing
+    for note in ledger_methods.sync(conn, costing.method, costing.items):
+        log.warning(note)
+
+
 def refresh_reports(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[Path]:
     from .reports.write import write_reports
 
-    return write_reports(engine, settings, sorted(months_touched(outcomes)))
+    return write_reports(engine, settings, sorted(months_touched(outcomes)), posted_any(outcomes))
+
+
+def posted_any(outcomes: Sequence[Outcome]) -> bool:
+    """Whether the outcomes changed the ledger; rejected, failed and skipped files add only a line to the log."""
+    return any(o.status == "posted" for o in outcomes)
 
 
 def months_touched(outcomes: Sequence[Outcome]) -> set[str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from jxc_sheets.ledger.costing import CostState, MovingAverage, money, rate
+from jxc_sheets.ledger.costing import ISSUE, MOVING_AVERAGE, Move, constant, money, opening_holding, rate, value_moves
 from test_post import D1, D2, D3, D4, D5, Q, balance, delivery, doc, ln, moves, posted, receipt
 from test_post import ledger, postgres_ledger  # noqa: F401  (fixtures)
 
-AVG = MovingAverage()
+def issues(opening_qty: str, opening_value: str, last_rate: str, *qtys: str) -> list[tuple]:
+    """Issues of `qtys`, one after another, from an opening holding: (value, qty, value) after each."""
+    holding = opening_holding(Q(opening_qty), Q(opening_value), Q(last_rate), D1)
+    moves = [Move(i, D1, "delivery", -Q(q), ISSUE) for i, q in enumerate(qtys, 1)]
+    return [(v.value, v.balance_qty, v.balance_value) for v in value_moves(holding, moves, constant(MOVING_AVERAGE))]
 
 
 # --- the rules alone -------------------------------------------------------------
@@ -25,43 +29,21 @@ def test_rate_keeps_six_places():
     assert rate(Q("20") / Q("3")) == Q("6.666667")
 
 
-def test_a_receipt_is_qty_times_its_cost_rounded():
-    assert AVG.receipt_value(CostState(), Q("3"), Q("3.333333")) == Q("10.00")  # 9.999999
-    assert AVG.receipt_value(CostState(), Q("0.5"), Q("0.01")) == Q("0.01")  # 0.005, half up
-
-
-def test_the_average_follows_value_over_qty():
-    state = CostState().moved(Q("10"), Q("200.00")).moved(Q("10"), Q("230.00"))
-    assert state == CostState(Q("20"), Q("430.00"), Q("21.5"))
-
-
 def test_an_issue_takes_its_share_of_the_value_and_the_last_one_takes_the_rest():
-    state = CostState(Q("3"), Q("10.00"), Q("3.333333"))
-    first = AVG.issue_value(state, Q("1"))  # 10.00 × 1/3 = 3.333… → 3.33
-    state = state.moved(Q("-1"), -first)
-    second = AVG.issue_value(state, Q("1"))  # 6.67 × 1/2 = 3.335 → 3.34 (half up)
-    state = state.moved(Q("-1"), -second)
-    last = AVG.issue_value(state, Q("1"))  # the whole remaining 3.33
-    state = state.moved(Q("-1"), -last)
-    assert (first, second, last) == (Q("3.33"), Q("3.34"), Q("3.33"))
-    assert (state.qty, state.value) == (0, 0)
-    assert state.unit_cost == Q("3.33")  # the last known average, kept through zero
+    # 10.00 × 1/3 = 3.333… → 3.33; 6.67 × 1/2 = 3.335 → 3.34 (half up); the whole remaining 3.33
+    assert issues("3", "10.00", "0", "1", "1", "1") == [
+        (Q("-3.33"), Q("2"), Q("6.67")), (Q("-3.34"), Q("1"), Q("3.33")), (Q("-3.33"), Q("0"), Q("0.00"))]
 
 
 def test_an_issue_of_everything_takes_the_whole_value_not_qty_times_the_rounded_average():
-    assert AVG.issue_value(CostState(Q("30000"), Q("10000.00"), Q("0.333333")), Q("30000")) == Q("10000.00")
+    assert issues("30000", "10000.00", "0", "30000") == [(Q("-10000.00"), Q("0"), Q("0.00"))]
 
 
 def test_an_issue_beyond_stock_is_valued_at_the_last_average():
-    assert AVG.issue_value(CostState(Q("0"), Q("0.00"), Q("2.5")), Q("2")) == Q("5.00")
-    assert AVG.issue_value(CostState(Q("-2"), Q("-5.00"), Q("2.5")), Q("1")) == Q("2.50")
-    # more than on hand: all of it at the average, not "the rest plus something"
-    assert AVG.issue_value(CostState(Q("3"), Q("10.00"), Q("3.333333")), Q("4")) == Q("13.33")
-
-
-def test_issuing_into_negative_keeps_the_average():
-    state = CostState(Q("1"), Q("2.50"), Q("2.5")).moved(Q("-3"), Q("-7.50"))
-    assert state == CostState(Q("-2"), Q("-5.00"), Q("2.5"))
+    assert issues("0", "0.00", "2.5", "2") == [(Q("-5.00"), Q("-2"), Q("-5.00"))]
+    assert issues("-2", "-5.00", "2.5", "1") == [(Q("-2.50"), Q("-3"), Q("-7.50"))]
+    # more than on hand: what is there, and the rest at the average
+    assert issues("3", "10.00", "0", "4") == [(Q("-13.33"), Q("-1"), Q("-3.33"))]
 
 
 # --- as posted ---------------------------------------------------------------------

@@ -83,7 +83,18 @@ def test_an_altered_movement_breaks_the_sums_and_the_running_balance(ledger):
         first = conn.execute(select(func.min(m.c.id)).where(m.c.sku == "00123")).scalar_one()
         conn.execute(update(m).where(m.c.id == first).values(value=Q("9.99")))
     found = findings(ledger)
-    assert [f.split(":")[0] for f in found] == ["00123 @ WH1", f"movement {first} 00123 @ WH1", "receipt R1"]
+    # the value is derived (the chain seals what it rests on): costing it again finds it
+    assert [f.split(":")[0] for f in found] == ["00123 @ WH1", f"movement {first} 00123 @ WH1",
+                                                f"movement {first} 00123 @ WH1 2026-11-02"]
+
+
+def test_an_altered_cost_and_value_together_break_the_chain(ledger):
+    busy_ledger(ledger)
+    m = schema.movements
+    with ledger.begin() as conn:  # consistent everywhere but in the chain, which sealed the cost given
+        first = conn.execute(select(func.min(m.c.id)).where(m.c.sku == "00123")).scalar_one()
+        conn.execute(update(m).where(m.c.id == first).values(given=m.c.given + 1))
+    assert [f.split(":")[0] for f in findings(ledger)] == [f"movement {first} 00123 @ WH1 2026-11-02", "receipt R1"]
 
 
 def test_a_missing_balance_and_a_document_without_movements_are_found(ledger):

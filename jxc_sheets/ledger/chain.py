@@ -20,13 +20,16 @@ from . import queries, schema
 GENESIS = "0" * 64
 DOC_FIELDS = ("id", "kind", "doc_no", "doc_date", "warehouse", "to_warehouse", "partner", "ref_doc", "reason",
               "content_hash", "reverses")
-MOVE_FIELDS = ("line_no", "sku", "warehouse", "qty", "value")
+# What a document moved and what its values rest on; the values themselves are derived
+# (repost.py revalues them after a backdated document) and `jxc check` recomputes them.
+MOVE_FIELDS = ("line_no", "sku", "warehouse", "doc_date", "qty", "basis", "given", "linked_to")
+MOVE_FIELDS_V4 = ("line_no", "sku", "warehouse", "qty", "value")  # ledgers sealed before schema v5
 
 
-def link(previous: str, document, movements: Iterable) -> str:
+def link(previous: str, document, movements: Iterable, move_fields: Sequence[str] = MOVE_FIELDS) -> str:
     content = {
         "doc": [_plain(getattr(document, f)) for f in DOC_FIELDS],
-        "moves": [[_plain(getattr(m, f)) for f in MOVE_FIELDS] for m in movements],
+        "moves": [[_plain(getattr(m, f)) for f in move_fields] for m in movements],
     }
     return hashlib.sha256((previous + json.dumps(content, ensure_ascii=False)).encode()).hexdigest()
 
@@ -37,6 +40,19 @@ def _plain(value) -> object:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def reseal_all(conn: Connection) -> None:
+    """Seals the whole chain again (the v5 upgrade, once the v4 chain is found intact)."""
+    d, previous, hashes = schema.documents, GENESIS, []
+    for document, moves in _documents_with_movements(conn):
+        previous = link(previous, document, moves)
+        hashes.append({"_id": document.id, "chain_hash": previous})
+        if len(hashes) == 5000:
+            conn.execute(update(d).where(d.c.id == bindparam("_id")).values(chain_hash=bindparam("chain_hash")), hashes)
+            hashes = []
+    if hashes:
+        conn.execute(update(d).where(d.c.id == bindparam("_id")).values(chain_hash=bindparam("chain_hash")), hashes)
 
 
 def seal(conn: Connection, document_ids: Sequence[int]) -> None:
@@ -86,11 +102,11 @@ def _all_documents_with_movements(conn: Connection, page: int = 5000) -> Iterato
         last = docs[-1].id
 
 
-def broken_links(conn: Connection) -> list[str]:
+def broken_links(conn: Connection, move_fields: Sequence[str] = MOVE_FIELDS) -> list[str]:
     """Where the chain breaks: the first document whose stored hash no longer matches."""
     previous = GENESIS
     for document, moves in _documents_with_movements(conn):
-        expected = link(previous, document, moves)
+        expected = link(previous, document, moves, move_fields)
         if document.chain_hash != expected:
             return [f"{document.kind} {document.doc_no}: 单据或其流水在程序之外被修改或删除(本单或其前一单)"
                     f" / this document or its movements, or the one before it, were changed or deleted outside jxc"]

@@ -1,24 +1,50 @@
-"""Costing: the value a movement carries. Moving weighted average (移动加权平均)
-for now; FIFO and the monthly average come with the month-end issue, behind the
-same two calls.
+"""Costing: the value each movement of one sku × warehouse carries, computed from
+the movements in valuation order — (date, posting sequence) — so that a
+backdated document values exactly as if it had been posted in its place.
 
-Rules (stated once, applied here only):
-- money is rounded half-up to the cent (四舍五入) at each movement;
-- an issue takes qty × the current average (value ÷ qty), except that an issue
-  of the whole remaining qty takes the whole remaining value, so no rounding
-  residue is ever left on an empty shelf;
-- an issue into zero or negative stock (when allowed) is valued at the last
-  known average.
+Three methods (`costing.method`, per item `costing.items`), any of them per month:
+- moving_average (移动加权平均): an issue takes the average at its moment;
+- fifo (先进先出): every receipt is a layer; an issue takes the oldest layers first,
+  across as many as it needs;
+- monthly_weighted_average (全月一次加权平均): an issue takes a provisional rate
+  (the pair's average at the start of its month) while the month is open, and the
+  month's average — (opening + the month's receipts) ÷ their quantity — once it is
+  closed. Transfers out keep the provisional rate, so the rates of two warehouses
+  never wait on each other.
+
+What each movement's value rests on (its basis):
+- cost: a value given by the document (a receipt's cost, opening stock);
+- link: another movement's value, taken back or carried on: a transfer's in leg
+  takes its out leg's, a reversal takes back its original's, a return comes back at
+  the cost its delivery (or receipt) left with — pro rata to the quantity;
+- issue: the method decides;
+- current: a gain or a return without a known cost comes in at the current rate
+  (the average, the newest layer's cost, the month's rate), else the standard cost.
+
+Rounding, stated once and applied only here: money is rounded half-up to the cent
+(四舍五入) once per movement, and a residue never vanishes —
+- moving average: an issue is qty × value ÷ qty; the last units out take all the
+  value left;
+- fifo: a piece of a layer is qty × the layer's value ÷ its qty; the whole layer
+  takes all its value;
+- monthly average: each issue is qty × the month's rate; the month's last issue takes
+  the residue, so the closing value is closing qty × the rate to the cent.
+An issue into empty or negative stock (when allowed) is valued at the last known rate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import Callable, Iterator, Mapping, Sequence
 
 CENT = Decimal("0.01")
 RATE = Decimal("0.000001")
 ZERO = Decimal(0)
+
+MOVING_AVERAGE, FIFO, MONTHLY = "moving_average", "fifo", "monthly_weighted_average"
+METHODS = (MOVING_AVERAGE, FIFO, MONTHLY)
+COST, LINK, ISSUE, CURRENT = "cost", "link", "issue", "current"
 
 
 def money(value: Decimal) -> Decimal:
@@ -29,33 +55,280 @@ def rate(value: Decimal) -> Decimal:
     return value.quantize(RATE, rounding=ROUND_HALF_UP)
 
 
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
 @dataclass(frozen=True, slots=True)
 class CostState:
     """What one sku × warehouse holds."""
 
     qty: Decimal = ZERO
     value: Decimal = ZERO
-    unit_cost: Decimal = ZERO  # the current average; kept through zero stock as the last known
-
-    def moved(self, qty: Decimal, value: Decimal) -> "CostState":
-        new_qty, new_value = self.qty + qty, self.value + value
-        unit_cost = rate(new_value / new_qty) if new_qty > 0 else self.unit_cost
-        return CostState(new_qty, new_value, unit_cost)
+    unit_cost: Decimal = ZERO  # the current rate; kept through zero stock as the last known
 
 
-class Costing(Protocol):
-    def receipt_value(self, state: CostState, qty: Decimal, unit_cost: Decimal) -> Decimal: ...
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One movement to value, in valuation order."""
 
-    def issue_value(self, state: CostState, qty: Decimal) -> Decimal: ...
+    id: int
+    day: date
+    kind: str
+    qty: Decimal  # signed, base unit
+    basis: str
+    given: Decimal | None = None  # basis cost: the value
+    linked_to: int | None = None  # basis link: the movement whose value this one follows
+    linked_here: bool = False  # that movement is of the same sku × warehouse
 
 
-class MovingAverage:
-    def receipt_value(self, state: CostState, qty: Decimal, unit_cost: Decimal) -> Decimal:
-        return money(qty * unit_cost)
+@dataclass(frozen=True, slots=True)
+class Valued:
+    id: int
+    value: Decimal
+    balance_qty: Decimal
+    balance_value: Decimal
+    last_rate: Decimal = ZERO  # kept on the movement: valuing can start again right after it
 
-    def issue_value(self, state: CostState, qty: Decimal) -> Decimal:
-        if qty == state.qty:
-            return state.value
-        if state.qty > 0 and qty < state.qty:
-            return money(qty * state.value / state.qty)
-        return money(qty * state.unit_cost)
+
+@dataclass(slots=True)
+class Layer:
+    origin: int | None  # the movement that brought it in
+    day: date
+    qty: Decimal
+    value: Decimal
+
+
+@dataclass(slots=True)
+class Holding:
+    """A pair's stock as layers: one merged layer under an average method, one per
+    receipt under fifo; `last_rate` outlives empty shelves."""
+
+    layers: list[Layer] = field(default_factory=list)
+    last_rate: Decimal = ZERO
+
+    @property
+    def qty(self) -> Decimal:
+        return sum((l.qty for l in self.layers), ZERO)
+
+    @property
+    def value(self) -> Decimal:
+        return sum((l.value for l in self.layers), ZERO)
+
+    def average(self) -> Decimal:
+        qty = self.qty
+        return self.value / qty if qty > 0 else self.last_rate
+
+    def state(self) -> CostState:
+        return CostState(self.qty, self.value, rate(self.average()))
+
+    def settle_rate(self) -> None:
+        """With stock on hand the last known rate is its average (as the balances table keeps it)."""
+        qty = self.qty
+        if qty > 0:
+            self.last_rate = rate(self.value / qty)
+
+    def merged(self, day: date) -> None:
+        if len(self.layers) > 1:
+            self.layers = [Layer(None, day, self.qty, self.value)]
+
+    def add(self, origin: int, day: date, qty: Decimal, value: Decimal, separate: bool) -> None:
+        if self.layers and (not separate or self.layers[0].qty < 0):
+            first = self.layers[0]  # averaging, or filling a shortfall: one layer
+            self.layers[0] = Layer(first.origin, first.day, first.qty + qty, first.value + value)
+            if separate and self.layers[0].qty > 0:
+                self.layers[0] = Layer(origin, day, self.layers[0].qty, self.layers[0].value)
+            return
+        self.layers.append(Layer(origin, day, qty, value))
+
+    def take(self, qty: Decimal, day: date, prefer: int | None = None) -> Decimal:
+        """Takes `qty` (> 0) out, the preferred layer first, then the oldest; returns its value."""
+        layers = sorted(self.layers, key=lambda l: l.origin != prefer) if prefer else self.layers
+        value, left = ZERO, qty
+        for layer in layers:
+            if left <= 0:
+                break
+            if layer.qty <= 0:
+                continue
+            piece = min(left, layer.qty)
+            piece_value = layer.value if piece == layer.qty else money(piece * layer.value / layer.qty)
+            self.last_rate = rate(layer.value / layer.qty)
+            layer.qty -= piece
+            layer.value -= piece_value
+            value += piece_value
+            left -= piece
+        self.layers = [l for l in self.layers if l.qty != 0 or l.value != 0]
+        if left > 0:  # into negative stock: at the last known rate
+            short = money(left * self.last_rate)
+            value += short
+            self.layers.insert(0, Layer(None, day, -left, -short))
+        return value
+
+    def remove(self, qty: Decimal, value: Decimal, day: date) -> None:
+        """Takes out a quantity whose value is already known (an average method's)."""
+        self.merged(day)
+        if self.layers:
+            self.layers[0].qty -= qty
+            self.layers[0].value -= value
+        else:
+            self.layers.append(Layer(None, day, -qty, -value))
+        self.layers = [l for l in self.layers if l.qty != 0 or l.value != 0]
+
+
+class Pricing:
+    """Values one pair's moves in valuation order from an opening holding."""
+
+    def __init__(self, holding: Holding, method_of: Callable[[str], str], final: Callable[[str], bool],
+                 linked: Callable[[int], tuple[Decimal, Decimal] | None], std_cost: Decimal | None):
+        self.holding, self.method_of, self.final = holding, method_of, final
+        self.linked, self.std_cost = linked, std_cost or ZERO
+        self.own: dict[int, tuple[Decimal, Decimal]] = {}  # (qty, value) of the moves valued here
+
+    def run(self, moves: Sequence[Move]) -> list[Valued]:
+        out: list[Valued] = []
+        for month, month_moves in _by_month(moves):
+            method = self.method_of(month)
+            if method != FIFO:
+                self.holding.merged(month_moves[0].day)
+            if method == MONTHLY:
+                out += self._monthly(month, month_moves)
+            else:
+                out += [self._one(m, method, None) for m in month_moves]
+        return out
+
+    def _one(self, move: Move, method: str, month_rate: Decimal | None = None) -> Valued:
+        h = self.holding
+        value = self._value(move, method, month_rate)
+        if move.qty >= 0:
+            h.add(move.id, move.day, move.qty, value, separate=method == FIFO)
+        elif value is None:
+            value = -h.take(-move.qty, move.day, prefer=move.linked_to if method == FIFO else None)
+        else:
+            h.remove(-move.qty, -value, move.day)
+        if method != FIFO:
+            h.merged(move.day)
+        h.settle_rate()
+        self.own[move.id] = (move.qty, value)
+        return Valued(move.id, value, h.qty, h.value, h.last_rate)
+
+    def _value(self, move: Move, method: str, month_rate: Decimal | None) -> Decimal | None:
+        """The value the move carries, or None: taken out of the holding (an issue)."""
+        if month_rate is not None:
+            return money(move.qty * month_rate)
+        if move.basis == COST and move.given is not None:
+            return move.given
+        if move.basis == LINK:
+            linked = (self.own.get(move.linked_to) if move.linked_here else None) or self.linked(move.linked_to)
+            if linked and linked[0]:
+                if move.qty < 0 and method == FIFO:
+                    return None  # fifo takes it out of the layers, the linked receipt's own first
+                return money(linked[1] * move.qty / linked[0])
+        if move.qty >= 0:
+            return money(move.qty * self._current_rate())
+        return None
+
+    def _current_rate(self) -> Decimal:
+        h = self.holding
+        if h.layers and h.qty > 0:
+            newest = h.layers[-1]
+            if newest.qty > 0:
+                return newest.value / newest.qty
+        return h.average() or self.std_cost
+
+    def _monthly(self, month: str, moves: Sequence[Move]) -> list[Valued]:
+        h = self.holding
+        provisional = h.average()
+        month_rate = self._month_rate(moves, provisional) if self.final(month) else provisional
+        out, at_rate = [], []
+        for i, move in enumerate(moves):
+            rate_here = None
+            if self._at_rate(move):
+                rate_here = provisional if move.kind == "transfer" else month_rate
+                rate_here = rate_here or h.average() or self.std_cost  # nothing known yet: as it stands
+                at_rate.append((i, move.qty * rate_here))
+            out.append(self._one(move, MOVING_AVERAGE, rate_here))
+        if self.final(month):
+            out = self._residue_to_last_issue(moves, out, at_rate)
+        return out
+
+    def _month_rate(self, moves: Sequence[Move], provisional: Decimal) -> Decimal:
+        """(opening + the month's receipts) ÷ their qty, at full precision."""
+        h = self.holding
+        fixed = [m for m in moves if not self._at_rate(m)]
+        values = [self._value(m, MOVING_AVERAGE, None) for m in fixed]
+        qty = h.qty + sum((m.qty for m in fixed), ZERO)
+        if qty <= 0 or None in values:
+            return provisional
+        return (h.value + sum(values, ZERO)) / qty
+
+    def _at_rate(self, move: Move) -> bool:
+        if move.basis in (ISSUE, CURRENT):
+            return True
+        return move.basis == LINK and move.qty > 0 and move.linked_here  # back at the rate it left with
+
+    def _residue_to_last_issue(self, moves: Sequence[Move], out: list[Valued],
+                               at_rate: list[tuple[int, Decimal]]) -> list[Valued]:
+        """The month's moves at its rate, rounded one by one, may miss their exact total by
+        a cent or two: the month's last issue takes the difference."""
+        issues = [i for i, _exact in at_rate if moves[i].qty < 0 and moves[i].kind != "transfer"]
+        if not issues:
+            return out
+        exact = money(sum((e for i, e in at_rate if moves[i].kind != "transfer"), ZERO))
+        rounded = sum((out[i].value for i, _e in at_rate if moves[i].kind != "transfer"), ZERO)
+        residue, last = exact - rounded, issues[-1]
+        if residue == 0:
+            return out
+        self.own[moves[last].id] = (moves[last].qty, out[last].value + residue)
+        self.holding.merged(moves[-1].day)
+        self.holding.layers[0].value += residue
+        self.holding.settle_rate()
+        return [v if i < last else Valued(v.id, v.value + residue if i == last else v.value, v.balance_qty,
+                                          v.balance_value + residue, _rate_after(v.balance_qty, v.balance_value + residue, v.last_rate))
+                for i, v in enumerate(out)]
+
+
+def _rate_after(qty: Decimal, value: Decimal, last_rate: Decimal) -> Decimal:
+    return rate(value / qty) if qty > 0 else last_rate
+
+
+def _by_month(moves: Sequence[Move]) -> Iterator[tuple[str, list[Move]]]:
+    month, batch = None, []
+    for move in moves:
+        m = month_of(move.day)
+        if m != month and batch:
+            yield month, batch
+            batch = []
+        month = m
+        batch.append(move)
+    if batch:
+        yield month, batch
+
+
+def opening_holding(qty: Decimal, value: Decimal, last_rate: Decimal, day: date) -> Holding:
+    layers = [Layer(None, day, qty, value)] if qty or value else []
+    return Holding(layers, last_rate)
+
+
+def value_moves(holding: Holding, moves: Sequence[Move], method_of: Callable[[str], str],
+                final: Callable[[str], bool] = lambda month: False,
+                linked: Callable[[int], tuple[Decimal, Decimal] | None] = lambda i: None,
+                std_cost: Decimal | None = None) -> list[Valued]:
+    """Values `moves` (one pair's, in valuation order) from `holding`, which it updates."""
+    return Pricing(holding, method_of, final, linked, std_cost).run(moves)
+
+
+def constant(method: str) -> Callable[[str], str]:
+    return lambda month: method
+
+
+def methods_by_month(history: Mapping[str, str]) -> Callable[[str], str]:
+    """{from_month: method} → the method of any month (moving average before the first)."""
+    starts = sorted(history)
+
+    def method_of(month: str) -> str:
+        chosen = MOVING_AVERAGE
+        for start in starts:
+            if start <= month:
+                chosen = history[start]
+        return chosen
+    return method_of

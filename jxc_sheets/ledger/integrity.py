@@ -1,8 +1,10 @@
 """`jxc check`: recompute every balance from the movements and compare.
 
 Three things must agree: the sum of a pair's movements, the running balance
-stored on each movement, and the balances table; and the documents' hash chain
-must be unbroken (chain.py). Any difference is listed.
+stored on each movement (in valuation order, date then posting sequence), and the
+balances table; the values of the open months must be what costing gives them again
+(repost.py); and the documents' hash chain must be unbroken (chain.py). Any
+difference is listed.
 """
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select
 
 from .. import kinds
-from . import chain, schema
+from . import chain, repost, schema
 
 STOCK_KINDS = sorted(k.name for k in kinds.KINDS.values() if k.category is kinds.Category.STOCK)
 
 
 def check_ledger(conn: Connection) -> list[str]:
     return (_sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
-            + _fulfilments_off_their_orders(conn) + chain.broken_links(conn))
+            + _fulfilments_off_their_orders(conn) + repost.replay_differences(conn) + chain.broken_links(conn))
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:
@@ -41,7 +43,7 @@ def _sums_against_balances(conn: Connection) -> list[str]:
 def _running_balances(conn: Connection) -> list[str]:
     m = schema.movements
     query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.balance_qty, m.c.balance_value) \
-        .order_by(m.c.sku, m.c.warehouse, m.c.id)
+        .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)  # valuation order
     differences, pair, qty, value = [], None, Decimal(0), Decimal(0)
     # per statement: Connection.execution_options() would change the caller's connection for good
     for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):

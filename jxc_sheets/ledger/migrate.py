@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import Connection, Engine, Table, inspect, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, inspect, select, update
 
 from . import schema
 
@@ -44,7 +44,50 @@ def _v4_snapshots(conn: Connection) -> None:
     _add_columns(conn, schema.periods, "closing_kept")  # months closed before it open from the movements
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots}
+def _v5_costing(conn: Connection) -> None:
+    """Movements say what their value rests on; running balances follow valuation order;
+    the open months are valued again by that order; the chain is sealed over inputs."""
+    from . import chain, repost
+    _add_columns(conn, schema.movements, "basis", "given", "linked_to", "last_rate")
+    intact = not chain.broken_links(conn, chain.MOVE_FIELDS_V4)
+    next(i for i in schema.movements.indexes if i.name == "ix_movements_linked_to").create(conn, checkfirst=True)
+    m, d = schema.movements, schema.documents
+    conn.execute(update(m).where(m.c.qty < 0).values(basis="issue"))
+    conn.execute(update(m).where(m.c.qty >= 0).values(basis="cost", given=m.c.value))
+    out_leg = m.alias("out_leg")
+    conn.execute(update(m).where(m.c.kind == "transfer", m.c.qty > 0).values(basis="link", given=None, linked_to=(
+        select(out_leg.c.id).where(out_leg.c.document_id == m.c.document_id, out_leg.c.line_no == m.c.line_no,
+                                   out_leg.c.qty < 0).limit(1).scalar_subquery())))
+    original, reversal = m.alias("original"), d.alias("reversal")
+    conn.execute(update(m).where(m.c.document_id.in_(select(d.c.id).where(d.c.reverses.is_not(None))))
+                 .values(basis="link", given=None, linked_to=(
+                     select(original.c.id).join(reversal, reversal.c.reverses == original.c.document_id)
+                     .where(reversal.c.id == m.c.document_id, original.c.line_no == m.c.line_no,
+                            original.c.sku == m.c.sku, original.c.warehouse == m.c.warehouse)
+                     .limit(1).scalar_subquery())))
+    _running_balances_in_valuation_order(conn)
+    repost.revalue_open_months(conn)
+    if intact:
+        chain.reseal_all(conn)
+
+
+def _running_balances_in_valuation_order(conn: Connection) -> None:
+    m = schema.movements
+    rows = conn.execute(select(m.c.id, m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.balance_qty, m.c.balance_value)
+                        .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)).all()
+    fixes, pair, qty, value = [], None, 0, 0
+    for r in rows:
+        if (r.sku, r.warehouse) != pair:
+            pair, qty, value = (r.sku, r.warehouse), 0, 0
+        qty, value = qty + r.qty, value + r.value
+        if (qty, value) != (r.balance_qty, r.balance_value):
+            fixes.append({"_id": r.id, "balance_qty": qty, "balance_value": value})
+    if fixes:
+        conn.execute(update(m).where(m.c.id == bindparam("_id")).values(
+            balance_qty=bindparam("balance_qty"), balance_value=bindparam("balance_value")), fixes)
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing}
 
 
 def prepare(engine: Engine) -> int:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .. import kinds
 from ..records import Document, MasterRow
-from . import chain, queries, schema
-from .costing import ZERO, Costing, CostState, MovingAverage, rate
+from . import chain, costing, queries, repost, schema
+from .costing import ZERO, money
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _replace_units(conn: Connection, rows: Sequence[MasterRow]) -> None:
 # --- documents -----------------------------------------------------------------
 
 def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | None,
-                   costing: Costing | None = None, now: datetime | None = None) -> list[int]:
+                   now: datetime | None = None) -> list[int]:
     """Posts `docs` (in date order) and returns their ids."""
     if not docs:
         return []
@@ -111,8 +111,10 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
     line_rows = [_line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs) for line in doc.lines]
     if line_rows:  # a count without differences has none
         conn.execute(insert(schema.lines), line_rows)
-    movements = list(_movements(conn, list(zip(ids, docs)), costing or MovingAverage()))
-    write_movements(conn, movements)
+    movements = _movements(conn, list(zip(ids, docs)))
+    move_ids = insert_movements(conn, movements)
+    _link_transfer_legs(conn, movements, move_ids)
+    repost.revalue(conn, first_keys(movements, move_ids), move_ids)
     chain.seal(conn, ids)
     return ids
 
@@ -142,83 +144,104 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
     }
 
 
-def _movements(conn: Connection, docs: list[tuple[int, Document]], costing: Costing) -> Iterable[dict]:
-    from ..check import legs  # one definition of which warehouse a line moves
+def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[dict]:
+    """The movement rows, before they are valued (repost.py values them)."""
+    from ..check import legs  # one definition of which warehouse a line moves, and when
 
-    planned = [(doc_id, doc, line, wh, qty, day) for doc_id, doc in docs for line in doc.lines for wh, qty, day in legs(doc, line)]
-    states = queries.cost_states(conn, {(line.sku, wh) for _i, _d, line, wh, _q, _day in planned})
-    std_costs = _std_costs(conn, {line.sku for _i, _d, line, _w, _q, _day in planned})
-    carried: Decimal | None = None  # a transfer's out value, taken in by its in leg
-    for doc_id, doc, line, wh, qty, day in planned:
-        state = states.get((line.sku, wh), CostState())
-        if qty < 0:
-            value = -costing.issue_value(state, -qty)
-            carried = -value
-        elif doc.kind == "transfer" and carried is not None:
-            value, carried = carried, None
-        elif kinds.KINDS[doc.kind].cost_field and line.unit_cost is not None:
-            value = costing.receipt_value(state, line.qty_entered, line.unit_cost)  # the cost is per entered unit
-        else:
-            value = costing.receipt_value(state, qty, _current_cost(line, state, std_costs))
-        state = state.moved(qty, value)
-        states[(line.sku, wh)] = state
-        yield _movement_row(doc_id, doc, day, line.line_no, line.sku, wh, qty, value, state)
+    returned = _returned_movements(conn, [doc for _i, doc in docs])
+    rows = []
+    for doc_id, doc in docs:
+        for line in doc.lines:
+            for warehouse, qty, day in legs(doc, line):
+                basis, given, linked_to = _basis(doc, line, qty, returned)
+                rows.append({
+                    "document_id": doc_id, "line_no": line.line_no, "kind": doc.kind, "doc_date": day,
+                    "sku": line.sku, "warehouse": warehouse, "qty": qty, "value": ZERO, "unit_cost": ZERO,
+                    "balance_qty": ZERO, "balance_value": ZERO, "basis": basis, "given": given, "linked_to": linked_to,
+                })
+    return rows
 
 
-def _current_cost(line, state: CostState, std_costs: Mapping[str, Decimal]) -> Decimal:
-    """Returns and gains without a cost come in at the current average, else the item's
-    standard cost, else zero."""
-    if state.unit_cost > 0:
-        return state.unit_cost
-    return std_costs.get(line.sku) or ZERO
+def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
+    """What a new movement's value rests on (costing.py)."""
+    kind = kinds.KINDS[doc.kind]
+    if doc.kind in RETURNS and (doc.header.get("ref_doc"), line.sku) in returned:
+        return costing.LINK, None, returned[(doc.header.get("ref_doc"), line.sku)]
+    if qty < 0:
+        return costing.ISSUE, None, None
+    if doc.kind == "transfer":
+        return costing.LINK, None, None  # its out leg's id is known once inserted
+    if kind.cost_field and line.unit_cost is not None:
+        return costing.COST, money(line.qty_entered * line.unit_cost), None  # the cost is per entered unit
+    return costing.CURRENT, None, None
 
 
-def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
-    i = schema.items
-    found = {}
-    for batch in queries.chunks(sorted(skus)):
-        found.update({r.sku: r.std_cost for r in conn.execute(select(i.c.sku, i.c.std_cost).where(i.c.sku.in_(batch)))})
+RETURNS = {"sales_return": "delivery", "purchase_return": "receipt"}  # comes back at the cost it left with
+
+
+def _returned_movements(conn: Connection, docs: Sequence[Document]) -> dict[tuple[str, str], int]:
+    """(referenced doc_no, sku) → the movement a return takes its cost from."""
+    wanted = {(RETURNS[doc.kind], doc.header.get("ref_doc")) for doc in docs
+              if doc.kind in RETURNS and doc.header.get("ref_doc")}
+    if not wanted:
+        return {}
+    d, m = schema.documents, schema.movements
+    found: dict[tuple[str, str], int] = {}
+    for batch in queries.chunks(sorted(wanted)):
+        rows = conn.execute(select(d.c.doc_no, m.c.sku, m.c.id).join(m, m.c.document_id == d.c.id)
+                            .where(queries.pairs_in(d.c.kind, d.c.doc_no, batch)).order_by(m.c.id))
+        for r in rows:
+            found.setdefault((r.doc_no, r.sku), r.id)
     return found
 
 
-def _movement_row(doc_id: int, doc: Document, day: date, line_no: int, sku: str, warehouse: str,
-                  qty: Decimal, value: Decimal, after: CostState) -> dict:
-    return {
-        "document_id": doc_id, "line_no": line_no, "kind": doc.kind, "doc_date": day,
-        "sku": sku, "warehouse": warehouse, "qty": qty, "value": value,
-        "unit_cost": rate(value / qty) if qty else ZERO,
-        "balance_qty": after.qty, "balance_value": after.value, "balance_unit_cost": after.unit_cost,
-    }
+def _link_transfer_legs(conn: Connection, movements: list[dict], ids: list[int]) -> None:
+    """A transfer's in leg follows its out leg: the row just before it."""
+    links = []
+    for i, row in enumerate(movements):
+        if row["kind"] == "transfer" and row["qty"] > 0 and row["linked_to"] is None:
+            row["linked_to"] = ids[i - 1]
+            links.append({"_id": ids[i], "linked_to": ids[i - 1]})
+    if links:
+        m = schema.movements
+        conn.execute(update(m).where(m.c.id == bindparam("_id")).values(linked_to=bindparam("linked_to")), links)
 
 
-def write_movements(conn: Connection, movements: list[dict]) -> None:
-    """Appends the movements and brings the balances of their pairs up to date."""
+def first_keys(movements: Sequence[dict], ids: Sequence[int]) -> dict[tuple[str, str], tuple[date, int]]:
+    """Each pair's earliest new movement in valuation order: where its revaluing starts."""
+    starts: dict[tuple[str, str], tuple[date, int]] = {}
+    for row, move_id in zip(movements, ids):
+        pair, key = (row["sku"], row["warehouse"]), (row["doc_date"], move_id)
+        if pair not in starts or key < starts[pair]:
+            starts[pair] = key
+    return starts
+
+
+def insert_movements(conn: Connection, movements: list[dict]) -> list[int]:
+    """Appends movements (valued afterwards by repost.revalue) and counts them in their
+    pairs' balance rows; returns their ids."""
     if not movements:
-        return
-    conn.execute(insert(schema.movements), [{k: v for k, v in m.items() if k != "balance_unit_cost"} for m in movements])
-    last: dict[tuple[str, str], dict] = {}
+        return []
+    m = schema.movements
+    ids = [row[0] for row in conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), movements)]
+    latest: dict[tuple[str, str], date] = {}
     counts: dict[tuple[str, str], int] = {}
-    for m in movements:
-        pair = (m["sku"], m["warehouse"])
-        last[pair] = m
+    for row in movements:
+        pair = (row["sku"], row["warehouse"])
+        latest[pair] = max(latest.get(pair, row["doc_date"]), row["doc_date"])
         counts[pair] = counts.get(pair, 0) + 1
     b = schema.balances
     existing: dict[tuple[str, str], tuple[date, int]] = {}
-    for batch in queries.chunks(sorted(last)):
+    for batch in queries.chunks(sorted(latest)):
         rows = conn.execute(select(b.c.sku, b.c.warehouse, b.c.last_date, b.c.movements).where(queries.pairs_in(b.c.sku, b.c.warehouse, batch)))
         existing.update({(r.sku, r.warehouse): (r.last_date, r.movements) for r in rows})
-    rows = []
-    for pair, m in last.items():
-        old_date, old_count = existing.get(pair, (m["doc_date"], 0))
-        latest = max(old_date, m["doc_date"])
-        rows.append({"sku": pair[0], "warehouse": pair[1], "qty": m["balance_qty"], "value": m["balance_value"],
-                     "unit_cost": m["balance_unit_cost"], "last_date": latest, "movements": old_count + counts[pair]})
-    new = [r for r in rows if (r["sku"], r["warehouse"]) not in existing]
-    old = [r for r in rows if (r["sku"], r["warehouse"]) in existing]
+    new = [{"sku": s, "warehouse": w, "qty": ZERO, "value": ZERO, "unit_cost": ZERO, "last_date": latest[(s, w)],
+            "movements": counts[(s, w)]} for s, w in latest if (s, w) not in existing]
+    old = [{"_sku": s, "_wh": w, "last_date": max(latest[(s, w)], existing[(s, w)][0]),
+            "movements": existing[(s, w)][1] + counts[(s, w)]} for s, w in latest if (s, w) in existing]
     if new:
         conn.execute(insert(b), new)
     if old:
-        statement = update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
-            qty=bindparam("qty"), value=bindparam("value"), unit_cost=bindparam("unit_cost"),
-            last_date=bindparam("last_date"), movements=bindparam("movements"))
-        conn.execute(statement, [{**r, "_sku": r["sku"], "_wh": r["warehouse"]} for r in old])
+        conn.execute(update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
+            last_date=bindparam("last_date"), movements=bindparam("movements")), old)
+    return ids

@@ -37,7 +37,9 @@ def pairs_in(first, second, pairs: Sequence[tuple]) -> ColumnElement[bool]:
                 tuple_(first, second).in_(pairs))
 
 
-def master_data(conn: Connection) -> MasterData:
+def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
+    """Items, units and codes; `moved_skus` only says which of `moved_of` have moved (the
+    items a master file changes), not reading every pair of a big ledger for each file."""
     units: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for sku, unit, factor in conn.execute(select(schema.item_units.c.sku, schema.item_units.c.unit, schema.item_units.c.factor)):
         units[sku][unit] = factor
@@ -49,8 +51,10 @@ def master_data(conn: Connection) -> MasterData:
     def codes(table) -> frozenset[str]:
         return frozenset(conn.execute(select(table.c.code)).scalars())
 
-    moved = frozenset(conn.execute(select(schema.balances.c.sku).distinct()).scalars())
-    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), moved)
+    moved: set[str] = set()
+    for batch in chunks(sorted(set(moved_of))):
+        moved |= set(conn.execute(select(schema.balances.c.sku).where(schema.balances.c.sku.in_(batch)).distinct()).scalars())
+    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved))
 
 
 def posted_hashes(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

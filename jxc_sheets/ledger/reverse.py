@@ -1,8 +1,10 @@
 """`jxc reverse DOC_NO`: the reversal (红字冲销) of a posted document.
 
 The reversal is a new document, `DOC_NO-R`, whose movements take back exactly
-what the original's moved — the same quantities at the same values — so the
-ledger stays append-only and a correction is reversal plus a new document.
+what the original's moved — the same quantities at the same values, following the
+original if a backdated document revalues it (fifo takes the goods back out of the
+original's own layer) — so the ledger stays append-only and a correction is
+reversal plus a new document.
 """
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from sqlalchemy import Connection, insert, select
 from ..problems import problem
 from .. import kinds
 from . import chain, orders, periods, queries, schema
-from .costing import CostState, rate
+from . import costing, repost
+from .costing import ZERO
 from .errors import LedgerError
-from .post import write_movements
+from .post import first_keys, insert_movements
 
 SUFFIX = "-R"
 __all__ = ["LedgerError", "reverse_document"]
@@ -53,18 +56,14 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
         {**{c.name: getattr(l, c.name) for c in schema.lines.c if c.name != "id"},
          "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
     ])
-    states = queries.cost_states(conn, {(mv.sku, mv.warehouse) for mv in moves})
-    movements = []
-    for mv in moves:
-        state = states.get((mv.sku, mv.warehouse), CostState()).moved(-mv.qty, -mv.value)
-        states[(mv.sku, mv.warehouse)] = state
-        movements.append({
-            "document_id": new_id, "line_no": mv.line_no, "kind": mv.kind, "doc_date": on, "sku": mv.sku,
-            "warehouse": mv.warehouse, "qty": -mv.qty, "value": -mv.value,
-            "unit_cost": rate(mv.value / mv.qty) if mv.qty else mv.unit_cost,
-            "balance_qty": state.qty, "balance_value": state.value, "balance_unit_cost": state.unit_cost,
-        })
-    write_movements(conn, movements)
+    # goods still in transit are taken back where they would arrive, once they have
+    movements = [{
+        "document_id": new_id, "line_no": mv.line_no, "kind": mv.kind, "doc_date": max(on, mv.doc_date), "sku": mv.sku,
+        "warehouse": mv.warehouse, "qty": -mv.qty, "value": ZERO, "unit_cost": ZERO, "balance_qty": ZERO,
+        "balance_value": ZERO, "basis": costing.LINK, "given": None, "linked_to": mv.id,
+    } for mv in moves]
+    move_ids = insert_movements(conn, movements)
+    repost.revalue(conn, first_keys(movements, move_ids), move_ids)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     chain.seal(conn, [new_id])
     return new_no

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 5  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -189,7 +189,14 @@ movements = Table(
     Column("value", Money(), nullable=False),  # signed
     Column("balance_qty", Qty(), nullable=False),  # after this movement
     Column("balance_value", Money(), nullable=False),
+    # v5, costing.py: what the value rests on (cost | link | issue | current), a given
+    # value, the movement it follows; the balances above are in valuation order (date, id)
+    Column("basis", String(8)),
+    Column("given", Money()),
+    Column("linked_to", Integer),
+    Column("last_rate", Cost()),  # the pair's last known rate after this movement
     Index("ix_movements_pair_date", "sku", "warehouse", "doc_date"),
+    Index("ix_movements_linked_to", "linked_to"),
     Index("ix_movements_date", "doc_date"),
     Index("ix_movements_document", "document_id"),
 )
@@ -281,6 +288,14 @@ period_audit = Table(
     Column("at", DateTime, nullable=False),
     Column("by", Text, nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
+)
+
+costing_methods = Table(
+    "costing_methods", metadata,  # v5: the costing method from a month on, for all items ("*") or one sku
+    Column("scope", String(64), primary_key=True),
+    Column("from_month", String(7), primary_key=True),  # YYYY-MM; "0000-00" from the beginning
+    Column("method", String(32), nullable=False),  # "" for an item: as all items
+    Column("recorded_at", DateTime, nullable=False),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items}

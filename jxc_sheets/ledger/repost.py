@@ -1,0 +1,307 @@
+"""Reposting (重算成本): values the movements of some sku × warehouse pairs from a
+point on, in valuation order (date, posting sequence), writes what changed, and
+follows the value into the pairs that take it on — a transfer's in leg, a reversal,
+a return at the cost it left with — until nothing changes.
+
+Posting calls it for the pairs a file touched, from each pair's first new movement:
+a document dated after everything of its pairs costs one step; a backdated one
+revalues its pairs from its date, and only those. `jxc close` calls it for the
+month-end rate of the monthly average, and `jxc check` compares its answer for the
+open months with what is stored.
+
+Where a pair starts again: moving average from the stored balance just before the
+point; monthly average from the start of the point's month; fifo from the pair's
+first movement (its layers are rebuilt), its layers then brought to the stored
+balance before the point, so closed months are never revalued.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+from datetime import date
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from . import costing, methods, queries, schema
+from .costing import ZERO, Holding, Layer, Move, Valued, month_of
+
+Pair = tuple[str, str]
+Key = tuple[date, int]  # (date, movement id): valuation order
+
+
+@dataclass(frozen=True)
+class Context:
+    """What valuing needs besides the movements: the methods, the final months, costs."""
+
+    methods: methods.Methods
+    final_months: frozenset[str]
+    std_costs: Mapping[str, Decimal]
+
+    @classmethod
+    def load(cls, conn: Connection, skus: Iterable[str], final_months: Iterable[str] = ()) -> "Context":
+        from . import periods
+        return cls(methods.load(conn), frozenset(periods.closed_months(conn)) | frozenset(final_months),
+                   _std_costs(conn, set(skus)))
+
+
+def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int] = (),
+            final_months: Iterable[str] = ()) -> None:
+    """Revalues each pair from its start key (inside the caller's transaction)."""
+    new = set(new_ids)
+    queue = dict(starts)
+    context = Context.load(conn, {sku for sku, _w in starts}, final_months)
+    known: dict[int, tuple[Decimal, Decimal]] = {}
+    while queue:
+        round_, queue = queue, {}
+        changed = _revalue_round(conn, round_, context, known, new)
+        for pair, key in _dependents(conn, changed).items():
+            if pair not in queue or key < queue[pair]:
+                queue[pair] = key
+        new = set()
+
+
+def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Context,
+                   known: dict[int, tuple[Decimal, Decimal]], new: set[int]) -> list[tuple[Pair, int]]:
+    rows_by_pair = _appended(conn, starts, context, new)
+    for pair, start in starts.items():
+        if pair not in rows_by_pair:
+            rows_by_pair[pair] = _rows(conn, pair, start, context)
+    _load_linked(conn, rows_by_pair.values(), known)
+    changed, updates, balances = [], [], {}
+    for pair in sorted(starts, key=lambda p: starts[p]):
+        history, live = rows_by_pair[pair]
+        valued, holding = value_pair(pair, history, live, context, known)
+        for row, v in zip(live, valued):
+            known[row.id] = (row.qty, v.value)
+            if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate) != \
+                    (row.value, row.balance_qty, row.balance_value, row.last_rate):
+                updates.append({"_id": row.id, "value": v.value, "unit_cost": costing.rate(v.value / row.qty) if row.qty else ZERO,
+                                "balance_qty": v.balance_qty, "balance_value": v.balance_value, "last_rate": v.last_rate})
+            if (row.id not in new and v.value != row.value) or (row.id in new and row.kind == "transfer" and row.qty < 0):
+                changed.append((pair, row.id))  # others may follow it: a new one only a transfer's in leg
+        if live:
+            balances[pair] = holding.state()
+    _write(conn, updates, balances)
+    return changed
+
+
+def _appended(conn: Connection, starts: Mapping[Pair, Key], context: Context, new: set[int]) -> dict[Pair, tuple]:
+    """The common case in bulk, a chunk of pairs per query: moving-average pairs whose
+    movements from the start are all new (appended after everything they had) start
+    from their row in the balances table, still as it was before this posting."""
+    if not new:
+        return {}
+    candidates = [pair for pair, start in starts.items() if context.methods.only_average(pair[0], month_of(start[0]))]
+    m = schema.movements
+    found = {}
+    for batch in queries.chunks(sorted(candidates)):
+        since = min(starts[pair][0] for pair in batch)
+        live: dict[Pair, list] = {pair: [] for pair in batch}
+        query = _query().where(queries.pairs_in(m.c.sku, m.c.warehouse, batch), m.c.doc_date >= since) \
+            .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+        for r in conn.execute(query):
+            if (r.doc_date, r.id) >= starts[(r.sku, r.warehouse)]:
+                live[(r.sku, r.warehouse)].append(_Row(r))
+        held = queries.cost_states(conn, batch)
+        for pair in batch:
+            if all(row.id in new for row in live[pair]):
+                before = held.get(pair)
+                found[pair] = ([_Opening(before.qty, before.value, before.unit_cost, starts[pair][0])] if before else [], live[pair])
+    return found
+
+
+class _Opening:
+    """A balances row standing in for the movement before the start."""
+
+    __slots__ = ("balance_qty", "balance_value", "last_rate", "unit_cost", "doc_date")
+    linked_to = None
+
+    def __init__(self, qty: Decimal, value: Decimal, unit_cost: Decimal, day: date):
+        self.balance_qty, self.balance_value, self.last_rate, self.unit_cost, self.doc_date = qty, value, unit_cost, unit_cost, day
+
+
+def value_pair(pair: Pair, history: Sequence, live: Sequence, context: Context,
+               known: Mapping[int, tuple[Decimal, Decimal]]) -> tuple[list[Valued], Holding]:
+    """Values `live` (rows in valuation order) after `history` (the rows before them that
+    were loaded: all of them for fifo, else the one just before)."""
+    sku = pair[0]
+    method_of = context.methods.method_of(sku)
+    std_cost = context.std_costs.get(sku)
+    holding = _opening(pair, history, context, known, method_of, std_cost)
+    moves = [_move(row, pair) for row in live]
+    valued = costing.value_moves(holding, moves, method_of, lambda m: m in context.final_months,
+                                 known.get, std_cost)
+    return valued, holding
+
+
+def _opening(pair: Pair, history: Sequence, context: Context, known, method_of, std_cost) -> Holding:
+    if not history:
+        return Holding()
+    before = history[-1]
+    last_rate = before.last_rate if before.last_rate is not None else before.unit_cost  # None: before v5
+    if len(history) > 1 or method_of(month_of(before.doc_date)) == costing.FIFO:
+        holding = Holding()
+        costing.value_moves(holding, [_move(r, pair) for r in history], method_of,
+                            lambda m: m in context.final_months, known.get, std_cost)
+        if (holding.qty, holding.value) == (before.balance_qty, before.balance_value):
+            holding.last_rate = last_rate
+            return holding
+        # stored history valued otherwise (another method then, or before v5): start from what is stored
+    return costing.opening_holding(before.balance_qty, before.balance_value, last_rate, before.doc_date)
+
+
+def _move(row, pair: Pair) -> Move:
+    return Move(row.id, row.doc_date, row.kind, row.qty, row.basis or costing.COST,
+                row.given if row.given is not None else (row.value if not row.basis else None),
+                row.linked_to, linked_here=row.linked_pair == pair if row.linked_to else False)
+
+
+def _rows(conn: Connection, pair: Pair, start: Key, context: Context) -> tuple[list, list]:
+    """(history, live): the rows of `pair` before and from the point valuing starts."""
+    sku, warehouse = pair
+    start = _restart(sku, start, context)
+    m = schema.movements
+    base = _query().where(m.c.sku == sku, m.c.warehouse == warehouse)
+    after = or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
+    live = conn.execute(base.where(after).order_by(m.c.doc_date, m.c.id)).all()
+    if context.methods.any_fifo(sku, month_of(start[0])):
+        history = conn.execute(base.where(~after).order_by(m.c.doc_date, m.c.id)).all()
+    else:
+        history = conn.execute(base.where(~after).order_by(m.c.doc_date.desc(), m.c.id.desc()).limit(1)).all()
+    return [_Row(r) for r in history], [_Row(r) for r in live]
+
+
+def _restart(sku: str, start: Key, context: Context) -> Key:
+    """The monthly average values a whole month at a time."""
+    if context.methods.method_of(sku)(month_of(start[0])) == costing.MONTHLY:
+        return (date(start[0].year, start[0].month, 1), 0)
+    return start
+
+
+def _query():
+    m = schema.movements
+    linked = m.alias("linked")
+    return select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
+                  m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
+                  linked.c.sku.label("linked_sku"), linked.c.warehouse.label("linked_warehouse")) \
+        .outerjoin(linked, linked.c.id == m.c.linked_to)
+
+
+class _Row:
+    """A movement row, with the pair of the movement it is linked to."""
+
+    __slots__ = ("id", "doc_date", "kind", "qty", "value", "unit_cost", "balance_qty", "balance_value",
+                 "last_rate", "basis", "given", "linked_to", "linked_pair")
+
+    def __init__(self, r):
+        for name in self.__slots__[:-1]:
+            setattr(self, name, getattr(r, name))
+        self.linked_pair = (r.linked_sku, r.linked_warehouse) if r.linked_sku is not None else None
+
+
+def _load_linked(conn: Connection, rows_by_pair: Iterable[tuple[list, list]],
+                 known: dict[int, tuple[Decimal, Decimal]]) -> None:
+    wanted = {r.linked_to for history, live in rows_by_pair for r in (*history, *live)
+              if r.linked_to and r.linked_to not in known}
+    m = schema.movements
+    for batch in queries.chunks(sorted(wanted)):
+        for r in conn.execute(select(m.c.id, m.c.qty, m.c.value).where(m.c.id.in_(batch))):
+            known[r.id] = (r.qty, r.value)
+
+
+def _dependents(conn: Connection, changed: Sequence[tuple[Pair, int]]) -> dict[Pair, Key]:
+    """The movements of other pairs that follow a changed value: where to go on."""
+    m = schema.movements
+    own = dict((i, pair) for pair, i in changed)
+    found: dict[Pair, Key] = {}
+    for batch in queries.chunks(sorted(own)):
+        query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.linked_to).where(m.c.linked_to.in_(batch))
+        for r in conn.execute(query):
+            pair, key = (r.sku, r.warehouse), (r.doc_date, r.id)
+            if pair != own[r.linked_to] and (pair not in found or key < found[pair]):
+                found[pair] = key
+    return found
+
+
+def _write(conn: Connection, updates: list[dict], balances: Mapping[Pair, costing.CostState]) -> None:
+    m, b = schema.movements, schema.balances
+    if updates:
+        conn.execute(update(m).where(m.c.id == bindparam("_id")).values(
+            value=bindparam("value"), unit_cost=bindparam("unit_cost"), balance_qty=bindparam("balance_qty"),
+            balance_value=bindparam("balance_value"), last_rate=bindparam("last_rate")), updates)
+    if balances:
+        conn.execute(update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
+            qty=bindparam("qty"), value=bindparam("value"), unit_cost=bindparam("unit_cost")),
+            [{"_sku": s, "_wh": w, "qty": st.qty, "value": st.value, "unit_cost": st.unit_cost}
+             for (s, w), st in balances.items()])
+
+
+def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
+    i = schema.items
+    found = {}
+    for batch in queries.chunks(sorted(skus)):
+        found.update({r.sku: r.std_cost for r in conn.execute(select(i.c.sku, i.c.std_cost).where(i.c.sku.in_(batch)))})
+    return found
+
+
+def replay_differences(conn: Connection) -> list[str]:
+    """`jxc check`: every pair valued again over the open months, from what is stored
+    before them and the stored values of what it follows, must give what is stored."""
+    from . import periods
+    first_open = _first_open_day(periods.closed_months(conn))
+    m = schema.movements
+    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
+    linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
+    known = {r.id: (r.qty, r.value) for r in conn.execute(select(m.c.id, m.c.qty, m.c.value).where(m.c.id.in_(linked)))}
+    query = _query().order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    differences = []
+    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
+    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
+        start = _restart(pair[0], (first_open, 0), context)
+        pair_rows = [_Row(r) for r in pair_rows]
+        history = [r for r in pair_rows if (r.doc_date, r.id) < start]
+        live = pair_rows[len(history):]
+        if not context.methods.any_fifo(pair[0], month_of(start[0])):
+            history = history[-1:]
+        valued, _holding = value_pair(pair, history, live, context, known)
+        wrong = next(((row, v) for row, v in zip(live, valued) if v.value != row.value), None)
+        if wrong:
+            row, v = wrong
+            differences.append(f"movement {row.id} {pair[0]} @ {pair[1]} {row.doc_date}: 金额 value {row.value}"
+                               f" ≠ 重算 revalued {v.value}")
+    return differences
+
+
+def revalue_open_months(conn: Connection, final_months: Iterable[str] = ()) -> None:
+    """Every pair with movements in the open months, valued again from their start."""
+    from . import periods
+    first_open = _first_open_day(periods.closed_months(conn) - set(final_months))
+    m = schema.movements
+    pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(m.c.doc_date >= first_open).distinct()).all()
+    revalue(conn, {(r.sku, r.warehouse): (first_open, 0) for r in pairs}, final_months=final_months)
+
+
+def revalue_month(conn: Connection, month: str, final: bool) -> None:
+    """The monthly average's month: at its rate once closed (`final`), provisional again
+    when reopened. The months after it follow, their provisional rates with it."""
+    year, number = map(int, month.split("-"))
+    start = date(year, number, 1)
+    m = schema.movements
+    methods_now = methods.load(conn)
+    pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(
+        m.c.doc_date >= start, m.c.doc_date < _first_open_day({month})).distinct()).all()
+    monthly = {(r.sku, r.warehouse): (start, 0) for r in pairs if methods_now.method_of(r.sku)(month) == costing.MONTHLY}
+    if monthly:
+        revalue(conn, monthly, final_months=[month] if final else [])
+
+
+def _first_open_day(closed: set[str]) -> date:
+    if not closed:
+        return date.min
+    year, month = map(int, max(closed).split("-"))
+    return date(year + month // 12, month % 12 + 1, 1)
+
+
+__all__ = ["revalue", "value_pair", "replay_differences", "Layer"]
