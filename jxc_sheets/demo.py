@@ -269,7 +269,9 @@ class _Planner:
             self._receipt(day(2), "WH-SH1", "SUP06", ("OFF-001", "OFF-002")),
             self._receipt(day(3), "WH-SH1", "SUP02", ("BEV-001", "BEV-003", "BEV-005", "BEV-008"), cases=True),
             delivered_to_cus01,
-            self._transfer(day(9), "WH-SH1", "WH-SZ", "BEV CLN PKG", 4),
+            # shipped two days before the month end, four days on the road: in transit at the close
+            self._transfer(self.current_start - timedelta(days=2), "WH-SH1", "WH-SZ", "BEV CLN PKG", 4,
+                           arrival=self.current_start + timedelta(days=2)),
             self._delivery(day(12), "WH-SZ", "CUS02", "ELC OFF", 4),
             self._receipt(day(15), "WH-SZ", "SUP03", ("CLN-001", "CLN-003", "CLN-004", "CLN-011")),
             self._purchase_return(day(18), "WH-SH1", "SUP04", ("ELC-003", "ELC-006")),
@@ -328,13 +330,15 @@ class _Planner:
         return self._document("delivery", day, {"warehouse": warehouse, "customer": customer,
                                                 "prepared_by": self._clerk()}, lines)
 
-    def _transfer(self, day: date, source: str, target: str, categories: str, count: int) -> PlannedFile:
+    def _transfer(self, day: date, source: str, target: str, categories: str, count: int,
+                  arrival: date) -> PlannedFile:
         taken = self._take(day, source, categories, count, (0.15, 0.3))
         for sku, qty in taken:
-            self.stock.move(sku, target, day, qty)
+            self.stock.move(sku, target, arrival, qty)
         lines = [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "remark": "补充苏州仓"} for sku, qty in taken]
         return self._document("transfer", day, {"from_warehouse": source, "to_warehouse": target,
-                                                "prepared_by": self._clerk(), "remark": "上海→苏州 月中调拨"}, lines)
+                                                "arrival_date": arrival, "prepared_by": self._clerk(),
+                                                "remark": "上海→苏州 月末调拨, 物流在途"}, lines)
 
     def _purchase_return(self, day: date, warehouse: str, supplier: str, skus) -> PlannedFile:
         lines = []

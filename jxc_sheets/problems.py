@@ -51,6 +51,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                            "rows of document {doc_no} disagree on {label} (see {other})"),
     "doc-no-repeated": ("单号 {doc_no} 在本文件中出现两次且内容不同", "document {doc_no} appears twice in this file with different content"),
     "same-warehouse": ("调出仓库与调入仓库相同", "from_warehouse and to_warehouse are the same"),
+    "arrival-before-date": ("到货日期 {arrival} 早于调出日期 {doc_date}; 请填当日或以后的日期, 当日到货可留空",
+                            "arrival_date {arrival} is before doc_date {doc_date}: give that day or later, "
+                            "or leave it empty when the goods arrive the same day"),
     # against the ledger
     "unknown-items": ("物料编码 {code} 不存在(请先在 items 表中登记)", "unknown sku {code} (register it in the items form first)"),
     "unknown-warehouses": ("仓库 {code} 不存在", "unknown warehouse {code}"),

@@ -207,6 +207,10 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     if kind.name == "transfer" and header.get("from_warehouse") and \
             header.get("from_warehouse") == header.get("to_warehouse"):
         problems.append(problem("same-warehouse", where.get("to_warehouse", raw.sheet), header["to_warehouse"]))
+    arrival, doc_date = header.get("arrival_date"), header.get("doc_date")
+    if arrival and doc_date and arrival < doc_date:
+        problems.append(problem("arrival-before-date", where.get("arrival_date", raw.sheet), arrival.isoformat(),
+                                arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
     lines = tuple(_lines(kind, raw_lines, problems))
     if not lines and len(problems) == before:
         problems.append(problem("file-no-lines", raw.sheet))

@@ -83,15 +83,18 @@ def unit_factors(books) -> dict[str, dict[str, Decimal]]:
 
 
 def movements(doc: dict, factors) -> list[tuple[date, str, str, Decimal]]:
-    """(date, sku, warehouse, signed base qty) of every leg of every line."""
+    """(date, sku, warehouse, signed base qty) of every leg of every line; a transfer's
+    goods come in on its arrival date (到货日期) when it has one."""
     kind = KINDS[doc["kind"]]
     day = as_day(doc["header"]["doc_date"])
+    arrival = as_day(doc["header"].get("arrival_date") or day)
     moved = []
     for line in doc["lines"]:
         qty = Decimal(str(line["qty"])) * factors[line["sku"]][line["unit"] or next(iter(factors[line["sku"]]))]
         for leg in kind.legs:
             warehouse = line.get(leg.warehouse_field) or doc["header"].get(leg.warehouse_field)
-            moved.append((day, line["sku"], warehouse, qty if leg.sign == 0 else qty * leg.sign))
+            signed = qty if leg.sign == 0 else qty * leg.sign
+            moved.append((arrival if signed > 0 else day, line["sku"], warehouse, signed))
     return moved
 
 
@@ -166,6 +169,8 @@ def test_the_documents_cover_the_business(demo, books):
     assert adjustment["header"]["reason"] == "破损" and all(line["qty"] < 0 for line in adjustment["lines"])
     (transfer,) = [d for d in docs if d["kind"] == "transfer"]
     assert {transfer["header"]["from_warehouse"], transfer["header"]["to_warehouse"]} == {"WH-SH1", "WH-SZ"}
+    shipped, arrives = as_day(transfer["header"]["doc_date"]), as_day(transfer["header"]["arrival_date"])
+    assert shipped < TODAY.replace(day=1) <= arrives <= shipped + timedelta(days=7)  # in transit at a month end
     (opening,) = stock_documents(books, [n for n in valid if n.startswith("2026-09-30")])
     assert len(opening["lines"]) >= 100
     assert {line["warehouse"] for line in opening["lines"]} == {"WH-SH1", "WH-SH2", "WH-SZ"}

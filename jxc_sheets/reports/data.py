@@ -9,10 +9,11 @@ summaries as frozen records. Every number stays a Decimal here.
 from __future__ import annotations
 
 import re
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Iterator
 
 from sqlalchemy import Connection, Row, and_, case, func, or_, select, type_coerce
 
@@ -76,6 +77,25 @@ class FileRow:
 
 
 @dataclass(frozen=True)
+class Transit:
+    """One line of a transfer whose goods have left one warehouse and not yet reached
+    the other (到货日期 arrival_date later than the day asked about)."""
+
+    doc_no: str
+    from_warehouse: str
+    from_site: str
+    to_warehouse: str
+    to_site: str
+    sku: str
+    name: str
+    unit: str
+    qty: Decimal
+    value: Decimal
+    doc_date: date
+    arrival_date: date
+
+
+@dataclass(frozen=True)
 class StockOverview:
     total_value: Decimal
     skus_in_stock: int
@@ -99,8 +119,51 @@ def _is_below_safety(total, safety_stock):
     return and_(items.c.active, total < safety_stock)
 
 
-def stock_rows(conn: Connection) -> Iterator[Row]:
-    """Every sku × warehouse with stock, by warehouse then sku, streamed."""
+def in_transit(conn: Connection, on: date) -> list[Transit]:
+    """The goods in transit at the end of `on`: transfers dated on or before it whose in
+    leg is dated after it. The in leg is in the ledger (and in `balances`) from posting,
+    dated its arrival; until then the goods are in neither warehouse's stock."""
+    source, target = warehouses.alias("source"), warehouses.alias("target")
+    stmt = (
+        select(
+            documents.c.doc_no,
+            documents.c.warehouse.label("from_warehouse"),
+            func.coalesce(source.c.site, "").label("from_site"),
+            movements.c.warehouse.label("to_warehouse"),
+            func.coalesce(target.c.site, "").label("to_site"),
+            movements.c.sku,
+            func.coalesce(items.c.name, "").label("name"),
+            func.coalesce(items.c.unit, "").label("unit"),
+            movements.c.qty,
+            movements.c.value,
+            documents.c.doc_date,
+            movements.c.doc_date.label("arrival_date"),
+        )
+        .select_from(
+            movements.join(documents, documents.c.id == movements.c.document_id)
+            .outerjoin(items, items.c.sku == movements.c.sku)
+            .outerjoin(source, source.c.code == documents.c.warehouse)
+            .outerjoin(target, target.c.code == movements.c.warehouse)
+        )
+        .where(movements.c.kind == "transfer", movements.c.doc_date > on, documents.c.doc_date <= on)
+        .order_by(movements.c.doc_date, documents.c.doc_no, movements.c.line_no)
+    )
+    return [Transit(**row._asdict()) for row in conn.execute(stmt)]
+
+
+def arriving(transit: Iterable[Transit]) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """(qty, value) still on its way to each sku × warehouse."""
+    found: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for t in transit:
+        found[(t.sku, t.to_warehouse)][0] += t.qty
+        found[(t.sku, t.to_warehouse)][1] += t.value
+    return {pair: (qty, value) for pair, (qty, value) in found.items()}
+
+
+def stock_rows(conn: Connection, today: date | None = None) -> Iterator[Row]:
+    """Every sku × warehouse with stock, by warehouse then sku, streamed. With `today`,
+    the goods still in transit to a warehouse are not in its stock."""
+    coming = arriving(in_transit(conn, today)) if today else {}
     totals = _item_totals()
     total = func.coalesce(totals.c.total_qty, 0)
     stmt = (
@@ -125,11 +188,30 @@ def stock_rows(conn: Connection) -> Iterator[Row]:
         .where(_in_stock())
         .order_by(balances.c.warehouse, balances.c.sku)
     )
-    return iter(conn.execute(stmt, execution_options=STREAM))
+    rows = conn.execute(stmt, execution_options=STREAM)
+    return _less_arriving(rows, coming) if coming else iter(rows)
 
 
-def warehouse_totals(conn: Connection) -> list[WarehouseTotal]:
-    """Stock per warehouse, by warehouse code; warehouses with nothing in stock are left out."""
+def _less_arriving(rows: Iterable[Row], coming: dict[tuple[str, str], tuple[Decimal, Decimal]]) -> Iterator:
+    shape = None
+    for row in rows:
+        pair = (row.sku, row.warehouse)
+        if pair not in coming:
+            yield row
+            continue
+        qty, value = row.qty - coming[pair][0], row.value - coming[pair][1]
+        if qty or value:
+            shape = shape or namedtuple("StockRow", row._fields)  # the same fields in the same order
+            yield shape(**{**row._asdict(), "qty": qty, "value": value, "unit_cost": _unit_cost(qty, value)})
+
+
+def _unit_cost(qty: Decimal, value: Decimal) -> Decimal:
+    return (value / qty).quantize(Decimal("0.000001"), ROUND_HALF_UP) if qty else Decimal(0)
+
+
+def warehouse_totals(conn: Connection, today: date | None = None) -> list[WarehouseTotal]:
+    """Stock per warehouse, by warehouse code; warehouses with nothing in stock are left out.
+    With `today`, the goods still in transit to a warehouse are not in its stock."""
     stmt = (
         select(
             balances.c.warehouse,
@@ -144,7 +226,26 @@ def warehouse_totals(conn: Connection) -> list[WarehouseTotal]:
         .group_by(balances.c.warehouse, warehouses.c.name, warehouses.c.site)
         .order_by(balances.c.warehouse)
     )
-    return [WarehouseTotal(**row._asdict()) for row in conn.execute(stmt)]
+    totals = [WarehouseTotal(**row._asdict()) for row in conn.execute(stmt)]
+    coming = arriving(in_transit(conn, today)) if today else {}
+    return _totals_less_arriving(conn, totals, coming) if coming else totals
+
+
+def _totals_less_arriving(conn: Connection, totals: list[WarehouseTotal],
+                          coming: dict[tuple[str, str], tuple[Decimal, Decimal]]) -> list[WarehouseTotal]:
+    held = {(r.sku, r.warehouse): (r.qty, r.value) for r in conn.execute(
+        select(balances.c.sku, balances.c.warehouse, balances.c.qty, balances.c.value)
+        .where(balances.c.warehouse.in_(sorted({wh for _sku, wh in coming})),
+               balances.c.sku.in_(sorted({sku for sku, _wh in coming}))))}
+    less: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for pair, (qty, value) in coming.items():
+        less[pair[1]][0] += held.get(pair) == (qty, value)  # all of it is still on its way
+        less[pair[1]][1] += qty
+        less[pair[1]][2] += value
+    adjusted = [WarehouseTotal(t.warehouse, t.name, t.site, t.skus - less[t.warehouse][0],
+                               t.qty - less[t.warehouse][1], t.value - less[t.warehouse][2])
+                if t.warehouse in less else t for t in totals]
+    return [t for t in adjusted if t.skus]
 
 
 def category_totals(conn: Connection) -> list[CategoryTotal]:

@@ -136,12 +136,16 @@ def _file_view(row: data.FileRow) -> FileView:
     )
 
 
-def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int]) -> tuple[Card, ...]:
+def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int],
+           transit: list[data.Transit]) -> tuple[Card, ...]:
     processed = sum(today.values())
     rejected = today.get("rejected", 0)
     failed = today.get("failed", 0)
+    transfers = len({t.doc_no for t in transit})
     return (
-        Card("库存总额", "Stock value", money(overview.total_value)),
+        Card("库存总额", "Stock value", money(overview.total_value), note="含在途 incl. in transit" if transit else ""),
+        Card("在途", "In transit", money(sum((t.value for t in transit), Decimal(0))),
+             note=f"{transfers} 张调拨单未到货 / transfers not yet arrived" if transit else ""),
         Card("在库品种", "SKUs in stock", f"{overview.skus_in_stock:,}"),
         Card("低于安全库存", "Below safety stock", f"{shortages:,}", tone="bad" if shortages else ""),
         Card("今日处理文件", "Files processed today", f"{processed:,}",
@@ -156,13 +160,15 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
     shortages = data.shortages(conn)
     late, backorders = order_data.orders_at_a_glance(conn, now.date())
     late.sort(key=lambda l: l.days_late, reverse=True)
-    by_value = sorted(data.warehouse_totals(conn), key=lambda w: w.value, reverse=True)
+    transit = data.in_transit(conn, now.date())
+    by_value = sorted(data.warehouse_totals(conn, now.date()), key=lambda w: w.value, reverse=True)
     worst = sorted(shortages, key=lambda s: s.shortfall, reverse=True)
     template = _environment().get_template("index.html.j2")
     return template.render(
         company=settings.config.company.name,
         generated=f"{now:%Y-%m-%d %H:%M}",
-        cards=_cards(data.stock_overview(conn), len(shortages), data.files_by_status(conn, now.date())),
+        cards=_cards(data.stock_overview(conn), len(shortages), data.files_by_status(conn, now.date()), transit),
+        transit=transit[:ORDER_ROWS], transit_more=max(len(transit) - ORDER_ROWS, 0),
         warehouse_chart=bar_chart(
             [(f"{w.name} ({w.warehouse})" if w.name else w.warehouse, w.value, money(w.value))
              for w in by_value], WAREHOUSE_BARS),

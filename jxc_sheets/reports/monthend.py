@@ -9,11 +9,22 @@ Sheets:
 - `by_category`, `by_warehouse`, `by_site`, `group`: the same summed. Transfers
   inside a site are eliminated from its site row, and every transfer from the group
   total (they move stock within the company; out and in carry the same value);
+  `by_site` and `group` add the goods in transit at the opening and the closing, so
+  that the group's opening + transit + in − out = closing + transit;
+- `in_transit`: transfers shipped by the month end that arrive after it (到货日期),
+  in neither warehouse's closing stock; each site's transit is the goods on their way
+  to it. A transfer inside a site that crosses the month end is not eliminated from
+  its site row (its legs fall in two months), only from the group's;
 - `cogs`: cost of goods sold and gross margin by item, by customer and by site;
 - `aging`: stock at month end by age since its last receipt, and slow / dead stock
   (no issue for `finance.slow_days` / `dead_days`);
+- `aging_by_layer`: the same stock split into the receipts it is left from (first in,
+  first out), each with its age: at its receipt cost under fifo, at the closing
+  average otherwise;
 - `count_variance`: the month's count lines;
-- `vouchers`: the month's accounting entries (also the CSV), per site;
+- `vouchers`: the month's accounting entries (also the CSV), per site; transfers
+  that cross a month end go through the goods-in-transit account (在途物资) of the
+  receiving site: in at the month end, out when they arrive;
 - `checks`: opening + in − out = closing on every row, the closing equal to the
   ledger's movements, the vouchers equal to the pack — each with its difference;
 - `audit`: every close and reopen.
@@ -24,7 +35,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass, fields, make_dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,10 +43,13 @@ from typing import Iterable, Mapping
 
 from sqlalchemy import Connection, case, func, select
 
-from ..config import FinanceConfig
+from ..config import AccountsConfig, FinanceConfig
 from ..ledger import counts as ledger_counts
-from ..ledger import periods, schema
+from ..ledger import methods, periods, schema
+from ..ledger.costing import FIFO, money
+from .data import Transit, in_transit
 from .order_data import Margin, add_sale, margin_rows, sales_lines
+from .stock import TRANSIT_COLUMNS
 from .write import Book, Column, atomic_path
 
 ZERO = Decimal(0)
@@ -47,7 +61,11 @@ AMOUNTS = ("opening", *(f"in_{t}" for t in IN_TYPES), *(f"out_{t}" for t in OUT_
 NUMBERS = tuple(f"{a}_{m}" for a in AMOUNTS for m in ("qty", "value"))
 AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (None, ">180"))
 
+TRANSIT_NUMBERS = ("opening_transit_qty", "opening_transit_value", "closing_transit_qty", "closing_transit_value")
+
 Totals = make_dataclass("Totals", [("key", str), ("name", str), *((n, Decimal) for n in NUMBERS)], frozen=True)
+SiteTotals = make_dataclass("SiteTotals", [("key", str), ("name", str),
+                                           *((n, Decimal) for n in (*NUMBERS, *TRANSIT_NUMBERS))], frozen=True)
 
 
 def movement_type(kind: str, positive: bool) -> str:
@@ -146,17 +164,21 @@ def grouped(pairs: list[Pair], amounts: Mapping, key, name=lambda p: "") -> list
     return [Totals(k, names[k], **_sum(rows)) for k, rows in sorted(groups.items())]
 
 
-def transfers_within(conn: Connection, month: str, same_site_only: bool) -> dict[str, dict[str, Decimal]]:
-    """Per site: the transfer qty and value to eliminate — those inside the site, or all of them."""
+def transfers_within(conn: Connection, month: str, same_site_only: bool,
+                     crossing: frozenset[str] = frozenset()) -> dict[str, dict[str, Decimal]]:
+    """Per site: the transfer qty and value to eliminate — all of them, or those inside the
+    site that do not cross a month end (`crossing`: the transfers in transit at the end)."""
     start, end = month_bounds(month)
     m, d = schema.movements, schema.documents
     sites = _sites(conn)
-    query = (select(m.c.warehouse, m.c.qty, m.c.value, d.c.warehouse.label("source"), d.c.to_warehouse)
+    query = (select(m.c.warehouse, m.c.qty, m.c.value, d.c.warehouse.label("source"), d.c.to_warehouse,
+                    d.c.doc_no, d.c.doc_date.label("shipped"))
              .join(d, d.c.id == m.c.document_id)
              .where(m.c.kind == "transfer", m.c.doc_date >= start, m.c.doc_date <= end))
     eliminated: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(NUMBERS, ZERO))
     for r in conn.execute(query):
-        if same_site_only and sites.get(r.source, r.source) != sites.get(r.to_warehouse, r.to_warehouse):
+        if same_site_only and (sites.get(r.source, r.source) != sites.get(r.to_warehouse, r.to_warehouse)
+                               or r.shipped < start or r.doc_no in crossing):
             continue
         column = "in_transfer" if r.qty > 0 else "out_transfer"
         sign = 1 if r.qty > 0 else -1
@@ -173,6 +195,56 @@ def _eliminate(row, eliminated: Mapping[str, Decimal] | None):
     for n in ("in_transfer_qty", "in_transfer_value", "out_transfer_qty", "out_transfer_value"):
         values[n] -= eliminated[n]
     return Totals(**values)
+
+
+# --- goods in transit ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InTransit:
+    """The goods in transit at the month's opening and closing, each line's sites as the
+    pack names them (a warehouse without a site is a site of its own)."""
+
+    opening: tuple[Transit, ...]
+    closing: tuple[Transit, ...]
+
+    def by_site(self) -> dict[str, dict[str, Decimal]]:
+        """Per receiving site: opening_transit_qty/value and closing_transit_qty/value."""
+        found: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(TRANSIT_NUMBERS, ZERO))
+        for at in ("opening", "closing"):
+            for t in getattr(self, at):
+                found[t.to_site][f"{at}_transit_qty"] += t.qty
+                found[t.to_site][f"{at}_transit_value"] += t.value
+        return dict(found)
+
+    def total(self) -> dict[str, Decimal]:
+        per_site = self.by_site().values()
+        return {n: sum((row[n] for row in per_site), ZERO) for n in TRANSIT_NUMBERS}
+
+
+def goods_in_transit(conn: Connection, month: str) -> InTransit:
+    start, end = month_bounds(month)
+    sites = _sites(conn)
+
+    def named(rows: list[Transit]) -> tuple[Transit, ...]:
+        return tuple(replace(t, from_site=sites.get(t.from_warehouse, t.from_warehouse),
+                             to_site=sites.get(t.to_warehouse, t.to_warehouse)) for t in rows)
+
+    return InTransit(named(in_transit(conn, start - timedelta(days=1))), named(in_transit(conn, end)))
+
+
+def _with_transit(row, transit: Mapping[str, Decimal]):
+    return SiteTotals(**{f.name: getattr(row, f.name) for f in fields(row)},
+                      **{n: transit.get(n, ZERO) for n in TRANSIT_NUMBERS})
+
+
+def site_rows(site_totals: list, transit: InTransit) -> list:
+    """The by_site rows with the goods in transit to each site; a site that only has goods
+    on their way to it gets a row of its own."""
+    per_site = transit.by_site()
+    rows = {r.key: r for r in site_totals}
+    for site in per_site:
+        rows.setdefault(site, Totals(site, "", **dict.fromkeys(NUMBERS, ZERO)))
+    return [_with_transit(rows[k], per_site.get(k, {})) for k in sorted(rows)]
 
 
 # --- cost of sales, aging, counts ------------------------------------------------------------
@@ -230,6 +302,55 @@ def aging(conn: Connection, month: str, pairs: list[Pair], amounts: Mapping, rul
     return rows
 
 
+@dataclass(frozen=True)
+class AgedLayer:
+    sku: str
+    warehouse: str
+    received: date | None  # None: older than the last bucket's limit
+    age_days: int | None
+    age_bucket: str
+    qty: Decimal
+    value: Decimal
+
+
+def aging_by_layer(conn: Connection, month: str, amounts: Mapping) -> list[AgedLayer]:
+    """The month-end stock of each pair split into the receipts it is left from, first in
+    first out: the newest receipts hold what is left. Under fifo a layer is valued at its
+    receipt's cost (the layers costing keeps); under an average at the closing average.
+    Receipts older than the last age bucket's limit are one layer, without a date, which
+    takes the rest of the value — so a pair's layers add up to its closing value, and
+    only the last half year of receipts is read."""
+    _start, end = month_bounds(month)
+    horizon = end - timedelta(days=AGE_BUCKETS[-2][0])
+    method = methods.load(conn)
+    m = schema.movements
+    left = {pair: a["closing_qty"] for pair, a in amounts.items() if a["closing_qty"] > 0}
+    query = (select(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.qty, m.c.value)
+             .where(m.c.qty > 0, m.c.doc_date <= end, m.c.doc_date >= horizon)
+             .order_by(m.c.sku, m.c.warehouse, m.c.doc_date.desc(), m.c.id.desc()))
+    layers: dict[tuple[str, str], list[AgedLayer]] = defaultdict(list)
+    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
+        pair = (r.sku, r.warehouse)
+        if left.get(pair, 0) <= 0:
+            continue
+        amount = amounts[pair]
+        piece = min(left[pair], r.qty)
+        left[pair] -= piece
+        fifo = method.method_of(r.sku)(month) == FIFO
+        unit = r.value / r.qty if fifo else amount["closing_value"] / amount["closing_qty"]
+        age = (end - r.doc_date).days
+        layers[pair].append(AgedLayer(r.sku, r.warehouse, r.doc_date, age, _bucket(age), piece, money(piece * unit)))
+    rows = []
+    for pair in sorted(left):
+        found = layers[pair]
+        if left[pair] > 0:
+            found.append(AgedLayer(pair[0], pair[1], None, None, AGE_BUCKETS[-1][1], left[pair], ZERO))
+        residue = amounts[pair]["closing_value"] - sum(l.value for l in found)
+        found[-1] = replace(found[-1], value=found[-1].value + residue)
+        rows += found
+    return rows
+
+
 def _bucket(age: int | None) -> str:
     if age is None:
         return ""
@@ -260,18 +381,34 @@ VOUCHERS = (  # pack column, summary, debit account, credit account
     ("out_other", "其他出库 other stock out", "other", "inventory"),
     ("in_transfer", "跨地点调入 transfers in from other sites", "inventory", "inter_site"),
     ("out_transfer", "跨地点调出 transfers out to other sites", "inter_site", "inventory"),
+    ("transit_arrived", "在途到货 goods in transit arrived", "inventory", "goods_in_transit"),
+    ("transit_shipped", "月末在途 goods in transit at month end", "goods_in_transit", "inter_site"),
 )
 
 
-def vouchers(month: str, by_site: list, rules: FinanceConfig) -> list[Entry]:
+def vouchers(month: str, by_site: list, rules: FinanceConfig, transit: InTransit) -> list[Entry]:
     """One voucher per movement type, a debit and a credit line per site; amounts may be
-    negative (红字) where reversals outweigh."""
-    _start, end = month_bounds(month)
+    negative (红字) where reversals outweigh. Goods in transit are the receiving site's:
+    shipped in the month and still on their way at its end, they go into 在途物资 against
+    the inter-site account; arriving in the month from an earlier one, they leave it for
+    the inventory (instead of the inter-site account, which took them when they left)."""
+    start, end = month_bounds(month)
     accounts = rules.accounts
+    flows: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for t in transit.opening:
+        if t.arrival_date <= end:
+            flows[("transit_arrived", t.to_site)] += t.value
+    for t in transit.closing:
+        if t.doc_date >= start:
+            flows[("transit_shipped", t.to_site)] += t.value
     entries = []
     for number, (column, text, debit, credit) in enumerate(VOUCHERS, start=1):
         for site in by_site:
-            amount = getattr(site, f"{column}_value")
+            if column.startswith("transit_"):
+                amount = flows[(column, site.key)]
+            else:
+                amount = getattr(site, f"{column}_value") - (flows[("transit_arrived", site.key)]
+                                                             if column == "in_transfer" else ZERO)
             if amount:
                 voucher = f"{month}-{number:02d}"
                 entries.append(Entry(voucher, end, text, getattr(accounts, debit), site.key, amount, ZERO))
@@ -305,16 +442,20 @@ class Check:
     ok: str
 
 
-def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[Entry], inventory: str) -> list[Check]:
+def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[Entry],
+           accounts: AccountsConfig) -> list[Check]:
     start, end = month_bounds(month)
     m = schema.movements
     broken = sum(1 for row in amounts.values() for measure in ("qty", "value")
                  if row[f"opening_{measure}"] + sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
                  - sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO) != row[f"closing_{measure}"])
-    ledger_qty, ledger_value = conn.execute(select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0))
-                                            .where(m.c.doc_date <= end)).one()
+    transfers = func.coalesce(func.sum(case((m.c.kind == "transfer", m.c.value), else_=0)), 0)
+    ledger_qty, ledger_value, ledger_transfers = conn.execute(
+        select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0), transfers)
+        .where(m.c.doc_date <= end)).one()
     opening_value = conn.execute(select(func.coalesce(func.sum(m.c.value), 0)).where(m.c.doc_date < start)).scalar()
-    inventory_net = sum((e.debit - e.credit for e in entries if e.account == inventory), ZERO)
+    inventory_net = sum((e.debit - e.credit for e in entries if e.account == accounts.inventory), ZERO)
+    transit_net = sum((e.debit - e.credit for e in entries if e.account == accounts.goods_in_transit), ZERO)
     debits, credits = sum((e.debit for e in entries), ZERO), sum((e.credit for e in entries), ZERO)
     found = [
         ("每行 期初+入-出=期末 / rows where opening + in - out != closing", ZERO, Decimal(broken)),
@@ -325,6 +466,12 @@ def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[
         ("存货科目净额 = 期末 - 期初 / inventory account net = closing - opening",
          group.closing_value - group.opening_value, inventory_net),
         ("借方合计 = 贷方合计 / debits = credits", debits, credits),
+        *(_group_reconciles(group, measure) for measure in ("qty", "value")),
+        # every transfer's out and in carry the same value: what has left and not arrived is in transit
+        ("期末在途金额 = 账本调拨流水 / closing transit value = the ledger's transfers not yet arrived",
+         -Decimal(ledger_transfers), group.closing_transit_value),
+        ("在途物资科目净额 = 期末在途 - 期初在途 / goods-in-transit account net = closing − opening transit",
+         group.closing_transit_value - group.opening_transit_value, transit_net),
     ]
     if periods.months_with_movements(conn)[-1:] == [month]:
         b = schema.balances
@@ -332,6 +479,18 @@ def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[
         found.append(("期末金额 = 余额表 / closing value = the balances table", Decimal(value), group.closing_value))
     return [Check(name, expected, actual, actual - expected, "Y" if actual == expected else "N")
             for name, expected, actual in found]
+
+
+def _group_reconciles(group, measure: str) -> tuple[str, Decimal, Decimal]:
+    """Transfers are eliminated from the group: what left a warehouse and has not
+    arrived is still the group's, in transit."""
+    flows = (sum((getattr(group, f"in_{t}_{measure}") for t in IN_TYPES), ZERO)
+             - sum((getattr(group, f"out_{t}_{measure}") for t in OUT_TYPES), ZERO))
+    word = {"qty": ("数量", "qty"), "value": ("金额", "value")}[measure]
+    return (f"集团 期初+期初在途+入-出 = 期末+期末在途 ({word[0]}) / group: opening + transit + in - out"
+            f" = closing + transit ({word[1]})",
+            getattr(group, f"closing_{measure}") + getattr(group, f"closing_transit_{measure}"),
+            getattr(group, f"opening_{measure}") + getattr(group, f"opening_transit_{measure}") + flows)
 
 
 # --- the workbook -------------------------------------------------------------------------------
@@ -346,6 +505,9 @@ def _columns(first: tuple[Column, ...]) -> tuple[Column, ...]:
 SUMMARY_COLUMNS = _columns((Column("sku", "物料编码", width=14), Column("name", "名称", width=20),
                             Column("category", "类别"), Column("warehouse", "仓库"), Column("site", "地点")))
 TOTAL_COLUMNS = _columns((Column("key", "汇总项", width=14), Column("name", "名称", width=20)))
+SITE_COLUMNS = TOTAL_COLUMNS + tuple(
+    Column(n, f"{'期初' if n.startswith('opening') else '期末'}在途{'数量' if n.endswith('qty') else '金额'}",
+           "qty" if n.endswith("qty") else "money") for n in TRANSIT_NUMBERS)
 MARGIN_COLUMNS = (Column("key", "汇总项", width=14), Column("name", "名称", width=20), Column("qty", "数量", "qty"),
                   Column("revenue", "销售额", "money", width=14), Column("cogs", "销售成本", "money", width=14),
                   Column("gross_margin", "毛利", "money", width=14), Column("margin_pct", "毛利率%", "qty"))
@@ -353,6 +515,9 @@ AGING_COLUMNS = (Column("sku", "物料编码", width=14), Column("name", "名称
                  Column("qty", "数量", "qty"), Column("value", "金额", "money"), Column("last_receipt", "最近入库", "date"),
                  Column("age_days", "库龄天数", "int"), Column("age_bucket", "库龄段"), Column("last_issue", "最近出库", "date"),
                  Column("slow", "呆滞"), Column("dead", "死库存"))
+LAYER_COLUMNS = (Column("sku", "物料编码", width=14), Column("warehouse", "仓库"), Column("received", "入库日期", "date"),
+                 Column("age_days", "库龄天数", "int"), Column("age_bucket", "库龄段"), Column("qty", "数量", "qty"),
+                 Column("value", "金额", "money"))
 COUNT_COLUMNS = (Column("doc_no", "盘点单号", width=18), Column("doc_date", "盘点日期", "date"), Column("warehouse", "仓库"),
                  Column("sku", "物料编码", width=14), Column("book_qty", "账面数量", "qty"), Column("counted_qty", "实盘数量", "qty"),
                  Column("difference", "差异数量", "qty"), Column("value_difference", "差异金额", "money"),
@@ -385,22 +550,28 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
     """Writes outbox/monthend/MONTH.xlsx and MONTH-vouchers.csv; returns them and the checks."""
     pairs, amounts = summarised or summary(conn, month)
     rows = [make_row(pair, amounts) for pair in pairs]
-    by_site = [_eliminate(r, e) for r, e in _with(grouped(pairs, amounts, lambda p: p.site),
-                                                   transfers_within(conn, month, same_site_only=True))]
-    group = _eliminate(Totals("合计 group", "", **_sum(amounts.values())), _sum(transfers_within(conn, month, False).values()))
-    entries = vouchers(month, by_site, rules)
-    found = checks(conn, month, amounts, group, entries, rules.accounts.inventory)
+    transit = goods_in_transit(conn, month)
+    crossing = frozenset(t.doc_no for t in transit.closing)
+    within_sites = transfers_within(conn, month, same_site_only=True, crossing=crossing)
+    by_site = site_rows([_eliminate(r, e) for r, e in _with(grouped(pairs, amounts, lambda p: p.site), within_sites)],
+                        transit)
+    group = _with_transit(_eliminate(Totals("合计 group", "", **_sum(amounts.values())),
+                                     _sum(transfers_within(conn, month, same_site_only=False).values())), transit.total())
+    entries = vouchers(month, by_site, rules, transit)
+    found = checks(conn, month, amounts, group, entries, rules.accounts)
     start, end = month_bounds(month)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
     with atomic_path(pack) as temp, Book(temp) as book:
         book.add_table("summary", SUMMARY_COLUMNS, rows)
         book.add_table("by_category", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.category or "(未分类 none)"))
         book.add_table("by_warehouse", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.warehouse, lambda p: p.site))
-        book.add_table("by_site", TOTAL_COLUMNS, by_site)
-        book.add_table("group", TOTAL_COLUMNS, [group])
+        book.add_table("by_site", SITE_COLUMNS, by_site)
+        book.add_table("group", SITE_COLUMNS, [group])
+        book.add_table("in_transit", TRANSIT_COLUMNS, transit.closing)
         for by, rows_by in margins(conn, month).items():
             book.add_table(f"cogs_by_{by}", MARGIN_COLUMNS, rows_by)
         book.add_table("aging", AGING_COLUMNS, aging(conn, month, pairs, amounts, rules))
+        book.add_table("aging_by_layer", LAYER_COLUMNS, aging_by_layer(conn, month, amounts))
         book.add_table("count_variance", COUNT_COLUMNS, [
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])

@@ -2,11 +2,14 @@
 
 Sheets: `stock` (the plain table: one row per sku × warehouse with stock),
 `summary` (totals by warehouse and by category, with a chart of value by
-warehouse) and `below_safety` (items whose total is below safety stock).
+warehouse), `below_safety` (items whose total is below safety stock) and
+`in_transit` (transfers on their way: in neither warehouse's stock, a line of
+their own in the warehouse totals; the category totals and safety stock count them).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,7 +61,23 @@ SHORTAGE_COLUMNS = (
     Column("supplier_name", "供应商名称", width=24),
 )
 
+TRANSIT_COLUMNS = (
+    Column("doc_no", "调拨单号", width=18),
+    Column("from_warehouse", "调出仓库", width=12),
+    Column("from_site", "调出地点", width=12),
+    Column("to_warehouse", "调入仓库", width=12),
+    Column("to_site", "调入地点", width=12),
+    Column("sku", "物料编码", width=16),
+    Column("name", "名称", width=24),
+    Column("unit", "单位", width=8),
+    Column("qty", "数量", "qty", width=14),
+    Column("value", "金额", "money", width=16),
+    Column("doc_date", "调出日期", "date", width=12),
+    Column("arrival_date", "到货日期", "date", width=12),
+)
+
 TOTAL_LABEL = "合计 total"
+TRANSIT_LABEL = "在途 in transit"
 NO_CATEGORY = "(未分类 none)"
 _FIRST_WAREHOUSE_ROW = 2  # summary: a title row, a label row, then the warehouses; the chart reads them
 
@@ -76,36 +95,46 @@ class _Total:
     value: Decimal = Decimal(0)
 
 
-def write_stock(conn: Connection, path: Path) -> None:
+def write_stock(conn: Connection, path: Path, today: date | None = None) -> None:
+    today = today or date.today()
+    transit = data.in_transit(conn, today)
     with Book(path) as book:
-        _write_stock_sheet(book, conn)
+        _write_stock_sheet(book, conn, today)
         summary = book.workbook.add_worksheet("summary")
-        _write_summary(book, summary, data.warehouse_totals(conn), data.category_totals(conn))
+        _write_summary(book, summary, data.warehouse_totals(conn, today), data.category_totals(conn), transit)
         book.add_table("below_safety", SHORTAGE_COLUMNS, data.shortages(conn))
+        book.add_table("in_transit", TRANSIT_COLUMNS, transit)
 
 
-def _write_stock_sheet(book: Book, conn: Connection) -> None:
+def _write_stock_sheet(book: Book, conn: Connection, today: date) -> None:
     flag = next(i for i, c in enumerate(STOCK_COLUMNS) if c.key == "below_safety")
     warning = book.workbook.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-    for sheet in book.add_table("stock", STOCK_COLUMNS, data.stock_rows(conn)):
+    for sheet in book.add_table("stock", STOCK_COLUMNS, data.stock_rows(conn, today)):
         sheet.conditional_format(1, flag, EXCEL_MAX_ROWS - 1, flag, {
             "type": "cell", "criteria": "==", "value": '"Y"', "format": warning})
 
 
 def _write_summary(book: Book, sheet: Worksheet, by_warehouse: list[data.WarehouseTotal],
-                   by_category: list[data.CategoryTotal]) -> None:
+                   by_category: list[data.CategoryTotal], transit: list[data.Transit]) -> None:
     for col, column in enumerate(WAREHOUSE_COLUMNS):
         sheet.set_column(col, col, column.width)
-    row = _write_totals_table(book, sheet, 0, "按仓库汇总 by warehouse", WAREHOUSE_COLUMNS, by_warehouse,
-                              _Total(warehouse=TOTAL_LABEL, skus=sum(w.skus for w in by_warehouse),
-                                     qty=sum((w.qty for w in by_warehouse), Decimal(0)),
-                                     value=sum((w.value for w in by_warehouse), Decimal(0))))
+    # after the warehouses, so the chart (which reads the warehouse rows) leaves it out
+    rows = by_warehouse + ([_transit_total(transit)] if transit else [])
+    row = _write_totals_table(book, sheet, 0, "按仓库汇总 by warehouse", WAREHOUSE_COLUMNS, rows,
+                              _Total(warehouse=TOTAL_LABEL, skus=sum(w.skus for w in rows),
+                                     qty=sum((w.qty for w in rows), Decimal(0)),
+                                     value=sum((w.value for w in rows), Decimal(0))))
     categories = [c if c.category else data.CategoryTotal(NO_CATEGORY, c.skus, c.value) for c in by_category]
     _write_totals_table(book, sheet, row + 1, "按类别汇总 by category", CATEGORY_COLUMNS, categories,
                         _Total(category=TOTAL_LABEL, skus=sum(c.skus for c in categories),
                                value=sum((c.value for c in categories), Decimal(0))))
     if by_warehouse:
         _insert_value_chart(book, sheet, by_warehouse)
+
+
+def _transit_total(transit: list[data.Transit]) -> data.WarehouseTotal:
+    return data.WarehouseTotal(TRANSIT_LABEL, "", "", len({(t.sku, t.to_warehouse) for t in transit}),
+                               sum((t.qty for t in transit), Decimal(0)), sum((t.value for t in transit), Decimal(0)))
 
 
 def _write_totals_table(book: Book, sheet: Worksheet, row: int, title: str, columns: tuple[Column, ...],
