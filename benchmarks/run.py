@@ -21,6 +21,11 @@ Every measurement stands beside its denominator, measured in the same run:
              same rows of the same query written by plain xlsxwriter in constant_memory mode.
   peers      hledger `balance` on the same 1,000,000 movements as an hledger journal.
 
+Ingest and latency run again with the ledger on PostgreSQL (--pg, a schema of its own
+per run, dropped afterwards): ingest into a fresh schema, latency on the same ledgers
+copied there by jxc's own migrate-ledger (ledger/transfer.py; about 3½ minutes for
+the big one, not counted).
+
 Each measurement runs in a child process of its own, whose peak RSS is reported.
 Data is generated into a temporary folder and removed afterwards, except the big
 ledger and its journal, which are cached (--cache) by shape and by the source they
@@ -40,6 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +57,7 @@ import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
 BENCHMARKS = ("ingest", "latency", "month-end", "reports", "peers")
+POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
 
@@ -64,10 +72,11 @@ class Row:
 
 
 class Suite:
-    def __init__(self, scale: float, work: Path, cache: Path):
+    def __init__(self, scale: float, work: Path, cache: Path, postgres: str):
         self.scale = scale
         self.work = work
         self.cache = cache
+        self.postgres = postgres  # the server's URL; "" runs nothing on PostgreSQL
         skus = max(10, round(10_000 * scale))
         self.big = generate.Shape(skus, skus)
         self.small = generate.Shape(skus, min(skus, max(2 * generate.DELIVERY_LINES, round(skus / 100))))
@@ -91,6 +100,7 @@ class Suite:
         generate.receipt_workbook(path, lines, skus=5_000)
         rows = self._ingest(path, "", f"{lines:,} lines, {len(generate.RECEIPT_COLUMNS)} columns, "
                                      f"{path.stat().st_size / 1e6:.1f} MB, written by xlsxwriter")
+        rows += self._ingest_postgres(path)
         resaved = generate.libreoffice_copy(path, self.work / "ingest" / "libreoffice")
         if resaved is None:
             rows.append(Row("ingest", "re-saved by LibreOffice", note="skipped: soffice / libreoffice not on PATH"))
@@ -112,23 +122,64 @@ class Suite:
                 f"{r['lines'] / total:,.0f} lines/s"),
         ]
 
+    def _ingest_postgres(self, path: Path) -> list[Row]:
+        if not self.postgres:
+            return [Row("ingest", "PostgreSQL: total: read → posted", note="skipped: --pg ''")]
+        with postgres_schema(self.postgres) as url:
+            generate.seed_ingest_ledger(url, 5_000)
+            r = child("ingest", path=str(path), url=url)
+        base, total = r["plain_read"], r["read"] + r["validate"] + r["post"]
+        return [
+            Row("ingest", "PostgreSQL: check + post, one transaction", r["post"], r["post"] / base),
+            Row("ingest", "PostgreSQL: total: read → posted", total, total / base, r["peak_rss_mb"],
+                f"{r['lines'] / total:,.0f} lines/s; ÷ the plain read in the same process ({base:.2f} s)"),
+        ]
+
     def latency(self) -> list[Row]:
         big = child("latency", root=str(self.workspace("latency-big", self.big)), stocked_skus=self.big.history_skus)
         small = child("latency", root=str(self.workspace("latency-small", self.small)),
                       stocked_skus=self.small.history_skus)
+        rows = self._latency_rows(big, small, "")
+        if not self.postgres:
+            return rows + [Row("latency", "PostgreSQL: drop → answer", note="skipped: --pg ''")]
+        with postgres_schema(self.postgres) as big_url, postgres_schema(self.postgres) as small_url:
+            big_root, copied = self.postgres_workspace("latency-big-pg", self.big, big_url)
+            small_root, _ = self.postgres_workspace("latency-small-pg", self.small, small_url)
+            big = child("latency", root=str(big_root), stocked_skus=self.big.history_skus, url=big_url)
+            small = child("latency", root=str(small_root), stocked_skus=self.small.history_skus, url=small_url)
+        return rows + self._latency_rows(big, small, "PostgreSQL: ", f"; ledger copied by migrate-ledger in {copied:.0f} s")
+
+    def postgres_workspace(self, name: str, shape: generate.Shape, url: str) -> tuple[Path, float]:
+        """A workspace whose ledger is a copy of the cached one in the schema at `url`, made by
+        `jxc migrate-ledger`'s own code; and the seconds the copy took."""
+        from jxc_sheets.ledger.db import open_ledger
+        from jxc_sheets.ledger.transfer import migrate_ledger
+
+        root = self.workspace(name, shape)
+        started = time.perf_counter()
+        source = open_ledger(f"sqlite:///{root / 'ledger.sqlite3'}", create=False)
+        migrate_ledger(source, url)
+        source.dispose()
+        (root / "ledger.sqlite3").unlink()
+        copied = time.perf_counter() - started
+        print(f"copied a ledger of {shape.movements:,} movements to PostgreSQL in {copied:.0f} s", file=sys.stderr)
+        return root, copied
+
+    def _latency_rows(self, big: dict, small: dict, prefix: str, more: str = "") -> list[Row]:
         size, base = f"{self.big.movements:,} movements", f"{self.small.movements:,}"
         warm = f"median of {measure.WARM_DROPS} drops"
         answer, answer_base = _median_of(big, "answer"), _median_of(small, "answer")
         reports, reports_base = _median_of(big, "reports"), _median_of(small, "reports")
         return [
-            Row("latency", f"drop → answer: posted + archived ({big['first']['lines']} lines, {size})", answer,
+            Row("latency", f"{prefix}drop → answer: posted + archived ({big['first']['lines']} lines, {size})", answer,
                 answer / answer_base, big["peak_rss_mb"],
                 f"{warm}; ÷ same at {base} movements ({answer_base:.2f} s); first drop after start "
-                f"{big['first']['answer']:.2f} s"),
-            Row("latency", f"drop → answer: rejected + annotated copy ({size})", big["bad"]["answer"],
+                f"{big['first']['answer']:.2f} s{more}"),
+            Row("latency", f"{prefix}drop → answer: rejected + annotated copy ({size})", big["bad"]["answer"],
                 big["bad"]["answer"] / small["bad"]["answer"], note=f"÷ same at {base} ({small['bad']['answer']:.2f} s)"),
-            Row("latency", f"drop → reports refreshed ({size})", reports, reports / reports_base,
-                note=f"{warm}; ÷ same at {base} ({reports_base:.2f} s); all of outbox/ rewritten"),
+            Row("latency", f"{prefix}drop → reports refreshed ({size})", reports, reports / reports_base,
+                note=f"{warm}; ÷ same at {base} ({reports_base:.2f} s); all of outbox/ rewritten; first drop "
+                     f"after start {big['first']['reports']:.2f} s (it keeps the closed months' sales)"),
         ]
 
     def peers(self) -> list[Row]:
@@ -169,6 +220,24 @@ class Suite:
             Row("reports", f"stock.xlsx, {plain['rows']:,} rows", stock["seconds"], stock["seconds"] / plain["seconds"],
                 stock["peak_rss_mb"], "with its summary and below_safety sheets"),
         ]
+
+
+@contextmanager
+def postgres_schema(server: str):
+    """The URL of a new, empty schema of its own on the PostgreSQL server at `server`, as
+    `ledger.url` names it (through search_path); the schema is dropped afterwards."""
+    import sqlalchemy
+
+    name = f"jxc_bench_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        yield f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.dispose()
 
 
 def child(name: str, **kwargs) -> dict:
@@ -215,6 +284,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size, e.g. 0.1 for a quick run")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jxc-bench-cache",
                         help="where the generated ledger and journal are kept between runs (default: %(default)s)")
+    parser.add_argument("--pg", default=POSTGRES, metavar="URL",
+                        help="the PostgreSQL server for ingest and latency on PostgreSQL, '' for none "
+                             "(default: $JXC_BENCH_PG_URL or %(default)s)")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
@@ -225,7 +297,7 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="jxc-bench-") as work:
-        suite = Suite(args.scale, Path(work), args.cache)
+        suite = Suite(args.scale, Path(work), args.cache, args.pg)
         for name in order:
             rows += getattr(suite, name.replace("-", "_"))()
     rows.sort(key=lambda r: BENCHMARKS.index(r.benchmark))

@@ -28,7 +28,7 @@ from .config import Settings
 from .health import Health, _now, write_status
 from .ledger import schema
 from .ledger.db import open_ledger, reading
-from .pipeline import clear_leftovers, months_touched, process_batch
+from .pipeline import clear_leftovers, months_touched, posted_any, process_batch
 from .reports.write import write_dashboard, write_reports
 from .records import Outcome
 
@@ -68,13 +68,14 @@ class _Hint(FileSystemEventHandler):
 class ReportRefresher:
     """Rewrites the outbox on a thread of its own, so the answer to the next file never
     waits for the reports of the last batch. Requests that arrive while a refresh runs
-    are merged into one more refresh, their months together; reports read one snapshot
-    and take no lock, so postings go on meanwhile."""
+    are merged into one more refresh, their months together (and whether any of them
+    posted); reports read one snapshot and take no lock, so postings go on meanwhile."""
 
     def __init__(self, engine: Engine, settings: Settings, on_error: Callable[[str], None]):
         self.engine, self.settings, self.on_error = engine, settings, on_error
         self._lock = threading.Lock()
         self._months: set[str] | None = None  # None: nothing asked
+        self._posted = False
         self._wake = threading.Event()
         self._closing = False
         self._idle = threading.Event()
@@ -85,6 +86,7 @@ class ReportRefresher:
     def request(self, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
             self._months = (self._months or set()) | months_touched(outcomes)
+            self._posted = self._posted or posted_any(outcomes)
             self._idle.clear()
         self._wake.set()
 
@@ -103,17 +105,18 @@ class ReportRefresher:
             self._wake.clear()
             with self._lock:
                 months, self._months = self._months, None
+                posted, self._posted = self._posted, False
             if months is not None:
-                self._write(months)
+                self._write(months, posted)
             with self._lock:
                 if self._months is None:
                     self._idle.set()
             if self._closing and self._months is None:
                 return
 
-    def _write(self, months: set[str]) -> None:
+    def _write(self, months: set[str], posted: bool) -> None:
         try:
-            write_reports(self.engine, self.settings, sorted(months))
+            write_reports(self.engine, self.settings, sorted(months), posted)
         except Exception as e:  # a report that fails never stops the answers to files
             log.exception("reports failed")
             self.on_error(f"reports: {type(e).__name__}: {e}")

@@ -1,8 +1,10 @@
 """The benchmark suite (benchmarks/run.py) still runs: at a tiny scale, as a subprocess,
-it prints its one table with a row for every benchmark. Speed targets are ratios for
+it prints its one table with a row for every benchmark, ingest and latency on the
+PostgreSQL server too. Speed targets are ratios for
 people to read in that table, never asserted here."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,10 +15,13 @@ HEADER = ["benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "n
 ROWS = [  # (benchmark, the start of its measure, measured here whatever the machine has installed)
     ("ingest", "plain python-calamine read (denominator)", True),
     ("ingest", "total: read → posted", True),
+    ("ingest", "PostgreSQL: total: read → posted", True),
     ("ingest", "re-saved by LibreOffice", False),  # skipped with a note without soffice
     ("latency", "drop → answer: posted + archived", True),
     ("latency", "drop → answer: rejected + annotated copy", True),
     ("latency", "drop → reports refreshed", True),
+    ("latency", "PostgreSQL: drop → answer: posted + archived", True),
+    ("latency", "PostgreSQL: drop → reports refreshed", True),
     ("month-end", "close 2026-10, moving average", True),
     ("month-end", "close, FIFO", False),
     ("month-end", "close, monthly weighted average", False),
@@ -27,8 +32,9 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
 
 
 def test_the_suite_prints_one_table_with_every_benchmark(tmp_path: Path):
+    server = os.environ.get("JXC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "0.001",
-                           "--cache", str(tmp_path / "cache")],
+                           "--cache", str(tmp_path / "cache"), "--pg", server],
                           cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     table = [re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines() if "  " in line]

@@ -3,9 +3,11 @@ workspace, orders.xlsx and outbox/reorder/ read back as a user would open them.
 Reports are dated today, so the documents here are dated relative to today."""
 from __future__ import annotations
 
+import gzip
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -157,3 +159,44 @@ def test_a_sales_plan_drives_demand_and_is_compared_with_actual(ws):
     reorder = {r["sku"]: r for r in sheet_rows(ws.outbox / "orders.xlsx", "reorder")}
     assert reorder["B002"]["demand_from"] == "销售计划 plan"
     assert Decimal(str(reorder["B002"]["daily_demand"])) > 0
+
+
+def _tamper(kept: Path, old: str, new: str) -> None:
+    text = gzip.decompress(kept.read_bytes()).decode("utf-8")
+    kept.write_bytes(gzip.compress(text.replace(old, new).encode("utf-8")))
+
+
+def test_the_closed_months_of_the_sales_sheet_are_kept_until_their_inputs_change(ws):
+    engine = open_ledger(ws.ledger_url)
+    day = TODAY.replace(day=1) - timedelta(days=20)  # in last month
+    month = day.strftime("%Y-%m")
+    make_form(ws.inbox / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": day.replace(day=1)},
+              [{"warehouse": "WH1", "sku": "B002", "qty": 100, "unit_cost": 2}])
+    make_form(ws.inbox / "d1.xlsx", "delivery", {"doc_no": "CK-1", "doc_date": day, "warehouse": "WH1", "customer": "C01"},
+              [{"sku": "B002", "qty": 10, "unit_price": 3}])
+    make_form(ws.inbox / "d2.xlsx", "delivery", {"doc_no": "CK-2", "doc_date": TODAY, "warehouse": "WH1", "customer": "C01"},
+              [{"sku": "B002", "qty": 5, "unit_price": 4}])
+    assert {o.status for o in run_files(ws, engine).values()} == {"posted"}
+    jxc("close", month, cwd=ws.root)
+    jxc("report", cwd=ws.root)
+    kept = ws.outbox / ".cache" / f"sales-{month}.gz"
+    assert kept.exists()
+
+    def sales():
+        return [(r["month"], r["customer_name"], r["revenue"]) for r in sheet_rows(ws.outbox / "orders.xlsx", "sales")]
+
+    this_month = (TODAY.strftime("%Y-%m"), "宏达商贸", 20)
+    assert sales() == [(month, "宏达商贸", 30), this_month]
+    _tamper(kept, "宏达商贸", "KEPT")  # what is kept is what is written, and the open month is read afresh
+    jxc("report", cwd=ws.root)
+    assert sales() == [(month, "KEPT", 30), this_month]
+    [by_customer] = sheet_rows(ws.outbox / "orders.xlsx", "sales_by_customer")
+    assert (by_customer["key"], by_customer["name"], by_customer["revenue"]) == ("C01", "宏达商贸", 50)
+
+    make_table(ws.inbox / "customers.xlsx", "customers", [{"code": "C01", "name": "宏达商贸集团"}])
+    assert {o.status for o in run_files(ws, engine).values()} == {"posted"}
+    assert sales() == [(month, "宏达商贸集团", 30), (this_month[0], "宏达商贸集团", 20)]  # a new name: written again
+    _tamper(kept, "宏达商贸集团", "KEPT")
+    jxc("reopen", month, "--reason", "补录", cwd=ws.root)
+    jxc("report", cwd=ws.root)
+    assert sales() == [(month, "宏达商贸集团", 30), (this_month[0], "宏达商贸集团", 20)]  # open again: from the movements

@@ -148,7 +148,7 @@ def test_a_malformed_month_is_refused_before_anything_is_written(ledger, setting
 def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     write_reports(ledger, settings, months=[])
     book = openpyxl.load_workbook(settings.outbox / "stock.xlsx")
-    assert book.sheetnames == ["stock", "summary", "below_safety"]
+    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit"]
     sheet = book["stock"]
     assert sheet["A1"].value == "物料编码 sku"
     assert keys(sheet) == ["sku", "name", "category", "unit", "warehouse", "site", "qty", "unit_cost",
@@ -331,3 +331,14 @@ def test_stale_temp_files_of_a_killed_run_are_removed(ledger, settings):
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     write_reports(ledger, settings, months=[])
     assert not stale.exists() and fresh.exists()
+
+
+def test_without_a_posting_only_the_log_and_the_dashboard_are_rewritten(ledger, settings):
+    """Rejected, failed or skipped files leave the ledger as it was (posted=False)."""
+    first = write_reports(ledger, settings, months=[])
+    assert [p.name for p in first][:5] == ["stock.xlsx", "orders.xlsx", "count_plan.xlsx", "index.html", "log.xlsx"]
+    assert write_reports(ledger, settings, months=[], posted=False) == [settings.outbox / "index.html",
+                                                                        settings.outbox / "log.xlsx"]
+    yesterday = time.time() - 86400
+    os.utime(settings.outbox / "stock.xlsx", (yesterday, yesterday))  # they count days late and due: once a day
+    assert write_reports(ledger, settings, months=[], posted=False) == first

@@ -18,11 +18,13 @@ workbooks supervisors approve on, and the cycle-count plan.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -34,6 +36,7 @@ from ..config import CountsConfig
 from ..ledger import counts as ledger_counts
 from ..ledger import schema
 from ..sheets.forms import REQUIRED_FILL, FormLayout, choices_from, put_cell, write_form
+from .data import STREAM
 from .order_data import percent
 from .write import Book, Column
 
@@ -175,8 +178,7 @@ def _issue_values(conn: Connection, today: date) -> dict[str, Decimal]:
     return {r.sku: -r.value for r in conn.execute(query) if r.value < 0}
 
 
-@dataclass(frozen=True)
-class PlanRow:
+class PlanRow(NamedTuple):  # a tuple: one per sku × warehouse in stock, hundreds of thousands of them
     sku: str
     name: str
     warehouse: str
@@ -223,12 +225,12 @@ def plan_rows(conn: Connection, today: date, rules: CountsConfig) -> list[PlanRo
     query = (select(b.c.sku, b.c.warehouse, b.c.qty, b.c.value, i.c.name, i.c.location)
              .join(i, i.c.sku == b.c.sku).where(b.c.qty != 0, i.c.active.is_(True)))
     rows = []
-    for r in conn.execute(query):
-        abc = classes.get(r.sku, "C")
-        last = counted.get((r.sku, r.warehouse))
+    for sku, warehouse, qty, value, name, location in conn.execute(query, execution_options=STREAM):
+        abc = classes.get(sku, "C")
+        last = counted.get((sku, warehouse))
         due = last + timedelta(days=interval[abc]) if last else today
-        rows.append(PlanRow(r.sku, r.name, r.warehouse, r.location or "", abc, r.qty, r.value, last, due,
-                            max((today - due).days, 0)))
+        rows.append(PlanRow(sku, name, warehouse, location or "", abc, qty, value, last, due,
+                            (today - due).days if due < today else 0))
     return sorted(rows, key=lambda r: (r.due, r.abc, r.warehouse, r.location, r.sku))
 
 
@@ -250,9 +252,9 @@ def accuracy_rows(conn: Connection) -> list[Accuracy]:
 def write_count_plan(conn: Connection, path: Path, today: date, rules: CountsConfig) -> None:
     rows = plan_rows(conn, today, rules)
     horizon = today + timedelta(days=rules.plan_days)
+    due = bisect_right(rows, horizon, key=lambda r: r.due)  # rows are by due date: this week's come first
     with Book(path) as book:
-        book.add_table("this_week", PLAN_COLUMNS, [r for r in rows if r.due <= horizon])
-        book.add_table("all", PLAN_COLUMNS, rows)
+        book.add_table("all", PLAN_COLUMNS, rows, head=("this_week", due))
         book.add_table("accuracy", ACCURACY_COLUMNS, accuracy_rows(conn))
 
 

@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from ..ledger import orders as ledger_orders
 from ..ledger import schema
@@ -79,8 +79,7 @@ class SupplierScore:
     return_rate: Decimal | None
 
 
-@dataclass(frozen=True)
-class SalesRow:
+class SalesRow(NamedTuple):  # a tuple: a year of sales by customer × item runs to hundreds of thousands
     month: str
     customer: str
     customer_name: str
@@ -203,6 +202,9 @@ def _supplier_movements(conn: Connection, since: date, today: date) -> dict[str,
 
 # --- sales and plans --------------------------------------------------------------------
 
+SALES_KINDS = ("delivery", "sales_return")
+
+
 def sales_lines(conn: Connection, since: date | None = None, until: date | None = None):
     """Every delivery and sales-return movement with its document's customer and line's price."""
     m, d, l = schema.movements, schema.documents, schema.lines
@@ -210,7 +212,7 @@ def sales_lines(conn: Connection, since: date | None = None, until: date | None 
                     l.c.qty_entered, l.c.unit_price)
              .join(d, d.c.id == m.c.document_id)
              .join(l, and_(l.c.document_id == m.c.document_id, l.c.line_no == m.c.line_no))
-             .where(m.c.kind.in_(["delivery", "sales_return"])))
+             .where(m.c.kind.in_(SALES_KINDS)))
     if since:
         query = query.where(m.c.doc_date >= since)
     if until:
@@ -246,10 +248,21 @@ def add_sale(totals: dict, key, row) -> None:
         totals[key][i] += amount
 
 
-def sales_rows(conn: Connection, since: date | None = None) -> list[SalesRow]:
-    totals: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO])
-    for r in sales_lines(conn, since):
-        add_sale(totals, (r.doc_date.strftime("%Y-%m"), r.partner, r.sku), r)
+SalesTotals = dict[tuple[str, str, str], list[Decimal]]
+"""(YYYY-MM, customer, sku) → [qty, revenue, cost of goods sold]."""
+
+
+def sales_totals(conn: Connection, since: date | None = None, until: date | None = None) -> SalesTotals:
+    totals: SalesTotals = defaultdict(lambda: [ZERO, ZERO, ZERO])
+    for r in sales_lines(conn, since, until):
+        add_sale(totals, (f"{r.doc_date:%Y-%m}", r.partner, r.sku), r)
+    return totals
+
+
+def sales_rows(conn: Connection, since: date | None = None, until: date | None = None,
+               totals: SalesTotals | None = None) -> list[SalesRow]:
+    """Sales by month × customer × item from `since` to `until`, added up here unless `totals` are given."""
+    totals = sales_totals(conn, since, until) if totals is None else totals
     customers, items = _names(conn, schema.customers), _items(conn)
     return [SalesRow(month, customer, customers.get(customer, ""), sku, items.get(sku, ("", ""))[0],
                      qty, revenue, cogs, revenue - cogs, percent(revenue - cogs, revenue))
@@ -262,6 +275,40 @@ def sold_by_month(conn: Connection) -> dict[tuple[str, str], Decimal]:
     for r in sales_lines(conn):
         sold[(r.sku, r.doc_date.strftime("%Y-%m"))] -= r.qty
     return dict(sold)
+
+
+SalesSums = dict[str, list[Decimal]]
+"""customer or sku → [qty, revenue, cost of goods sold]."""
+
+
+def sales_sums(rows: Iterable[SalesRow], key: str) -> SalesSums:
+    """The rows' amounts added up by `key` ("customer" or "sku")."""
+    sums: SalesSums = {}
+    for row in rows:
+        add_sums(sums, getattr(row, key), (row.qty, row.revenue, row.cogs))
+    return sums
+
+
+def add_sums(sums: SalesSums, key: str, amounts) -> None:
+    total = sums.get(key)
+    if total is None:
+        sums[key] = list(amounts)
+    else:
+        for i, amount in enumerate(amounts):
+            total[i] += amount
+
+
+def sales_names(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
+    """customer → name, sku → name."""
+    return _names(conn, schema.customers), _names(conn, schema.items, "sku")
+
+
+def sold_by_sku(conn: Connection, since: date, until: date) -> dict[str, Decimal]:
+    """sku → qty sold from `since` to `until`, net of returns (added up by the database)."""
+    m = schema.movements
+    query = (select(m.c.sku, func.sum(m.c.qty).label("qty"))
+             .where(m.c.kind.in_(SALES_KINDS), m.c.doc_date >= since, m.c.doc_date <= until).group_by(m.c.sku))
+    return {r.sku: -r.qty for r in conn.execute(query)}
 
 
 def planned_by_month(conn: Connection) -> dict[tuple[str, str], Decimal]:

@@ -11,15 +11,14 @@ numbers are in order_data.py and reorder.py.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy import Connection
 
 from ..config import OrdersConfig
-from . import order_data, reorder
+from . import closed_sales, order_data, reorder
 from .write import Book, Column
 
 PURCHASE_COLUMNS = (
@@ -64,29 +63,45 @@ REORDER_COLUMNS = (
 )
 
 
-def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig) -> None:
-    # the last twelve months and this one: the pack of each closed month keeps the older ones
-    sales = order_data.sales_rows(conn, date(today.year - 1, today.month, 1))
+def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig, cache: Path | None = None,
+                 suggestions: list[reorder.Suggestion] | None = None) -> None:
+    """`cache`: the folder where the closed months of the sales sheet are kept
+    (closed_sales.py), None writes them all from the movements; `suggestions`: the reorder
+    suggestions when they were made already (for the reorder forms)."""
     with Book(path) as book:
         book.add_table("purchase_orders", PURCHASE_COLUMNS, order_data.open_purchase_lines(conn, today))
         book.add_table("sales_orders", SALES_ORDER_COLUMNS, order_data.open_sales_lines(conn, today))
         book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days))
-        book.add_table("sales", SALES_COLUMNS, sales)
-        book.add_table("sales_by_customer", _sum_columns("customer", "客户"), _sums(sales, "customer", "customer_name"))
-        book.add_table("sales_by_item", _sum_columns("sku", "物料编码"), _sums(sales, "sku", "name"))
+        # the last twelve months and this one: the pack of each closed month keeps the older ones
+        _add_sales(book, conn, date(today.year - 1, today.month, 1), cache)
         book.add_table("plan", PLAN_COLUMNS, order_data.plan_rows(conn))
-        book.add_table("reorder", REORDER_COLUMNS, reorder.suggestions(conn, today, rules))
+        book.add_table("reorder", REORDER_COLUMNS,
+                       reorder.suggestions(conn, today, rules) if suggestions is None else suggestions)
+
+
+def _add_sales(book: Book, conn: Connection, since: date, cache: Path | None) -> None:
+    """The sales sheet from `since`, and its sums by customer and by item: the closed
+    months as they were kept, the open ones from the movements."""
+    kept = closed_sales.kept_months(conn, since, cache, book.encoder(SALES_COLUMNS)) if cache else []
+    parts, sales, start = [], [], since
+    for month in [*kept, None]:  # None: the months after the last closed one
+        if month is None or start < month.first:
+            live = order_data.sales_rows(conn, start, month.first - timedelta(days=1) if month else None)
+            parts.append(live)
+            sales += live
+        if month:
+            parts.append(month.rows)
+            start = month.after
+    book.add_table("sales", SALES_COLUMNS, chain(*parts))
+    by_customer, by_item = order_data.sales_sums(sales, "customer"), order_data.sales_sums(sales, "sku")
+    for month in kept:
+        for sums, kept_sums in ((by_customer, month.by_customer), (by_item, month.by_sku)):
+            for key, amounts in kept_sums.items():
+                order_data.add_sums(sums, key, amounts)
+    customers, items = order_data.sales_names(conn)
+    book.add_table("sales_by_customer", _sum_columns("customer", "客户"), order_data.margin_rows(by_customer, customers))
+    book.add_table("sales_by_item", _sum_columns("sku", "物料编码"), order_data.margin_rows(by_item, items))
 
 
 def _sum_columns(key: str, zh: str) -> tuple[Column, ...]:
     return (Column("key", zh, width=14), Column("name", "名称", width=20), *SALES_COLUMNS[5:])
-
-
-def _sums(rows: list[order_data.SalesRow], key: str, name: str) -> list[order_data.Margin]:
-    totals: dict[str, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
-    names = {}
-    for row in rows:
-        names[getattr(row, key)] = getattr(row, name)
-        for i, amount in enumerate((row.qty, row.revenue, row.cogs)):
-            totals[getattr(row, key)][i] += amount
-    return order_data.margin_rows(totals, names)

@@ -113,11 +113,7 @@ def _add_months(first: date, n: int) -> date:
 
 
 def _used_daily(conn: Connection, today: date, window: int) -> dict[str, Decimal]:
-    since = today - timedelta(days=window)
-    sold: dict[str, Decimal] = {}
-    for r in order_data.sales_lines(conn, since):
-        if r.doc_date <= today:
-            sold[r.sku] = sold.get(r.sku, ZERO) - r.qty
+    sold = order_data.sold_by_sku(conn, today - timedelta(days=window), today)
     return {sku: (qty / window).quantize(QTY_STEP) for sku, qty in sold.items() if qty > 0}
 
 

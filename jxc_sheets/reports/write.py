@@ -14,7 +14,6 @@ import operator
 import os
 import re
 import secrets
-import shutil
 import tempfile
 import time
 import zipfile
@@ -170,22 +169,36 @@ class Book:
         for spool in self._spools.values():
             spool.file.close()
 
-    def add_table(self, name: str, columns: tuple[Column, ...], rows: Iterable[Any]) -> list[Worksheet]:
+    def add_table(self, name: str, columns: tuple[Column, ...], rows: Iterable[Any],
+                  head: tuple[str, int] | None = None) -> list[Worksheet]:
         """A sheet whose first row is the labels and the rows below it the data:
         the plain table other programs read. Rows are result rows or records with
-        an attribute per column key. Past Excel's row limit the table continues
-        on `name_2`, `name_3`, …"""
+        an attribute per column key, or rows encoded ahead (`encoder`). Past Excel's
+        row limit the table continues on `name_2`, `name_3`, … With `head=(NAME, n)`
+        a sheet NAME before it holds the table's first n rows, written once for both."""
         # xlsxwriter spends ~15 µs a cell; 200,000 stock rows would take half a
         # minute. The rows go to sheet XML directly instead, and are spliced into
         # the workbook xlsxwriter writes around them when the book is closed.
-        encoder = _RowEncoder(columns, [self._style_id(c.type) for c in columns])
-        spools = _spool_rows(encoder, rows, self.rows_per_sheet)
-        sheets = []
-        for part, spool in enumerate(spools, start=1):
-            sheet = self._table_sheet(name if part == 1 else f"{name}_{part}", columns, spool.rows)
-            self._spools[f"xl/worksheets/sheet{sheet.index + 1}.xml"] = spool
-            sheets.append(sheet)
-        return sheets
+        if head and head[1] > self.rows_per_sheet:  # a head of more than one sheet is written on its own
+            rows = list(rows)
+            self.add_table(head[0], columns, rows[:head[1]])
+            head = None
+        encoder = self.encoder(columns)
+        spools, head_size = _spool_rows(encoder, rows, self.rows_per_sheet, head[1] if head else None)
+        if head:
+            self._spooled_sheet(head[0], columns, _Spool(spools[0].file, len(columns), head[1], head_size))
+        return [self._spooled_sheet(name if part == 1 else f"{name}_{part}", columns, spool)
+                for part, spool in enumerate(spools, start=1)]
+
+    def encoder(self, columns: tuple[Column, ...]) -> _RowEncoder:
+        """What add_table encodes rows with; rows encoded ahead by it (with ROW_MARK for
+        the row number) may be given to add_table as they are."""
+        return _RowEncoder(columns, [self._style_id(c.type) for c in columns])
+
+    def _spooled_sheet(self, name: str, columns: tuple[Column, ...], spool: _Spool) -> Worksheet:
+        sheet = self._table_sheet(name, columns, spool.rows)
+        self._spools[f"xl/worksheets/sheet{sheet.index + 1}.xml"] = spool
+        return sheet
 
     def _style_id(self, type_: str) -> int:
         cell_format = self.formats[type_]
@@ -233,6 +246,7 @@ class _Spool:
     file: IO[bytes]
     columns: int
     rows: int = 0
+    size: int | None = None  # the bytes of `file` that are this sheet's (a head's); None: all of them
 
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
@@ -272,18 +286,45 @@ def _date_xml(value: date | datetime) -> str:
     return f"<v>{(value - _EXCEL_EPOCH.date()).days}</v>"
 
 
+_REMEMBERED = 50_000  # values per column whose XML is kept while one table is written
+_SHORT = 64
+
+
+def _remembered(to_xml: Callable[[Any], str], kind: type) -> Callable[[Any], str]:
+    """`to_xml` that remembers the XML of short texts and of dates: a column of codes,
+    names or days repeats them on many rows."""
+    seen: dict[Any, str] = {}
+
+    def cached(value: Any) -> str:
+        xml = seen.get(value) if type(value) is kind else None
+        if xml is None:
+            xml = to_xml(value)
+            if type(value) is kind and len(seen) < _REMEMBERED and (kind is not str or len(value) <= _SHORT):
+                seen[value] = xml
+        return xml
+
+    return cached
+
+
+ROW_MARK = "\x00"
+"""The row number of a row encoded ahead (Book.encoder): filled in when it is placed."""
+
+
 class _RowEncoder:
     """Rows of one table as <row> XML: text as inline strings, numbers and
-    dates with the column's number format."""
+    dates with the column's number format. A row that is a str was encoded ahead,
+    with ROW_MARK for its number."""
 
     def __init__(self, columns: tuple[Column, ...], style_ids: list[int]):
         self.keys = [c.key for c in columns]
         self.cells = [
-            (xl_col_to_name(i),
-             ' t="inlineStr">' if c.type == "text" else f' s="{style}">',
-             _text_xml if c.type == "text" else _date_xml if c.type in ("date", "datetime") else _number_xml)
+            (f'<c r="{xl_col_to_name(i)}',
+             '" t="inlineStr">' if c.type == "text" else f'" s="{style}">',
+             _remembered(_text_xml, str) if c.type == "text" else _remembered(_date_xml, date)
+             if c.type in ("date", "datetime") else _number_xml)
             for i, (c, style) in enumerate(zip(columns, style_ids))
         ]
+        self.cells_signature = tuple((start, attributes) for start, attributes, _ in self.cells)
         self._values = None
 
     def values(self, row: Any) -> tuple:
@@ -294,19 +335,25 @@ class _RowEncoder:
             self._values = getter if len(self.keys) > 1 else (lambda r, g=getter: (g(r),))
         return self._values(row)
 
-    def encode(self, row_no: int, row: Any) -> str:
-        parts = [f'<row r="{row_no}">']
-        for (letter, attributes, to_xml), value in zip(self.cells, self.values(row)):
+    def encode(self, row_no: int | str, row: Any) -> str:
+        n = str(row_no)
+        if type(row) is str:
+            return row.replace(ROW_MARK, n)
+        parts = [f'<row r="{n}">']
+        for (start, attributes, to_xml), value in zip(self.cells, self.values(row)):
             if value is not None and (content := to_xml(value)):
-                parts.append(f'<c r="{letter}{row_no}"{attributes}{content}</c>')
+                parts.append(f'{start}{n}{attributes}{content}</c>')
         parts.append("</row>")
         return "".join(parts)
 
 
-def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int) -> list[_Spool]:
-    """The rows as XML in temporary files, a new one every `per_sheet` rows."""
+def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int,
+                head: int | None = None) -> tuple[list[_Spool], int]:
+    """The rows as XML in temporary files, a new one every `per_sheet` rows; and the
+    size of the first `head` rows (head ≤ per_sheet)."""
     spools = [_Spool(tempfile.TemporaryFile(), len(encoder.cells))]
     batch: list[str] = []
+    head_size = 0
     for row in rows:
         spool = spools[-1]
         if spool.rows == per_sheet:
@@ -315,10 +362,13 @@ def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int) -> li
             spools.append(spool)
         spool.rows += 1
         batch.append(encoder.encode(spool.rows + 1, row))  # row 1 is the labels
-        if len(batch) == 2000:
+        at_head = spool.rows == head and len(spools) == 1
+        if len(batch) == 2000 or at_head:
             _flush(spool, batch)
+        if at_head:
+            head_size = spool.file.tell()
     _flush(spools[-1], batch)
-    return spools
+    return spools, head_size
 
 
 def _flush(spool: _Spool, batch: list[str]) -> None:
@@ -334,12 +384,17 @@ def _splice_rows(out: zipfile.ZipFile, entry: zipfile.ZipInfo, sheet_xml: str, s
     head, tail = sheet_xml.split("</sheetData>", 1)
     last_cell = f"{xl_col_to_name(spool.columns - 1)}{spool.rows + 1}"
     head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>', head, count=1)
-    size = spool.file.seek(0, os.SEEK_END)
+    size = spool.file.seek(0, os.SEEK_END) if spool.size is None else spool.size
     spool.file.seek(0)
     # The book's level 1: big and repetitive XML, the fastest level still shrinks it ~8 times.
     with out.open(entry.filename, "w", force_zip64=size > ZIP64_FROM) as sheet:
         sheet.write(head.encode("utf-8"))
-        shutil.copyfileobj(spool.file, sheet, 1 << 20)
+        while size > 0:
+            chunk = spool.file.read(min(size, 1 << 20))
+            if not chunk:
+                break
+            sheet.write(chunk)
+            size -= len(chunk)
         sheet.write(("</sheetData>" + tail).encode("utf-8"))
 
 
@@ -347,40 +402,55 @@ def _splice_rows(out: zipfile.ZipFile, entry: zipfile.ZipInfo, sheet_xml: str, s
 # --- the entry point --------------------------------------------------------------
 
 def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
-                  months: Iterable[str] | None = None) -> list[Path]:
-    """Rewrites outbox/stock.xlsx, outbox/index.html (when enabled), outbox/log.xlsx
-    and outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
+                  months: Iterable[str] | None = None, posted: bool = True) -> list[Path]:
+    """Rewrites outbox/stock.xlsx, orders.xlsx, count_plan.xlsx, index.html (when
+    enabled), log.xlsx, the reorder forms, the variance workbooks and
+    outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
     movements). Returns the paths written; a report that is locked open
-    (Excel on Windows) is left as it was and logged, the others are still written."""
+    (Excel on Windows) is left as it was and logged, the others are still written.
+    Without `posted` (the files since the last refresh were rejected, failed or
+    skipped: the ledger is as it was) only log.xlsx and index.html are rewritten,
+    unless the others are from an earlier day (they count days late and due)."""
     # The report modules use the helpers above, so they are imported here, not at the top.
-    from . import counts, html, log as log_report, mirror, orders, stock
+    from . import closed_sales, counts, mirror, orders, reorder, stock
 
     outbox = settings.outbox
     today = date.today()
     remove_stale_temps(outbox)
-    jobs = [(outbox / "stock.xlsx", stock.write_stock),
-            (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders)),
-            (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts))]
-    if settings.config.reports.html:
-        jobs.append((outbox / "index.html", partial(html.write_dashboard, settings=settings, now=datetime.now())))
-    jobs.append((outbox / "log.xlsx", partial(log_report.write_log, limit=settings.config.reports.log_rows)))
+    if not posted and not _older_than(outbox / "stock.xlsx", today):
+        return _write_log_and_dashboard(engine, settings)
     with reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
-    jobs += [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
+        found = reorder.suggestions(conn, today, settings.config.orders)  # for orders.xlsx and the forms
+    jobs = [(outbox / "stock.xlsx", partial(stock.write_stock, today=today)),
+            (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders,
+                                              cache=outbox / closed_sales.FOLDER, suggestions=found)),
+            (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts))]
     written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
-    if settings.config.orders.reorder_forms:
-        written += _write_reorder_forms(engine, settings, today)
+    written += _write_log_and_dashboard(engine, settings)
+    jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
+    written += [dest for dest, write in jobs if _write_one(engine, dest, write)]
     with reading(engine) as conn:
+        if settings.config.orders.reorder_forms:
+            written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
     return written
 
 
-def _write_reorder_forms(engine: sqlalchemy.Engine, settings: config.Settings, today: date) -> list[Path]:
-    from . import reorder
+def _older_than(path: Path, day: date) -> bool:
+    try:
+        return date.fromtimestamp(path.stat().st_mtime) < day
+    except OSError:
+        return True  # never written
 
-    with reading(engine) as conn:
-        found = reorder.suggestions(conn, today, settings.config.orders)
-        return reorder.write_reorder_forms(conn, settings.outbox / "reorder", today, found)
+
+def _write_log_and_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
+    from . import log as log_report
+
+    written = write_dashboard(engine, settings)
+    dest = settings.outbox / "log.xlsx"
+    return written + ([dest] if _write_one(engine, dest, partial(log_report.write_log,
+                                                                 limit=settings.config.reports.log_rows)) else [])
 
 
 def write_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
