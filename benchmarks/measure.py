@@ -11,7 +11,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,13 +124,22 @@ def _check_answer(settings, outcome, bad: bool, dropped: Path) -> None:
 
 # --- month-end ----------------------------------------------------------------------------------------
 
-def monthend(root: str, month: str) -> dict:
+def monthend(root: str, month: str, method: str = "moving_average") -> dict:
+    """Closes `month`. Under another method than the generated ledger's moving average, the
+    method applies from `month` on and the month is first valued by it, as posting would
+    have done (not timed)."""
     from jxc_sheets.closing import close_month
-    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.config import Config, CostingConfig, Settings
+    from jxc_sheets.ledger import repost, schema
     from jxc_sheets.ledger.db import open_ledger
 
-    settings = Settings(Config(), Path(root))
+    settings = Settings(Config(costing=CostingConfig(method=method)), Path(root))
     engine = open_ledger(settings.ledger_url)
+    if method != "moving_average":
+        with engine.begin() as conn:
+            conn.execute(schema.costing_methods.insert().values(scope="*", from_month=month, method=method,
+                                                                recorded_at=datetime.now()))
+            repost.revalue_open_months(conn)
     start = time.perf_counter()
     closed = close_month(engine, settings, month, by="benchmark", today=date(2026, 11, 25))
     seconds = time.perf_counter() - start

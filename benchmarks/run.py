@@ -14,9 +14,10 @@ Every measurement stands beside its denominator, measured in the same run:
              the watcher processes it (pipeline.process_batch; the poll interval is not
              counted; the median of three drops after a first one) ÷ the same drop on a
              ledger of 10,000 movements with the same master data.
-  month-end  closing the last month of that ledger (closing.close_month: the lock and the
-             month-end pack) ÷ hledger's `balance` on the same movements (peers). Only the
-             moving average exists so far; FIFO and the monthly average come with issue 6.
+  month-end  closing the last month of that ledger (closing.close_month: the month's
+             costs, the lock and the month-end pack) ÷ hledger's `balance` on the same
+             movements (peers), under each of the three costing methods (FIFO and the
+             monthly average applying from that month on).
   reports    stock.xlsx of 200,000 sku × warehouse rows (reports.stock.write_stock) ÷ the
              same rows of the same query written by plain xlsxwriter in constant_memory mode.
   peers      hledger `balance` on the same 1,000,000 movements as an hledger journal.
@@ -198,17 +199,17 @@ class Suite:
                     f"hledger {_hledger_version()}; journal {journal.stat().st_size / 1e6:.1f} MB, {made_note}")]
 
     def month_end(self) -> list[Row]:
-        r = child("monthend", root=str(self.workspace("month-end", self.big)), month=generate.CLOSE_MONTH)
-        h = self.hledger
-        later = "not implemented yet (issue 6)"
-        return [
-            Row("month-end", f"close {generate.CLOSE_MONTH}, moving average ({self.big.movements:,} movements)",
-                r["seconds"], r["seconds"] / h["seconds"] if h else None, r["peak_rss_mb"],
-                f"÷ hledger balance; pack {r['pack_mb']:.1f} MB" if h else "no ratio: peers (hledger) not run"),
-            Row("month-end", "peak RSS ÷ hledger's", None, r["peak_rss_mb"] / h["child_rss_mb"] if h else None),
-            Row("month-end", "close, FIFO", note=later),
-            Row("month-end", "close, monthly weighted average", note=later),
-        ]
+        h, rows = self.hledger, []
+        for method, label in (("moving_average", "moving average"), ("fifo", "FIFO"),
+                              ("monthly_weighted_average", "monthly weighted average")):
+            r = child("monthend", root=str(self.workspace(f"month-end-{method}", self.big)), month=generate.CLOSE_MONTH,
+                      method=method)
+            rows.append(Row("month-end", f"close {generate.CLOSE_MONTH}, {label} ({self.big.movements:,} movements)",
+                            r["seconds"], r["seconds"] / h["seconds"] if h else None, r["peak_rss_mb"],
+                            f"÷ hledger balance; pack {r['pack_mb']:.1f} MB" if h else "no ratio: peers (hledger) not run"))
+            if method == "moving_average":
+                rows.append(Row("month-end", "peak RSS ÷ hledger's", None, r["peak_rss_mb"] / h["child_rss_mb"] if h else None))
+        return rows
 
     def reports(self) -> list[Row]:
         ledger = str(self.workspace("reports", self.big) / "ledger.sqlite3")

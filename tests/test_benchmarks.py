@@ -23,8 +23,8 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("latency", "PostgreSQL: drop → answer: posted + archived", True),
     ("latency", "PostgreSQL: drop → reports refreshed", True),
     ("month-end", "close 2026-10, moving average", True),
-    ("month-end", "close, FIFO", False),
-    ("month-end", "close, monthly weighted average", False),
+    ("month-end", "close 2026-10, FIFO", True),
+    ("month-end", "close 2026-10, monthly weighted average", True),
     ("reports", "plain xlsxwriter constant_memory", True),
     ("reports", "stock.xlsx", True),
     ("peers", "hledger balance", False),  # skipped with a note without hledger

@@ -222,3 +222,19 @@ def test_the_pack_ages_fifo_stock_by_the_layers_it_is_left_from(ledger, tmp_path
         ("WH2", T1, 11, Q("50"), Q("625.00")),  # arrived with the transfer, at the value it carried
     ]
     assert [c["ok"] for c in sheet(closed.pack, "checks")] == ["Y"] * len(closed.checks)
+
+
+def test_stock_older_than_half_a_year_is_one_undated_layer_and_the_layers_add_up(ledger, tmp_path: Path):
+    use(ledger, "moving_average")
+    posted(ledger, doc("opening", "OP0", date(2026, 3, 31), ln("A001", 500, "10.00", warehouse="WH1")))
+    the_month(ledger)
+    settings = Settings(Config(), tmp_path)
+    for month in [f"2026-{m:02d}" for m in range(3, 10)]:
+        close_month(ledger, settings, month, "test", today=TODAY)
+    closed = close_month(ledger, settings, "2026-10", "test", today=TODAY)
+    wh1 = [r for r in sheet(closed.pack, "aging_by_layer") if (r["sku"], r["warehouse"]) == ("A001", "WH1")]
+    # 610 left: R3 60, SR1 30, R2 100, R1 200, OP1 100 within 180 days, and 120 of March's opening
+    assert [Decimal(str(r["qty"])) for r in wh1] == [Q("60"), Q("30"), Q("100"), Q("200"), Q("100"), Q("120")]
+    assert (wh1[-1]["received"], wh1[-1]["age_bucket"]) == (None, ">180")
+    closing = next(r for r in sheet(closed.pack, "summary") if (r["sku"], r["warehouse"]) == ("A001", "WH1"))
+    assert sum(Decimal(str(r["value"])) for r in wh1) == Decimal(str(closing["closing_value"]))

@@ -16,13 +16,14 @@ balance before the point, so closed months are never revalued.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import groupby
 from datetime import date
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from . import costing, methods, queries, schema
 from .costing import ZERO, Holding, Layer, Move, Valued, month_of
@@ -65,6 +66,7 @@ def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int]
 def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Context,
                    known: dict[int, tuple[Decimal, Decimal]], new: set[int]) -> list[tuple[Pair, int]]:
     rows_by_pair = _appended(conn, starts, context, new)
+    rows_by_pair.update(_rows_sharing_a_start(conn, {p: k for p, k in starts.items() if p not in rows_by_pair}, context))
     for pair, start in starts.items():
         if pair not in rows_by_pair:
             rows_by_pair[pair] = _rows(conn, pair, start, context)
@@ -171,6 +173,41 @@ def _rows(conn: Connection, pair: Pair, start: Key, context: Context) -> tuple[l
     else:
         history = conn.execute(base.where(~after).order_by(m.c.doc_date.desc(), m.c.id.desc()).limit(1)).all()
     return [_Row(r) for r in history], [_Row(r) for r in live]
+
+
+def _rows_sharing_a_start(conn: Connection, starts: Mapping[Pair, Key], context: Context) -> dict[Pair, tuple]:
+    """`_rows` for many pairs at once, a chunk per query, where they start at the same
+    point (closing or reopening a month, an upgrade): the row before the start by a
+    window function, fifo's whole history by the same chunked query."""
+    by_start: dict[tuple[Key, bool], list[Pair]] = defaultdict(list)
+    for pair, start in starts.items():
+        start = _restart(pair[0], start, context)
+        by_start[(start, context.methods.any_fifo(pair[0], month_of(start[0])))].append(pair)
+    m = schema.movements
+    found: dict[Pair, tuple] = {}
+    for (start, fifo), pairs in by_start.items():
+        if len(pairs) < 2:
+            continue
+        after = or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
+        for batch in queries.chunks(sorted(pairs)):
+            among = queries.pairs_in(m.c.sku, m.c.warehouse, batch)
+            rows: dict[Pair, tuple[list, list]] = {pair: ([], []) for pair in batch}
+            for r in conn.execute(_query().where(among, after).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)):
+                rows[(r.sku, r.warehouse)][1].append(_Row(r))
+            for r in conn.execute(_before(among, ~after, last_only=not fifo)):
+                rows[(r.sku, r.warehouse)][0].append(_Row(r))
+            found.update(rows)
+    return found
+
+
+def _before(among, before, last_only: bool):
+    m = schema.movements
+    query = _query().where(among, before)
+    if not last_only:
+        return query.order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    numbered = query.add_columns(func.row_number().over(
+        partition_by=(m.c.sku, m.c.warehouse), order_by=(m.c.doc_date.desc(), m.c.id.desc())).label("n")).subquery()
+    return select(numbered).where(numbered.c.n == 1)
 
 
 def _restart(sku: str, start: Key, context: Context) -> Key:
