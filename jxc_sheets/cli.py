@@ -244,6 +244,9 @@ def cmd_status(args) -> int:
         print(f"处理中 in progress: {' '.join(info['in_work'])}")
     for row in info["last"]:
         print(f"  {row['processed_at']}  {row['status']:<8} {row['name']}")
+    changes = [f"{c['scope'] if c['scope'] != '*' else 'all'} → {c['method'] or 'as all'} from {c['from_month']}"
+               for c in info["costing"]["ledger"]]
+    print(f"成本计价 costing: {info['costing']['config']}" + (f"  ({'; '.join(changes)})" if changes else ""))
     if info["last_failed"]:
         row = info["last_failed"]
         print(f"最近退回或出错 last rejected/failed: {row['processed_at']} {row['name']}\n    {row['first_problems']}")

@@ -53,6 +53,8 @@ def status(settings: Settings) -> dict:
     with reading(engine) as conn:
         last = [dict(r._mapping) for r in conn.execute(select(f).order_by(f.c.id.desc()).limit(10))]
         failed = conn.execute(select(f).where(f.c.status.in_(("rejected", "failed"))).order_by(f.c.id.desc()).limit(1)).first()
+        costing = [dict(r._mapping) for r in conn.execute(select(schema.costing_methods).order_by(
+            schema.costing_methods.c.scope, schema.costing_methods.c.from_month))]
     from .health import is_running, read_instances
     from .watch import processed_today
 
@@ -66,6 +68,8 @@ def status(settings: Settings) -> dict:
         "in_work": sorted(p.name for p in work.iterdir()) if work.is_dir() else [],
         "last": last,
         "last_failed": dict(failed._mapping) if failed else None,
+        "costing": {"config": settings.config.costing.method, "items": dict(settings.config.costing.items),
+                    "ledger": costing},  # the ledger's history: from which month which method
     }
 
 

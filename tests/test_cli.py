@@ -86,3 +86,21 @@ def test_status_lists_what_waits_and_what_failed(tmp_path):
     assert info["waiting"] == ["waiting.xlsx"]
     assert info["last_failed"]["name"] == "broken.xlsx"
     assert "file-unreadable" in info["last_failed"]["first_problems"]
+
+
+def test_a_costing_method_set_in_config_applies_from_the_next_month_and_status_says_so(tmp_path):
+    root = tmp_path / "ws"
+    jxc("init", str(root), cwd=tmp_path)
+    drop_master(root / "inbox")
+    make_form(root / "inbox" / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 10, 31)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20}])
+    jxc("run", cwd=root)
+    config = root / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("method: moving_average", "method: fifo", 1),
+                      encoding="utf-8")
+    make_form(root / "inbox" / "receipt.xlsx", "receipt",
+              {"doc_no": "CG-1", "doc_date": D, "warehouse": "WH1", "supplier": "S01"},
+              [{"sku": "A001", "qty": 5, "unit_cost": 23}])
+    jxc("run", cwd=root)
+    out = jxc("status", cwd=root).stdout
+    assert "成本计价 costing: fifo  (all → fifo from 2026-11)" in out, out
