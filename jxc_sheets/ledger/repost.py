@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from . import costing, methods, queries, schema
-from .costing import ZERO, Holding, Layer, Move, Valued, month_of
+from .costing import ZERO, Holding, Move, Valued, month_of
 
 Pair = tuple[str, str]
 Key = tuple[date, int]  # (date, movement id): valuation order
@@ -166,7 +166,7 @@ def _rows(conn: Connection, pair: Pair, start: Key, context: Context) -> tuple[l
     start = _restart(sku, start, context)
     m = schema.movements
     base = _query().where(m.c.sku == sku, m.c.warehouse == warehouse)
-    after = or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
+    after = _from(start)
     live = conn.execute(base.where(after).order_by(m.c.doc_date, m.c.id)).all()
     if context.methods.any_fifo(sku, month_of(start[0])):
         history = conn.execute(base.where(~after).order_by(m.c.doc_date, m.c.id)).all()
@@ -188,7 +188,7 @@ def _rows_sharing_a_start(conn: Connection, starts: Mapping[Pair, Key], context:
     for (start, fifo), pairs in by_start.items():
         if len(pairs) < 2:
             continue
-        after = or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
+        after = _from(start)
         for batch in queries.chunks(sorted(pairs)):
             among = queries.pairs_in(m.c.sku, m.c.warehouse, batch)
             rows: dict[Pair, tuple[list, list]] = {pair: ([], []) for pair in batch}
@@ -198,6 +198,12 @@ def _rows_sharing_a_start(conn: Connection, starts: Mapping[Pair, Key], context:
                 rows[(r.sku, r.warehouse)][0].append(_Row(r))
             found.update(rows)
     return found
+
+
+def _from(start: Key):
+    """The movements at or after `start` in valuation order."""
+    m = schema.movements
+    return or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
 
 
 def _before(among, before, last_only: bool):
@@ -341,4 +347,4 @@ def _first_open_day(closed: set[str]) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
 
 
-__all__ = ["revalue", "value_pair", "replay_differences", "Layer"]
+__all__ = ["revalue", "revalue_month", "revalue_open_months", "replay_differences"]
