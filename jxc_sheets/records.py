@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
+
+from .values import is_blank
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +26,68 @@ class Seen:
 @dataclass(frozen=True, slots=True)
 class RawLine:
     row: int  # the sheet row, 1-based, as the user sees it
-    cells: Mapping[str, Seen]  # field key → value seen
+    cells: "RowCells"  # field key → value seen
+
+
+@dataclass(frozen=True, slots=True)
+class TableColumns:
+    """Where a table's fields are: field key → (0-based sheet column, the `Sheet!D`
+    its cells' references start with)."""
+
+    at: Mapping[str, tuple[int, str]]
+
+
+class RowCells(Mapping[str, Seen]):
+    """One table row's cells by field key, every column of the table present (an empty
+    cell as None, still knowing where it is). Each Seen is made when asked for: a
+    100,000-line batch would otherwise hold a million of them, and their references."""
+
+    __slots__ = ("columns", "row", "first_col", "values")
+
+    def __init__(self, columns: TableColumns, row: int, first_col: int, values: Sequence[object]):
+        self.columns, self.row, self.first_col, self.values = columns, row, first_col, values
+
+    def value(self, key: str) -> object:
+        """The cell's value as read, None when empty (KeyError when the table lacks the column)."""
+        j = self.columns.at[key][0] - self.first_col
+        value = self.values[j] if 0 <= j < len(self.values) else None
+        return None if is_blank(value) else value
+
+    def __getitem__(self, key: str) -> Seen:
+        return Seen(self.value(key), f"{self.columns.at[key][1]}{self.row}")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.columns.at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns.at)
+
+    def __len__(self) -> int:
+        return len(self.columns.at)
+
+    def refs(self) -> "CellRefs":
+        return CellRefs(self.columns, self.row)
+
+
+class CellRefs(Mapping[str, str]):
+    """Field key → the cell it was read from (`明细!D7`), worked out when asked for."""
+
+    __slots__ = ("columns", "row")
+
+    def __init__(self, columns: TableColumns, row: int):
+        self.columns, self.row = columns, row
+
+    def __getitem__(self, key: str) -> str:
+        return f"{self.columns.at[key][1]}{self.row}"
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.columns.at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns.at)
+
+    def __len__(self) -> int:
+        return len(self.columns.at)
 
 
 @dataclass(frozen=True)

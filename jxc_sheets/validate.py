@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import kinds
 from .kinds import Field, FieldType, Kind
 from .problems import problem
-from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, Seen
+from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
     FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
     as_month, as_units, is_blank, places,
@@ -76,29 +76,67 @@ PARSERS: dict[FieldType, Callable[[object], Any]] = {
 
 def typed(field: Field, seen: Seen | None, problems: list[Problem], where_missing: str = "") -> Any:
     """The field's typed value, or None with a problem added (or None for an empty optional field)."""
-    value = None if seen is None else seen.value
-    where = seen.where if seen is not None else where_missing
+    if seen is None:
+        return typed_value(field, None, lambda: where_missing, problems)
+    return typed_value(field, seen.value, lambda: seen.where, problems)
+
+
+def typed_cell(field: Field, cells: RowCells, problems: list[Problem]) -> Any:
+    """`typed` of a line's cell, its reference worked out only for a problem."""
+    if field.key not in cells:
+        return typed(field, None, problems)
+    return typed_value(field, cells.value(field.key), lambda: cells.refs()[field.key], problems)
+
+
+def typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
     if isinstance(value, FormulaWithoutValue):
-        problems.append(problem("formula-no-value", where, value.shown))
+        problems.append(problem("formula-no-value", where(), value.shown))
         return None
     if is_blank(value):
         if field.required:
-            problems.append(problem("required", where, "", label=field.label, key=field.key))
+            problems.append(problem("required", where(), "", label=field.label, key=field.key))
         return None
-    try:
-        result = PARSERS[field.type](value)
-    except Unparseable as e:
-        problems.append(problem(str(e), where, as_text(value), label=field.label, key=field.key,
+    result = _parsed(field.type, value)
+    if isinstance(result, Unparseable):
+        problems.append(problem(str(result), where(), as_text(value), label=field.label, key=field.key,
                                 places=PLACES.get(field.type, 0)))
         return None
     limit = MAX_LENGTH.get(field.key, MAX_LENGTH.get(field.type))
     if limit and isinstance(result, str) and len(result) > limit:
-        problems.append(problem("too-long", where, result[:80], label=field.label, key=field.key, limit=limit))
+        problems.append(problem("too-long", where(), result[:80], label=field.label, key=field.key, limit=limit))
         return None
     if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
-        problems.append(problem("negative", where, as_text(value), label=field.label, key=field.key))
+        problems.append(problem("negative", where(), as_text(value), label=field.label, key=field.key))
         return None
     return result
+
+
+_PARSED: dict[tuple, Any] = {}
+_PARSED_KEPT = 100_000
+
+
+def _parsed(field_type: FieldType, value: object) -> Any:
+    """PARSERS[field_type](value), or the Unparseable it raised. A batch repeats its codes,
+    dates and numbers on thousands of rows: each distinct one is parsed once (the type is
+    part of the key, as True == 1 == 1.0 would share one otherwise)."""
+    key = (field_type, type(value), value)
+    try:
+        return _PARSED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value
+        return _parse(field_type, value)
+    if len(_PARSED) >= _PARSED_KEPT:
+        _PARSED.clear()
+    result = _PARSED[key] = _parse(field_type, value)
+    return result
+
+
+def _parse(field_type: FieldType, value: object) -> Any:
+    try:
+        return PARSERS[field_type](value)
+    except Unparseable as e:
+        return e
 
 
 # --- master data ---------------------------------------------------------------
@@ -112,9 +150,9 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
     first_seen: dict[str, str] = {}
     for line in raw.lines:
         found: list[Problem] = []
-        values = {f.key: typed(f, line.cells.get(f.key), found) for f in kind.lines}
+        values = {f.key: typed_cell(f, line.cells, found) for f in kind.lines}
         key = values.get(kind.key)
-        where = {k: s.where for k, s in line.cells.items()}
+        where = line.cells.refs()
         if key:
             other = first_seen.setdefault(key.lower(), where[kind.key])
             if other != where[kind.key]:
@@ -159,7 +197,7 @@ def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[
     problems: list[Problem] = []
     groups: dict[str, list[RawLine]] = {}
     for line in raw.lines:
-        doc_no = typed(kinds.DOC_NO, line.cells.get("doc_no"), problems)
+        doc_no = typed_cell(kinds.DOC_NO, line.cells, problems)
         if doc_no:
             groups.setdefault(doc_no, []).append(line)
     documents = []
@@ -180,12 +218,16 @@ def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -
     found = []
     first = lines[0]
     for f in fields:
-        want = first.cells.get(f.key)
+        if f.key not in first.cells:
+            continue
+        want = first.cells[f.key]
+        meant = _comparable(f, want.value)
         for line in lines[1:]:
-            seen = line.cells.get(f.key)
-            if seen is None or want is None or is_blank(seen.value):
+            value = line.cells.value(f.key)
+            if value is None or value == want.value:
                 continue  # a blank header cell on a later row means "as above", as exports often leave it
-            if _comparable(f, seen.value) != _comparable(f, want.value):
+            if _comparable(f, value) != meant:
+                seen = line.cells[f.key]
                 found.append(problem("conflicting-header", seen.where, as_text(seen.value),
                                      doc_no=doc_no, label=f.label, other=want.where))
     return found
@@ -226,7 +268,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
     fields = [f for f in kind.lines if not f.info]
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
-        values = {f.key: typed(f, raw.cells.get(f.key), found) for f in fields}
+        values = {f.key: typed_cell(f, raw.cells, found) for f in fields}
         qty = values.get(kind.qty_field)
         if qty is not None and not kind.is_count:  # a count of 0 is a count; below 0 is `negative`
             if kind.signed_qty and qty == 0:
@@ -242,7 +284,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
             unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
             batch=values.get("batch") or "",
             warehouse=values.get("warehouse"),
-            where={k: s.where for k, s in raw.cells.items()},
+            where=raw.cells.refs(),
             expected_date=values.get("expected_date"), partner=values.get("customer") or "",
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",

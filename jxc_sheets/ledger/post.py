@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .. import kinds
 from ..records import Document, MasterRow
-from . import chain, costing, queries, repost, schema
+from . import bulk, chain, costing, queries, repost, schema
 from .costing import ZERO, money
 
 
@@ -102,20 +102,14 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
         return []
     now = now or datetime.now()
     d = schema.documents
-    ids = [
-        row[0] for row in conn.execute(
-            insert(d).returning(d.c.id, sort_by_parameter_order=True),
-            [_document_row(doc, file_id, now) for doc in docs],
-        )
-    ]
-    line_rows = [_line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs) for line in doc.lines]
-    if line_rows:  # a count without differences has none
-        conn.execute(insert(schema.lines), line_rows)
+    doc_rows = [_document_row(doc, file_id, now) for doc in docs]
+    ids = [row[0] for row in conn.execute(insert(d).returning(d.c.id, sort_by_parameter_order=True), doc_rows)]
+    # a count without differences has no lines
+    bulk.insert_rows(conn, schema.lines, (_line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs)
+                                          for line in doc.lines))
     movements = _movements(conn, list(zip(ids, docs)))
-    move_ids = insert_movements(conn, movements)
-    _link_transfer_legs(conn, movements, move_ids)
-    repost.revalue(conn, first_keys(movements, move_ids), move_ids)
-    chain.seal(conn, ids)
+    append_movements(conn, movements)
+    chain.seal(conn, ids, [{**row, "id": doc_id, "reverses": None} for doc_id, row in zip(ids, doc_rows)], movements)
     return ids
 
 
@@ -158,6 +152,7 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[dict]
                     "document_id": doc_id, "line_no": line.line_no, "kind": doc.kind, "doc_date": day,
                     "sku": line.sku, "warehouse": warehouse, "qty": qty, "value": ZERO, "unit_cost": ZERO,
                     "balance_qty": ZERO, "balance_value": ZERO, "basis": basis, "given": given, "linked_to": linked_to,
+                    "last_rate": None,
                 })
     return rows
 
@@ -195,53 +190,83 @@ def _returned_movements(conn: Connection, docs: Sequence[Document]) -> dict[tupl
     return found
 
 
-def _link_transfer_legs(conn: Connection, movements: list[dict], ids: list[int]) -> None:
+def _link_transfer_legs(movements: list[dict]) -> None:
     """A transfer's in leg follows its out leg: the row just before it."""
-    links = []
-    for i, row in enumerate(movements):
+    for before, row in zip(movements, movements[1:]):
         if row["kind"] == "transfer" and row["qty"] > 0 and row["linked_to"] is None:
-            row["linked_to"] = ids[i - 1]
-            links.append({"_id": ids[i], "linked_to": ids[i - 1]})
-    if links:
-        m = schema.movements
-        conn.execute(update(m).where(m.c.id == bindparam("_id")).values(linked_to=bindparam("linked_to")), links)
+            row["linked_to"] = before["id"]
 
 
-def first_keys(movements: Sequence[dict], ids: Sequence[int]) -> dict[tuple[str, str], tuple[date, int]]:
-    """Each pair's earliest new movement in valuation order: where its revaluing starts."""
+def first_keys(movements: Sequence[dict]) -> dict[tuple[str, str], tuple[date, int]]:
+    """Each pair's earliest movement in valuation order: where its revaluing starts."""
     starts: dict[tuple[str, str], tuple[date, int]] = {}
-    for row, move_id in zip(movements, ids):
-        pair, key = (row["sku"], row["warehouse"]), (row["doc_date"], move_id)
+    for row in movements:
+        pair, key = (row["sku"], row["warehouse"]), (row["doc_date"], row["id"])
         if pair not in starts or key < starts[pair]:
             starts[pair] = key
     return starts
 
 
-def insert_movements(conn: Connection, movements: list[dict]) -> list[int]:
-    """Appends movements (valued afterwards by repost.revalue) and counts them in their
-    pairs' balance rows; returns their ids."""
+def append_movements(conn: Connection, movements: list[dict]) -> list[int]:
+    """Appends movements, valued, and counts them in their pairs' balance rows; returns
+    their ids (also set on the rows). A moving-average pair appended after everything it
+    had is valued before its rows are written; the rest by repost.revalue afterwards."""
     if not movements:
         return []
     m = schema.movements
-    ids = [row[0] for row in conn.execute(insert(m).returning(m.c.id, sort_by_parameter_order=True), movements)]
+    for row, move_id in zip(movements, bulk.take_ids(conn, m, len(movements))):
+        row["id"] = move_id
+    _link_transfer_legs(movements)
+    held = _balance_rows(conn, movements)
+    ahead = repost.value_appended(conn, movements, {pair: b.last_date for pair, b in held.items()},
+                                  {pair: b.state for pair, b in held.items()})
+    bulk.insert_rows(conn, m, movements, MOVEMENT_COLUMNS)
+    _count_in_balances(conn, movements, held, ahead)
+    rest = [row for row in movements if (row["sku"], row["warehouse"]) not in ahead]
+    repost.revalue(conn, first_keys(rest), [row["id"] for row in rest])
+    return [row["id"] for row in movements]
+
+
+MOVEMENT_COLUMNS = [c.name for c in schema.movements.c]
+
+
+@dataclass(frozen=True)
+class _Balance:
+    state: costing.CostState
+    last_date: date
+    movements: int
+
+
+def _balance_rows(conn: Connection, movements: Sequence[dict]) -> dict[tuple[str, str], _Balance]:
+    """The balance rows of the pairs `movements` touch, as they are before them."""
+    b = schema.balances
+    found = {}
+    for batch in queries.chunks(sorted({(row["sku"], row["warehouse"]) for row in movements})):
+        for r in conn.execute(select(b).where(queries.pairs_in(b.c.sku, b.c.warehouse, batch))):
+            found[(r.sku, r.warehouse)] = _Balance(costing.CostState(r.qty, r.value, r.unit_cost), r.last_date, r.movements)
+    return found
+
+
+def _count_in_balances(conn: Connection, movements: Sequence[dict], held: Mapping[tuple[str, str], _Balance],
+                       valued: Mapping[tuple[str, str], costing.CostState]) -> None:
+    """Each pair's count of movements and latest date, and its state where it was valued already."""
     latest: dict[tuple[str, str], date] = {}
     counts: dict[tuple[str, str], int] = {}
     for row in movements:
         pair = (row["sku"], row["warehouse"])
         latest[pair] = max(latest.get(pair, row["doc_date"]), row["doc_date"])
         counts[pair] = counts.get(pair, 0) + 1
+    rows = []
+    for pair in latest:
+        before = held.get(pair)
+        state = valued.get(pair) or (before.state if before else costing.CostState())
+        rows.append({"sku": pair[0], "warehouse": pair[1], "qty": state.qty, "value": state.value,
+                     "unit_cost": state.unit_cost, "last_date": max(latest[pair], before.last_date) if before else latest[pair],
+                     "movements": counts[pair] + (before.movements if before else 0)})
     b = schema.balances
-    existing: dict[tuple[str, str], tuple[date, int]] = {}
-    for batch in queries.chunks(sorted(latest)):
-        rows = conn.execute(select(b.c.sku, b.c.warehouse, b.c.last_date, b.c.movements).where(queries.pairs_in(b.c.sku, b.c.warehouse, batch)))
-        existing.update({(r.sku, r.warehouse): (r.last_date, r.movements) for r in rows})
-    new = [{"sku": s, "warehouse": w, "qty": ZERO, "value": ZERO, "unit_cost": ZERO, "last_date": latest[(s, w)],
-            "movements": counts[(s, w)]} for s, w in latest if (s, w) not in existing]
-    old = [{"_sku": s, "_wh": w, "last_date": max(latest[(s, w)], existing[(s, w)][0]),
-            "movements": existing[(s, w)][1] + counts[(s, w)]} for s, w in latest if (s, w) in existing]
-    if new:
-        conn.execute(insert(b), new)
+    new = [row for row in rows if (row["sku"], row["warehouse"]) not in held]
+    old = [{**row, "_sku": row["sku"], "_wh": row["warehouse"]} for row in rows if (row["sku"], row["warehouse"]) in held]
+    bulk.insert_rows(conn, b, new)
     if old:
         conn.execute(update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
-            last_date=bindparam("last_date"), movements=bindparam("movements")), old)
-    return ids
+            {c: bindparam(c) for c in ("qty", "value", "unit_cost", "last_date", "movements")}), old)

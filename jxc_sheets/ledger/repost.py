@@ -79,14 +79,47 @@ def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Contex
             known[row.id] = (row.qty, v.value)
             if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate) != \
                     (row.value, row.balance_qty, row.balance_value, row.last_rate):
-                updates.append({"_id": row.id, "value": v.value, "unit_cost": costing.rate(v.value / row.qty) if row.qty else ZERO,
-                                "balance_qty": v.balance_qty, "balance_value": v.balance_value, "last_rate": v.last_rate})
+                updates.append({"_id": row.id, **_valued_columns(row.qty, v)})
             if (row.id not in new and v.value != row.value) or (row.id in new and row.kind == "transfer" and row.qty < 0):
                 changed.append((pair, row.id))  # others may follow it: a new one only a transfer's in leg
         if live:
             balances[pair] = holding.state()
     _write(conn, updates, balances)
     return changed
+
+
+def value_appended(conn: Connection, movements: Sequence[dict], last_dates: Mapping[Pair, date],
+                   held: Mapping[Pair, costing.CostState]) -> dict[Pair, costing.CostState]:
+    """Values new movement rows in place, before they are written, where that needs
+    nothing but the pair's balance row (`held`, and its latest date in `last_dates`): a
+    moving-average pair whose new movements all come after everything it had and rest on
+    no other movement. Returns the state each such pair is left in; repost.revalue
+    values the others once the rows are written."""
+    by_pair: dict[Pair, list[dict]] = defaultdict(list)
+    for row in movements:
+        by_pair[(row["sku"], row["warehouse"])].append(row)
+    firsts = {pair: min(row["doc_date"] for row in rows) for pair, rows in by_pair.items()}
+    context = Context.load(conn, {sku for sku, _w in by_pair})
+    left: dict[Pair, costing.CostState] = {}
+    for pair, rows in by_pair.items():
+        first = firsts[pair]
+        if (pair in last_dates and last_dates[pair] > first) or any(row["basis"] == costing.LINK for row in rows) \
+                or not context.methods.only_average(pair[0], month_of(first)):
+            continue
+        state = held.get(pair)
+        holding = costing.opening_holding(state.qty, state.value, state.unit_cost, first) if state else Holding()
+        rows.sort(key=lambda row: (row["doc_date"], row["id"]))
+        moves = [Move(row["id"], row["doc_date"], row["kind"], row["qty"], row["basis"], row["given"]) for row in rows]
+        valued = costing.value_moves(holding, moves, context.methods.method_of(pair[0]), std_cost=context.std_costs.get(pair[0]))
+        for row, v in zip(rows, valued):
+            row.update(_valued_columns(row["qty"], v))
+        left[pair] = holding.state()
+    return left
+
+
+def _valued_columns(qty: Decimal, v: Valued) -> dict:
+    return {"value": v.value, "unit_cost": costing.rate(v.value / qty) if qty else ZERO,
+            "balance_qty": v.balance_qty, "balance_value": v.balance_value, "last_rate": v.last_rate}
 
 
 def _appended(conn: Connection, starts: Mapping[Pair, Key], context: Context, new: set[int]) -> dict[Pair, tuple]:
@@ -347,4 +380,4 @@ def _first_open_day(closed: set[str]) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
 
 
-__all__ = ["revalue", "revalue_month", "revalue_open_months", "replay_differences"]
+__all__ = ["revalue", "revalue_month", "revalue_open_months", "replay_differences", "value_appended"]

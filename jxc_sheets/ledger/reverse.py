@@ -17,10 +17,10 @@ from sqlalchemy import Connection, insert, select
 from ..problems import problem
 from .. import kinds
 from . import chain, orders, periods, queries, schema
-from . import costing, repost
+from . import costing
 from .costing import ZERO
 from .errors import LedgerError
-from .post import first_keys, insert_movements
+from .post import append_movements
 
 SUFFIX = "-R"
 __all__ = ["LedgerError", "reverse_document"]
@@ -60,10 +60,9 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     movements = [{
         "document_id": new_id, "line_no": mv.line_no, "kind": mv.kind, "doc_date": max(on, mv.doc_date), "sku": mv.sku,
         "warehouse": mv.warehouse, "qty": -mv.qty, "value": ZERO, "unit_cost": ZERO, "balance_qty": ZERO,
-        "balance_value": ZERO, "basis": costing.LINK, "given": None, "linked_to": mv.id,
+        "balance_value": ZERO, "basis": costing.LINK, "given": None, "linked_to": mv.id, "last_rate": None,
     } for mv in moves]
-    move_ids = insert_movements(conn, movements)
-    repost.revalue(conn, first_keys(movements, move_ids), move_ids)
+    append_movements(conn, movements)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     chain.seal(conn, [new_id])
     return new_no

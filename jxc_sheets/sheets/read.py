@@ -31,7 +31,7 @@ from .. import kinds
 from ..config import ReaderConfig
 from ..kinds import Kind
 from ..problems import problem
-from ..records import Problem, RawDocument, RawLine, Seen
+from ..records import Problem, RawDocument, RawLine, RowCells, Seen, TableColumns
 from ..values import FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
 from . import sniff, text_tables
 from .sniff import Format
@@ -280,8 +280,8 @@ def _cell_index(ref: str) -> tuple[int, int]:
 _COLUMN_LETTERS: list[str] = []
 
 
-def cell_ref(sheet: str, row: int, col0: int) -> str:
-    """`明细!D7` for 1-based row and 0-based column."""
+def cell_ref(sheet: str, row: int | str, col0: int) -> str:
+    """`明细!D7` for 1-based row and 0-based column (`明细!D` for row "")."""
     while len(_COLUMN_LETTERS) <= col0:
         _COLUMN_LETTERS.append(get_column_letter(len(_COLUMN_LETTERS) + 1))
     return f"{sheet}!{_COLUMN_LETTERS[col0]}{row}"
@@ -357,34 +357,28 @@ def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[
 def _below_labels(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, str]) -> list[Row]:
     """The rows under the label row, less any that are labels too: a label merged
     down over two rows, or the label row pasted again with a second block of lines."""
+    keys: dict[str, str | None] = {}  # a batch repeats its texts: each is made a label key once
+
     def is_label_row(row: Row) -> bool:
         for col, key in columns.items():
             j = col - row.first_col
             value = row.values[j] if 0 <= j < len(row.values) else None
-            if isinstance(value, str) and labels.get(label_key(value)) == key:
-                return True
+            if isinstance(value, str):
+                if value not in keys:
+                    keys[value] = labels.get(label_key(value))
+                if keys[value] == key:
+                    return True
         return False
     return [row for row in rows if not is_label_row(row)]
 
 
 def _lines(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> Iterator[RawLine]:
+    """Every row with a value in one of the table's columns; its empty cells still know where they are."""
+    table = TableColumns({key: (col, cell_ref(sheet, "", col)) for col, key in columns.items()})
     for row in rows:
-        cells = {}
-        for col, key in columns.items():
-            j = col - row.first_col
-            value = row.values[j] if 0 <= j < len(row.values) else None
-            if not is_blank(value):
-                cells[key] = Seen(value, cell_ref(sheet, row.number, col))
-        if cells:
-            yield RawLine(row.number, _with_empty(cells, columns, row.number, sheet))
-
-
-def _with_empty(cells: dict[str, Seen], columns: dict[int, str], row: int, sheet: str) -> dict[str, Seen]:
-    """Empty cells of a non-empty row still know where they are, for "must not be empty"."""
-    for col, key in columns.items():
-        if key not in cells:
-            cells[key] = Seen(None, cell_ref(sheet, row, col))
-    return cells
+        cells = RowCells(table, row.number, row.first_col, row.values)
+        if any(cells.value(key) is not None for key in table.at):
+            yield RawLine(row.number, cells)
 
 
 # --- exports with a kind column ------------------------------------------------
