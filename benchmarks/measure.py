@@ -69,8 +69,8 @@ WARM_DROPS = 3
 
 
 def latency(root: str, stocked_skus: int, url: str | None = None) -> dict:
-    """Drops, one at a time, a good 50-line delivery, a bad one, and three more good ones
-    into the inbox of the workspace at `root`, and processes each as the watcher does
+    """Drops, one at a time, a good 50-line delivery, a bad one, three more good ones and a
+    backdated receipt (dated before the deliveries, in the open month before) into the inbox of the workspace at `root`, and processes each as the watcher does
     (pipeline.process_batch, with the watcher's engine opened once beforehand): the
     answer is the moment the file's outcome is known (posted and archived, or rejected
     with its annotated copy); the reports are refreshed when the batch returns.
@@ -92,10 +92,13 @@ def latency(root: str, stocked_skus: int, url: str | None = None) -> dict:
         return [generate._sku((k * count + i) % stocked_skus) for i in range(count)]
 
     drops = [("first", skus(0), False), ("bad", skus(0), True),
-             *((f"warm{k}", skus(k), False) for k in range(1, WARM_DROPS + 1))]
+             *((f"warm{k}", skus(k), False) for k in range(1, WARM_DROPS + 1)), ("backdated", skus(1), False)]
     result = {}
     for name, sku_list, bad in drops:
-        form = generate.delivery_form(staging / f"发货-{name}.xlsx", f"XS-BENCH-{name}", sku_list, bad)
+        if name == "backdated":
+            form = receipt_form(staging / "收货-backdated.xlsx", "CG-BENCH-backdated", sku_list, BACKDATED_DAY)
+        else:
+            form = generate.delivery_form(staging / f"发货-{name}.xlsx", f"XS-BENCH-{name}", sku_list, bad)
         answered = {}
         dropped = form.rename(settings.inbox / form.name)
         start, wall = time.perf_counter(), time.time()
@@ -109,6 +112,21 @@ def latency(root: str, stocked_skus: int, url: str | None = None) -> dict:
             raise AssertionError(f"{report} was not rewritten")
         result[name] = {"answer": answered[outcome.file] - start, "reports": done - start, "lines": outcome.lines}
     return result
+
+
+BACKDATED_DAY = date(2026, 10, 1)  # in the open month before the drops, under their deliveries and more
+
+
+def receipt_form(path: Path, doc_no: str, skus: list[str], day: date) -> Path:
+    """A receipt of the `skus` into the first warehouse dated `day`: posting it revalues each
+    pair from that day on (after the deliveries dropped before it, and the history's own)."""
+    import generate
+    from jxc_sheets import kinds
+    from jxc_sheets.sheets.forms import write_form
+
+    lines = [{"sku": sku, "qty": 2, "unit_cost": 9.75} for sku in skus]
+    header = {"doc_no": doc_no, "doc_date": day, "warehouse": generate._warehouse(0), "supplier": "S01"}
+    return write_form(path, kinds.KINDS["receipt"], header=header, lines=lines)
 
 
 def _check_answer(settings, outcome, bad: bool, dropped: Path) -> None:

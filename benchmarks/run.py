@@ -10,7 +10,8 @@ Every measurement stands beside its denominator, measured in the same run:
              file; again after LibreOffice re-saved it, when soffice is on PATH.
   latency    a 50-line delivery form dropped into the inbox of a ledger of 1,000,000
              movements (10,000 skus × 20 warehouses, 24 months): drop → answer (posted and
-             archived, or rejected with its annotated copy) and drop → reports refreshed, as
+             archived, or rejected with its annotated copy; and for a receipt backdated under
+             the deliveries, so that its 50 pairs are revalued) and drop → reports refreshed, as
              the watcher processes it (pipeline.process_batch; the poll interval is not
              counted; the median of three drops after a first one) ÷ the same drop on a
              ledger of 10,000 movements with the same master data.
@@ -178,6 +179,9 @@ class Suite:
                 f"{big['first']['answer']:.2f} s{more}"),
             Row("latency", f"{prefix}drop → answer: rejected + annotated copy ({size})", big["bad"]["answer"],
                 big["bad"]["answer"] / small["bad"]["answer"], note=f"÷ same at {base} ({small['bad']['answer']:.2f} s)"),
+            Row("latency", f"{prefix}drop → answer: backdated receipt, its pairs revalued from its date ({size})",
+                big["backdated"]["answer"], big["backdated"]["answer"] / small["backdated"]["answer"],
+                note=f"÷ same at {base} ({small['backdated']['answer']:.2f} s)"),
             Row("latency", f"{prefix}drop → reports refreshed ({size})", reports, reports / reports_base,
                 note=f"{warm}; ÷ same at {base} ({reports_base:.2f} s); all of outbox/ rewritten; first drop "
                      f"after start {big['first']['reports']:.2f} s (it keeps the closed months' sales)"),

@@ -28,6 +28,7 @@ from .problems import problem
 from .records import Document, Item, Line, MasterData, MasterRow, Problem
 
 QTY_STEP = Decimal("0.0001")
+ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,15 @@ def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line
         known = "、".join((item.unit, *item.units))
         problems.append(problem("unknown-unit", where.get("unit", ""), line.unit, sku=sku, unit=line.unit, units=known))
         return line
-    qty = None if line.qty_entered is None else (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
+    qty = line.qty_entered if line.qty_entered is None or factor == ONE else \
+        (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
     # unit_cost stays per entered unit, so 1000 箱 @ 50.00 is worth exactly 50,000.00
     return replace(line, sku=sku, warehouse=warehouse, partner=partner, unit=unit, factor=factor, qty=qty)
 
 
 def _unit(item: Item, entered: str) -> tuple[str, Decimal | None]:
     if not entered or entered.lower() == item.unit.lower():
-        return item.unit, Decimal(1)
+        return item.unit, ONE
     for name, factor in item.units.items():
         if name.lower() == entered.lower():
             return name, factor
@@ -213,7 +215,7 @@ def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
     kind = kinds.KINDS[doc.kind]
     for leg in kind.legs:
         warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
-        qty = line.qty if leg.sign == 0 else line.qty * leg.sign
+        qty = -line.qty if leg.sign < 0 else line.qty  # sign 0: as signed on the line
         yield warehouse, qty, leg_date(doc, qty)
 
 

@@ -20,6 +20,7 @@ from .values import (
     as_month, as_units, is_blank, places,
 )
 
+ONE = Decimal(1)
 PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
 MAX_LENGTH = {FieldType.CODE: 60, "unit": 32}  # the ledger's columns, less room for a reversal's "-R"
 
@@ -89,6 +90,30 @@ def typed_cell(field: Field, cells: RowCells, problems: list[Problem]) -> Any:
 
 
 def typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
+    # A batch repeats its codes, dates and numbers on thousands of rows: each distinct
+    # value a field accepts is worked out once (the value's type is part of the key, as
+    # True == 1 == 1.0 would share one otherwise). What it refuses is not kept.
+    key = (field.key, field.type, field.required, type(value), value)
+    try:
+        return _ACCEPTED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value
+        return _typed_value(field, value, where, problems)
+    before = len(problems)
+    result = _typed_value(field, value, where, problems)
+    if len(problems) == before:
+        if len(_ACCEPTED) >= _ACCEPTED_KEPT:
+            _ACCEPTED.clear()
+        _ACCEPTED[key] = result
+    return result
+
+
+_ACCEPTED: dict[tuple, Any] = {}
+_ACCEPTED_KEPT = 200_000
+
+
+def _typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
     if isinstance(value, FormulaWithoutValue):
         problems.append(problem("formula-no-value", where(), value.shown))
         return None
@@ -96,9 +121,10 @@ def typed_value(field: Field, value: object, where: Callable[[], str], problems:
         if field.required:
             problems.append(problem("required", where(), "", label=field.label, key=field.key))
         return None
-    result = _parsed(field.type, value)
-    if isinstance(result, Unparseable):
-        problems.append(problem(str(result), where(), as_text(value), label=field.label, key=field.key,
+    try:
+        result = PARSERS[field.type](value)
+    except Unparseable as e:
+        problems.append(problem(str(e), where(), as_text(value), label=field.label, key=field.key,
                                 places=PLACES.get(field.type, 0)))
         return None
     limit = MAX_LENGTH.get(field.key, MAX_LENGTH.get(field.type))
@@ -109,34 +135,6 @@ def typed_value(field: Field, value: object, where: Callable[[], str], problems:
         problems.append(problem("negative", where(), as_text(value), label=field.label, key=field.key))
         return None
     return result
-
-
-_PARSED: dict[tuple, Any] = {}
-_PARSED_KEPT = 100_000
-
-
-def _parsed(field_type: FieldType, value: object) -> Any:
-    """PARSERS[field_type](value), or the Unparseable it raised. A batch repeats its codes,
-    dates and numbers on thousands of rows: each distinct one is parsed once (the type is
-    part of the key, as True == 1 == 1.0 would share one otherwise)."""
-    key = (field_type, type(value), value)
-    try:
-        return _PARSED[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable value
-        return _parse(field_type, value)
-    if len(_PARSED) >= _PARSED_KEPT:
-        _PARSED.clear()
-    result = _PARSED[key] = _parse(field_type, value)
-    return result
-
-
-def _parse(field_type: FieldType, value: object) -> Any:
-    try:
-        return PARSERS[field_type](value)
-    except Unparseable as e:
-        return e
 
 
 # --- master data ---------------------------------------------------------------
@@ -280,7 +278,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
             continue
         yield Line(
             line_no=values.get("line_no") or number, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
-            qty_entered=qty, factor=Decimal(1),
+            qty_entered=qty, factor=ONE,
             unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
             batch=values.get("batch") or "",
             warehouse=values.get("warehouse"),

@@ -8,6 +8,7 @@ so no other writer takes them meanwhile."""
 from __future__ import annotations
 
 from itertools import chain
+from operator import getitem
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Table, func, select
@@ -28,9 +29,10 @@ def take_ids(conn: Connection, table: Table, count: int) -> range:
     return range(first, first + count)
 
 
-def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None,
-                chunk: int = 10_000) -> None:
-    """Inserts `rows` (mappings of column name → value; `columns` defaults to those of the first row)."""
+def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any] | Any],
+                columns: Sequence[str] | None = None, chunk: int = 10_000) -> None:
+    """Inserts `rows`: mappings of column name → value (`columns` defaults to those of the
+    first row), or records with an attribute per column of `columns`."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -42,11 +44,10 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
     quote = dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
                  f"VALUES ({', '.join([marker] * len(names))})")
-    pairs = list(zip(names, convert))
-
-    def as_tuple(row: Mapping[str, Any]) -> tuple:
-        return tuple(row[name] if to_db is None or row[name] is None else to_db(row[name]) for name, to_db in pairs)
-
+    pick = getitem if isinstance(first, Mapping) else getattr
     for batch in chunks(chain([first], rows), chunk):
-        conn.exec_driver_sql(statement, [as_tuple(row) for row in batch])
-
+        columns = [[pick(row, name) for row in batch] for name in names]
+        for i, to_db in enumerate(convert):
+            if to_db is not None:
+                columns[i] = [None if value is None else to_db(value) for value in columns[i]]
+        conn.exec_driver_sql(statement, list(zip(*columns)))

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections import defaultdict
 from decimal import Decimal
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -26,12 +26,10 @@ MOVE_FIELDS = ("line_no", "sku", "warehouse", "doc_date", "qty", "basis", "given
 MOVE_FIELDS_V4 = ("line_no", "sku", "warehouse", "qty", "value")  # ledgers sealed before schema v5
 
 
-def link(previous: str, document, movements: Iterable, move_fields: Sequence[str] = MOVE_FIELDS,
-         field=getattr) -> str:
-    """The chain hash after `document` and its `movements` (rows, or mappings with `field=dict.get`)."""
+def link(previous: str, document, movements: Iterable, move_fields: Sequence[str] = MOVE_FIELDS) -> str:
     content = {
-        "doc": [_plain(field(document, f)) for f in DOC_FIELDS],
-        "moves": [[_plain(field(m, f)) for f in move_fields] for m in movements],
+        "doc": [_plain(getattr(document, f)) for f in DOC_FIELDS],
+        "moves": [[_plain(getattr(m, f)) for f in move_fields] for m in movements],
     }
     return hashlib.sha256((previous + json.dumps(content, ensure_ascii=False)).encode()).hexdigest()
 
@@ -57,27 +55,27 @@ def reseal_all(conn: Connection) -> None:
         conn.execute(update(d).where(d.c.id == bindparam("_id")).values(chain_hash=bindparam("chain_hash")), hashes)
 
 
-def seal(conn: Connection, document_ids: Sequence[int], documents: Sequence[Mapping] | None = None,
-         movements: Sequence[Mapping] | None = None) -> None:
+def seal(conn: Connection, document_ids: Sequence[int], documents: Sequence | None = None,
+         movements: Sequence | None = None) -> None:
     """Sets the chain hash of freshly posted documents (inside the posting transaction),
-    from their rows as written when the caller has them (`documents` with their ids, in
-    the order of `document_ids`; `movements` in posting order), else as read back."""
+    from their rows as written when the caller has them (`documents` and `movements`,
+    records with an attribute per column), else as read back."""
     if not document_ids:
         return
     d = schema.documents
     first = min(document_ids)
     previous = conn.execute(select(d.c.chain_hash).where(d.c.id < first).order_by(d.c.id.desc()).limit(1)).scalar()
     if documents is None:
-        posted, field = _documents_with_movements(conn, sorted(document_ids)), getattr
+        posted = _documents_with_movements(conn, sorted(document_ids))
     else:
         moves: dict[int, list] = defaultdict(list)
-        for move in movements or ():
-            moves[move["document_id"]].append(move)
-        posted, field = sorted(((doc, moves[doc["id"]]) for doc in documents), key=lambda p: p[0]["id"]), dict.get
+        for move in sorted(movements or (), key=lambda move: move.id):
+            moves[move.document_id].append(move)
+        posted = sorted(((doc, moves[doc.id]) for doc in documents), key=lambda pair: pair[0].id)
     hashes = []
     for document, moves_of_document in posted:
-        previous = link(previous or GENESIS, document, moves_of_document, field=field)
-        hashes.append({"_id": field(document, "id"), "chain_hash": previous})
+        previous = link(previous or GENESIS, document, moves_of_document)
+        hashes.append({"_id": document.id, "chain_hash": previous})
     conn.execute(update(d).where(d.c.id == bindparam("_id")).values(chain_hash=bindparam("chain_hash")), hashes)
 
 

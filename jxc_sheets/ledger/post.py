@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -109,7 +110,7 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
                                           for line in doc.lines))
     movements = _movements(conn, list(zip(ids, docs)))
     append_movements(conn, movements)
-    chain.seal(conn, ids, [{**row, "id": doc_id, "reverses": None} for doc_id, row in zip(ids, doc_rows)], movements)
+    chain.seal(conn, ids, [SimpleNamespace(**row, id=doc_id) for doc_id, row in zip(ids, doc_rows)], movements)
     return ids
 
 
@@ -138,23 +139,41 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
     }
 
 
-def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[dict]:
-    """The movement rows, before they are valued (repost.py values them)."""
+@dataclass(slots=True)
+class NewMovement:
+    """A movement about to be appended: a row of `movements`, valued in place before or
+    after it is written (repost.py). Slots, not a dict: a batch file makes 100,000."""
+
+    document_id: int
+    line_no: int
+    kind: str
+    doc_date: date
+    sku: str
+    warehouse: str
+    qty: Decimal
+    basis: str
+    given: Decimal | None = None
+    linked_to: int | None = None
+    id: int = 0
+    value: Decimal = ZERO
+    unit_cost: Decimal = ZERO
+    balance_qty: Decimal = ZERO
+    balance_value: Decimal = ZERO
+    last_rate: Decimal | None = None
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        return self.sku, self.warehouse
+
+
+def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMovement]:
+    """The movement rows, before they are valued."""
     from ..check import legs  # one definition of which warehouse a line moves, and when
 
     returned = _returned_movements(conn, [doc for _i, doc in docs])
-    rows = []
-    for doc_id, doc in docs:
-        for line in doc.lines:
-            for warehouse, qty, day in legs(doc, line):
-                basis, given, linked_to = _basis(doc, line, qty, returned)
-                rows.append({
-                    "document_id": doc_id, "line_no": line.line_no, "kind": doc.kind, "doc_date": day,
-                    "sku": line.sku, "warehouse": warehouse, "qty": qty, "value": ZERO, "unit_cost": ZERO,
-                    "balance_qty": ZERO, "balance_value": ZERO, "basis": basis, "given": given, "linked_to": linked_to,
-                    "last_rate": None,
-                })
-    return rows
+    return [NewMovement(doc_id, line.line_no, doc.kind, day, line.sku, warehouse, qty,
+                        *_basis(doc, line, qty, returned))
+            for doc_id, doc in docs for line in doc.lines for warehouse, qty, day in legs(doc, line)]
 
 
 def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
@@ -190,24 +209,24 @@ def _returned_movements(conn: Connection, docs: Sequence[Document]) -> dict[tupl
     return found
 
 
-def _link_transfer_legs(movements: list[dict]) -> None:
+def _link_transfer_legs(movements: list[NewMovement]) -> None:
     """A transfer's in leg follows its out leg: the row just before it."""
     for before, row in zip(movements, movements[1:]):
-        if row["kind"] == "transfer" and row["qty"] > 0 and row["linked_to"] is None:
-            row["linked_to"] = before["id"]
+        if row.kind == "transfer" and row.qty > 0 and row.linked_to is None:
+            row.linked_to = before.id
 
 
-def first_keys(movements: Sequence[dict]) -> dict[tuple[str, str], tuple[date, int]]:
+def first_keys(movements: Sequence[NewMovement]) -> dict[tuple[str, str], tuple[date, int]]:
     """Each pair's earliest movement in valuation order: where its revaluing starts."""
     starts: dict[tuple[str, str], tuple[date, int]] = {}
     for row in movements:
-        pair, key = (row["sku"], row["warehouse"]), (row["doc_date"], row["id"])
+        pair, key = row.pair, (row.doc_date, row.id)
         if pair not in starts or key < starts[pair]:
             starts[pair] = key
     return starts
 
 
-def append_movements(conn: Connection, movements: list[dict]) -> list[int]:
+def append_movements(conn: Connection, movements: list[NewMovement]) -> list[int]:
     """Appends movements, valued, and counts them in their pairs' balance rows; returns
     their ids (also set on the rows). A moving-average pair appended after everything it
     had is valued before its rows are written; the rest by repost.revalue afterwards."""
@@ -215,16 +234,16 @@ def append_movements(conn: Connection, movements: list[dict]) -> list[int]:
         return []
     m = schema.movements
     for row, move_id in zip(movements, bulk.take_ids(conn, m, len(movements))):
-        row["id"] = move_id
+        row.id = move_id
     _link_transfer_legs(movements)
     held = _balance_rows(conn, movements)
     ahead = repost.value_appended(conn, movements, {pair: b.last_date for pair, b in held.items()},
                                   {pair: b.state for pair, b in held.items()})
     bulk.insert_rows(conn, m, movements, MOVEMENT_COLUMNS)
     _count_in_balances(conn, movements, held, ahead)
-    rest = [row for row in movements if (row["sku"], row["warehouse"]) not in ahead]
-    repost.revalue(conn, first_keys(rest), [row["id"] for row in rest])
-    return [row["id"] for row in movements]
+    rest = [row for row in movements if row.pair not in ahead]
+    repost.revalue(conn, first_keys(rest), [row.id for row in rest])
+    return [row.id for row in movements]
 
 
 MOVEMENT_COLUMNS = [c.name for c in schema.movements.c]
@@ -237,25 +256,24 @@ class _Balance:
     movements: int
 
 
-def _balance_rows(conn: Connection, movements: Sequence[dict]) -> dict[tuple[str, str], _Balance]:
+def _balance_rows(conn: Connection, movements: Sequence[NewMovement]) -> dict[tuple[str, str], _Balance]:
     """The balance rows of the pairs `movements` touch, as they are before them."""
     b = schema.balances
     found = {}
-    for batch in queries.chunks(sorted({(row["sku"], row["warehouse"]) for row in movements})):
+    for batch in queries.chunks(sorted({row.pair for row in movements})):
         for r in conn.execute(select(b).where(queries.pairs_in(b.c.sku, b.c.warehouse, batch))):
             found[(r.sku, r.warehouse)] = _Balance(costing.CostState(r.qty, r.value, r.unit_cost), r.last_date, r.movements)
     return found
 
 
-def _count_in_balances(conn: Connection, movements: Sequence[dict], held: Mapping[tuple[str, str], _Balance],
+def _count_in_balances(conn: Connection, movements: Sequence[NewMovement], held: Mapping[tuple[str, str], _Balance],
                        valued: Mapping[tuple[str, str], costing.CostState]) -> None:
     """Each pair's count of movements and latest date, and its state where it was valued already."""
     latest: dict[tuple[str, str], date] = {}
     counts: dict[tuple[str, str], int] = {}
     for row in movements:
-        pair = (row["sku"], row["warehouse"])
-        latest[pair] = max(latest.get(pair, row["doc_date"]), row["doc_date"])
-        counts[pair] = counts.get(pair, 0) + 1
+        latest[row.pair] = max(latest.get(row.pair, row.doc_date), row.doc_date)
+        counts[row.pair] = counts.get(row.pair, 0) + 1
     rows = []
     for pair in latest:
         before = held.get(pair)

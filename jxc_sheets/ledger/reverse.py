@@ -18,9 +18,8 @@ from ..problems import problem
 from .. import kinds
 from . import chain, orders, periods, queries, schema
 from . import costing
-from .costing import ZERO
 from .errors import LedgerError
-from .post import append_movements
+from .post import NewMovement, append_movements
 
 SUFFIX = "-R"
 __all__ = ["LedgerError", "reverse_document"]
@@ -57,11 +56,8 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
          "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
     ])
     # goods still in transit are taken back where they would arrive, once they have
-    movements = [{
-        "document_id": new_id, "line_no": mv.line_no, "kind": mv.kind, "doc_date": max(on, mv.doc_date), "sku": mv.sku,
-        "warehouse": mv.warehouse, "qty": -mv.qty, "value": ZERO, "unit_cost": ZERO, "balance_qty": ZERO,
-        "balance_value": ZERO, "basis": costing.LINK, "given": None, "linked_to": mv.id, "last_rate": None,
-    } for mv in moves]
+    movements = [NewMovement(new_id, mv.line_no, mv.kind, max(on, mv.doc_date), mv.sku, mv.warehouse, -mv.qty,
+                             costing.LINK, linked_to=mv.id) for mv in moves]
     append_movements(conn, movements)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     chain.seal(conn, [new_id])

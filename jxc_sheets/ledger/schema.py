@@ -30,10 +30,11 @@ class Scaled(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        scaled = Decimal(value).scaleb(self.places)
-        if scaled != scaled.to_integral_value():
+        scaled = (value if isinstance(value, Decimal) else Decimal(value)).scaleb(self.places)
+        integral = int(scaled)
+        if integral != scaled:
             raise ValueError(f"{value} has more than {self.places} decimal places")
-        return int(scaled)
+        return integral
 
     def process_result_value(self, value, dialect):
         if value is None:

@@ -148,11 +148,12 @@ def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
     start_row, start_col = sheet.start or (0, 0)
     end_row, end_col = sheet.end or (0, 0)
     kept: dict[int, list] = {}
+    texts: dict[str, str] = {}  # a batch repeats its texts down the rows: each is kept once
     count = width = 0
     for i, values in enumerate(sheet.iter_rows()):
         count, width = i + 1, len(values)
         if values.count("") != width:
-            kept[i] = list(values)
+            kept[i] = [texts.setdefault(v, v) if type(v) is str else v for v in values]
     # Some calamine versions pad the rows above the data and some do not; the
     # count tells which, so cell references do not depend on the version.
     row_offset = 0 if count == end_row + 1 else start_row

@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Iterator
 
 from openpyxl.utils import get_column_letter
 
@@ -205,19 +206,33 @@ def cell_extent(sheet_xml: bytes) -> Extent | None:
     """The data range of a worksheet part, from its cell references alone (a regular
     expression over the bytes: no parser, so nothing in the part can make it slow).
     Cells without a reference (allowed, rare) widen the range as far as they could reach."""
-    if _plainly_written(sheet_xml):
-        cells, unreferenced = _PLAIN_VALUE_CELL.findall(sheet_xml), 0
-    else:
-        cells = _VALUE_CELL.findall(sheet_xml)
-        unreferenced = len(_ANY_VALUE_CELL.findall(sheet_xml)) - len(cells)
-    if not cells and not unreferenced:
+    plain = _plainly_written(sheet_xml)
+    row_refs, column_refs, count, unreferenced = set(), set(), 0, 0
+    for piece in _pieces(sheet_xml):  # a list of all cells at once would hold a million of them
+        cells = (_PLAIN_VALUE_CELL if plain else _VALUE_CELL).findall(piece)
+        count += len(cells)
+        column_refs.update(c for c, _ in cells)
+        row_refs.update(r for _, r in cells)
+        unreferenced += 0 if plain else len(_ANY_VALUE_CELL.findall(piece)) - len(cells)
+    if not count and not unreferenced:
         return None
-    rows = list(map(int, {r for _, r in cells}))
+    rows = [int(r) for r in row_refs]
     if unreferenced:  # such a cell sits in its row's `r`, or counts on from the row before
         rows += [int(r) for r in _ROW_NUMBER.findall(sheet_xml)]
-    columns = [_column_number(letters) for letters in set(c for c, _ in cells)]
+    columns = [_column_number(letters) for letters in column_refs]
     return Extent(min(rows, default=1), max(rows, default=1) + unreferenced,
                   min(columns, default=1), max(columns, default=1) + unreferenced)
+
+
+def _pieces(sheet_xml: bytes, size: int = 1 << 22) -> Iterator[bytes]:
+    """The part in pieces of about `size` bytes, each cut just before a `</`, which no
+    start tag holds: every cell's start tag lies whole in one piece."""
+    start = 0
+    while start < len(sheet_xml):
+        cut = sheet_xml.find(b"</", start + size)
+        end = len(sheet_xml) if cut < 0 else cut
+        yield sheet_xml[start:end]
+        start = end
 
 
 def _plainly_written(sheet_xml: bytes) -> bool:
