@@ -210,25 +210,37 @@ def _rows(conn: Connection, pair: Pair, start: Key, context: Context) -> tuple[l
 
 
 def _rows_sharing_a_start(conn: Connection, starts: Mapping[Pair, Key], context: Context) -> dict[Pair, tuple]:
-    """`_rows` for many pairs at once, a chunk per query, where they start at the same
-    point (closing or reopening a month, an upgrade): the row before the start by a
-    window function, fifo's whole history by the same chunked query."""
-    by_start: dict[tuple[Key, bool], list[Pair]] = defaultdict(list)
+    """`_rows` for many pairs at once, a chunk per query: fifo pairs whatever their
+    starts (their whole history is read anyway, and split at each one's own start);
+    average pairs where they start at the same point (closing or reopening a month, an
+    upgrade), the row before the start found by a window function."""
+    by_start: dict[Key, list[Pair]] = defaultdict(list)
+    fifo: dict[Pair, Key] = {}
     for pair, start in starts.items():
         start = _restart(pair[0], start, context)
-        by_start[(start, context.methods.any_fifo(pair[0], month_of(start[0])))].append(pair)
+        if context.methods.any_fifo(pair[0], month_of(start[0])):
+            fifo[pair] = start
+        else:
+            by_start[start].append(pair)
     m = schema.movements
     found: dict[Pair, tuple] = {}
-    for (start, fifo), pairs in by_start.items():
+    for batch in queries.chunks(sorted(fifo) if len(fifo) > 1 else []):
+        rows: dict[Pair, tuple[list, list]] = {pair: ([], []) for pair in batch}
+        query = _query().where(queries.pairs_in(m.c.sku, m.c.warehouse, batch)).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+        for r in conn.execute(query):
+            pair = (r.sku, r.warehouse)
+            rows[pair][(r.doc_date, r.id) >= fifo[pair]].append(_Row(r))
+        found.update(rows)
+    for start, pairs in by_start.items():
         if len(pairs) < 2:
             continue
         after = _from(start)
         for batch in queries.chunks(sorted(pairs)):
             among = queries.pairs_in(m.c.sku, m.c.warehouse, batch)
-            rows: dict[Pair, tuple[list, list]] = {pair: ([], []) for pair in batch}
+            rows = {pair: ([], []) for pair in batch}
             for r in conn.execute(_query().where(among, after).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)):
                 rows[(r.sku, r.warehouse)][1].append(_Row(r))
-            for r in conn.execute(_before(among, ~after, last_only=not fifo)):
+            for r in conn.execute(_last_before(among, ~after)):
                 rows[(r.sku, r.warehouse)][0].append(_Row(r))
             found.update(rows)
     return found
@@ -240,12 +252,10 @@ def _from(start: Key):
     return or_(m.c.doc_date > start[0], and_(m.c.doc_date == start[0], m.c.id >= start[1]))
 
 
-def _before(among, before, last_only: bool):
+def _last_before(among, before):
+    """Each pair's last row among those `before` the start."""
     m = schema.movements
-    query = _query().where(among, before)
-    if not last_only:
-        return query.order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
-    numbered = query.add_columns(func.row_number().over(
+    numbered = _query().where(among, before).add_columns(func.row_number().over(
         partition_by=(m.c.sku, m.c.warehouse), order_by=(m.c.doc_date.desc(), m.c.id.desc())).label("n")).subquery()
     return select(numbered).where(numbered.c.n == 1)
 
