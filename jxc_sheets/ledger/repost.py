@@ -92,8 +92,8 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
                    held: Mapping[Pair, costing.CostState]) -> dict[Pair, costing.CostState]:
     """Values new movements (post.NewMovement) in place, before they are written, where
     that needs nothing but the pair's balance row (`held`, and its latest date in
-    `last_dates`): a moving-average pair whose new movements all come after everything it
-    had and rest on no other movement. Returns the state each such pair is left in;
+    `last_dates`): new movements resting on no other movement, of a pair that had none
+    yet, or of a moving-average pair after everything it had. Returns the state each such pair is left in;
     repost.revalue values the others once the rows are written."""
     by_pair: dict[Pair, list] = defaultdict(list)
     for row in movements:
@@ -103,14 +103,16 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
     same: dict[Decimal, Decimal] = {}  # equal amounts recur over a batch's rows: each is held once
     for pair, rows in by_pair.items():
         first = min(row.doc_date for row in rows)
-        if (pair in last_dates and last_dates[pair] > first) or any(row.basis == costing.LINK for row in rows) \
-                or not context.methods.only_average(pair[0], month_of(first)):
+        fresh = pair not in last_dates  # nothing moved yet: any method starts from nothing
+        if any(row.basis == costing.LINK for row in rows) or not fresh and (
+                last_dates[pair] > first or not context.methods.only_average(pair[0], month_of(first))):
             continue
         state = held.get(pair)
         holding = costing.opening_holding(state.qty, state.value, state.unit_cost, first) if state else Holding()
         rows.sort(key=lambda row: (row.doc_date, row.id))
         moves = [Move(row.id, row.doc_date, row.kind, row.qty, row.basis, row.given) for row in rows]
-        valued = costing.value_moves(holding, moves, context.methods.method_of(pair[0]), std_cost=context.std_costs.get(pair[0]))
+        valued = costing.value_moves(holding, moves, context.methods.method_of(pair[0]),
+                                     lambda month: month in context.final_months, std_cost=context.std_costs.get(pair[0]))
         for row, v in zip(rows, valued):
             for name, value in _valued_columns(row.qty, v).items():
                 setattr(row, name, same.setdefault(value, value))
