@@ -1,8 +1,10 @@
 """Stage post: checked documents and master rows → ledger rows, inside the
 caller's transaction (one per file: all of it posts, or none).
 
-Movements are computed in Python from the cost state of the pairs touched,
-loaded in one query, and written with executemany: no per-line round trips.
+Movements are computed in Python from the balance rows of the pairs touched, read a
+chunk of pairs per query, valued before they are written where nothing else is needed
+(repost.value_appended), and written with executemany (bulk.py): no per-line round
+trips. What a backdated or linked movement changes, repost.revalue values afterwards.
 """
 from __future__ import annotations
 
@@ -105,7 +107,6 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
     d = schema.documents
     doc_rows = [_document_row(doc, file_id, now) for doc in docs]
     ids = [row[0] for row in conn.execute(insert(d).returning(d.c.id, sort_by_parameter_order=True), doc_rows)]
-    # a count without differences has no lines
     bulk.insert_rows(conn, schema.lines, (_line_row(doc_id, doc, line) for doc_id, doc in zip(ids, docs)
                                           for line in doc.lines))
     movements = _movements(conn, list(zip(ids, docs)))
