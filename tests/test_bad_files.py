@@ -548,6 +548,20 @@ def test_two_values_far_apart_are_refused_by_jxc_run_without_a_crash(tmp_path):
         assert openpyxl.load_workbook(errors).sheetnames == [PROBLEMS_SHEET]
 
 
+@pytest.mark.parametrize("prefix", ["", "x:"])
+def test_the_extent_of_a_big_sheet_is_found_across_the_pieces_its_xml_is_read_in(prefix):
+    """The sheet XML is searched a few MB at a time: a cell at a piece's edge, and the
+    farthest ones at the very end, still count (written plainly, and with a namespace prefix)."""
+    from jxc_sheets.sheets import sniff
+
+    rows = "".join(f'<{prefix}row r="{r}"><{prefix}c r="B{r}" t="n"><{prefix}v>{r}</{prefix}v></{prefix}c>'
+                   f'<{prefix}c r="C{r}" t="n"><{prefix}v>1</{prefix}v></{prefix}c></{prefix}row>' for r in range(3, 120_003))
+    far = f'<{prefix}row r="700000"><{prefix}c r="AZ700000" t="n"><{prefix}v>9</{prefix}v></{prefix}c></{prefix}row>'
+    xml = f"<{prefix}worksheet><{prefix}sheetData>{rows}{far}</{prefix}sheetData></{prefix}worksheet>".encode()
+    assert len(xml) > 2 * (1 << 22)  # read in several pieces
+    assert sniff.cell_extent(xml) == sniff.Extent(3, 700_000, 2, 52)
+
+
 def test_a_declared_dimension_of_a_million_rows_with_three_real_rows_reads_fast(ready):
     settings, engine = ready
 
