@@ -168,8 +168,15 @@ def test_the_checks_pass_on_a_generated_month_of_thousands_of_movements(workspac
     closed = close_month(engine, workspace, "2026-10", "test", today=TODAY)
     checks = sheet(closed.pack, "checks")
     assert len(checks) == 10 and [c["ok"] for c in checks] == ["Y"] * 10, checks  # November has movements: no balances check
-    assert len(sheet(closed.pack, "summary")) == 9
+    summary = sheet(closed.pack, "summary")
+    assert len(summary) == 9
     assert len(sheet(closed.pack, "in_transit")) > 5
+    kept = schema.period_balances
+    with engine.connect() as conn:  # what November opens from is the pack's closing, to the cent
+        closing = {(r.sku, r.warehouse): (float(r.qty), float(r.value)) for r in conn.execute(
+            select(kept.c.sku, kept.c.warehouse, kept.c.qty, kept.c.value).where(kept.c.month == "2026-10"))}
+    assert closing == {(r["sku"], r["warehouse"]): (r["closing_qty"], r["closing_value"]) for r in summary
+                       if r["closing_qty"] or r["closing_value"]}
 
 
 def test_voucher_csv_text_never_runs_as_a_formula(workspace, engine):

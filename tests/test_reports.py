@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+import zipfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -320,6 +322,30 @@ def test_streamed_table_text_reads_back_as_written_and_continues_past_the_row_li
     assert [ws.auto_filter.ref for ws in book] == ["A1:D5", "A1:D5", "A1:D3"]
     assert [(c.value, c.data_type) for c in book["t"]["A"][1:4]] == [(" lead", "s"), ("trail ", "s"), ("ctl_x0001_x", "s")]
     assert book["t_3"]["A3"].value == "0012" and book["t_3"]["A3"].data_type == "s"
+
+
+def test_streamed_numbers_keep_their_exact_digits_and_missing_values_leave_their_cells_empty(tmp_path):
+    class Row:
+        def __init__(self, text, amount, count, day):
+            self.text, self.amount, self.count, self.day = text, amount, count, day
+
+    amounts = [D("12.30"), D("-0.00"), D("1E+3"), D("0E-10"), D("1.5E-8"), D(1) / D(3), None, 2.5, 7, True]
+    rows = [Row(text, amount, n, date(2026, 11, n + 1) if n % 2 else None)
+            for n, (text, amount) in enumerate(zip(["E+5", "", "x", "E-1", *"abcdef"], amounts))]
+    columns = (Column("text", "文本"), Column("amount", "金额", "money"), Column("count", "数", "int"),
+               Column("day", "日期", "date"))
+    path = tmp_path / "n.xlsx"
+    with Book(path) as book:
+        book.add_table("n", columns, rows)
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    written = re.findall(r'<c r="B(\d+)" s="\d+"><v>([^<]*)</v>', xml)
+    assert written == [("2", "12.30"), ("3", "-0.00"), ("4", "1000"), ("5", "0.0000000000"),
+                       ("6", "0.000000015"), ("7", f"{D(1) / D(3)}"), ("9", "2.5"), ("10", "7"), ("11", "1")]
+    sheet = openpyxl.load_workbook(path)["n"]
+    assert [[c.value for c in row] for row in sheet.iter_rows(min_row=2, max_row=4)] == [
+        ["E+5", 12.3, 0, None], [None, 0, 1, datetime(2026, 11, 2)], ["x", 1000, 2, None]]
+    assert [c.value for c in sheet[8]] == ["c", None, 6, None]
 
 
 def test_stale_temp_files_of_a_killed_run_are_removed(ledger, settings):

@@ -6,10 +6,10 @@ both are written to `period_audit` with who, when and why, and never removed.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import (BigInteger, Connection, Select, delete, func, insert, literal, or_, select, type_coerce,
+                        union_all, update)
 
 from . import schema
 from .errors import LedgerError
@@ -54,26 +54,61 @@ def close(conn: Connection, month: str, by: str, forced: bool, reason: str = "")
                                                     at=now, by=by, reason=reason))
 
 
-def save_closing(conn: Connection, month: str, closing: dict[tuple[str, str], tuple[Decimal, Decimal]]) -> None:
-    """The month's closing balance per sku × warehouse, kept so the next month opens from it."""
-    rows = [{"month": month, "sku": sku, "warehouse": wh, "qty": qty, "value": value}
-            for (sku, wh), (qty, value) in closing.items() if qty or value]
-    if rows:
-        conn.execute(insert(schema.period_balances), rows)
+def save_closing(conn: Connection, month: str, start: date, end: date) -> None:
+    """The month's closing balance per sku × warehouse — its opening and its movements
+    (`start` to `end`), added up by the database — kept so the next month opens from it."""
+    closing = closing_balances(conn, month, start, end).subquery()
+    conn.execute(insert(schema.period_balances).from_select(
+        ["month", "sku", "warehouse", "qty", "value"],
+        select(literal(month), closing.c.sku, closing.c.warehouse, closing.c.qty, closing.c.value)
+        .where(or_(closing.c.qty != 0, closing.c.value != 0))))
     conn.execute(update(schema.periods).where(schema.periods.c.month == month).values(closing_kept=True))
 
 
-def opening_from_snapshot(conn: Connection, month: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]] | None:
-    """The month's opening balances from the previous month's closing, when that is final:
-    the previous month and every month before it with movements are closed. None otherwise."""
-    start = date(int(month[:4]), int(month[5:7]), 1)
-    previous = month_of(start - timedelta(days=1))
+def kept_closing(month: str) -> Select:
+    """(sku, warehouse, qty, value) of the month's kept closing balances, qty and value as
+    the scaled integers the ledger stores."""
+    p = schema.period_balances
+    return select(p.c.sku, p.c.warehouse, stored(p.c.qty).label("qty"), stored(p.c.value).label("value")).where(
+        p.c.month == month)
+
+
+def closing_balances(conn: Connection, month: str, start: date, end: date) -> Select:
+    """(sku, warehouse, qty, value) at the month's end, as scaled integers: the previous
+    month's kept closing and the month's movements when the month opens from it, else
+    every movement by the end."""
+    if not opens_from_closing(conn, month):
+        return _added_up(schema.movements, schema.movements.c.doc_date <= end)
+    m = schema.movements
+    moved = select(m.c.sku, m.c.warehouse, stored(m.c.qty), stored(m.c.value)).where(m.c.doc_date >= start,
+                                                                                       m.c.doc_date <= end)
+    return _added_up(union_all(kept_closing(previous_month(month)), moved).subquery())
+
+
+def _added_up(rows, *where) -> Select:
+    """(sku, warehouse, qty, value) of `rows` (movements, or what has their columns) per sku × warehouse."""
+    return (select(rows.c.sku, rows.c.warehouse, stored(func.sum(rows.c.qty)).label("qty"),
+                   stored(func.sum(rows.c.value)).label("value"))
+            .where(*where).group_by(rows.c.sku, rows.c.warehouse))
+
+
+def stored(column):
+    """A Scaled column, or a sum of one, read as the integer stored: exact, and no Decimal
+    made for each value."""
+    return type_coerce(column, BigInteger)
+
+
+def previous_month(month: str) -> str:
+    return month_of(date(int(month[:4]), int(month[5:7]), 1) - timedelta(days=1))
+
+
+def opens_from_closing(conn: Connection, month: str) -> bool:
+    """Whether the month opens from the previous month's kept closing balances
+    (period_balances): the previous month and every month before it with movements are closed."""
+    previous = previous_month(month)
     closed = closed_months(conn)
     kept = conn.execute(select(schema.periods.c.closing_kept).where(schema.periods.c.month == previous)).scalar()
-    if not kept or any(m < previous and m not in closed for m in months_with_movements(conn)):
-        return None
-    p = schema.period_balances
-    return {(r.sku, r.warehouse): (r.qty, r.value) for r in conn.execute(select(p).where(p.c.month == previous))}
+    return bool(kept) and not any(m < previous and m not in closed for m in months_with_movements(conn))
 
 
 def reopen(conn: Connection, month: str, by: str, reason: str) -> None:

@@ -28,20 +28,22 @@ Sheets:
 - `checks`: opening + in − out = closing on every row, the closing equal to the
   ledger's movements, the vouchers equal to the pack — each with its difference;
 - `audit`: every close and reopen.
-Every sum is exact (Decimal); movements are classified by their kind and sign, so a
-reversal nets against what it reverses.
+Every sum is exact (the ledger's scaled integers added up, each made a Decimal once);
+movements are classified by their kind and sign, so a reversal nets against what it
+reverses.
 """
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+import functools
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, fields, make_dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, and_, case, func, select
 
 from ..config import AccountsConfig, FinanceConfig
 from ..ledger import counts as ledger_counts
@@ -59,6 +61,7 @@ TYPE_ZH = {"purchase": "采购", "sales_return": "销售退回", "transfer": "�
            "sales": "销售", "purchase_return": "采购退货", "count_loss": "盘亏"}
 AMOUNTS = ("opening", *(f"in_{t}" for t in IN_TYPES), *(f"out_{t}" for t in OUT_TYPES), "closing")
 NUMBERS = tuple(f"{a}_{m}" for a in AMOUNTS for m in ("qty", "value"))
+RECEIVING = ("receipt", "opening", "transfer", "sales_return")  # what the aging counts as a receipt
 AGE_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"), (180, "91-180"), (None, ">180"))
 
 TRANSIT_NUMBERS = ("opening_transit_qty", "opening_transit_value", "closing_transit_qty", "closing_transit_value")
@@ -83,13 +86,26 @@ def movement_type(kind: str, positive: bool) -> str:
 
 # --- the summary ------------------------------------------------------------------------
 
+SummaryRow = namedtuple("SummaryRow", ("sku", "name", "category", "warehouse", "site", *NUMBERS))
+Cell = namedtuple("Cell", ("warehouse", "category", "site"))
+"""The finest grouping the pack adds up to: by_warehouse, by_site, by_category and the group are sums of cells."""
+
+FLOWS = NUMBERS[2:-2]  # in_purchase_qty … out_other_value
+_PLACES = tuple(-schema.QTY_PLACES if n.endswith("_qty") else -schema.MONEY_PLACES for n in NUMBERS)
+_ZERO_FLOWS = (ZERO,) * len(FLOWS)
+
+
 @dataclass(frozen=True)
-class Pair:
-    sku: str
-    warehouse: str
-    name: str
-    category: str
-    site: str
+class Summary:
+    """The month per sku × warehouse with an opening balance or a movement in it (`rows`, by
+    sku then warehouse), the same added up per warehouse × category (`cells`), how many
+    rows break opening + in − out = closing (`broken`), and each pair's last receipt and
+    last issue by the month end (`last_moved`, for the aging)."""
+
+    rows: list[SummaryRow]
+    cells: dict[Cell, dict[str, Decimal]]
+    broken: int
+    last_moved: dict[tuple[str, str], tuple[date | None, date | None]]
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -98,49 +114,110 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def summary(conn: Connection, month: str) -> tuple[list[Pair], dict[tuple[str, str], dict[str, Decimal]]]:
-    """Every sku × warehouse with an opening balance or a movement in the month, and its amounts."""
+def summary(conn: Connection, month: str) -> Summary:
+    """The month's amounts, added up in scaled integers (as the ledger stores them), so every
+    sum is exact; Decimals are made once per amount, at the end."""
     start, end = month_bounds(month)
-    m = schema.movements
-    amounts: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(NUMBERS, ZERO))
-    for (sku, warehouse), (qty, value) in _opening(conn, month, start).items():
-        if qty or value:
-            row = amounts[(sku, warehouse)]
-            row["opening_qty"], row["opening_value"] = qty, value
-    positive = case((m.c.qty > 0, 1), else_=0).label("positive")
-    moved = (select(m.c.sku, m.c.warehouse, m.c.kind, positive, func.sum(m.c.qty), func.sum(m.c.value))
-             .where(m.c.doc_date >= start, m.c.doc_date <= end).group_by(m.c.sku, m.c.warehouse, m.c.kind, positive))
-    for sku, warehouse, kind, is_positive, qty, value in conn.execute(moved):
-        column = movement_type(kind, bool(is_positive))
-        sign = 1 if column.startswith("in_") else -1
-        row = amounts[(sku, warehouse)]
-        row[f"{column}_qty"] += sign * qty
-        row[f"{column}_value"] += sign * value
-    for row in amounts.values():
-        for measure in ("qty", "value"):
-            ins = sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
-            outs = sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO)
-            row[f"closing_{measure}"] = row[f"opening_{measure}"] + ins - outs
+    opening, last_moved = _history(conn, month, start, end)
+    flows = _flows(conn, start, end)
     items = {r.sku: (r.name, r.category) for r in conn.execute(select(schema.items.c.sku, schema.items.c.name,
                                                                         schema.items.c.category))}
     sites = _sites(conn)
-    pairs = [Pair(sku, wh, *items.get(sku, ("", "")), sites.get(wh, "")) for sku, wh in sorted(amounts)]
-    return pairs, dict(amounts)
+    held = [pair for pair, amount in opening.items() if amount != (0, 0)]  # by sku, warehouse already: a quick sort
+    pairs = sorted(held + [pair for pair in flows if opening.get(pair, (0, 0)) == (0, 0)])
+    rows, broken = [], 0
+    moved_by_cell: dict[tuple, list[tuple]] = defaultdict(list)
+    unmoved_by_cell: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])  # (qty, value): their opening = closing
+    for pair in pairs:
+        sku, warehouse = pair
+        name, category = items.get(sku, ("", ""))
+        site = sites.get(warehouse, "")
+        open_qty, open_value = opening.get(pair, (0, 0))
+        moved = flows.get(pair)
+        if moved is None:
+            unmoved = unmoved_by_cell[(warehouse, category, site)]
+            unmoved[0] += open_qty
+            unmoved[1] += open_value
+            qty, value = _decimal(open_qty, _PLACES[0]), _decimal(open_value, _PLACES[1])
+            rows.append(SummaryRow._make((sku, name, category, warehouse, site, qty, value, *_ZERO_FLOWS, qty, value)))
+        else:
+            columns, (moved_qty, moved_value) = moved
+            amounts = (open_qty, open_value, *columns, open_qty + moved_qty, open_value + moved_value)
+            broken += _broken(amounts, 0) + _broken(amounts, 1)
+            moved_by_cell[(warehouse, category, site)].append(amounts)
+            numbers = tuple([Decimal(a).scaleb(places) if a else ZERO for a, places in zip(amounts, _PLACES)])
+            rows.append(SummaryRow._make((sku, name, category, warehouse, site) + numbers))
+    cells = {Cell(*cell): _cell_totals(moved_by_cell.get(cell, []), unmoved_by_cell.get(cell, (0, 0)))
+             for cell in sorted(set(moved_by_cell) | set(unmoved_by_cell))}
+    return Summary(rows, cells, broken, last_moved)
 
 
-def _opening(conn: Connection, month: str, start: date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
-    """From the previous month's closing when it is final, else from every movement before the month."""
-    snapshot = periods.opening_from_snapshot(conn, month)
-    if snapshot is not None:
-        return snapshot
+def _cell_totals(moved: list[tuple], unmoved: tuple[int, int]) -> dict[str, Decimal]:
+    """The NUMBERS of a cell: its rows that moved in the month added up, and the (qty,
+    value) of those that did not in its opening and its closing."""
+    totals = [sum(column) for column in zip(*moved)] or [0] * len(NUMBERS)
+    qty, value = unmoved
+    for at, amount in ((0, qty), (1, value), (-2, qty), (-1, value)):
+        totals[at] += amount
+    return {n: _decimal(total, places) for n, total, places in zip(NUMBERS, totals, _PLACES)}
+
+
+def _decimal(scaled: int, places: int) -> Decimal:
+    return Decimal(scaled).scaleb(places) if scaled else ZERO
+
+
+def _broken(amounts: tuple, measure: int) -> bool:
+    """opening + in − out ≠ closing, for the qty (0) or the value (1) of a row of scaled integers."""
+    flows = amounts[2 + measure:-2:2]  # the in_ columns, then the out_ ones
+    ins, outs = sum(flows[:len(IN_TYPES)]), sum(flows[len(IN_TYPES):])
+    return amounts[measure] + ins - outs != amounts[-2 + measure]
+
+
+def _history(conn: Connection, month: str, start: date, end: date) -> tuple[dict, dict]:
+    """Per sku × warehouse: (qty, value) at the month's opening in scaled integers, and
+    (last receipt, last issue) by its end. When the month opens from the movements before
+    it, not from the previous month's kept closing, one pass over the ledger finds both."""
     m = schema.movements
-    query = (select(m.c.sku, m.c.warehouse, func.sum(m.c.qty), func.sum(m.c.value))
-             .where(m.c.doc_date < start).group_by(m.c.sku, m.c.warehouse))
-    return {(sku, wh): (qty, value) for sku, wh, qty, value in conn.execute(query)}
+    pair = (m.c.sku, m.c.warehouse)
+    received = func.max(case((and_(m.c.kind.in_(RECEIVING), m.c.qty > 0), m.c.doc_date)))
+    issued = func.max(case((and_(m.c.kind == "delivery", m.c.qty < 0), m.c.doc_date)))
+    if periods.opens_from_closing(conn, month):
+        kept = periods.kept_closing(periods.previous_month(month)).subquery()
+        opening = {(sku, wh): (qty, value) for sku, wh, qty, value in
+                   conn.execute(select(kept).order_by(kept.c.sku, kept.c.warehouse))}
+        query = select(*pair, received, issued).where(m.c.doc_date <= end).group_by(*pair)
+        return opening, {(sku, wh): (r, i) for sku, wh, r, i in conn.execute(query)}
+    before = m.c.doc_date < start
+    query = (select(*pair, periods.stored(func.sum(case((before, m.c.qty), else_=0))),
+                    periods.stored(func.sum(case((before, m.c.value), else_=0))), received, issued)
+             .where(m.c.doc_date <= end).group_by(*pair).order_by(*pair))
+    opening, last_moved = {}, {}
+    for sku, wh, qty, value, last_receipt, last_issue in conn.execute(query):
+        opening[(sku, wh)] = (qty, value)
+        last_moved[(sku, wh)] = (last_receipt, last_issue)
+    return opening, last_moved
 
 
-def closing_balances(amounts: Mapping) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
-    return {pair: (row["closing_qty"], row["closing_value"]) for pair, row in amounts.items()}
+def _flows(conn: Connection, start: date, end: date) -> dict[tuple[str, str], tuple[list[int], tuple[int, int]]]:
+    """Per sku × warehouse moved in the month: its FLOWS and its net (qty, value), in scaled integers."""
+    m = schema.movements
+    positive = case((m.c.qty > 0, 1), else_=0).label("positive")
+    moved = (select(m.c.sku, m.c.warehouse, m.c.kind, positive, periods.stored(func.sum(m.c.qty)),
+                    periods.stored(func.sum(m.c.value)))
+             .where(m.c.doc_date >= start, m.c.doc_date <= end).group_by(m.c.sku, m.c.warehouse, m.c.kind, positive))
+    found: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    placed: dict[tuple[str, int], tuple[int, int]] = {}  # (kind, positive) → where in FLOWS, sign
+    for sku, warehouse, kind, is_positive, qty, value in conn.execute(moved):
+        if (kind, is_positive) not in placed:
+            column = movement_type(kind, bool(is_positive))
+            placed[(kind, is_positive)] = FLOWS.index(f"{column}_qty"), 1 if column.startswith("in_") else -1
+        at, sign = placed[(kind, is_positive)]
+        columns, net = found.setdefault((sku, warehouse), ([0] * len(FLOWS), [0, 0]))
+        columns[at] += sign * qty
+        columns[at + 1] += sign * value
+        net[0] += qty
+        net[1] += value
+    return {pair: (columns, (net[0], net[1])) for pair, (columns, net) in found.items()}
 
 
 def _sites(conn: Connection) -> dict[str, str]:
@@ -155,12 +232,13 @@ def _sum(rows: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
     return total
 
 
-def grouped(pairs: list[Pair], amounts: Mapping, key, name=lambda p: "") -> list:
+def grouped(summarised: Summary, key, name=lambda cell: "") -> list:
+    """The summary added up by `key` of each Cell (warehouse, category, site)."""
     groups: dict[str, list] = defaultdict(list)
     names: dict[str, str] = {}
-    for pair in pairs:
-        groups[key(pair)].append(amounts[(pair.sku, pair.warehouse)])
-        names[key(pair)] = name(pair)
+    for cell, amounts in summarised.cells.items():
+        groups[key(cell)].append(amounts)
+        names[key(cell)] = name(cell)
     return [Totals(k, names[k], **_sum(rows)) for k, rows in sorted(groups.items())]
 
 
@@ -262,8 +340,7 @@ def margins(conn: Connection, month: str) -> dict[str, list[Margin]]:
     return {by: margin_rows(rows, names[by]) for by, rows in totals.items()}
 
 
-@dataclass(frozen=True)
-class Aging:
+class Aging(NamedTuple):
     sku: str
     name: str
     warehouse: str
@@ -277,33 +354,24 @@ class Aging:
     dead: str
 
 
-def aging(conn: Connection, month: str, pairs: list[Pair], amounts: Mapping, rules: FinanceConfig) -> list[Aging]:
+def aging(month: str, summarised: Summary, rules: FinanceConfig) -> list[Aging]:
+    """The month-end stock by age since its last receipt; slow and dead by the days since its last issue."""
     _start, end = month_bounds(month)
-    m = schema.movements
-    last = {}
-    for flow, kinds, sign in (("in", ["receipt", "opening", "transfer", "sales_return"], m.c.qty > 0),
-                              ("out", ["delivery"], m.c.qty < 0)):
-        query = (select(m.c.sku, m.c.warehouse, func.max(m.c.doc_date)).where(m.c.kind.in_(kinds), sign,
-                                                                               m.c.doc_date <= end)
-                 .group_by(m.c.sku, m.c.warehouse))
-        last[flow] = {(sku, wh): day for sku, wh, day in conn.execute(query)}
+    last = summarised.last_moved
     rows = []
-    for pair in pairs:
-        amount = amounts[(pair.sku, pair.warehouse)]
-        if amount["closing_qty"] <= 0:
+    for r in summarised.rows:
+        if r.closing_qty <= 0:
             continue
-        received, issued = last["in"].get((pair.sku, pair.warehouse)), last["out"].get((pair.sku, pair.warehouse))
+        received, issued = last.get((r.sku, r.warehouse), (None, None))
         age = (end - received).days if received else None
         idle = (end - (issued or received)).days if issued or received else None  # never issued: idle since received
-        rows.append(Aging(pair.sku, pair.name, pair.warehouse, amount["closing_qty"], amount["closing_value"],
-                          received, age, _bucket(age), issued,
-                          "Y" if idle is None or idle > rules.slow_days else "",
+        rows.append(Aging(r.sku, r.name, r.warehouse, r.closing_qty, r.closing_value, received, age, _bucket(age),
+                          issued, "Y" if idle is None or idle > rules.slow_days else "",
                           "Y" if idle is None or idle > rules.dead_days else ""))
     return rows
 
 
-@dataclass(frozen=True)
-class AgedLayer:
+class AgedLayer(NamedTuple):
     sku: str
     warehouse: str
     received: date | None  # None: older than the last bucket's limit
@@ -313,7 +381,7 @@ class AgedLayer:
     value: Decimal
 
 
-def aging_by_layer(conn: Connection, month: str, amounts: Mapping) -> list[AgedLayer]:
+def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> list[AgedLayer]:
     """The month-end stock of each pair split into the receipts it is left from, first in
     first out: the newest receipts hold what is left. Under fifo a layer is valued at its
     receipt's cost (the layers costing keeps); under an average at the closing average.
@@ -323,34 +391,43 @@ def aging_by_layer(conn: Connection, month: str, amounts: Mapping) -> list[AgedL
     _start, end = month_bounds(month)
     horizon = end - timedelta(days=AGE_BUCKETS[-2][0])
     method = methods.load(conn)
+    fifo: dict[str, bool] = {}  # sku → valued by fifo in the month
     m = schema.movements
-    left = {pair: a["closing_qty"] for pair, a in amounts.items() if a["closing_qty"] > 0}
+    closing = {(r.sku, r.warehouse): (r.closing_qty, r.closing_value) for r in summarised.rows if r.closing_qty > 0}
+    left = {pair: qty for pair, (qty, _value) in closing.items()}
     query = (select(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.qty, m.c.value)
              .where(m.c.qty > 0, m.c.doc_date <= end, m.c.doc_date >= horizon)
              .order_by(m.c.sku, m.c.warehouse, m.c.doc_date.desc(), m.c.id.desc()))
-    layers: dict[tuple[str, str], list[AgedLayer]] = defaultdict(list)
-    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
-        pair = (r.sku, r.warehouse)
-        if left.get(pair, 0) <= 0:
+    pieces: dict[tuple[str, str], list[tuple]] = defaultdict(list)  # (received, age, bucket, qty, value), newest first
+    for sku, warehouse, received, qty, value in conn.execute(query, execution_options={"stream_results": True,
+                                                                                       "yield_per": 10_000}):
+        pair = (sku, warehouse)
+        remaining = left.get(pair, 0)
+        if remaining <= 0:
             continue
-        amount = amounts[pair]
-        piece = min(left[pair], r.qty)
-        left[pair] -= piece
-        fifo = method.method_of(r.sku)(month) == FIFO
-        unit = r.value / r.qty if fifo else amount["closing_value"] / amount["closing_qty"]
-        age = (end - r.doc_date).days
-        layers[pair].append(AgedLayer(r.sku, r.warehouse, r.doc_date, age, _bucket(age), piece, money(piece * unit)))
+        piece = min(remaining, qty)
+        left[pair] = remaining - piece
+        if sku not in fifo:
+            fifo[sku] = method.method_of(sku)(month) == FIFO
+        unit = value / qty if fifo[sku] else closing[pair][1] / closing[pair][0]
+        age = (end - received).days
+        pieces[pair].append((received, age, _bucket(age), piece, money(piece * unit)))
     rows = []
-    for pair in sorted(left):
-        found = layers[pair]
+    for pair, (_qty, value) in closing.items():  # by sku, warehouse, as the summary
+        found = pieces.get(pair)
+        if found is None:  # nothing received in the last half year: all of it is one layer
+            rows.append(AgedLayer(*pair, None, None, AGE_BUCKETS[-1][1], left[pair], value))
+            continue
         if left[pair] > 0:
-            found.append(AgedLayer(pair[0], pair[1], None, None, AGE_BUCKETS[-1][1], left[pair], ZERO))
-        residue = amounts[pair]["closing_value"] - sum(l.value for l in found)
-        found[-1] = replace(found[-1], value=found[-1].value + residue)
-        rows += found
+            found.append((None, None, AGE_BUCKETS[-1][1], left[pair], ZERO))
+        *before, (received, age, bucket, piece, piece_value) = found
+        residue = value - sum(layer[-1] for layer in found)  # the last layer makes the pair's layers its closing value
+        rows += [AgedLayer(*pair, *layer) for layer in before]
+        rows.append(AgedLayer(*pair, received, age, bucket, piece, piece_value + residue))
     return rows
 
 
+@functools.cache
 def _bucket(age: int | None) -> str:
     if age is None:
         return ""
@@ -442,18 +519,15 @@ class Check:
     ok: str
 
 
-def checks(conn: Connection, month: str, amounts: Mapping, group, entries: list[Entry],
+def checks(conn: Connection, month: str, broken: int, group, entries: list[Entry],
            accounts: AccountsConfig) -> list[Check]:
     start, end = month_bounds(month)
     m = schema.movements
-    broken = sum(1 for row in amounts.values() for measure in ("qty", "value")
-                 if row[f"opening_{measure}"] + sum((row[f"in_{t}_{measure}"] for t in IN_TYPES), ZERO)
-                 - sum((row[f"out_{t}_{measure}"] for t in OUT_TYPES), ZERO) != row[f"closing_{measure}"])
     transfers = func.coalesce(func.sum(case((m.c.kind == "transfer", m.c.value), else_=0)), 0)
-    ledger_qty, ledger_value, ledger_transfers = conn.execute(
-        select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0), transfers)
+    before = func.coalesce(func.sum(case((m.c.doc_date < start, m.c.value), else_=0)), 0)
+    ledger_qty, ledger_value, ledger_transfers, opening_value = conn.execute(
+        select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0), transfers, before)
         .where(m.c.doc_date <= end)).one()
-    opening_value = conn.execute(select(func.coalesce(func.sum(m.c.value), 0)).where(m.c.doc_date < start)).scalar()
     inventory_net = sum((e.debit - e.credit for e in entries if e.account == accounts.inventory), ZERO)
     transit_net = sum((e.debit - e.credit for e in entries if e.account == accounts.goods_in_transit), ZERO)
     debits, credits = sum((e.debit for e in entries), ZERO), sum((e.credit for e in entries), ZERO)
@@ -546,32 +620,31 @@ class _CountRow:
 
 
 def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
-               summarised: tuple[list[Pair], Mapping] | None = None) -> tuple[Path, Path, list[Check]]:
+               summarised: Summary | None = None) -> tuple[Path, Path, list[Check]]:
     """Writes outbox/monthend/MONTH.xlsx and MONTH-vouchers.csv; returns them and the checks."""
-    pairs, amounts = summarised or summary(conn, month)
-    rows = [make_row(pair, amounts) for pair in pairs]
+    summarised = summarised or summary(conn, month)
     transit = goods_in_transit(conn, month)
     crossing = frozenset(t.doc_no for t in transit.closing)
     within_sites = transfers_within(conn, month, same_site_only=True, crossing=crossing)
-    by_site = site_rows([_eliminate(r, e) for r, e in _with(grouped(pairs, amounts, lambda p: p.site), within_sites)],
+    by_site = site_rows([_eliminate(r, e) for r, e in _with(grouped(summarised, lambda c: c.site), within_sites)],
                         transit)
-    group = _with_transit(_eliminate(Totals("合计 group", "", **_sum(amounts.values())),
+    group = _with_transit(_eliminate(Totals("合计 group", "", **_sum(summarised.cells.values())),
                                      _sum(transfers_within(conn, month, same_site_only=False).values())), transit.total())
     entries = vouchers(month, by_site, rules, transit)
-    found = checks(conn, month, amounts, group, entries, rules.accounts)
+    found = checks(conn, month, summarised.broken, group, entries, rules.accounts)
     start, end = month_bounds(month)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
     with atomic_path(pack) as temp, Book(temp) as book:
-        book.add_table("summary", SUMMARY_COLUMNS, rows)
-        book.add_table("by_category", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.category or "(未分类 none)"))
-        book.add_table("by_warehouse", TOTAL_COLUMNS, grouped(pairs, amounts, lambda p: p.warehouse, lambda p: p.site))
+        book.add_table("summary", SUMMARY_COLUMNS, summarised.rows)
+        book.add_table("by_category", TOTAL_COLUMNS, grouped(summarised, lambda c: c.category or "(未分类 none)"))
+        book.add_table("by_warehouse", TOTAL_COLUMNS, grouped(summarised, lambda c: c.warehouse, lambda c: c.site))
         book.add_table("by_site", SITE_COLUMNS, by_site)
         book.add_table("group", SITE_COLUMNS, [group])
         book.add_table("in_transit", TRANSIT_COLUMNS, transit.closing)
         for by, rows_by in margins(conn, month).items():
             book.add_table(f"cogs_by_{by}", MARGIN_COLUMNS, rows_by)
-        book.add_table("aging", AGING_COLUMNS, aging(conn, month, pairs, amounts, rules))
-        book.add_table("aging_by_layer", LAYER_COLUMNS, aging_by_layer(conn, month, amounts))
+        book.add_table("aging", AGING_COLUMNS, aging(month, summarised, rules))
+        book.add_table("aging_by_layer", LAYER_COLUMNS, aging_by_layer(conn, month, summarised))
         book.add_table("count_variance", COUNT_COLUMNS, [
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])
@@ -581,14 +654,6 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
         book.add_table("audit", AUDIT_COLUMNS, periods.audit_rows(conn))
     write_vouchers_csv(csv_path, entries)
     return pack, csv_path, found
-
-
-def make_row(pair: Pair, amounts: Mapping):
-    return _SummaryRow(pair.sku, pair.name, pair.category, pair.warehouse, pair.site, **amounts[(pair.sku, pair.warehouse)])
-
-
-_SummaryRow = make_dataclass("SummaryRow", [("sku", str), ("name", str), ("category", str), ("warehouse", str),
-                                            ("site", str), *((n, Decimal) for n in NUMBERS)], frozen=True)
 
 
 def _with(rows: list, eliminated: Mapping[str, Mapping[str, Decimal]]):

@@ -9,6 +9,7 @@ XML straight from the query (Book.add_table).
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import operator
 import os
@@ -303,11 +304,22 @@ def _remembered(to_xml: Callable[[Any], str], kind: type) -> Callable[[Any], str
                 seen[value] = xml
         return xml
 
+    cached.seen = seen  # for callers that look a value up first, without a call
     return cached
 
 
 ROW_MARK = "\x00"
 """The row number of a row encoded ahead (Book.encoder): filled in when it is placed."""
+
+_NUMBER_SLOTS = {Decimal: "%s", int: "%d", bool: "%d", float: "%r", type(None): "%.0s"}
+"""How a row template writes a number cell's value, by its type: str() of a Decimal is its
+exact digits unless it turns to scientific notation (checked on each row); "%.0s" takes
+a None and writes nothing (the cell is left out)."""
+_WHOLE_CELL_TYPES = {str, date, datetime, type(None), Decimal, int, float, bool}
+"""What a text or date cell of a row template may hold: values the encoder may look up in a dict."""
+_EXPONENT = re.compile(rb"E[+-]")  # quick to rule out; the next one says if it is in a number
+_SCIENTIFIC = re.compile(rb"<v>[^<]*E[+-]")
+_MARK = ROW_MARK.encode("utf-8")
 
 
 class _RowEncoder:
@@ -326,25 +338,81 @@ class _RowEncoder:
         ]
         self.cells_signature = tuple((start, attributes) for start, attributes, _ in self.cells)
         self._values = None
+        # A row is one %-format of a template chosen by the types of its values (the
+        # per-cell work done in C); its text and date cells are given whole.
+        self._whole_cells = [
+            (i, whole_cell.seen, whole_cell)
+            for i, ((start, attributes, to_xml), c) in enumerate(zip(self.cells, columns)) if to_xml is not _number_xml
+            for whole_cell in [_remembered(partial(_whole_cell, start, attributes,
+                                                   _text_xml if c.type == "text" else _date_xml),
+                                           str if c.type == "text" else date)]]
+        self._templates: dict[tuple[type, ...], str | None] = {}
 
     def values(self, row: Any) -> tuple:
         if self._values is None:
             fields = getattr(row, "_fields", None)  # result rows are tuples: index, faster than names
-            getter = (operator.itemgetter(*[fields.index(k) for k in self.keys]) if fields
+            getter = (tuple if fields and list(fields) == self.keys  # the columns in order already
+                      else operator.itemgetter(*[fields.index(k) for k in self.keys]) if fields
                       else operator.attrgetter(*self.keys))
-            self._values = getter if len(self.keys) > 1 else (lambda r, g=getter: (g(r),))
+            self._values = getter if len(self.keys) > 1 or getter is tuple else (lambda r, g=getter: (g(r),))
         return self._values(row)
 
     def encode(self, row_no: int | str, row: Any) -> str:
-        n = str(row_no)
+        return self._utf8(row).replace(_MARK, str(row_no).encode("utf-8")).decode("utf-8")
+
+    def encode_rows(self, first: int, rows: Iterable[Any]) -> bytes:
+        """Rows numbered from `first` on, as UTF-8: what a sheet part holds."""
+        return b"".join([self._utf8(row).replace(_MARK, b"%d" % n) for n, row in enumerate(rows, first)])
+
+    def _utf8(self, row: Any) -> bytes:
+        """The row's XML in UTF-8, ROW_MARK for its number."""
         if type(row) is str:
-            return row.replace(ROW_MARK, n)
+            return row.encode("utf-8")
+        values = (self._values or self.values)(row)
+        types = tuple(map(type, values))
+        template = self._templates.get(types, "")
+        if template == "":
+            template = self._templates[types] = self._template(types)
+        if template is not None:
+            args = list(values)
+            for i, seen, whole_cell in self._whole_cells:
+                args[i] = seen.get(args[i]) or whole_cell(args[i])
+            xml = (template % tuple(args)).encode("utf-8")
+            if not _EXPONENT.search(xml) or not _SCIENTIFIC.search(xml):
+                return xml
+        return self._encode_cell_by_cell(ROW_MARK, values).encode("utf-8")
+
+    def _template(self, types: tuple[type, ...]) -> str | None:
+        """The row's XML with a %-slot per value, ROW_MARK for its number; None when a
+        column holds a value of another type (the row is written cell by cell)."""
+        parts = [f'<row r="{ROW_MARK}">']
+        for (start, attributes, to_xml), kind in zip(self.cells, types):
+            if to_xml is not _number_xml:
+                if kind not in _WHOLE_CELL_TYPES:
+                    return None
+                parts.append("%s")
+            elif kind is type(None):
+                parts.append(_NUMBER_SLOTS[kind])
+            elif kind in _NUMBER_SLOTS:
+                parts.append(f"{start}{ROW_MARK}{attributes}<v>{_NUMBER_SLOTS[kind]}</v></c>")
+            else:
+                return None
+        parts.append("</row>")
+        return "".join(parts)
+
+    def _encode_cell_by_cell(self, n: str, values: tuple) -> str:
         parts = [f'<row r="{n}">']
-        for (start, attributes, to_xml), value in zip(self.cells, self.values(row)):
+        for (start, attributes, to_xml), value in zip(self.cells, values):
             if value is not None and (content := to_xml(value)):
                 parts.append(f'{start}{n}{attributes}{content}</c>')
         parts.append("</row>")
         return "".join(parts)
+
+
+def _whole_cell(start: str, attributes: str, to_xml: Callable[[Any], str], value: Any) -> str:
+    """A text or date cell with ROW_MARK for its row number; "" for none."""
+    content = "" if value is None else to_xml(value)
+    return f"{start}{ROW_MARK}{attributes}{content}</c>" if content else ""
 
 
 def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int,
@@ -352,28 +420,27 @@ def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int,
     """The rows as XML in temporary files, a new one every `per_sheet` rows; and the
     size of the first `head` rows (head ≤ per_sheet)."""
     spools = [_Spool(tempfile.TemporaryFile(), len(encoder.cells))]
-    batch: list[str] = []
     head_size = 0
-    for row in rows:
+    rows = iter(rows)
+    while True:
         spool = spools[-1]
-        if spool.rows == per_sheet:
-            _flush(spool, batch)
+        full = spool.rows == per_sheet
+        limit = min(_BATCH, per_sheet if full else per_sheet - spool.rows)
+        if head and len(spools) == 1 and spool.rows < head:
+            limit = min(limit, head - spool.rows)
+        batch = list(itertools.islice(rows, limit))
+        if not batch:
+            return spools, head_size
+        if full:
             spool = _Spool(tempfile.TemporaryFile(), len(encoder.cells))
             spools.append(spool)
-        spool.rows += 1
-        batch.append(encoder.encode(spool.rows + 1, row))  # row 1 is the labels
-        at_head = spool.rows == head and len(spools) == 1
-        if len(batch) == 2000 or at_head:
-            _flush(spool, batch)
-        if at_head:
+        spool.file.write(encoder.encode_rows(spool.rows + 2, batch))  # row 1 is the labels
+        spool.rows += len(batch)
+        if spool.rows == head and len(spools) == 1:
             head_size = spool.file.tell()
-    _flush(spools[-1], batch)
-    return spools, head_size
 
 
-def _flush(spool: _Spool, batch: list[str]) -> None:
-    spool.file.write("".join(batch).encode("utf-8"))
-    batch.clear()
+_BATCH = 2000  # rows encoded and written at a time
 
 
 _DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
