@@ -38,12 +38,35 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
     if first is None:
         return
     names = list(columns or first)
-    dialect = conn.dialect
-    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    quote = dialect.identifier_preparer.quote
+    marker, quote = _marker(conn), conn.dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
                  f"VALUES ({', '.join([marker] * len(names))})")
+    _execute_many(conn, table, statement, names, chain([first], rows), chunk)
+
+
+def update_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
+                keys: Sequence[str], chunk: int = 10_000) -> None:
+    """Sets `columns` of the rows whose `keys` are as given, one mapping of column name →
+    value per row (the keys' values among them)."""
+    marker, quote = _marker(conn), conn.dialect.identifier_preparer.quote
+    statement = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {marker}' for c in columns)} "
+                 f"WHERE {' AND '.join(f'{quote(k)} = {marker}' for k in keys)}")
+    _execute_many(conn, table, statement, [*columns, *keys], rows, chunk)
+
+
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _execute_many(conn: Connection, table: Table, statement: str, names: Sequence[str], rows: Iterable,
+                  chunk: int) -> None:
+    """`statement` once per row, its parameters the row's `names` converted as the columns store them."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    dialect = conn.dialect
+    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     pick = getitem if isinstance(first, Mapping) else getattr
     for batch in chunks(chain([first], rows), chunk):
         columns = [[pick(row, name) for row in batch] for name in names]

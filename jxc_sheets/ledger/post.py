@@ -282,10 +282,6 @@ def _count_in_balances(conn: Connection, movements: Sequence[NewMovement], held:
         rows.append({"sku": pair[0], "warehouse": pair[1], "qty": state.qty, "value": state.value,
                      "unit_cost": state.unit_cost, "last_date": max(latest[pair], before.last_date) if before else latest[pair],
                      "movements": counts[pair] + (before.movements if before else 0)})
-    b = schema.balances
-    new = [row for row in rows if (row["sku"], row["warehouse"]) not in held]
-    old = [{**row, "_sku": row["sku"], "_wh": row["warehouse"]} for row in rows if (row["sku"], row["warehouse"]) in held]
-    bulk.insert_rows(conn, b, new)
-    if old:
-        conn.execute(update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
-            {c: bindparam(c) for c in ("qty", "value", "unit_cost", "last_date", "movements")}), old)
+    bulk.insert_rows(conn, schema.balances, [row for row in rows if (row["sku"], row["warehouse"]) not in held])
+    bulk.update_rows(conn, schema.balances, [row for row in rows if (row["sku"], row["warehouse"]) in held],
+                     ["qty", "value", "unit_cost", "last_date", "movements"], ["sku", "warehouse"])

@@ -23,9 +23,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select
 
-from . import costing, methods, queries, schema
+from . import bulk, costing, methods, queries, schema
 from .costing import ZERO, Holding, Move, Valued, month_of
 
 Pair = tuple[str, str]
@@ -79,7 +79,7 @@ def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Contex
             known[row.id] = (row.qty, v.value)
             if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate) != \
                     (row.value, row.balance_qty, row.balance_value, row.last_rate):
-                updates.append({"_id": row.id, **_valued_columns(row.qty, v)})
+                updates.append({"id": row.id, **_valued_columns(row.qty, v)})
             if (row.id not in new and v.value != row.value) or (row.id in new and row.kind == "transfer" and row.qty < 0):
                 changed.append((pair, row.id))  # others may follow it: a new one only a transfer's in leg
         if live:
@@ -285,9 +285,10 @@ class _Row:
                  "last_rate", "basis", "given", "linked_to", "linked_pair")
 
     def __init__(self, r):
-        for name in self.__slots__[:-1]:
-            setattr(self, name, getattr(r, name))
-        self.linked_pair = (r.linked_sku, r.linked_warehouse) if r.linked_sku is not None else None
+        # by position, in _query's order: a month's revaluation makes hundreds of thousands
+        (self.id, _sku, _warehouse, self.doc_date, self.kind, self.qty, self.value, self.unit_cost, self.balance_qty,
+         self.balance_value, self.last_rate, self.basis, self.given, self.linked_to, linked_sku, linked_warehouse) = r[:16]
+        self.linked_pair = (linked_sku, linked_warehouse) if linked_sku is not None else None
 
 
 def _load_linked(conn: Connection, rows_by_pair: Iterable[tuple[list, list]],
@@ -315,16 +316,13 @@ def _dependents(conn: Connection, changed: Sequence[tuple[Pair, int]]) -> dict[P
 
 
 def _write(conn: Connection, updates: list[dict], balances: Mapping[Pair, costing.CostState]) -> None:
-    m, b = schema.movements, schema.balances
-    if updates:
-        conn.execute(update(m).where(m.c.id == bindparam("_id")).values(
-            value=bindparam("value"), unit_cost=bindparam("unit_cost"), balance_qty=bindparam("balance_qty"),
-            balance_value=bindparam("balance_value"), last_rate=bindparam("last_rate")), updates)
-    if balances:
-        conn.execute(update(b).where(b.c.sku == bindparam("_sku"), b.c.warehouse == bindparam("_wh")).values(
-            qty=bindparam("qty"), value=bindparam("value"), unit_cost=bindparam("unit_cost")),
-            [{"_sku": s, "_wh": w, "qty": st.qty, "value": st.value, "unit_cost": st.unit_cost}
-             for (s, w), st in balances.items()])
+    bulk.update_rows(conn, schema.movements, updates, VALUED_COLUMNS, ["id"])
+    bulk.update_rows(conn, schema.balances, [{"sku": s, "warehouse": w, "qty": st.qty, "value": st.value,
+                                              "unit_cost": st.unit_cost} for (s, w), st in balances.items()],
+                     ["qty", "value", "unit_cost"], ["sku", "warehouse"])
+
+
+VALUED_COLUMNS = ["value", "unit_cost", "balance_qty", "balance_value", "last_rate"]  # what valuing sets
 
 
 def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:

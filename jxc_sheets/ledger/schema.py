@@ -39,7 +39,7 @@ class Scaled(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return Decimal(int(value)).scaleb(-self.places)
+        return Decimal(value if type(value) is int else int(value)).scaleb(-self.places)
 
 
 QTY_PLACES, MONEY_PLACES, COST_PLACES = 4, 2, 6
