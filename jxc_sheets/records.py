@@ -37,47 +37,16 @@ class TableColumns:
     at: Mapping[str, tuple[int, str]]
 
 
-class RowCells(Mapping[str, Seen]):
-    """One table row's cells by field key, every column of the table present (an empty
-    cell as None, still knowing where it is). Each Seen is made when asked for: a
-    100,000-line batch would otherwise hold a million of them, and their references."""
-
-    __slots__ = ("columns", "row", "first_col", "values")
-
-    def __init__(self, columns: TableColumns, row: int, first_col: int, values: Sequence[object]):
-        self.columns, self.row, self.first_col, self.values = columns, row, first_col, values
-
-    def value(self, key: str) -> object:
-        """The cell's value as read, None when empty (KeyError when the table lacks the column)."""
-        j = self.columns.at[key][0] - self.first_col
-        value = self.values[j] if 0 <= j < len(self.values) else None
-        return None if is_blank(value) else value
-
-    def __getitem__(self, key: str) -> Seen:
-        return Seen(self.value(key), f"{self.columns.at[key][1]}{self.row}")
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.columns.at
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.columns.at)
-
-    def __len__(self) -> int:
-        return len(self.columns.at)
-
-    def refs(self) -> "CellRefs":
-        return CellRefs(self.columns, self.row)
-
-
-class CellRefs(Mapping[str, str]):
-    """Field key → the cell it was read from (`明细!D7`), worked out when asked for."""
+class _TableRow(Mapping):
+    """A mapping over one row of a table, keyed by the table's field keys."""
 
     __slots__ = ("columns", "row")
 
     def __init__(self, columns: TableColumns, row: int):
         self.columns, self.row = columns, row
 
-    def __getitem__(self, key: str) -> str:
+    def ref(self, key: str) -> str:
+        """Where the row's cell of `key` is: `明细!D7`."""
         return f"{self.columns.at[key][1]}{self.row}"
 
     def __contains__(self, key: object) -> bool:
@@ -88,6 +57,39 @@ class CellRefs(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self.columns.at)
+
+
+class RowCells(_TableRow, Mapping[str, Seen]):
+    """One table row's cells by field key, every column of the table present (an empty
+    cell as None, still knowing where it is). Each Seen is made when asked for: a
+    100,000-line batch would otherwise hold a million of them, and their references."""
+
+    __slots__ = ("first_col", "values")
+
+    def __init__(self, columns: TableColumns, row: int, first_col: int, values: Sequence[object]):
+        super().__init__(columns, row)
+        self.first_col, self.values = first_col, values
+
+    def value(self, key: str) -> object:
+        """The cell's value as read, None when empty (KeyError when the table lacks the column)."""
+        j = self.columns.at[key][0] - self.first_col
+        value = self.values[j] if 0 <= j < len(self.values) else None
+        return None if is_blank(value) else value
+
+    def __getitem__(self, key: str) -> Seen:
+        return Seen(self.value(key), self.ref(key))
+
+    def refs(self) -> "CellRefs":
+        return CellRefs(self.columns, self.row)
+
+
+class CellRefs(_TableRow, Mapping[str, str]):
+    """Field key → the cell it was read from (`明细!D7`), worked out when asked for."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> str:
+        return self.ref(key)
 
 
 @dataclass(frozen=True)

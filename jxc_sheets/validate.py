@@ -86,7 +86,7 @@ def typed_cell(field: Field, cells: RowCells, problems: list[Problem]) -> Any:
     """`typed` of a line's cell, its reference worked out only for a problem."""
     if field.key not in cells:
         return typed(field, None, problems)
-    return typed_value(field, cells.value(field.key), lambda: cells.refs()[field.key], problems)
+    return typed_value(field, cells.value(field.key), lambda: cells.ref(field.key), problems)
 
 
 def typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
