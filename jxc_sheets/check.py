@@ -26,9 +26,9 @@ from .ledger.counts import CountResult, Decision
 from .ledger.orders import Closure, Fulfilment
 from .problems import problem
 from .records import Document, Item, Line, MasterData, MasterRow, Problem
+from .validate import ONE
 
 QTY_STEP = Decimal("0.0001")
-ONE = Decimal(1)
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,8 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
     """Values new movements (post.NewMovement) in place, before they are written, where
     that needs nothing but the pair's balance row (`held`, and its latest date in
     `last_dates`): new movements resting on no other movement, of a pair that had none
-    yet, or of a moving-average pair after everything it had. Returns the state each such pair is left in;
-    repost.revalue values the others once the rows are written."""
+    yet, or of a moving-average pair after everything it had. Returns the state each
+    such pair is left in; repost.revalue values the others once the rows are written."""
     by_pair: dict[Pair, list] = defaultdict(list)
     for row in movements:
         by_pair[row.pair].append(row)
