@@ -13,9 +13,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from . import __version__
+from . import __version__, clock
 from .config import ConfigError, Settings, load_settings
-from .records import Outcome
+from .answers import describe, outcome_json
 
 EXAMPLES = {
     "init": "jxc init D:\\jxc            # a new workspace in D:\\jxc",
@@ -170,7 +170,7 @@ def cmd_run(args) -> int:
     outcomes = run_inbox(settings, dry_run=args.dry_run)
     for outcome in outcomes:
         if args.json:
-            print(json.dumps(_outcome_json(outcome), ensure_ascii=False))
+            print(json.dumps(outcome_json(outcome), ensure_ascii=False))
         elif not args.quiet or outcome.status in ("rejected", "failed"):
             print(describe(outcome))
     if not outcomes and not args.json and not args.quiet:
@@ -178,44 +178,9 @@ def cmd_run(args) -> int:
     return 0
 
 
-STATUS_WORDS = {
-    "posted": "✔ 已过账 posted",
-    "skipped": "= 已过账过, 跳过 already posted",
-    "rejected": "✘ 已退回 rejected",
-    "failed": "! 出错 failed",
-    "dry-run": "· 试运行 would post",
-    "gone": "- 已被取走 taken by another run",
-    "retry": "↻ 系统错误, 稍后重试 will retry",
-}
-
-
-def describe(outcome: Outcome) -> str:
-    parts = [f"{STATUS_WORDS.get(outcome.status, outcome.status)}  {outcome.file}"]
-    if outcome.kind:
-        parts.append(f"[{outcome.kind}]")
-    if outcome.status in ("posted", "skipped", "dry-run"):
-        parts.append(f"{outcome.documents} 单 documents, {outcome.lines} 行 lines")
-    if outcome.moved_to:
-        parts.append(f"→ {outcome.moved_to}")
-    lines = [" ".join(parts)]
-    lines += [f"    {p.render()}" for p in outcome.problems[:5]]
-    if len(outcome.problems) > 5:
-        lines.append(f"    … 共 {len(outcome.problems)} 个问题 / {len(outcome.problems)} problems in all")
-    lines += [f"    {n}" for n in outcome.notes if outcome.status != "failed"]
-    return "\n".join(lines)
-
-
-def _outcome_json(outcome: Outcome) -> dict:
-    return {
-        "file": outcome.file, "status": outcome.status, "kind": outcome.kind, "documents": outcome.documents,
-        "lines": outcome.lines, "moved_to": outcome.moved_to, "notes": list(outcome.notes),
-        "problems": [{"where": p.where, "code": p.code, "zh": p.zh, "en": p.en, "value": p.value} for p in outcome.problems],
-    }
-
-
 def cmd_report(args) -> int:
     from .ledger.db import open_ledger
-    from .reports.write import write_reports
+    from .reports.refresh import write_reports
 
     settings = _settings(args)
     paths = write_reports(open_ledger(settings.ledger_url), settings, None)
@@ -257,14 +222,14 @@ def cmd_reverse(args) -> int:
     from .ledger.db import open_ledger
     from .ledger.reverse import reverse_document
     from .pipeline import sync_costing
-    from .reports.write import write_reports
+    from .reports.refresh import write_reports
 
     settings = _settings(args)
     engine = open_ledger(settings.ledger_url)
     with engine.begin() as conn:
         sync_costing(conn, settings)
         new_no = reverse_document(conn, args.doc_no, args.kind, args.date, settings.allow_negative_stock)
-    write_reports(engine, settings, [(args.date or date.today()).strftime("%Y-%m")])
+    write_reports(engine, settings, [(args.date or clock.today()).strftime("%Y-%m")])
     print(f"已冲销 reversed: {args.doc_no} → {new_no}")
     return 0
 
@@ -273,7 +238,7 @@ def cmd_close_order(args) -> int:
     from .ledger.db import open_ledger
     from .ledger.orders import close_order
     from .ledger.reverse import login_name
-    from .reports.write import write_reports
+    from .reports.refresh import write_reports
 
     settings = _settings(args)
     engine = open_ledger(settings.ledger_url)
@@ -293,7 +258,7 @@ def cmd_count_sheet(args) -> int:
     with reading(open_ledger(settings.ledger_url)) as conn:
         if args.warehouse not in master_data(conn).warehouses:
             raise UsageError(f"仓库 {args.warehouse} 不存在 / unknown warehouse {args.warehouse}")
-        path = write_count_sheet(conn, settings.outbox / "count", args.warehouse, args.date or date.today(),
+        path = write_count_sheet(conn, settings.outbox / "count", args.warehouse, args.date or clock.today(),
                                  blind=args.blind, category=args.category, abc=args.abc, all_items=args.all_items,
                                  rules=settings.config.counts)
     print(f"盘点表 count sheet: {path}")
@@ -379,7 +344,7 @@ def cmd_migrate_ledger(args) -> int:
 def cmd_demo(args) -> int:
     from .workspace import run_demo
 
-    return run_demo(args.dir, args.date or date.today())
+    return run_demo(args.dir, args.date or clock.today())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
+from . import clock
 from .config import Settings
 from .pipeline import sync_costing
 from .ledger import counts as ledger_counts
@@ -94,7 +95,7 @@ def close_month(engine: Engine, settings: Settings, month: str, by: str, force: 
                 reason: str = "", today: date | None = None) -> Closed:
     month = parse_month(month)
     with engine.begin() as conn, collector_paused(), roomy_page_cache(conn):
-        found = blockers(conn, settings, month, today or date.today())
+        found = blockers(conn, settings, month, today or clock.today())
         if found and not force:
             raise Blocked(month, tuple(found))
         sync_costing(conn, settings)

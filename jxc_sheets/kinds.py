@@ -7,7 +7,13 @@ stock. Nothing else in the package hard-codes a field list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .records import Document, Line
 
 FORM_VERSION = 1
 
@@ -325,3 +331,18 @@ MASTER_ORDER = ("warehouses", "suppliers", "customers", "items")
 
 def kind_of(name: str) -> Kind | None:
     return KINDS.get(name)
+
+
+def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
+    """(warehouse, signed qty, date) of each movement a line makes. A transfer's goods
+    arrive on its arrival date (到货日期) when it has one: in transit until then."""
+    kind = KINDS[doc.kind]
+    for leg in kind.legs:
+        warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
+        qty = -line.qty if leg.sign < 0 else line.qty  # sign 0: as signed on the line
+        yield warehouse, qty, leg_date(doc, qty)
+
+
+def leg_date(doc: Document, qty: Decimal) -> date:
+    arrival = doc.header.get("arrival_date") if qty > 0 else None
+    return max(arrival, doc.doc_date) if arrival else doc.doc_date

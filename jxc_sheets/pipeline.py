@@ -15,13 +15,13 @@ import logging
 import traceback
 from dataclasses import dataclass
 from functools import partial
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import Engine
 
-from . import inbox, kinds
+from . import clock, inbox, kinds
 from .check import Checked, check
 from .departments import misplaced
 from .config import ReaderConfig, Settings
@@ -85,7 +85,7 @@ LEFTOVER_SECONDS = 24 * 3600
 def clear_leftovers(settings: Settings) -> None:
     """What a killed run leaves behind: half-written annotated copies in rejected/, and
     the local copies of the files it had claimed (copies of users' files) in the temp folder."""
-    from .reports.write import remove_stale_temps
+    from .reports.book import remove_stale_temps
 
     remove_stale_temps(settings.rejected)
     cutoff = time.time() - LEFTOVER_SECONDS
@@ -270,7 +270,7 @@ def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> 
     fails, the file stays in .work and the next run puts it back, to be skipped."""
     try:
         archive = inbox.department_folder(settings.archive, item.department)
-        moved = inbox.move_unique(item.path, inbox.archive_folder(archive, datetime.now()), item.name)
+        moved = inbox.move_unique(item.path, inbox.archive_folder(archive, clock.now()), item.name)
         with engine.begin() as conn:
             ledger_post.set_moved_to(conn, file_id, _relative(moved, settings))
     except OSError:
@@ -327,7 +327,7 @@ def sync_costing(conn, settings: Settings) -> None:
 
 
 def refresh_reports(engine: Engine, settings: Settings, outcomes: Sequence[Outcome]) -> list[Path]:
-    from .reports.write import write_reports
+    from .reports.refresh import write_reports
 
     return write_reports(engine, settings, sorted(months_touched(outcomes)), posted_any(outcomes))
 

@@ -14,7 +14,6 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -23,13 +22,14 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from . import inbox
+from . import clock, inbox
+from .answers import describe
 from .config import Settings
 from .health import Health, _now, write_status
 from .ledger import schema
 from .ledger.db import open_ledger, reading
 from .pipeline import clear_leftovers, months_touched, posted_any, process_batch
-from .reports.write import write_dashboard, write_reports
+from .reports.refresh import write_dashboard, write_reports
 from .records import Outcome
 
 log = logging.getLogger("jxc")
@@ -260,8 +260,6 @@ class Watcher:
 
     def _report(self, outcome: Outcome) -> None:
         """Each file's answer as soon as it is known: on the console and in the log."""
-        from .cli import describe
-
         self.out(describe(outcome))
         log.info("%s %s %s", outcome.status, outcome.file, outcome.moved_to)
         if outcome.status in ("failed", "retry"):
@@ -310,7 +308,7 @@ class Watcher:
 
 def processed_today(engine: Engine) -> dict[str, int]:
     f = schema.files
-    today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
     with reading(engine) as conn:
         rows = conn.execute(select(f.c.status, func.count()).where(f.c.processed_at >= today).group_by(f.c.status))
         return {status: n for status, n in rows}

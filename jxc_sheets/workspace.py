@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from .answers import describe
 from .config import Settings, default_config_text, load_settings
 from .ledger import schema
 from .ledger.backup import BackupError, copy_sqlite, dated_name, rotate
@@ -122,7 +123,6 @@ def _close_past_months(settings: Settings, today: date) -> list[Path]:
 
 
 def run_demo(root: Path, today: date) -> int:
-    from .cli import describe
     from .demo import write_demo_inbox
     from .pipeline import run_inbox
 

@@ -8,6 +8,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from .. import clock
 from . import schema
 from .db import open_ledger
 from .integrity import check_ledger
@@ -42,7 +43,7 @@ def _sqlite_backup(source: Path, target: Path) -> None:
 
 def dated_name(now: datetime | None = None) -> str:
     """ledger-20261125-020000-123.sqlite3: sorts by time, and two in one second differ."""
-    return f"{PREFIX}{(now or datetime.now()):%Y%m%d-%H%M%S-%f}"[:-3] + SUFFIX
+    return f"{PREFIX}{(now or clock.now()):%Y%m%d-%H%M%S-%f}"[:-3] + SUFFIX
 
 
 def rotate(folder: Path, keep: int) -> list[Path]:
@@ -92,7 +93,7 @@ def restore(source: Path, ledger: Path, backups: Path) -> Path:
     if problems:
         raise BackupError(f"备份未通过检查, 未恢复 / the backup fails the check, nothing restored: {problems[0]}"
                           + (f" (+{len(problems) - 1})" if len(problems) > 1 else ""))
-    kept = backups / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}{SUFFIX}"
+    kept = backups / f"before-restore-{clock.now():%Y%m%d-%H%M%S}{SUFFIX}"
     if ledger.exists():
         copy_sqlite(ledger, kept)
     # Into the ledger itself, through SQLite: replacing the file would leave its

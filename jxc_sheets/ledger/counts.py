@@ -15,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, func, insert, select
 
+from .. import clock
 from . import queries, schema
 
 ZERO = Decimal(0)
@@ -155,7 +156,7 @@ def record_decisions(conn: Connection, decisions: Sequence[Decision], ids: Mappi
     if decisions:
         conn.execute(insert(schema.count_decisions), [
             {"count_line_id": d.count_line_id, "approved": d.approved, "reason": d.reason,
-             "document_id": ids.get(("count_approval", d.approval_no)), "decided_at": at or datetime.now(),
+             "document_id": ids.get(("count_approval", d.approval_no)), "decided_at": at or clock.now(),
              "decided_by": decided_by} for d in decisions
         ])
 

@@ -9,11 +9,11 @@ and months already valued keep their method.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable, Mapping
 
 from sqlalchemy import Connection, func, insert, select
 
+from .. import clock
 from . import schema
 from .costing import FIFO, MOVING_AVERAGE, methods_by_month
 
@@ -85,7 +85,7 @@ def sync(conn: Connection, method: str, items: Mapping[str, str]) -> list[str]:
             continue
         start = _next_free_month(conn, None if scope == ALL else scope)
         conn.execute(insert(schema.costing_methods).values(scope=scope, from_month=start, method=chosen,
-                                                           recorded_at=datetime.now()))
+                                                           recorded_at=clock.now()))
         who = "全部物料 all items" if scope == ALL else scope
         notes.append(f"成本计价方法 costing method: {who} → {chosen or method}, "
                      f"自 {start} 起 / from {start}" if start != BEGINNING else

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, and_, func, insert, select
 
+from .. import clock
 from . import queries, schema
 from .errors import LedgerError
 
@@ -152,7 +153,7 @@ def record_fulfilments(conn: Connection, fulfilments: Sequence[Fulfilment], ids:
 def record_closures(conn: Connection, closures: Sequence[Closure], closed_by: str, at: datetime | None = None) -> None:
     if closures:
         conn.execute(insert(schema.order_closures), [
-            {"order_id": c.order_id, "reason": c.reason, "closed_at": at or datetime.now(), "closed_by": closed_by}
+            {"order_id": c.order_id, "reason": c.reason, "closed_at": at or clock.now(), "closed_by": closed_by}
             for c in closures
         ])
 

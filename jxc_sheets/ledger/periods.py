@@ -5,12 +5,13 @@ both are written to `period_audit` with who, when and why, and never removed.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Iterable
 
 from sqlalchemy import (BigInteger, Connection, Select, delete, func, insert, literal, or_, select, type_coerce,
                         union_all, update)
 
+from .. import clock
 from . import schema
 from .errors import LedgerError
 
@@ -48,7 +49,7 @@ def latest_closed(conn: Connection) -> str | None:
 def close(conn: Connection, month: str, by: str, forced: bool, reason: str = "") -> None:
     if month in closed_months(conn):
         raise LedgerError(f"{month} 已结账 / {month} is already closed")
-    now = datetime.now()
+    now = clock.now()
     conn.execute(insert(schema.periods).values(month=month, closed_at=now, closed_by=by))
     conn.execute(insert(schema.period_audit).values(month=month, action="force-close" if forced else "close",
                                                     at=now, by=by, reason=reason))
@@ -119,7 +120,7 @@ def reopen(conn: Connection, month: str, by: str, reason: str) -> None:
                           f" ({latest or 'none is closed'})")
     conn.execute(delete(schema.periods).where(schema.periods.c.month == month))
     conn.execute(delete(schema.period_balances).where(schema.period_balances.c.month == month))
-    conn.execute(insert(schema.period_audit).values(month=month, action="reopen", at=datetime.now(), by=by,
+    conn.execute(insert(schema.period_audit).values(month=month, action="reopen", at=clock.now(), by=by,
                                                     reason=reason))
 
 

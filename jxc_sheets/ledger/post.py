@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from .. import kinds
+from .. import clock, kinds
 from ..records import Document, MasterRow
 from . import bulk, chain, costing, queries, repost, schema
 from .costing import ZERO, money
@@ -40,7 +40,7 @@ class FileRecord:
 
 
 def record_file(conn: Connection, record: FileRecord, at: datetime | None = None) -> int:
-    values = {**record.__dict__, "processed_at": at or datetime.now()}
+    values = {**record.__dict__, "processed_at": at or clock.now()}
     return conn.execute(insert(schema.files).values(**values)).inserted_primary_key[0]
 
 
@@ -103,7 +103,7 @@ def post_documents(conn: Connection, docs: Sequence[Document], file_id: int | No
     """Posts `docs` (in date order) and returns their ids."""
     if not docs:
         return []
-    now = now or datetime.now()
+    now = now or clock.now()
     d = schema.documents
     doc_rows = [_document_row(doc, file_id, now) for doc in docs]
     ids = [row[0] for row in conn.execute(insert(d).returning(d.c.id, sort_by_parameter_order=True), doc_rows)]
@@ -169,12 +169,10 @@ class NewMovement:
 
 def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMovement]:
     """The movement rows, before they are valued."""
-    from ..check import legs  # one definition of which warehouse a line moves, and when
-
     returned = _returned_movements(conn, [doc for _i, doc in docs])
     return [NewMovement(doc_id, line.line_no, doc.kind, day, line.sku, warehouse, qty,
                         *_basis(doc, line, qty, returned))
-            for doc_id, doc in docs for line in doc.lines for warehouse, qty, day in legs(doc, line)]
+            for doc_id, doc in docs for line in doc.lines for warehouse, qty, day in kinds.legs(doc, line)]
 
 
 def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:

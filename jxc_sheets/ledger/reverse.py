@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Connection, insert, select
 
 from ..problems import problem
-from .. import kinds
+from .. import clock, kinds
 from . import chain, orders, periods, queries, schema
 from . import costing
 from .errors import LedgerError
@@ -29,7 +29,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
                      allow_negative_stock: bool = False) -> str:
     """Posts the reversal of `doc_no` (inside the caller's transaction) and returns its number."""
     original = _original(conn, doc_no, kind)
-    on = on or date.today()
+    on = on or clock.today()
     if periods.closed_among(conn, [on]):
         raise LedgerError(f"{periods.month_of(on)} 已结账, 冲销请用未结账月份的日期 (--date)"
                           f" / {periods.month_of(on)} is closed: date the reversal in an open month (--date)")
@@ -46,7 +46,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     if queries.document_by_no(conn, new_no, original.kind):
         raise LedgerError(f"单号 {new_no} 已被占用, 无法冲销 / {new_no} is taken: the reversal needs that number")
     row = {c.name: getattr(original, c.name) for c in d.c if c.name != "id"}
-    row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=datetime.now(), file_id=None,
+    row.update(doc_no=new_no, doc_date=on, reverses=original.id, posted_at=clock.now(), file_id=None,
                source_file="jxc reverse", prepared_by=login_name(), content_hash=_reversal_hash(original.content_hash),
                remark=f"冲销 {original.doc_no} / reversal of {original.doc_no}")
     new_id = conn.execute(insert(d).values(**row)).inserted_primary_key[0]

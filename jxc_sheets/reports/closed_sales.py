@@ -24,7 +24,7 @@ from sqlalchemy import Connection, func, select
 
 from ..ledger import schema
 from . import data, order_data
-from .write import ROW_MARK, atomic_path
+from .book import ROW_MARK, atomic_path
 
 FOLDER = ".cache"  # in the outbox, beside .status/
 FORMAT = 1  # raise when what a kept file holds changes
@@ -38,7 +38,7 @@ class KeptMonth:
     month: str
     first: date
     after: date  # the first day after it
-    rows: list[str]  # its rows of the sheet, encoded, with write.ROW_MARK for their number
+    rows: list[str]  # its rows of the sheet, encoded, with book.ROW_MARK for their number
     by_customer: order_data.SalesSums
     by_sku: order_data.SalesSums
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
@@ -31,14 +31,14 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from sqlalchemy import Connection, func, select
 
-from .. import kinds
+from .. import clock, kinds
 from ..config import CountsConfig
 from ..ledger import counts as ledger_counts
 from ..ledger import schema
 from ..sheets.forms import REQUIRED_FILL, FormLayout, choices_from, put_cell, write_form
 from .data import STREAM
 from .order_data import percent
-from .write import Book, Column
+from .book import Book, Column
 
 ZERO = Decimal(0)
 CHART_BARS = 10
@@ -83,7 +83,7 @@ def write_variance_books(conn: Connection, folder: Path, rules: CountsConfig) ->
     for count_id, changed_at in changed.items():
         lines = ledger_counts.count_lines(conn, document_ids=[count_id])
         path = folder / f"{_safe(lines[0].doc_no)}.xlsx"
-        if path.exists() and datetime.fromtimestamp(path.stat().st_mtime) >= changed_at:
+        if path.exists() and clock.at_mtime(path.stat().st_mtime) >= changed_at:
             continue
         written.append(_write_variance_book(conn, path, lines, rules))
     return written

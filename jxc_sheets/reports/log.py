@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from . import data
-from .write import EXCEL_MAX_ROWS, Book, Column
+from .book import EXCEL_MAX_ROWS, Book, Column
 
 LOG_COLUMNS = (
     Column("processed_at", "处理时间", "datetime", width=20),

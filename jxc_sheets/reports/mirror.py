@@ -12,7 +12,7 @@ from typing import Iterable
 from sqlalchemy import Connection
 
 from . import data
-from .write import Book, Column
+from .book import Book, Column
 
 LEDGER_COLUMNS = (
     Column("doc_date", "日期", "date", width=12),

@@ -52,7 +52,7 @@ from ..ledger.costing import FIFO, money
 from .data import Transit, in_transit
 from .order_data import Margin, add_sale, margin_rows, sales_lines
 from .stock import TRANSIT_COLUMNS
-from .write import Book, Column, atomic_path
+from .book import Book, Column, atomic_path
 
 ZERO = Decimal(0)
 IN_TYPES = ("purchase", "sales_return", "transfer", "count_gain", "other")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ..config import OrdersConfig
 from . import closed_sales, order_data, reorder
-from .write import Book, Column
+from .book import Book, Column
 
 PURCHASE_COLUMNS = (
     Column("supplier", "供应商", width=12), Column("supplier_name", "供应商名称", width=20),

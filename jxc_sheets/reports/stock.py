@@ -17,8 +17,9 @@ from sqlalchemy import Connection
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
+from .. import clock
 from . import data
-from .write import EXCEL_MAX_ROWS, Book, Column
+from .book import EXCEL_MAX_ROWS, Book, Column
 
 STOCK_COLUMNS = (
     Column("sku", "物料编码", width=16),
@@ -96,7 +97,7 @@ class _Total:
 
 
 def write_stock(conn: Connection, path: Path, today: date | None = None) -> None:
-    today = today or date.today()
+    today = today or clock.today()
     transit = data.in_transit(conn, today)
     with Book(path) as book:
         _write_stock_sheet(book, conn, today)

@@ -1,5 +1,5 @@
-"""Report stage: the entry point that rewrites the outbox, and the helpers every
-report shares — the atomic write, and workbooks of plain tables.
+"""Report stage, the base every report shares: the atomic write, and workbooks of
+plain tables. refresh.py is the orchestrator that calls the reports.
 
 Each output is written to a hidden temporary name in its own folder and then
 renamed over the old file, so nobody ever opens half a report. Workbooks are
@@ -26,13 +26,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
-import sqlalchemy
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from .. import config
-from ..ledger.db import reading
 
 log = logging.getLogger(__name__)
 
@@ -463,82 +460,3 @@ def _splice_rows(out: zipfile.ZipFile, entry: zipfile.ZipInfo, sheet_xml: str, s
             sheet.write(chunk)
             size -= len(chunk)
         sheet.write(("</sheetData>" + tail).encode("utf-8"))
-
-
-
-# --- the entry point --------------------------------------------------------------
-
-def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
-                  months: Iterable[str] | None = None, posted: bool = True) -> list[Path]:
-    """Rewrites outbox/stock.xlsx, orders.xlsx, count_plan.xlsx, index.html (when
-    enabled), log.xlsx, the reorder forms, the variance workbooks and
-    outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
-    movements). Returns the paths written; a report that is locked open
-    (Excel on Windows) is left as it was and logged, the others are still written.
-    Without `posted` (the files since the last refresh were rejected, failed or
-    skipped: the ledger is as it was) only log.xlsx and index.html are rewritten,
-    unless the others are from an earlier day (they count days late and due)."""
-    # The report modules use the helpers above, so they are imported here, not at the top.
-    from . import closed_sales, counts, mirror, orders, reorder, stock
-
-    outbox = settings.outbox
-    today = date.today()
-    remove_stale_temps(outbox)
-    if not posted and not _older_than(outbox / "stock.xlsx", today):
-        return _write_log_and_dashboard(engine, settings)
-    with reading(engine) as conn:
-        months = mirror.months_to_write(conn, months)
-        found = reorder.suggestions(conn, today, settings.config.orders)  # for orders.xlsx and the forms
-    jobs = [(outbox / "stock.xlsx", partial(stock.write_stock, today=today)),
-            (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders,
-                                              cache=outbox / closed_sales.FOLDER, suggestions=found)),
-            (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts))]
-    written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
-    written += _write_log_and_dashboard(engine, settings)
-    jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
-    written += [dest for dest, write in jobs if _write_one(engine, dest, write)]
-    with reading(engine) as conn:
-        if settings.config.orders.reorder_forms:
-            written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
-        written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
-    return written
-
-
-def _older_than(path: Path, day: date) -> bool:
-    try:
-        return date.fromtimestamp(path.stat().st_mtime) < day
-    except OSError:
-        return True  # never written
-
-
-def _write_log_and_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
-    from . import log as log_report
-
-    written = write_dashboard(engine, settings)
-    dest = settings.outbox / "log.xlsx"
-    return written + ([dest] if _write_one(engine, dest, partial(log_report.write_log,
-                                                                 limit=settings.config.reports.log_rows)) else [])
-
-
-def write_dashboard(engine: sqlalchemy.Engine, settings: config.Settings) -> list[Path]:
-    """Only outbox/index.html: the watcher's state changed, the ledger did not."""
-    from . import html
-
-    if not settings.config.reports.html:
-        return []
-    dest = settings.outbox / "index.html"
-    write = partial(html.write_dashboard, settings=settings, now=datetime.now())
-    return [dest] if _write_one(engine, dest, write) else []
-
-
-def _write_one(engine: sqlalchemy.Engine, dest: Path, write: Callable[[sqlalchemy.Connection, Path], None]) -> bool:
-    try:
-        with atomic_path(dest) as temp:
-            # One short read per report, done before the rename, so a posting
-            # in another process waits as little as possible.
-            with reading(engine) as conn:
-                write(conn, temp)
-    except ReportLocked as e:
-        log.warning("报表被占用, 本次未更新 / report is open elsewhere, left as it was: %s", e)
-        return False
-    return True

@@ -26,13 +26,13 @@ from typing import Mapping, Sequence
 
 from sqlalchemy import Connection
 
-from .config import CountsConfig
-from .ledger import counts as ledger_counts
-from .ledger.costing import money, rate
-from .ledger.counts import CountedSku, CountResult, Decision
-from .problems import problem
-from .records import Document, Item, Line, Problem
-from .values import normalise
+from ..config import CountsConfig
+from ..ledger import counts as ledger_counts
+from ..ledger.costing import money, rate
+from ..ledger.counts import CountedSku, CountResult, Decision
+from ..problems import problem
+from ..records import Document, Item, Line, Problem
+from ..values import normalise
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)

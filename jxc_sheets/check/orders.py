@@ -23,12 +23,12 @@ from typing import Mapping, Sequence
 
 from sqlalchemy import Connection
 
-from . import kinds
-from .config import OrdersConfig
-from .ledger import orders as ledger_orders
-from .ledger.orders import Closure, Fulfilment, Order
-from .problems import problem
-from .records import Document, Line, Problem
+from .. import kinds
+from ..config import OrdersConfig
+from ..ledger import orders as ledger_orders
+from ..ledger.orders import Closure, Fulfilment, Order
+from ..problems import problem
+from ..records import Document, Line, Problem
 
 COST_STEP = Decimal("0.000001")
 HUNDRED = Decimal(100)

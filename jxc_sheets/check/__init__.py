@@ -1,0 +1,65 @@
+"""Stage check: typed documents against the ledger, one module per domain.
+
+- master: codes exist and are active, units are the item's own (alternate units
+  convert to the base unit here);
+- numbers: a document number is new, or names a document already posted with the
+  very same content, which is then skipped;
+- orders: receipts and deliveries fit the orders they name; orders close;
+- counts: counts against the book at their date, approvals of their variances;
+- periods: nothing dated in a closed month;
+- stock: an issue finds its stock at its date, unless negative stock is allowed.
+
+`check` composes them. Everything the ledger is asked is asked once per file, never per line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from sqlalchemy import Connection
+
+from ..config import CountsConfig, OrdersConfig
+from ..ledger import queries
+from ..ledger.counts import CountResult, Decision
+from ..ledger.orders import Closure, Fulfilment
+from ..records import Document, MasterRow, Problem
+from .counts import check_counts
+from .master import check_master_row, resolve, resolve_code
+from .numbers import split_posted, with_hash
+from .orders import check_orders
+from .periods import check_periods
+from .stock import check_stock
+
+
+@dataclass(frozen=True)
+class Checked:
+    to_post: tuple[Document, ...]
+    already_posted: tuple[Document, ...]
+    master: tuple[MasterRow, ...]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...] = field(default=())
+    warnings: tuple[Problem, ...] = field(default=())  # the file posts; the processing log shows them
+    fulfilments: tuple[Fulfilment, ...] = field(default=())
+    closures: tuple[Closure, ...] = field(default=())
+    counts: tuple[CountResult, ...] = field(default=())
+    decisions: tuple[Decision, ...] = field(default=())
+
+
+def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
+          allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
+          count_rules: CountsConfig = CountsConfig()) -> Checked:
+    data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
+    problems: list[Problem] = []
+    rows = tuple(check_master_row(row, data, problems) for row in master_rows)
+    resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
+    new, posted = split_posted(conn, resolved, problems)
+    orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
+    counts = check_counts(conn, orders.documents, count_rules, data.items)
+    problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
+    if not allow_negative_stock:
+        problems += check_stock(conn, counts.documents, data.warehouses)
+    return Checked(counts.documents, tuple(posted), rows, tuple(problems), orders.notes + counts.notes,
+                   orders.warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
+
+
+__all__ = ["Checked", "check", "check_stock", "resolve_code"]
