@@ -4,11 +4,14 @@ PostgreSQL server too. Speed targets are ratios for
 people to read in that table, never asserted here."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from conftest import PG_SERVER, pg_admin
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ["benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note"]
@@ -31,8 +34,10 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
 ]
 
 
+@pytest.mark.slow
 def test_the_suite_prints_one_table_with_every_benchmark(tmp_path: Path):
-    server = os.environ.get("JXC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    pg_admin().dispose()
+    server = PG_SERVER
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "0.001",
                            "--cache", str(tmp_path / "cache"), "--pg", server],
                           cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120)

@@ -94,6 +94,7 @@ def test_the_pack_of_a_worked_month(workspace, engine):
     assert sum(Decimal(e["debit"]) for e in entries) == sum(Decimal(e["credit"]) for e in entries)
 
 
+@pytest.mark.clock
 def test_close_lists_its_blockers_and_force_records_them(workspace, engine):
     worked_month(workspace, engine)
     make_form(workspace.inbox / "bad.xlsx", "receipt", {"doc_no": "X", "doc_date": date(2026, 10, 30),

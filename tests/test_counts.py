@@ -9,9 +9,11 @@ from datetime import date
 from decimal import Decimal
 
 import openpyxl
+import pytest
 from sqlalchemy import select
 
 from conftest import drop_master, jxc, make_form, run_files
+from jxc_sheets import clock
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger import counts as ledger_counts
 from jxc_sheets.ledger import schema
@@ -144,6 +146,7 @@ def test_bad_counts_are_answered_at_their_cells(workspace, engine):
 
 # --- approval ------------------------------------------------------------------------
 
+@pytest.mark.clock
 def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
     stocked(workspace, engine)
     count(workspace, lines=[{"sku": "B002", "counted_qty": 900, "remark": "被盗"},
@@ -174,7 +177,7 @@ def test_the_approval_round_trip_posts_approved_lines_once(workspace, engine):
     assert (rows["B002"]["status"], rows["B002"]["approve"]) == ("已批准 approved", "Y")
     assert rows["00123"]["status"] == "不过账 declined"
 
-    shutil.copy(workspace.archive / "2026-11" / "PD-1 审批.xlsx", workspace.inbox / "again.xlsx")
+    shutil.copy(workspace.archive / clock.month() / "PD-1 审批.xlsx", workspace.inbox / "again.xlsx")
     again = run_files(workspace, engine)["again.xlsx"]
     assert again.status == "skipped" and any("decided before" in n for n in again.notes)
     assert balance(engine, "B002") == (900, Decimal("1800.00"))
@@ -198,12 +201,13 @@ def test_an_approval_must_name_a_posted_count_and_its_lines(workspace, engine):
 
 # --- the cycle-count plan ----------------------------------------------------------------
 
+@pytest.mark.clock
 def test_the_count_plan_classes_items_and_proposes_what_is_due(workspace, engine):
     stocked(workspace, engine)
     make_form(workspace.inbox / "d.xlsx", "delivery",
-              {"doc_no": "CK-1", "doc_date": date.today(), "warehouse": "WH1", "customer": "C01"},
+              {"doc_no": "CK-1", "doc_date": clock.today(), "warehouse": "WH1", "customer": "C01"},
               [{"sku": "A001", "qty": 50}, {"sku": "B002", "qty": 100}, {"sku": "00123", "qty": 1}])
-    count(workspace, day=date.today(), lines=[{"sku": "A001", "counted_qty": 50}])
+    count(workspace, day=clock.today(), lines=[{"sku": "A001", "counted_qty": 50}])
     assert {o.status for o in run_files(workspace, engine).values()} == {"posted"}
     wb = openpyxl.load_workbook(workspace.outbox / "count_plan.xlsx", read_only=True)
     rows = list(wb["all"].iter_rows(values_only=True))

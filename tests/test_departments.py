@@ -225,6 +225,7 @@ def test_claim_names_say_which_folder_a_file_came_from():
     assert inbox.parse_claim("host~12~~..~x.xlsx") is None  # never a way out of the inbox
 
 
+@pytest.mark.slow
 def test_a_file_claimed_by_a_run_that_died_goes_back_to_its_department_folder(tmp_path):
     root = _department_workspace(tmp_path)
     settings = load_settings(root / "config.yaml")
@@ -280,6 +281,7 @@ def test_the_same_name_in_two_folders_settles_on_its_own(tmp_path):
 FAST = InboxConfig(stable_seconds=0.5, poll_interval=0.3, rescan_seconds=2, lease_seconds=30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("observer", ["native", "polling"])
 def test_the_watcher_takes_files_from_each_department_and_answers_misplaced_ones(tmp_path, observer):
     settings = _settings(tmp_path, FAST.model_copy(update={"observer": observer}))
@@ -298,6 +300,7 @@ def test_the_watcher_takes_files_from_each_department_and_answers_misplaced_ones
     assert any("purchasing/delivery.xlsx" in line and "department-kind" in line for line in running.lines)
 
 
+@pytest.mark.slow
 def test_a_department_folder_made_while_the_watcher_runs_is_watched_too(tmp_path):
     # rescans only every 10 minutes: only the native observer can see the file in time
     settings = _settings(tmp_path, FAST.model_copy(update={"observer": "native", "rescan_seconds": 600}))

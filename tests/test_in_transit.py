@@ -12,12 +12,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import openpyxl
+import pytest
 
 from conftest import drop_master, make_form, make_table, run_files
-from jxc_sheets import kinds
+from jxc_sheets import clock, kinds
 from jxc_sheets.closing import close_month
 from jxc_sheets.reports.stock import write_stock
 from test_closing import sheet
+
+pytestmark = pytest.mark.clock  # "today" decides what these reports show
 
 TODAY = date(2026, 12, 5)
 TRANSFER = {"from_warehouse": "WH1", "to_warehouse": "WH2"}
@@ -95,7 +98,7 @@ def test_the_destination_cannot_deliver_the_goods_before_they_arrive(workspace, 
 # --- stock report and dashboard --------------------------------------------------------
 
 def test_the_stock_report_and_dashboard_show_goods_in_transit_now(workspace, engine):
-    today = date.today()
+    today = clock.today()
     setup(workspace, engine, opening_day=today - timedelta(days=10))
     assert drop(workspace, engine, "t", "transfer",
                 {"doc_no": "DB-NOW", "doc_date": today - timedelta(days=1), "arrival_date": today + timedelta(days=3),
@@ -128,7 +131,7 @@ def test_the_stock_report_and_dashboard_show_goods_in_transit_now(workspace, eng
 
 
 def test_the_dashboard_has_no_transit_section_when_nothing_is_on_its_way(workspace, engine):
-    setup(workspace, engine, opening_day=date.today() - timedelta(days=3))
+    setup(workspace, engine, opening_day=clock.today() - timedelta(days=3))
     page = (workspace.outbox / "index.html").read_text(encoding="utf-8")
     assert "Goods in transit" not in page and "In transit" in page  # the card, at 0.00
 

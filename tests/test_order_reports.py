@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,11 +13,14 @@ import openpyxl
 import pytest
 
 from conftest import CUSTOMERS, WAREHOUSES, jxc, make_form, make_table, run_files
+from jxc_sheets import clock
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.sheets.read import read_workbook
 
-TODAY = date.today()
+pytestmark = pytest.mark.clock  # "today" decides what these reports show
+
+TODAY = clock.today()
 AGO = {n: TODAY - timedelta(days=n) for n in (1, 2, 5, 10, 20, 30)}
 
 ITEMS = [

@@ -5,8 +5,6 @@ The ledger fixture and the record builders here are shared by the other ledger
 tests (test_costing, test_check, test_reverse, test_integrity)."""
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +12,9 @@ from typing import Any, Sequence
 
 import pytest
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, func, select
 
-from conftest import make_form, make_table
+from conftest import make_form, make_table, pg_schema, pg_url
 from jxc_sheets import kinds
 from jxc_sheets.check import Checked, check
 from jxc_sheets.ledger import schema
@@ -28,7 +25,6 @@ from jxc_sheets.records import Document, Line, MasterRow
 from jxc_sheets.sheets.read import read_workbook
 from jxc_sheets.validate import validate
 
-PG_URL = os.environ.get("JXC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 D1, D2, D3, D4, D5 = (date(2026, 11, d) for d in (1, 2, 3, 4, 5))
 
 
@@ -39,23 +35,12 @@ def postgres_ledger() -> Engine:
     """A schema of its own on the PostgreSQL server, created by open_ledger, dropped at
     the end of the session; one per test module that imports it and per xdist worker.
     Each test empties it first: a fresh schema per test costs a third of a second."""
-    name = f"jxc_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    except OperationalError as e:
-        admin.dispose()
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable (set JXC_TEST_PG_URL to another server): {e}",
-                    pytrace=False)
-    engine = open_ledger(f"{PG_URL}?options=-csearch_path%3D{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-        admin.dispose()
+    with pg_schema() as name:
+        engine = open_ledger(pg_url(name))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

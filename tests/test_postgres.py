@@ -2,14 +2,14 @@
 the same balances, to the cent, as on SQLite."""
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import openpyxl
 import pytest
 import sqlalchemy
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from conftest import PG_SERVER, pg_schema
 from jxc_sheets.closing import close_month
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.demo import write_demo_inbox
@@ -19,25 +19,13 @@ from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.ledger.periods import months_with_movements
 from jxc_sheets.pipeline import run_inbox
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture
 def pg_engine():
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = sqlalchemy.create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-    except sqlalchemy.exc.OperationalError as e:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is not reachable (start it: .ci/run does): {e}")
-    engine = sqlalchemy.create_engine(PG_URL, connect_args={"options": f"-csearch_path={name}"})
-    schema.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
+    with pg_schema() as name:
+        engine = sqlalchemy.create_engine(PG_SERVER, connect_args={"options": f"-csearch_path={name}"})
+        schema.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
 
 
 def _workspace(root) -> Settings:
@@ -57,6 +45,7 @@ def _state(engine):
         return balances, movements, fulfilments, check_ledger(conn)
 
 
+@pytest.mark.slow
 def test_the_demo_posts_the_same_on_postgresql_and_sqlite(tmp_path, pg_engine):
     on_pg = _workspace(tmp_path / "pg")
     on_sqlite = _workspace(tmp_path / "sqlite")
@@ -79,6 +68,7 @@ def _pack(path) -> list[tuple]:
             for sheet in book for row in sheet.iter_rows(values_only=True)]
 
 
+@pytest.mark.slow
 def test_the_month_end_packs_are_the_same_on_postgresql_and_sqlite(tmp_path, pg_engine):
     on_pg, on_sqlite = _workspace(tmp_path / "pg"), _workspace(tmp_path / "sqlite")
     sqlite_engine = open_ledger(on_sqlite.ledger_url)

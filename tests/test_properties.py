@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 
@@ -238,6 +239,7 @@ NEEDED_LATER = [_one("receipt", 1, Decimal(2), cost="3.333333"), _one("delivery"
 EMPTIED = [_one("receipt", 1, Decimal(9999), "箱", "3.333333"), _one("delivery", 1, None)]
 
 
+@pytest.mark.slow
 @FAST
 @example(sequence=NEEDED_LATER, allow_negative=False)
 @example(sequence=EMPTIED, allow_negative=False)
@@ -275,6 +277,7 @@ def test_every_posting_keeps_the_ledger_sound_and_exactly_the_impossible_issues_
             engine.dispose()
 
 
+@pytest.mark.slow
 @FAST
 @example(sequence=NEEDED_LATER, allow_negative=False, pick=0)
 @given(sequences, st.booleans(), st.integers(min_value=0, max_value=100))

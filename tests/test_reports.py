@@ -18,7 +18,8 @@ from jxc_sheets import config
 from jxc_sheets.ledger import schema as s
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.reports import data
-from jxc_sheets.reports.write import Book, Column, atomic_path, write_reports
+from jxc_sheets.reports.book import Book, Column, atomic_path
+from jxc_sheets.reports.refresh import write_reports
 
 D = Decimal
 SCRIPT = "<script>alert(1)</script>"

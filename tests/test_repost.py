@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import tempfile
 from datetime import date
-from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
@@ -91,18 +91,21 @@ SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(sequences)
 def test_moving_average_backdated_equals_replayed(seeded_file, sequence):
     replay_equals_backdated_posting(seeded_file, "moving_average", sequence)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(sequences)
 def test_fifo_backdated_equals_replayed(seeded_file, sequence):
     replay_equals_backdated_posting(seeded_file, "fifo", sequence)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(sequences)
 def test_monthly_average_backdated_equals_replayed(seeded_file, sequence):

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from conftest import D, drop_master, jxc, make_form
@@ -53,6 +54,7 @@ def ledger_state(url: str) -> tuple[list[tuple], dict[str, int]]:
     return balances, counts
 
 
+@pytest.mark.slow
 def test_the_demo_ledger_moves_to_postgresql_and_back_unchanged(tmp_path, postgres_url):
     here = demo_workspace(tmp_path / "sqlite")
     sqlite_url = f"sqlite:///{here / 'ledger.sqlite3'}"

@@ -104,6 +104,7 @@ def test_the_observer_is_polling_on_a_network_mount_and_native_on_local_disk(tmp
 
 # --- the watcher on a thread, real observers ------------------------------------------
 
+@pytest.mark.clock
 @pytest.mark.parametrize("observer", ["native", "polling"])
 def test_the_watcher_takes_what_is_there_first_then_what_arrives(tmp_path, observer):
     settings = _settings(tmp_path, observer=observer)
@@ -121,6 +122,7 @@ def test_the_watcher_takes_what_is_there_first_then_what_arrives(tmp_path, obser
     assert "服务状态" in dashboard and "已停止 stopped" in dashboard
 
 
+@pytest.mark.slow
 def test_a_slow_copy_is_taken_only_when_complete(tmp_path):
     settings = _settings(tmp_path, stable_seconds=1.0)
     drop_master(settings.inbox)
@@ -139,6 +141,7 @@ def test_a_slow_copy_is_taken_only_when_complete(tmp_path):
     assert _documents(settings) == ["CG-0007"]
 
 
+@pytest.mark.slow
 def test_a_share_that_goes_away_is_waited_for_not_taken_as_empty(tmp_path):
     settings = _settings(tmp_path, observer="polling")
     drop_master(settings.inbox)
