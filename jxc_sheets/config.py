@@ -4,12 +4,14 @@ the config, SQLite ledger on local disk)."""
 from __future__ import annotations
 
 from pathlib import Path
+from decimal import Decimal
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import kinds
+from .values import Unparseable, as_rate
 
 
 class _Section(BaseModel):
@@ -125,6 +127,7 @@ class CountsConfig(_Section):
     b_days: int = Field(91, ge=1)
     c_days: int = Field(365, ge=1)
     plan_days: int = Field(7, ge=1)  # count_plan.xlsx proposes what falls due within this many days
+    backdating: Literal["refuse", "warn"] = "refuse"  # a stock document dated on or before a posted count of its item
 
 
 class AccountsConfig(_Section):
@@ -166,8 +169,25 @@ class CompanyConfig(_Section):
     name: str = "jxc-sheets"
 
 
+class TaxConfig(_Section):
+    """增值税: who the company is for VAT, and the rates its lines take when they name none."""
+
+    taxpayer: Literal["general", "small"] = "general"  # 一般纳税人 | 小规模纳税人
+    default_rate: Decimal = Decimal("0.13")  # items with no 税率 of their own: 13%, 13 or 0.13
+    small_rate: Decimal = Decimal("0.03")  # a small-scale taxpayer's 征收率 on its sales
+
+    @field_validator("default_rate", "small_rate", mode="before")
+    @classmethod
+    def _rate(cls, value: object) -> Decimal:
+        try:
+            return as_rate(value)
+        except Unparseable:
+            raise ValueError("must be a VAT rate: 13%, 9%, 6%, 5%, 3%, 1% or 0") from None
+
+
 class Config(_Section):
     company: CompanyConfig = CompanyConfig()
+    tax: TaxConfig = TaxConfig()
     folders: Folders = Folders()
     inbox: InboxConfig = InboxConfig()
     reader: ReaderConfig = ReaderConfig()

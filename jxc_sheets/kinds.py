@@ -29,6 +29,7 @@ class FieldType(str, Enum):
     BOOL = "bool"
     UNITS = "units"  # alternate units of an item: "箱=24; 包=6"
     MONTH = "month"  # a calendar month: 2026-12, 2026/12, 2026年12月, or any date in it
+    RATE = "rate"  # a VAT rate: 13%, 13 or 0.13 (a fraction)
 
 
 class Category(str, Enum):
@@ -91,6 +92,17 @@ class Kind:
         raise KeyError(key)
 
     @property
+    def price_field(self) -> str | None:
+        """The line field of the unit price before tax: a cost for purchases, a price for sales."""
+        keys = {f.key for f in self.lines}
+        return "unit_cost" if "unit_cost" in keys else "unit_price" if "unit_price" in keys else None
+
+    @property
+    def taxed(self) -> bool:
+        """Its lines take 含税单价, 税率, 金额, 税额 and 价税合计."""
+        return any(f.key == "tax_rate" for f in self.lines)
+
+    @property
     def is_master(self) -> bool:
         return self.category is Category.MASTER
 
@@ -103,9 +115,9 @@ class Kind:
         return self.category is Category.COUNT
 
 
-T, C, D, Q, M, K, I, B, U, MONTH = (
+T, C, D, Q, M, K, I, B, U, MONTH, RATE = (
     FieldType.TEXT, FieldType.CODE, FieldType.DATE, FieldType.QTY, FieldType.MONEY,
-    FieldType.COST, FieldType.INT, FieldType.BOOL, FieldType.UNITS, FieldType.MONTH,
+    FieldType.COST, FieldType.INT, FieldType.BOOL, FieldType.UNITS, FieldType.MONTH, FieldType.RATE,
 )
 
 # --- shared fields -----------------------------------------------------------
@@ -121,8 +133,17 @@ CUSTOMER = Field("customer", "客户", C, True, ref="customers")
 SKU = Field("sku", "物料编码", C, True, ref="items")
 QTY = Field("qty", "数量", Q, True, hint="大于 0 / greater than 0")
 UNIT = Field("unit", "单位", T, hint="留空即基本单位 / empty means the base unit")
-UNIT_COST = Field("unit_cost", "单价成本", K, hint="不含税单位成本 / unit cost before tax")
-UNIT_PRICE = Field("unit_price", "单价", K, hint="销售单价 / unit selling price")
+UNIT_PRICE = Field("unit_price", "单价", K, hint="不含税销售单价 / unit selling price before tax")
+# A priced line: one of the prices, 金额 or 价税合计 is enough; the rest is worked out (check/tax.py)
+PRICE_INCL = Field("price_incl", "含税单价", K, hint="与不含税单价填一个即可 / price including VAT; or the one before tax")
+TAX_RATE = Field("tax_rate", "税率", RATE, hint="如 13%; 留空按往来单位或物料的税率 / e.g. 13%; empty = the partner's or item's")
+AMOUNT = Field("amount", "金额", M, hint="不含税金额; 填写则以它为准 / amount before tax; when filled, it wins over qty × price")
+TAX = Field("tax", "税额", M, hint="留空自动计算; 按发票填写则以它为准 / empty = worked out; typed from the invoice, it wins")
+GROSS = Field("gross", "价税合计", M, hint="含税金额; 填写则以它为准 / amount including VAT; when filled, it wins")
+TAXED = (PRICE_INCL, TAX_RATE, AMOUNT, TAX, GROSS)
+INVOICE_TYPE = Field("invoice_type", "发票类型", T,
+                     hint="专票 / 普票 / 无票; 留空为专票 / special VAT invoice, ordinary, none; empty = 专票")
+PARTNER_TAX_RATE = Field("tax_rate", "税率", RATE, hint="此单位单据的默认税率, 优先于物料税率 / overrides the item's rate on its documents")
 BATCH = Field("batch", "批次", T)
 LINE_REMARK = Field("remark", "备注", T)
 
@@ -167,8 +188,9 @@ KINDS: dict[str, Kind] = {
             key="code",
         ),
         _partners("suppliers", "供应商",
-                  Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none")),
-        _partners("customers", "客户"),
+                  Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none"),
+                  PARTNER_TAX_RATE),
+        _partners("customers", "客户", PARTNER_TAX_RATE),
         Kind(
             "items", "物料", Category.MASTER, header=(),
             lines=(
@@ -186,7 +208,8 @@ KINDS: dict[str, Kind] = {
                 Field("location", "库位", T, hint="默认存放库位, 盘点表按它排序 / the usual bin; count sheets sort by it"),
                 Field("default_supplier", "默认供应商", C, ref="suppliers"),
                 Field("std_cost", "标准成本", K),
-                Field("sale_price", "销售单价", K),
+                Field("sale_price", "销售单价", K, hint="不含税 / before tax"),
+                Field("tax_rate", "税率", RATE, hint="如 13%、9%、6%; 留空按 config.yaml 的 tax.default_rate / empty = the default"),
                 Field("active", "启用", B, hint="Y/N, 留空为 Y / empty means Y"),
             ),
             key="sku",
@@ -196,18 +219,18 @@ KINDS: dict[str, Kind] = {
             header=(DOC_NO, Field("doc_date", "截至日期", D, True, hint="期初数截至日期 / as-of date"),
                     *DOC_TAIL),
             lines=(WAREHOUSE, SKU, QTY, UNIT,
-                   Field("unit_cost", "单位成本", K, True), BATCH, LINE_REMARK),
+                   Field("unit_cost", "单位成本", K, hint="与金额填一个即可 / or the amount"), AMOUNT, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost",
             description="期初库存 / opening stock",
         ),
         Kind(
             "receipt", "采购入库", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, SUPPLIER, REF_DOC, *DOC_TAIL),
+            header=(*DOC_HEADER, WAREHOUSE, SUPPLIER, REF_DOC, *DOC_TAIL, INVOICE_TYPE),
             lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
-                                      hint="不含税单位成本; 按采购订单收货时可留空 / unit cost before tax;"
+                                      hint="不含税单价; 按采购订单收货时可留空 / unit cost before tax;"
                                            " may be left empty when receiving against an order"),
-                   BATCH, LINE_REMARK),
+                   *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost", partner_field="supplier", fulfils="purchase_order",
             description="采购入库 / goods received from a supplier",
@@ -215,23 +238,27 @@ KINDS: dict[str, Kind] = {
         Kind(
             "delivery", "销售出库", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             partner_field="customer", fulfils="sales_order",
             description="销售出库 / goods delivered to a customer",
         ),
         Kind(
             "purchase_return", "采购退货", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, SUPPLIER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_COST, BATCH, LINE_REMARK),
+            header=(*DOC_HEADER, WAREHOUSE, SUPPLIER, REF_DOC, *DOC_TAIL, INVOICE_TYPE),
+            lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
+                                      hint="供应商退款的不含税单价; 留空按原入库单(关联单号)或当前成本"
+                                           " / the unit price the supplier credits, before tax; empty = the"
+                                           " receipt's (ref_doc) or the current cost"),
+                   *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
-            partner_field="supplier",
+            cost_field="unit_cost", partner_field="supplier",
             description="采购退货 / goods returned to a supplier",
         ),
         Kind(
             "sales_return", "销售退货", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             partner_field="customer",
             description="销售退货 / goods returned by a customer",
@@ -265,9 +292,10 @@ KINDS: dict[str, Kind] = {
             header=(*DOC_HEADER, SUPPLIER,
                     Field("expected_date", "预计到货日期", D, hint="整单的预计到货日 / when the goods are due"),
                     Field("warehouse", "收货仓库", C, ref="warehouses"),
-                    CLOSE, CLOSE_REASON, *DOC_TAIL),
-            lines=(SKU, QTY, UNIT, Field("unit_price", "单价", K, True, hint="不含税采购单价 / purchase price before tax"),
-                   Field("expected_date", "预计到货日期", D, hint="留空按表头 / empty means the header's"),
+                    CLOSE, CLOSE_REASON, *DOC_TAIL, INVOICE_TYPE),
+            lines=(SKU, QTY, UNIT, Field("unit_price", "单价", K, hint="不含税采购单价; 或填含税单价、金额 / purchase price before"
+                                                                       " tax; or the price with tax, or the amount"),
+                   *TAXED, Field("expected_date", "预计到货日期", D, hint="留空按表头 / empty means the header's"),
                    LINE_REMARK),
             partner_field="supplier",
             description="采购订单 / purchase order: moves no stock until received",
@@ -278,7 +306,7 @@ KINDS: dict[str, Kind] = {
                     Field("promised_date", "承诺交货日期", D, hint="答应客户的交货日 / the date promised to the customer"),
                     Field("warehouse", "发货仓库", C, ref="warehouses"),
                     CLOSE, CLOSE_REASON, *DOC_TAIL),
-            lines=(SKU, QTY, UNIT, UNIT_PRICE, LINE_REMARK),
+            lines=(SKU, QTY, UNIT, UNIT_PRICE, *TAXED, LINE_REMARK),
             partner_field="customer",
             description="销售订单 / sales order: reserves stock until delivered",
         ),

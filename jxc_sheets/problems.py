@@ -81,6 +81,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "order-close-new": ("订单 {doc_no} 尚未过账, 关闭标记只用于已过账的订单; 新订单请留空",
                         "{doc_no} is not posted yet: the close marker is for an order already posted; leave it empty"),
     # counts
+    "not-a-tax-rate": ("{label} 只能是增值税税率 13%、9%、6%、5%、3%、1% 或 0 (免税); 如 13% 可写 13% 或 0.13",
+                       "{key} must be a VAT rate: 13%, 9%, 6%, 5%, 3%, 1% or 0; 13% may be written 13% or 0.13"),
+    "price-required": ("{sku} 没有价格: 请填写 单价、含税单价、金额 或 价税合计 其中之一",
+                       "{sku} has no price: fill in the price before or after tax, the amount or the amount with tax"),
+    "price-mismatch": ("含税单价 {price_incl} 与 不含税单价 {price} × (1 + {rate}) 不符; 只填其中一个即可",
+                       "the price with tax {price_incl} disagrees with the price {price} × (1 + {rate}); fill in only one"),
+    "tax-mismatch": ("税额 {tax} 与 金额 {amount} × 税率 {rate} = {expected} 相差超过 0.06 元; 请按发票核对",
+                     "tax {tax} differs from amount {amount} × rate {rate} = {expected} by more than 0.06; check the invoice"),
+    "invoice-type": ("发票类型只能填 专票、普票 或 无票", "the invoice type must be special (a special VAT invoice), ordinary or none"),
+    "counted-after": ("{doc_no} 的日期 {date} 不晚于已过账的盘点单 {count}({count_date}) 对 {sku}@{warehouse} 的盘点:"
+                      " 过账后盘点日的账面数将与实盘不符; 请把日期改为盘点日之后, 或请主管先冲销该盘点单",
+                      "{doc_no} is dated {date}, on or before count {count} of {sku} in {warehouse} ({count_date}):"
+                      " posted, the book at the count date would no longer be what was counted; date it after"
+                      " the count, or ask a supervisor to reverse the count first"),
     "count-scope": ("盘点范围只能填 全盘(full) 或 抽盘(partial)", "scope must be full or partial"),
     "count-unknown": ("盘点单 {doc_no} 未过账, 无从审批", "count {doc_no} is not posted: there is nothing to approve"),
     "count-line-unknown": ("盘点单 {doc_no} 没有第 {line} 行物料 {sku}; 请使用 outbox/variance/ 中的审批表",
@@ -88,6 +102,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # warnings: the file posts, the processing log shows them
     "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
                         "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),
+    "issued-at-zero": ("{sku} 在仓库 {warehouse} 还从未有过成本, 物料表也没有标准成本: 这次出库按 0 计价, 到货后再调整;"
+                       " 请在物料表 items.xlsx 的 标准成本 列填写",
+                       "{sku} has never had a cost in {warehouse} and has no standard cost: this issue is valued at 0"
+                       " until goods arrive; fill in the standard cost (std_cost) in items.xlsx"),
     "backorder": ("缺货待发: {sku} 可用 {available}, 订单 {doc_no} 有 {short} 需等到货",
                   "backorder: {sku} has {available} available; {short} of {doc_no} waits for stock"),
     # the program itself

@@ -138,6 +138,13 @@ class Line:
     partner: str = ""  # a sales plan line's customer
     location: str = ""  # a count line's bin
     approve: bool | None = None  # a count approval line's decision (None: not decided yet)
+    # priced lines (check/tax.py): as typed, then all worked out; unit_cost/unit_price stay before tax
+    price_incl: Decimal | None = None  # 含税单价, per entered unit
+    tax_rate: Decimal | None = None  # 税率 as a fraction: 0.13
+    amount: Decimal | None = None  # 金额, before tax
+    tax: Decimal | None = None  # 税额
+    gross: Decimal | None = None  # 价税合计
+    stock_amount: Decimal | None = None  # what the goods are worth in stock: 金额, plus any tax that is not deductible
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,7 @@ class Item:
     active: bool
     units: Mapping[str, Decimal]  # alternate unit → base units in one
     std_cost: Decimal | None = None
+    tax_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
     FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
-    as_month, as_units, is_blank, places,
+    as_month, as_rate, as_units, is_blank, places,
 )
 
 ONE = Decimal(1)
@@ -72,6 +72,7 @@ PARSERS: dict[FieldType, Callable[[object], Any]] = {
     FieldType.BOOL: as_bool,
     FieldType.UNITS: as_units,
     FieldType.MONTH: as_month,
+    FieldType.RATE: as_rate,
 }
 
 
@@ -286,4 +287,6 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
             expected_date=values.get("expected_date"), partner=values.get("customer") or "",
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",
+            price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
+            tax=values.get("tax"), gross=values.get("gross"),
         )

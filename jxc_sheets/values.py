@@ -132,6 +132,27 @@ def as_date(value: object) -> date:
         raise Unparseable("not-a-date") from e
 
 
+VAT_RATES = tuple(Decimal(n).scaleb(-2) for n in (0, 1, 3, 5, 6, 9, 13))  # 增值税税率与征收率
+
+
+def as_rate(value: object) -> Decimal:
+    """A VAT rate as a fraction: "13%", 13 and 0.13 are all 0.13 (a number of 1 or more is
+    a percentage, below 1 a fraction); 免税 is 0. Only the rates China levies are taken."""
+    text = normalise(str(value)) if isinstance(value, str) else None
+    if text in ("免税", "免", "不征税", "零税率"):
+        return Decimal(0)
+    if text is not None and text.endswith("%"):
+        rate = as_decimal(text[:-1]).scaleb(-2)
+    else:
+        number = as_decimal(value)
+        rate = number.scaleb(-2) if number >= 1 else number
+    rate = rate.normalize()
+    for allowed in VAT_RATES:
+        if rate == allowed:
+            return allowed
+    raise Unparseable("not-a-tax-rate")
+
+
 def as_month(value: object) -> date:
     """A calendar month as its first day: 2026-12, 2026/12, 2026年12月, 202612, or any date in it."""
     text = normalise(as_text(value))

@@ -19,6 +19,7 @@ import pytest
 from jxc_sheets import clock, kinds
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.sheets.forms import form_layout
 
 TEST_NOW = datetime.fromisoformat(os.environ.get("JXC_TEST_NOW", "2026-11-20T10:00:00"))
 """Today for every test and every `jxc` they start: never the real date. `.ci/run` runs
@@ -28,21 +29,22 @@ os.environ.update(clock.pinned(TEST_NOW))
 
 def make_form(path: Path, kind: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]],
               *, meta: bool = True, first_row: int = 3) -> Path:
-    """A stock form laid out as templates/ lays it out, filled as a user would."""
+    """A stock form laid out as templates/ lays it out (sheets/forms.form_layout), filled
+    as a user would; `first_row` moves the header block (and the table with it)."""
     k = kinds.KINDS[kind]
+    layout = form_layout(k)
+    shift = first_row - 3
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "明细"
     ws["A1"] = f"{k.zh}单 {k.name}"
-    row = first_row
-    for i, f in enumerate(k.header):
-        col = 1 if i % 2 == 0 else 4
-        ws.cell(row, col, f.label)
+    for f in k.header:
+        value_cell = ws[layout.header_cells[f.key]]
+        row = value_cell.row + shift
+        ws.cell(row, value_cell.column - 1, f.label)
         if f.key in header:
-            ws.cell(row, col + 1, header[f.key])
-        if i % 2 == 1:
-            row += 1
-    table = row + 2
+            ws.cell(row, value_cell.column, header[f.key])
+    table = layout.table_row + shift
     for j, f in enumerate(k.lines, start=1):
         ws.cell(table, j, f.label)
     for i, line in enumerate(lines, start=1):

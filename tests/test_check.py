@@ -80,8 +80,8 @@ def test_an_opening_line_names_its_own_warehouse(ledger, tmp_path):
         {"warehouse": "WH1", "sku": "A001", "qty": 1, "unit_cost": 1},
         {"warehouse": "WH7", "sku": "A001", "qty": 1, "unit_cost": 1},
     ])
-    # 4 header fields on rows 3-4, labels on row 7, lines from row 8
-    assert cells(checked) == [("明细!A9", "unknown-warehouses")]
+    # 4 header fields on rows 3-4, labels on row 6, lines from row 7
+    assert cells(checked) == [("明细!A8", "unknown-warehouses")]
 
 
 def test_a_sku_typed_as_a_number_finds_its_item_with_leading_zeros(ledger, tmp_path):
@@ -200,7 +200,7 @@ def test_transfers_and_losses_need_stock_where_they_take_it(ledger):
     checked = submit(ledger, doc("transfer", "T1", D2, ln("A001", 2)),
                      doc("adjustment", "ADJ1", D2, ln("A001", -4), warehouse="WH2"))
     assert [(p.code, p.where, p.value) for p in checked.problems] == [
-        ("insufficient-stock", "明细!B9", "2"), ("insufficient-stock", "明细!B9", "-4")]
+        ("insufficient-stock", "明细!B9", "2"), ("insufficient-stock", "明细!B8", "-4")]  # 7 header fields, then 6
     posted(ledger, doc("transfer", "T2", D2, ln("A001", 2), from_warehouse="WH2", to_warehouse="WH1"))
     assert (balance(ledger, "A001", "WH1")[0], balance(ledger, "A001", "WH2")[0]) == (Q("2"), Q("1"))
 

@@ -173,10 +173,14 @@ def test_adjustments_gain_with_and_without_cost_and_loss_at_average(ledger):
     ]
 
 
-def test_a_purchase_return_leaves_at_the_average_not_the_typed_cost(ledger):
+def test_a_purchase_return_leaves_at_its_own_price_and_without_one_at_the_average(ledger):
+    """R1 4 @ 2.50 = 10.00. PR1 1 back at the supplier's 2.99: −2.99 (as 金蝶 books a
+    红字入库单), 3 left worth 7.01. PR2 1 back with no price: at the average 7.01/3 = 2.34."""
     posted(ledger, receipt("R1", D1, ln("A001", 4, "2.50")))
-    posted(ledger, doc("purchase_return", "PR1", D2, ln("A001", 1, "9.99")))
-    assert moves(ledger, "PR1") == [("A001", "WH1", Q("-1"), Q("-2.50"), Q("3"), Q("7.50"))]
+    posted(ledger, doc("purchase_return", "PR1", D2, ln("A001", 1, "2.99")))
+    assert moves(ledger, "PR1") == [("A001", "WH1", Q("-1"), Q("-2.99"), Q("3"), Q("7.01"))]
+    posted(ledger, doc("purchase_return", "PR2", D2, ln("A001", 1)))
+    assert moves(ledger, "PR2") == [("A001", "WH1", Q("-1"), Q("-2.34"), Q("2"), Q("4.67"))]
 
 
 def test_alternate_units_post_in_base_units(ledger):

@@ -133,6 +133,33 @@ def test_a_full_count_counts_what_it_does_not_list_as_zero(workspace, engine):
     assert balance(engine, "A001", "WH2") == (5, Decimal("100.00"))  # another warehouse: not in this count
 
 
+def test_a_document_dated_on_or_before_a_posted_count_is_refused_at_its_date(workspace, engine):
+    """PD-1 counted A001 and B002 in WH1 on 11-10 (book 100, counted 99). A receipt of
+    A001 into WH1 dated 11-05, dropped after it, would change the book at the count
+    date: refused at its date cell, naming the count. One into WH2, or dated after the
+    count, posts. With counts.backdating: warn it posts with the warning instead."""
+    stocked(workspace, engine)
+    count(workspace, lines=[{"sku": "A001", "counted_qty": 99}, {"sku": "B002", "counted_qty": 1000}])
+    assert run_files(workspace, engine)["count.xlsx"].status == "posted"
+    receipt = {"doc_no": "CG-5", "doc_date": D5, "warehouse": "WH1", "supplier": "S01"}
+    make_form(workspace.inbox / "late.xlsx", "receipt", receipt, [{"sku": "A001", "qty": 10, "unit_cost": 20}])
+    make_form(workspace.inbox / "wh2.xlsx", "receipt", receipt | {"doc_no": "CG-6", "warehouse": "WH2"},
+              [{"sku": "A001", "qty": 10, "unit_cost": 20}])
+    make_form(workspace.inbox / "after.xlsx", "receipt", receipt | {"doc_no": "CG-7", "doc_date": D12},
+              [{"sku": "A001", "qty": 10, "unit_cost": 20}])
+    outcomes = run_files(workspace, engine)
+    [refused] = outcomes["late.xlsx"].problems
+    assert (refused.where, refused.code) == ("明细!E3", "counted-after")
+    assert "PD-1" in refused.message and "2026-11-10" in refused.message
+    assert (outcomes["wh2.xlsx"].status, outcomes["after.xlsx"].status) == ("posted", "posted")
+    assert balance(engine, "A001") == (109, Decimal("2180.00"))
+
+    warned = Settings(Config.model_validate({"counts": {"backdating": "warn"}}), workspace.root)
+    make_form(workspace.inbox / "late.xlsx", "receipt", receipt, [{"sku": "A001", "qty": 10, "unit_cost": 20}])
+    outcome = run_files(warned, engine)["late.xlsx"]
+    assert outcome.status == "posted" and any("明细!E3" in note and "PD-1" in note for note in outcome.notes)
+
+
 def test_bad_counts_are_answered_at_their_cells(workspace, engine):
     stocked(workspace, engine)
     count(workspace, name="scope.xlsx", doc_no="PD-2", scope="大概")

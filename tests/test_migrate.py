@@ -45,6 +45,14 @@ def test_a_version_1_ledger_upgrades_in_place_and_keeps_its_numbers(tmp_path):
         assert {"fulfilments", "order_closures"} <= set(inspect(conn).get_table_names())
         assert "expected_date" in {c["name"] for c in inspect(conn).get_columns("lines")}
         assert check_ledger(conn) == []  # the hash chain and the balances survive the upgrade
+        # v6: lines posted before keep their meaning: prices before tax, 税率 0, 金额 = 价税合计
+        l = schema.lines
+        priced = conn.execute(select(l.c.qty_entered, l.c.unit_cost, l.c.unit_price, l.c.tax_rate, l.c.amount, l.c.tax,
+                                     l.c.gross).where((l.c.unit_cost.is_not(None)) | (l.c.unit_price.is_not(None)))).all()
+        assert len(priced) > 20
+        for qty, cost, price, rate, amount, tax, gross in priced:
+            exact = abs(qty) * (cost if cost is not None else price)
+            assert (rate, tax, gross) == (0, 0, amount) and abs(amount - exact) <= Decimal("0.005")
     assert balances(path) == before and len(before) > 50
     engine.dispose()
     open_ledger(f"sqlite:///{path}").dispose()  # a second open finds nothing to do

@@ -106,7 +106,7 @@ def doc(kind: str, doc_no: str, day: date, *lines: Line, **header: Any) -> Docum
     values = {f.key: None for f in k.header} | {f: v for f, v in HEADER_DEFAULTS.items() if f in {h.key for h in k.header}}
     values |= {"doc_no": doc_no, "doc_date": day} | header
     where = {f.key: f"明细!{'B' if i % 2 == 0 else 'E'}{3 + i // 2}" for i, f in enumerate(k.header)}
-    table = 3 + len(k.header) // 2 + 2
+    table = 3 + (len(k.header) + 1) // 2 + 1  # as sheets/forms.form_layout
     columns = {f.key: get_column_letter(j) for j, f in enumerate(k.lines, start=1)}
     numbered = tuple(
         Line(n, l.sku, l.qty, l.unit, l.qty_entered, l.factor, l.unit_cost, l.unit_price, l.batch, l.remark,

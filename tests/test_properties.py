@@ -20,7 +20,8 @@ from sqlalchemy import select
 
 from conftest import make_form
 from jxc_sheets.config import Config, Settings
-from jxc_sheets.ledger import schema
+from jxc_sheets.ledger import methods, repost, schema
+from jxc_sheets.ledger.costing import METHODS
 from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.ledger.reverse import LedgerError, reverse_document
 from jxc_sheets.pipeline import run_inbox
@@ -161,6 +162,15 @@ def tables(engine) -> dict[str, list[tuple]]:
                 for t in (schema.documents, schema.lines, schema.movements, schema.balances)}
 
 
+def amounts_of(engine, doc_no: str) -> list[tuple]:
+    """(sku, warehouse, qty, amount) of each movement of a document: the amount is value + correction."""
+    m, d = schema.movements, schema.documents
+    with engine.connect() as conn:
+        return [(r.sku, r.warehouse, r.qty, r.value + (r.correction or ZERO)) for r in conn.execute(
+            select(m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.correction)
+            .join(d, d.c.id == m.c.document_id).where(d.c.doc_no == doc_no).order_by(m.c.id))]
+
+
 def movements_of(engine, doc_no: str) -> list[tuple]:
     m, d = schema.movements, schema.documents
     with engine.connect() as conn:
@@ -169,30 +179,31 @@ def movements_of(engine, doc_no: str) -> list[tuple]:
                                                .where(d.c.doc_no == doc_no).order_by(m.c.id))]
 
 
-def assert_sound(engine, allow_negative: bool, empty_means_no_value: bool = True) -> None:
+def assert_sound(engine, allow_negative: bool) -> None:
     """Each movement carries the running sum of its pair; the balances table is the sum
-    of the movements; without negative stock no day ends below zero, and (unless a
-    reversal took back an older value) a shelf empty at the end of a day holds no value;
-    `jxc check` agrees."""
+    of the movements; without negative stock no day ends below zero; with or without it,
+    under every method, a shelf left empty by any movement holds no value; the layers
+    the costing keeps add up to each balance; `jxc check` agrees."""
     m = schema.movements
     running: dict[tuple[str, str], tuple[Decimal, Decimal, int]] = {}
     day_ends: dict[tuple[str, str, date], tuple[Decimal, Decimal]] = {}
-    dipped: set[tuple[str, str]] = set()
     with engine.connect() as conn:
         for r in conn.execute(select(m).order_by(m.c.doc_date, m.c.id)):  # valuation order
             qty, value, n = running.get((r.sku, r.warehouse), (ZERO, ZERO, 0))
             running[(r.sku, r.warehouse)] = qty, value, n = qty + r.qty, value + r.value, n + 1
             assert (r.balance_qty, r.balance_value) == (qty, value)
+            assert qty != 0 or value == 0, f"movement {r.id}: {r.sku}@{r.warehouse} holds nothing, worth {value}"
             day_ends[(r.sku, r.warehouse, r.doc_date)] = (qty, value)
-            if qty < 0:
-                dipped.add((r.sku, r.warehouse))
         if not allow_negative:  # the rule is the end of each day's: within a day a backdated issue may
-            for (sku, wh, _d), (qty, value) in day_ends.items():  # come before a receipt of the same day
-                assert qty >= 0  # posted earlier, at the last rate, which may leave a difference in value
-                assert qty != 0 or value == 0 or not empty_means_no_value or (sku, wh) in dipped
+            assert all(qty >= 0 for qty, _v in day_ends.values())  # come before a receipt of the same day
         b = schema.balances
         table = {(r.sku, r.warehouse): (r.qty, r.value, r.movements) for r in conn.execute(select(b))}
         assert table == running
+        layers = repost.layers_at(conn, DAYS[-1])
+        assert {pair: (sum(l.qty for l in held), sum(l.value for l in held)) for pair, held in layers.items()} == \
+            {pair: (qty, value) for pair, (qty, value, _n) in running.items() if qty or value}
+        for held in layers.values():  # stock and shortfalls never side by side
+            assert len({l.qty > 0 for l in held}) == 1
         assert check_ledger(conn) == []
 
 
@@ -236,18 +247,32 @@ def _one(kind: str, day: int, qty: Decimal | None, unit: str = "", cost: str | N
 # backdated one (nor by reversing the receipt that brought it); the issue that empties a
 # shelf of 239,976 takes its whole value.
 NEEDED_LATER = [_one("receipt", 1, Decimal(2), cost="3.333333"), _one("delivery", 2, None), _one("delivery", 1, None)]
+# Two shortfalls, then receipts that settle them in turn and more.
+SHORT_TWICE = [_one("delivery", 1, Decimal(3)), _one("delivery", 2, Decimal(4)),
+               _one("receipt", 3, Decimal(5), cost="15"), _one("receipt", 4, Decimal(10), cost="25")]
 EMPTIED = [_one("receipt", 1, Decimal(9999), "箱", "3.333333"), _one("delivery", 1, None)]
+
+
+def costed_ledger(seeded_file, folder: str, method: str):
+    """A copy of the seeded ledger whose items are all valued by `method`."""
+    engine = fresh_ledger(seeded_file, folder, "ledger.sqlite3")
+    with engine.begin() as conn:
+        methods.sync(conn, method, {})
+    return engine
 
 
 @pytest.mark.slow
 @FAST
-@example(sequence=NEEDED_LATER, allow_negative=False)
-@example(sequence=EMPTIED, allow_negative=False)
-@given(sequences, st.booleans())
+@example(sequence=NEEDED_LATER, allow_negative=False, method="moving_average")
+@example(sequence=EMPTIED, allow_negative=False, method="fifo")
+@example(sequence=SHORT_TWICE, allow_negative=True, method="fifo")
+@example(sequence=SHORT_TWICE, allow_negative=True, method="moving_average")
+@example(sequence=SHORT_TWICE, allow_negative=True, method="monthly_weighted_average")
+@given(sequences, st.booleans(), st.sampled_from(METHODS))
 def test_every_posting_keeps_the_ledger_sound_and_exactly_the_impossible_issues_are_refused(
-        seeded_file, sequence, allow_negative):
+        seeded_file, sequence, allow_negative, method):
     with tempfile.TemporaryDirectory() as folder:
-        engine = fresh_ledger(seeded_file, folder, "ledger.sqlite3")
+        engine = costed_ledger(seeded_file, folder, method)
         try:
             stock, posted = Stock(), []
             for n, spec in enumerate(sequence):
@@ -279,12 +304,12 @@ def test_every_posting_keeps_the_ledger_sound_and_exactly_the_impossible_issues_
 
 @pytest.mark.slow
 @FAST
-@example(sequence=NEEDED_LATER, allow_negative=False, pick=0)
-@given(sequences, st.booleans(), st.integers(min_value=0, max_value=100))
+@example(sequence=NEEDED_LATER, allow_negative=False, pick=0, method="moving_average")
+@given(sequences, st.booleans(), st.integers(min_value=0, max_value=100), st.sampled_from(METHODS))
 def test_a_reversal_restores_a_pairs_last_document_and_is_refused_or_consistent_otherwise(
-        seeded_file, sequence, allow_negative, pick):
+        seeded_file, sequence, allow_negative, pick, method):
     with tempfile.TemporaryDirectory() as folder:
-        engine = fresh_ledger(seeded_file, folder, "ledger.sqlite3")
+        engine = costed_ledger(seeded_file, folder, method)
         try:
             stock, posted = Stock(), []  # (spec, document, balances before it)
             for n, spec in enumerate(sequence):
@@ -316,14 +341,16 @@ def test_a_reversal_restores_a_pairs_last_document_and_is_refused_or_consistent_
                 assert tables(engine) == rows
                 return
             moved = movements_of(engine, reversal)
-            assert moved == [(s, w, -q, -v) for s, w, q, v in movements_of(engine, document.doc_no)]
+            # the reversal takes back each amount exactly; its value differs only where the
+            # shelf is left empty, and the last units out take all the value left
+            assert amounts_of(engine, reversal) == [(s, w, -q, -a) for s, w, q, a in amounts_of(engine, document.doc_no)]
             assert_conserved(before, balances(engine), moved)
             after = balances(engine)
             if not later:  # the last document of its pairs: as if it had never been posted
                 assert {p: after[p] for p in pairs} == {p: before_it.get(p, (ZERO, ZERO)) for p in pairs}
             others = (set(before) | set(after)) - pairs
             assert {p: after.get(p) for p in others} == {p: before.get(p) for p in others}
-            assert_sound(engine, allow_negative, empty_means_no_value=False)
+            assert_sound(engine, allow_negative)
             for doc_no in (document.doc_no, reversal):  # never twice, never a reversal's reversal
                 rows = tables(engine)
                 try:

@@ -97,7 +97,7 @@ def test_adjustment_qty_is_signed_but_never_zero(tmp_path):
     header = {"doc_no": "ADJ-1", "doc_date": D, "warehouse": "WH1", "reason": "报损"}
     result = receipt(tmp_path, [{"sku": "A001", "qty": -3}, {"sku": "A001", "qty": 0}, {"sku": "B002", "qty": "+2"},
                                 {"sku": "B002", "qty": "-0"}], header, kind="adjustment")
-    assert where_code_value(result) == [("明细!B10", "qty-nonzero", "0"), ("明细!B12", "qty-nonzero", "-0")]
+    assert where_code_value(result) == [("明细!B9", "qty-nonzero", "0"), ("明细!B11", "qty-nonzero", "-0")]
     assert [line.qty for line in result.documents[0].lines] == [Decimal(-3), Decimal(2)]
 
 

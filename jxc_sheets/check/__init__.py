@@ -4,31 +4,35 @@
   convert to the base unit here);
 - numbers: a document number is new, or names a document already posted with the
   very same content, which is then skipped;
+- tax: each priced line worked out to 金额, 税额 and 价税合计, and its value in stock;
 - orders: receipts and deliveries fit the orders they name; orders close;
 - counts: counts against the book at their date, approvals of their variances;
 - periods: nothing dated in a closed month;
-- stock: an issue finds its stock at its date, unless negative stock is allowed.
+- stock: an issue finds its stock at its date, unless negative stock is allowed;
+  nothing is dated on or before a posted count of its item.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from sqlalchemy import Connection
 
-from ..config import CountsConfig, OrdersConfig
+from ..config import CountsConfig, OrdersConfig, TaxConfig
+from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
-from .counts import check_counts
+from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
-from .stock import check_stock
+from .stock import check_stock, uncosted_issues
+from .tax import price_documents
 
 
 @dataclass(frozen=True)
@@ -47,19 +51,32 @@ class Checked:
 
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
-          count_rules: CountsConfig = CountsConfig()) -> Checked:
+          count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
     resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
+    partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
+                                                for doc in new if KINDS[doc.kind].partner_field})
+    new = price_documents(new, data.items, partners, tax_rules, problems)
     orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
+    orders = replace(orders, documents=tuple(price_documents(orders.documents, data.items, partners, tax_rules, problems,
+                                                                         again=True)))
     counts = check_counts(conn, orders.documents, count_rules, data.items)
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
+    warnings = orders.warnings
+    before_counts = backdated_before_counts(conn, counts.documents)
+    if count_rules.backdating == "refuse":
+        problems += before_counts
+    else:
+        warnings += tuple(before_counts)
     if not allow_negative_stock:
         problems += check_stock(conn, counts.documents, data.warehouses)
+    else:
+        warnings += tuple(uncosted_issues(conn, counts.documents, {sku: item.std_cost for sku, item in data.items.items()}))
     return Checked(counts.documents, tuple(posted), rows, tuple(problems), orders.notes + counts.notes,
-                   orders.warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
+                   warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

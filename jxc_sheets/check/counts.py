@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 from sqlalchemy import Connection
 
 from ..config import CountsConfig
+from ..kinds import KINDS, Category, legs
 from ..ledger import counts as ledger_counts
 from ..ledger.costing import money, rate
 from ..ledger.counts import CountedSku, CountResult, Decision
@@ -201,3 +202,21 @@ def _variance_line(counted, items: Mapping[str, Item]) -> Line:
 def _decision_hash(number: str, lines) -> str:
     content = [number] + [[l.line_no, l.sku, str(l.difference)] for l in lines]
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
+def backdated_before_counts(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """A stock document dated on or before a posted count of one of its items in that
+    warehouse: posted, the book at the count date would no longer be what was counted.
+    One problem per document, at its date cell, naming the count."""
+    moves = {id(doc): [(line.sku, wh, day) for line in doc.lines for wh, _qty, day in legs(doc, line)]
+             for doc in docs if KINDS[doc.kind].category is Category.STOCK}
+    counted = ledger_counts.last_counts(conn, {(sku, wh) for legs_ in moves.values() for sku, wh, _d in legs_})
+    found = []
+    for doc in docs:
+        hit = next(((sku, wh, counted[(sku, wh)]) for sku, wh, day in moves.get(id(doc), ())
+                    if (sku, wh) in counted and day <= counted[(sku, wh)][0]), None)
+        if hit:
+            sku, wh, (count_date, count_no) = hit
+            found.append(problem("counted-after", doc.where.get("doc_date", ""), doc.doc_date.isoformat(),
+                                 doc_no=doc.doc_no, date=doc.doc_date.isoformat(), sku=sku, warehouse=wh, count=count_no, count_date=count_date.isoformat()))
+    return found

@@ -20,7 +20,8 @@ def with_hash(doc: Document) -> Document:
     """The content hash: kind, header and lines as posted (units already resolved)."""
     content = {
         "kind": doc.kind,
-        "header": {k: _plain(v) for k, v in sorted(doc.header.items()) if k not in kinds.NOT_HASHED},
+        "header": {k: _plain(v) for k, v in sorted(doc.header.items())
+                   if k not in kinds.NOT_HASHED and not (v is None and k in _ADDED_LATER)},
         "lines": [_line_content(l) for l in doc.lines],
     }
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
@@ -32,7 +33,13 @@ def _line_content(line: Line) -> list:
                _plain(line.unit_price), line.batch, line.remark]
     if line.expected_date or line.partner:  # only orders and plans have these: older hashes stay as they were
         content += [_plain(line.expected_date), line.partner]
+    taxed = [line.price_incl, line.tax_rate, line.amount, line.tax, line.gross]
+    if any(v is not None for v in taxed):  # as typed; a line without them hashes as before they existed
+        content += [_plain(v) for v in taxed]
     return content
+
+
+_ADDED_LATER = {"invoice_type"}  # header fields that, left empty, leave older documents' hashes as they were
 
 
 def _plain(value: object) -> object:

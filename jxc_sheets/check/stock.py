@@ -1,8 +1,9 @@
-"""Check, stock: every issue finds its stock at its date (unless negative stock is allowed)."""
+"""Check, stock: every issue finds its stock at its date (unless negative stock is allowed),
+and an issue that nothing can value is named."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy import Connection
 
@@ -44,3 +45,23 @@ def check_stock(conn: Connection, docs: Sequence[Document],
 
 def _show(qty: Decimal) -> str:
     return format(qty.normalize(), "f")
+
+
+def uncosted_issues(conn: Connection, docs: Sequence[Document], std_costs: Mapping[str, Decimal | None]) -> list[Problem]:
+    """Warnings: an issue of an item that has never had a cost in that warehouse (nor
+    earlier in this file) and has no standard cost is valued at 0; costing takes the
+    standard cost when there is one."""
+    moves = [(doc, line, wh, qty) for doc in docs for line in doc.lines for wh, qty, _day in legs(doc, line)]
+    wanted = {(line.sku, wh) for _doc, line, wh, qty in moves if qty < 0 and not std_costs.get(line.sku)}
+    if not wanted:
+        return []
+    costed = {pair for pair, state in queries.cost_states(conn, wanted).items() if state.unit_cost or state.value}
+    warnings = []
+    for doc, line, wh, qty in moves:
+        pair = (line.sku, wh)
+        if qty > 0 and (line.unit_cost or doc.kind == "transfer"):
+            costed.add(pair)
+        elif qty < 0 and pair in wanted and pair not in costed:
+            warnings.append(problem("issued-at-zero", line.where.get("qty", ""), line.qty_entered, sku=line.sku, warehouse=wh))
+            costed.add(pair)  # once per pair and file
+    return warnings

@@ -14,9 +14,10 @@ Three methods (`costing.method`, per item `costing.items`), any of them per mont
 
 What each movement's value rests on (its basis):
 - cost: a value given by the document (a receipt's cost, opening stock);
-- link: another movement's value, taken back or carried on: a transfer's in leg
-  takes its out leg's, a reversal takes back its original's, a return comes back at
-  the cost its delivery (or receipt) left with — pro rata to the quantity;
+- link: another movement's amount, carried on: a transfer's in leg takes its out
+  leg's, a return comes back at the cost its delivery (or receipt) left with — pro
+  rata to the quantity;
+- reverse: a reversal (红字冲销) takes back its original's value and correction exactly;
 - issue: the method decides;
 - current: a gain or a return without a known cost comes in at the current rate
   (the average, the newest layer's cost, the month's rate), else the standard cost.
@@ -29,13 +30,30 @@ Rounding, stated once and applied only here: money is rounded half-up to the cen
   takes all its value;
 - monthly average: each issue is qty × the month's rate; the month's last issue takes
   the residue, so the closing value is closing qty × the rate to the cent.
-An issue into empty or negative stock (when allowed) is valued at the last known rate.
+An issue into empty or negative stock (when allowed) is valued at the last known rate,
+else at the item's standard cost.
+
+Amount and value. A movement's `value` is what it does to the stock. Its amount —
+what the document is worth to the other side (the supplier's invoice, the return's
+credit) — is `value + correction`; the correction goes to cost of sales (成本调整),
+as ERPNext and Odoo book it:
+- a receipt into negative stock settles the shortfall first, oldest first (under fifo
+  each shortfall is a negative layer of its own): the short units take the incoming
+  cost, and the difference from what they were booked at when they left is the
+  correction;
+- an outgoing movement with an amount of its own (a purchase return at its price, a
+  return linked to its receipt, a reversal) that leaves the shelf at exactly zero
+  takes all the value left: an empty shelf never holds value. Under fifo the goods
+  leave at their layers' cost, and the amount's difference is the correction.
+The monthly average settles nothing in a closed month: every issue is at the month's
+rate there, and the closing is its quantity × that rate.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import repeat
 from typing import Callable, Iterator, Mapping, Sequence
 
 CENT = Decimal("0.01")
@@ -44,7 +62,7 @@ ZERO = Decimal(0)
 
 MOVING_AVERAGE, FIFO, MONTHLY = "moving_average", "fifo", "monthly_weighted_average"
 METHODS = (MOVING_AVERAGE, FIFO, MONTHLY)
-COST, LINK, ISSUE, CURRENT = "cost", "link", "issue", "current"
+COST, LINK, REVERSE, ISSUE, CURRENT = "cost", "link", "reverse", "issue", "current"
 
 
 def money(value: Decimal) -> Decimal:
@@ -77,8 +95,8 @@ class Move:
     kind: str
     qty: Decimal  # signed, base unit
     basis: str
-    given: Decimal | None = None  # basis cost: the value
-    linked_to: int | None = None  # basis link: the movement whose value this one follows
+    given: Decimal | None = None  # basis cost: the amount
+    linked_to: int | None = None  # basis link or reverse: the movement this one follows
     linked_here: bool = False  # that movement is of the same sku × warehouse
 
 
@@ -89,6 +107,7 @@ class Valued:
     balance_qty: Decimal
     balance_value: Decimal
     last_rate: Decimal = ZERO  # kept on the movement: valuing can start again right after it
+    correction: Decimal = ZERO  # to cost of sales: the amount is value + correction
 
 
 @dataclass(slots=True)
@@ -132,17 +151,35 @@ class Holding:
         if len(self.layers) > 1:
             self.layers = [Layer(None, day, self.qty, self.value)]
 
-    def add(self, origin: int, day: date, qty: Decimal, value: Decimal, separate: bool) -> None:
-        if self.layers and (not separate or self.layers[0].qty < 0):
-            first = self.layers[0]  # averaging, or filling a shortfall: one layer
-            self.layers[0] = Layer(first.origin, first.day, first.qty + qty, first.value + value)
-            if separate and self.layers[0].qty > 0:
-                self.layers[0] = Layer(origin, day, self.layers[0].qty, self.layers[0].value)
-            return
-        self.layers.append(Layer(origin, day, qty, value))
+    def add(self, origin: int, day: date, qty: Decimal, amount: Decimal, separate: bool, settle: bool = True) -> Decimal:
+        """Brings `qty` in worth `amount`, settling shortfalls first (unless not `settle`);
+        returns the correction: what the short units cost now less what they were booked at."""
+        correction, qty_left, amount_left = ZERO, qty, amount
+        while settle and qty_left > 0 and self.layers and self.layers[0].qty < 0:
+            short = self.layers[0]
+            piece = min(qty_left, -short.qty)
+            booked = -short.value if piece == -short.qty else money(piece * short.value / short.qty)
+            incoming = amount_left if piece == qty_left else money(piece * amount / qty)
+            correction += incoming - booked
+            short.qty += piece
+            short.value += booked
+            if short.qty == 0:
+                self.layers.pop(0)
+            qty_left -= piece
+            amount_left -= incoming
+        if qty_left or amount_left:
+            if self.layers and not separate:
+                last = self.layers[-1]  # averaging: one layer
+                self.layers[-1] = Layer(last.origin, day, last.qty + qty_left, last.value + amount_left)
+            else:
+                self.layers.append(Layer(origin, day, qty_left, amount_left))
+        self.layers = [l for l in self.layers if l.qty != 0 or l.value != 0]
+        return correction
 
-    def take(self, qty: Decimal, day: date, prefer: int | None = None) -> Decimal:
-        """Takes `qty` (> 0) out, the preferred layer first, then the oldest; returns its value."""
+    def take(self, qty: Decimal, day: date, prefer: int | None = None, fallback: Decimal = ZERO) -> Decimal:
+        """Takes `qty` (> 0) out, the preferred layer first, then the oldest; returns its value.
+        What is not there becomes a shortfall, a negative layer of its own after the others,
+        at the last known rate (`fallback` when none is known)."""
         layers = sorted(self.layers, key=lambda l: l.origin != prefer) if prefer else self.layers
         value, left = ZERO, qty
         for layer in layers:
@@ -158,31 +195,35 @@ class Holding:
             value += piece_value
             left -= piece
         self.layers = [l for l in self.layers if l.qty != 0 or l.value != 0]
-        if left > 0:  # into negative stock: at the last known rate
-            short = money(left * self.last_rate)
+        if left > 0:
+            short = money(left * (self.last_rate or fallback))
             value += short
-            self.layers.insert(0, Layer(None, day, -left, -short))
+            self.layers.append(Layer(None, day, -left, -short))
         return value
 
-    def remove(self, qty: Decimal, value: Decimal, day: date) -> None:
-        """Takes out a quantity whose value is already known (an average method's)."""
+    def remove(self, qty: Decimal, value: Decimal, day: date, empties: bool = True) -> Decimal:
+        """Takes out `qty` at a value already known (an average method's); returns the value
+        taken: all there is, when the shelf is left at exactly zero (and `empties`)."""
         self.merged(day)
+        if empties and self.layers and self.layers[0].qty == qty:
+            value = self.layers[0].value
         if self.layers:
             self.layers[0].qty -= qty
             self.layers[0].value -= value
         else:
             self.layers.append(Layer(None, day, -qty, -value))
         self.layers = [l for l in self.layers if l.qty != 0 or l.value != 0]
+        return value
 
 
 class Pricing:
     """Values one pair's moves in valuation order from an opening holding."""
 
     def __init__(self, holding: Holding, method_of: Callable[[str], str], final: Callable[[str], bool],
-                 linked: Callable[[int], tuple[Decimal, Decimal] | None], std_cost: Decimal | None):
+                 linked: Callable[[int], tuple[Decimal, Decimal, Decimal] | None], std_cost: Decimal | None):
         self.holding, self.method_of, self.final = holding, method_of, final
         self.linked, self.std_cost = linked, std_cost or ZERO
-        self.own: dict[int, tuple[Decimal, Decimal]] = {}  # (qty, value) of the moves valued here
+        self.own: dict[int, tuple[Decimal, Decimal, Decimal]] = {}  # (qty, value, correction) valued here
 
     def run(self, moves: Sequence[Move]) -> list[Valued]:
         out: list[Valued] = []
@@ -193,39 +234,51 @@ class Pricing:
             if method == MONTHLY:
                 out += self._monthly(month, month_moves)
             else:
-                out += [self._one(m, method, None) for m in month_moves]
+                out += [self._one(m, method) for m in month_moves]
         return out
 
-    def _one(self, move: Move, method: str, month_rate: Decimal | None = None) -> Valued:
+    def _one(self, move: Move, method: str, month_rate: Decimal | None = None, final: bool = False) -> Valued:
+        """Values one move; `final`: a closed month of the monthly average, where every
+        issue is at the month's rate and nothing is settled or swept."""
         h = self.holding
-        value = self._value(move, method, month_rate)
+        fifo = method == FIFO
+        amount, preset = self._amount(move, month_rate)
+        before = h.value
         if move.qty >= 0:
-            h.add(move.id, move.day, move.qty, value, separate=method == FIFO)
-        elif value is None:
-            value = -h.take(-move.qty, move.day, prefer=move.linked_to if method == FIFO else None)
+            incoming = preset if preset is not None else amount if amount is not None \
+                else money(move.qty * self._current_rate())
+            amount = incoming if amount is None else amount  # a gain is worth what it brings
+            h.add(move.id, move.day, move.qty, incoming, separate=fifo, settle=not final and preset is None)
+        elif fifo or (amount is None and preset is None):
+            h.take(-move.qty, move.day, prefer=move.linked_to if fifo else None, fallback=self.std_cost)
         else:
-            h.remove(-move.qty, -value, move.day)
-        if method != FIFO:
+            h.remove(-move.qty, -(preset if preset is not None else amount), move.day)
+        if not final and h.qty == 0:
+            h.layers = []  # the last units out take all the value left
+        if not fifo:
             h.merged(move.day)
         h.settle_rate()
-        self.own[move.id] = (move.qty, value)
-        return Valued(move.id, value, h.qty, h.value, h.last_rate)
+        value = h.value - before
+        correction = ZERO if amount is None else amount - value
+        self.own[move.id] = (move.qty, value, correction)
+        return Valued(move.id, value, h.qty, h.value, h.last_rate, correction)
 
-    def _value(self, move: Move, method: str, month_rate: Decimal | None) -> Decimal | None:
-        """The value the move carries, or None: taken out of the holding (an issue)."""
+    def _amount(self, move: Move, month_rate: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+        """(amount, preset value): what the document says the move is worth, and what it
+        must do to the stock when that is already known (a reversal, the month's rate);
+        (None, None) for an issue or a gain the method values."""
         if month_rate is not None:
-            return money(move.qty * month_rate)
+            at_rate = money(move.qty * month_rate)
+            return (None, at_rate) if move.qty < 0 else (at_rate, None)
         if move.basis == COST and move.given is not None:
-            return move.given
-        if move.basis == LINK:
+            return move.given, None
+        if move.basis in (LINK, REVERSE):
             linked = (self.own.get(move.linked_to) if move.linked_here else None) or self.linked(move.linked_to)
             if linked and linked[0]:
-                if move.qty < 0 and method == FIFO:
-                    return None  # fifo takes it out of the layers, the linked receipt's own first
-                return money(linked[1] * move.qty / linked[0])
-        if move.qty >= 0:
-            return money(move.qty * self._current_rate())
-        return None
+                qty, value, correction = linked
+                amount = money((value + correction) * move.qty / qty)
+                return amount, money(value * move.qty / qty) if move.basis == REVERSE else None
+        return None, None
 
     def _current_rate(self) -> Decimal:
         h = self.holding
@@ -238,7 +291,8 @@ class Pricing:
     def _monthly(self, month: str, moves: Sequence[Move]) -> list[Valued]:
         h = self.holding
         provisional = h.average()
-        month_rate = self._month_rate(moves, provisional) if self.final(month) else provisional
+        final = self.final(month)
+        month_rate = self._month_rate(moves, provisional) if final else provisional
         out, at_rate = [], []
         for i, move in enumerate(moves):
             rate_here = None
@@ -246,8 +300,8 @@ class Pricing:
                 rate_here = provisional if move.kind == "transfer" else month_rate
                 rate_here = rate_here or h.average() or self.std_cost  # nothing known yet: as it stands
                 at_rate.append((i, move.qty * rate_here))
-            out.append(self._one(move, MOVING_AVERAGE, rate_here))
-        if self.final(month):
+            out.append(self._one(move, MOVING_AVERAGE, rate_here, final))
+        if final:
             out = self._residue_to_last_issue(moves, out, at_rate)
         return out
 
@@ -255,7 +309,7 @@ class Pricing:
         """(opening + the month's receipts) ÷ their qty, at full precision."""
         h = self.holding
         fixed = [m for m in moves if not self._at_rate(m)]
-        values = [self._value(m, MOVING_AVERAGE, None) for m in fixed]
+        values = [preset if preset is not None else amount for amount, preset in map(self._amount, fixed, repeat(None))]
         qty = h.qty + sum((m.qty for m in fixed), ZERO)
         if qty <= 0 or None in values:
             return provisional
@@ -278,12 +332,13 @@ class Pricing:
         residue, last = exact - rounded, issues[-1]
         if residue == 0:
             return out
-        self.own[moves[last].id] = (moves[last].qty, out[last].value + residue)
+        self.own[moves[last].id] = (moves[last].qty, out[last].value + residue, ZERO)
         self.holding.merged(moves[-1].day)
         self.holding.layers[0].value += residue
         self.holding.settle_rate()
         return [v if i < last else Valued(v.id, v.value + residue if i == last else v.value, v.balance_qty,
-                                          v.balance_value + residue, _rate_after(v.balance_qty, v.balance_value + residue, v.last_rate))
+                                          v.balance_value + residue, _rate_after(v.balance_qty, v.balance_value + residue, v.last_rate),
+                                          v.correction)
                 for i, v in enumerate(out)]
 
 
@@ -311,7 +366,7 @@ def opening_holding(qty: Decimal, value: Decimal, last_rate: Decimal, day: date)
 
 def value_moves(holding: Holding, moves: Sequence[Move], method_of: Callable[[str], str],
                 final: Callable[[str], bool] = lambda month: False,
-                linked: Callable[[int], tuple[Decimal, Decimal] | None] = lambda i: None,
+                linked: Callable[[int], tuple[Decimal, Decimal, Decimal] | None] = lambda i: None,
                 std_cost: Decimal | None = None) -> list[Valued]:
     """Values `moves` (one pair's, in valuation order) from `holding`, which it updates."""
     return Pricing(holding, method_of, final, linked, std_cost).run(moves)

@@ -167,3 +167,17 @@ def last_counted(conn: Connection) -> dict[tuple[str, str], date]:
     query = (select(c.c.sku, d.c.warehouse, func.max(d.c.doc_date).label("day"))
              .join(d, d.c.id == c.c.document_id).group_by(c.c.sku, d.c.warehouse))
     return {(r.sku, r.warehouse): r.day for r in conn.execute(query)}
+
+
+def last_counts(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[date, str]]:
+    """(sku, warehouse) → (date, count number) of the latest posted count of each pair."""
+    c, d = schema.count_lines, schema.documents
+    found: dict[tuple[str, str], tuple[date, str]] = {}
+    for batch in queries.chunks(sorted(set(pairs))):
+        query = (select(c.c.sku, d.c.warehouse, d.c.doc_date, d.c.doc_no).join(d, d.c.id == c.c.document_id)
+                 .where(queries.pairs_in(c.c.sku, d.c.warehouse, batch)))
+        for r in conn.execute(query):
+            pair = (r.sku, r.warehouse)
+            if pair not in found or r.doc_date > found[pair][0]:
+                found[pair] = (r.doc_date, r.doc_no)
+    return found

@@ -8,11 +8,13 @@ beforehand; steps only change tables that already existed.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import Connection, Engine, Table, bindparam, inspect, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, inspect, or_, select, update
 
-from . import schema
+from . import bulk, schema
+from .costing import money
 
 
 class SchemaTooNew(Exception):
@@ -25,6 +27,15 @@ def _add_columns(conn: Connection, table: Table, *names: str) -> None:
         if name not in present:
             column_type = table.c[name].type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{name}" {column_type}')
+
+
+def _every_new_column(conn: Connection) -> None:
+    """The columns of today's schema that the ledger's tables lack, added empty; the
+    steps then fill them in."""
+    existing = set(inspect(conn).get_table_names())
+    for table in schema.metadata.sorted_tables:
+        if table.name in existing:
+            _add_columns(conn, table, *(c.name for c in table.c if c.nullable and not c.primary_key))
 
 
 def _v2_orders(conn: Connection) -> None:
@@ -48,7 +59,7 @@ def _v5_costing(conn: Connection) -> None:
     """Movements say what their value rests on; running balances follow valuation order;
     the open months are valued again by that order; the chain is sealed over inputs."""
     from . import chain, repost
-    _add_columns(conn, schema.movements, "basis", "given", "linked_to", "last_rate")
+    _add_columns(conn, schema.movements, "basis", "given", "linked_to", "last_rate", "correction")  # correction: v6, valued by today's code
     intact = not chain.broken_links(conn, chain.MOVE_FIELDS_V4)
     next(i for i in schema.movements.indexes if i.name == "ix_movements_linked_to").create(conn, checkfirst=True)
     m, d = schema.movements, schema.documents
@@ -71,6 +82,29 @@ def _v5_costing(conn: Connection) -> None:
         chain.reseal_all(conn)
 
 
+def _v6_tax_and_corrections(conn: Connection) -> None:
+    """VAT on priced lines (check/tax.py) and cost corrections (costing.py).
+    Lines posted before keep their meaning: their prices were before tax and nothing
+    says what tax applied, so they get 税率 0, 金额 = 价税合计 = qty × price and 税额 0.
+    The open months are valued again, so that stock that went negative is settled at
+    the incoming cost and no empty shelf holds value."""
+    from . import repost
+    _add_columns(conn, schema.movements, "correction")
+    _add_columns(conn, schema.lines, "tax_rate", "amount", "tax", "gross", "price_incl")
+    _add_columns(conn, schema.items, "tax_rate")
+    _add_columns(conn, schema.suppliers, "tax_rate")
+    _add_columns(conn, schema.customers, "tax_rate")
+    _add_columns(conn, schema.documents, "invoice_type")
+    l = schema.lines
+    priced = conn.execute(select(l.c.id, l.c.qty_entered, l.c.unit_cost, l.c.unit_price)
+                          .where(or_(l.c.unit_cost.is_not(None), l.c.unit_price.is_not(None)))).all()
+    zero = Decimal(0)
+    rows = [{"id": r.id, "tax_rate": zero, "amount": amount, "tax": zero, "gross": amount}
+            for r in priced for amount in [money(abs(r.qty_entered) * (r.unit_cost if r.unit_cost is not None else r.unit_price))]]
+    bulk.update_rows(conn, l, rows, ["tax_rate", "amount", "tax", "gross"], ["id"])
+    repost.revalue_open_months(conn)
+
+
 def _running_balances_in_valuation_order(conn: Connection) -> None:
     m = schema.movements
     rows = conn.execute(select(m.c.id, m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.balance_qty, m.c.balance_value)
@@ -87,7 +121,7 @@ def _running_balances_in_valuation_order(conn: Connection) -> None:
             balance_qty=bindparam("balance_qty"), balance_value=bindparam("balance_value")), fixes)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing}
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing, 6: _v6_tax_and_corrections}
 
 
 def prepare(engine: Engine) -> int:
@@ -107,6 +141,8 @@ def prepare(engine: Engine) -> int:
             raise SchemaTooNew(
                 f"账本版本 {version} 比本程序({schema.SCHEMA_VERSION})新, 请升级 jxc"
                 f" / the ledger is at schema version {version}, newer than this release's {schema.SCHEMA_VERSION}: upgrade jxc")
+        if version < schema.SCHEMA_VERSION:
+            _every_new_column(conn)  # an early step may read whole rows of a table a later one widens
         for step in range(version + 1, schema.SCHEMA_VERSION + 1):
             STEPS[step](conn)
         if version < schema.SCHEMA_VERSION:

@@ -127,7 +127,7 @@ def _document_row(doc: Document, file_id: int | None, now: datetime) -> dict:
         "due_date": h.get("expected_date") or h.get("promised_date") or h.get("month"),
         "prepared_by": h.get("prepared_by") or "", "remark": h.get("remark") or "",
         "source_file": doc.source, "content_hash": doc.content_hash, "file_id": file_id,
-        "posted_at": now, "reverses": None,
+        "posted_at": now, "reverses": None, "invoice_type": h.get("invoice_type") or None,
     }
 
 
@@ -137,6 +137,8 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "qty": line.qty, "unit": line.unit, "qty_entered": line.qty_entered, "factor": line.factor,
         "unit_cost": line.unit_cost, "unit_price": line.unit_price, "batch": line.batch, "remark": line.remark,
         "expected_date": line.expected_date, "partner": line.partner or None,
+        "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
+        "price_incl": line.price_incl,
     }
 
 
@@ -161,6 +163,7 @@ class NewMovement:
     balance_qty: Decimal = ZERO
     balance_value: Decimal = ZERO
     last_rate: Decimal | None = None
+    correction: Decimal = ZERO
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -178,15 +181,24 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMo
 def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
     """What a new movement's value rests on (costing.py)."""
     kind = kinds.KINDS[doc.kind]
-    if doc.kind in RETURNS and (doc.header.get("ref_doc"), line.sku) in returned:
-        return costing.LINK, None, returned[(doc.header.get("ref_doc"), line.sku)]
+    linked = returned.get((doc.header.get("ref_doc"), line.sku)) if doc.kind in RETURNS else None
+    if qty < 0 and kind.cost_field and line.unit_cost is not None:  # a purchase return at its own price
+        return costing.COST, -_stock_amount(line), linked
+    if linked:
+        return costing.LINK, None, linked
     if qty < 0:
         return costing.ISSUE, None, None
     if doc.kind == "transfer":
         return costing.LINK, None, None  # its out leg's id is known once inserted
     if kind.cost_field and line.unit_cost is not None:
-        return costing.COST, money(line.qty_entered * line.unit_cost), None  # the cost is per entered unit
+        return costing.COST, _stock_amount(line), None
     return costing.CURRENT, None, None
+
+
+def _stock_amount(line) -> Decimal:
+    """What the goods are worth in stock: as check/tax.py worked it out, else qty × the
+    unit cost (which is per entered unit)."""
+    return line.stock_amount if line.stock_amount is not None else money(abs(line.qty_entered) * line.unit_cost)
 
 
 RETURNS = {"sales_return": "delivery", "purchase_return": "receipt"}  # comes back at the cost it left with

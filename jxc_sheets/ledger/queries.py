@@ -44,8 +44,9 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
     for sku, unit, factor in conn.execute(select(schema.item_units.c.sku, schema.item_units.c.unit, schema.item_units.c.factor)):
         units[sku][unit] = factor
     items = {
-        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost)
-        for r in conn.execute(select(schema.items.c.sku, schema.items.c.unit, schema.items.c.active, schema.items.c.std_cost))
+        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost, r.tax_rate)
+        for r in conn.execute(select(schema.items.c.sku, schema.items.c.unit, schema.items.c.active, schema.items.c.std_cost,
+                                     schema.items.c.tax_rate))
     }
 
     def codes(table) -> frozenset[str]:
@@ -55,6 +56,16 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
     for batch in chunks(sorted(set(moved_of))):
         moved |= set(conn.execute(select(schema.balances.c.sku).where(schema.balances.c.sku.in_(batch)).distinct()).scalars())
     return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved))
+
+
+def partner_tax_rates(conn: Connection, codes: Iterable[str]) -> dict[str, Decimal]:
+    """Supplier or customer code → its own 税率, for those that have one."""
+    found: dict[str, Decimal] = {}
+    for table in (schema.suppliers, schema.customers):
+        for batch in chunks(sorted(set(codes))):
+            query = select(table.c.code, table.c.tax_rate).where(table.c.code.in_(batch), table.c.tax_rate.is_not(None))
+            found.update({r.code: r.tax_rate for r in conn.execute(query)})
+    return found
 
 
 def posted_hashes(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -53,7 +53,7 @@ def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int]
     new = set(new_ids)
     queue = dict(starts)
     context = Context.load(conn, {sku for sku, _w in starts}, final_months)
-    known: dict[int, tuple[Decimal, Decimal]] = {}
+    known: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
     while queue:
         round_, queue = queue, {}
         changed = _revalue_round(conn, round_, context, known, new)
@@ -64,7 +64,7 @@ def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int]
 
 
 def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Context,
-                   known: dict[int, tuple[Decimal, Decimal]], new: set[int]) -> list[tuple[Pair, int]]:
+                   known: dict[int, tuple[Decimal, Decimal, Decimal]], new: set[int]) -> list[tuple[Pair, int]]:
     rows_by_pair = _appended(conn, starts, context, new)
     rows_by_pair.update(_rows_sharing_a_start(conn, {p: k for p, k in starts.items() if p not in rows_by_pair}, context))
     for pair, start in starts.items():
@@ -76,11 +76,12 @@ def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Contex
         history, live = rows_by_pair[pair]
         valued, holding = value_pair(pair, history, live, context, known)
         for row, v in zip(live, valued):
-            known[row.id] = (row.qty, v.value)
-            if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate) != \
-                    (row.value, row.balance_qty, row.balance_value, row.last_rate):
+            known[row.id] = (row.qty, v.value, v.correction)
+            if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate, v.correction) != \
+                    (row.value, row.balance_qty, row.balance_value, row.last_rate, row.correction or ZERO):
                 updates.append({"id": row.id, **_valued_columns(row.qty, v)})
-            if (row.id not in new and v.value != row.value) or (row.id in new and row.kind == "transfer" and row.qty < 0):
+            moved = (v.value, v.correction) != (row.value, row.correction or ZERO)
+            if (row.id not in new and moved) or (row.id in new and row.kind == "transfer" and row.qty < 0):
                 changed.append((pair, row.id))  # others may follow it: a new one only a transfer's in leg
         if live:
             balances[pair] = holding.state()
@@ -104,7 +105,7 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
     for pair, rows in by_pair.items():
         first = min(row.doc_date for row in rows)
         fresh = pair not in last_dates  # nothing moved yet: any method starts from nothing
-        if any(row.basis == costing.LINK for row in rows) or not fresh and (
+        if any(row.basis in (costing.LINK, costing.REVERSE) for row in rows) or not fresh and (
                 last_dates[pair] > first or not context.methods.only_average(pair[0], month_of(first))):
             continue
         state = held.get(pair)
@@ -122,7 +123,8 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
 
 def _valued_columns(qty: Decimal, v: Valued) -> dict:
     return {"value": v.value, "unit_cost": costing.rate(v.value / qty) if qty else ZERO,
-            "balance_qty": v.balance_qty, "balance_value": v.balance_value, "last_rate": v.last_rate}
+            "balance_qty": v.balance_qty, "balance_value": v.balance_value, "last_rate": v.last_rate,
+            "correction": v.correction}
 
 
 def _appended(conn: Connection, starts: Mapping[Pair, Key], context: Context, new: set[int]) -> dict[Pair, tuple]:
@@ -161,7 +163,7 @@ class _Opening:
 
 
 def value_pair(pair: Pair, history: Sequence, live: Sequence, context: Context,
-               known: Mapping[int, tuple[Decimal, Decimal]]) -> tuple[list[Valued], Holding]:
+               known: Mapping[int, tuple[Decimal, Decimal, Decimal]]) -> tuple[list[Valued], Holding]:
     """Values `live` (rows in valuation order) after `history` (the rows before them that
     were loaded: all of them for fifo, else the one just before)."""
     sku = pair[0]
@@ -274,7 +276,7 @@ def _query():
     linked = m.alias("linked")
     return select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
                   m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
-                  linked.c.sku.label("linked_sku"), linked.c.warehouse.label("linked_warehouse")) \
+                  linked.c.sku.label("linked_sku"), linked.c.warehouse.label("linked_warehouse"), m.c.correction) \
         .outerjoin(linked, linked.c.id == m.c.linked_to)
 
 
@@ -282,23 +284,24 @@ class _Row:
     """A movement row, with the pair of the movement it is linked to."""
 
     __slots__ = ("id", "doc_date", "kind", "qty", "value", "unit_cost", "balance_qty", "balance_value",
-                 "last_rate", "basis", "given", "linked_to", "linked_pair")
+                 "last_rate", "basis", "given", "linked_to", "linked_pair", "correction")
 
     def __init__(self, r):
         # by position, in _query's order: a month's revaluation makes hundreds of thousands
         (self.id, _sku, _warehouse, self.doc_date, self.kind, self.qty, self.value, self.unit_cost, self.balance_qty,
-         self.balance_value, self.last_rate, self.basis, self.given, self.linked_to, linked_sku, linked_warehouse) = r[:16]
+         self.balance_value, self.last_rate, self.basis, self.given, self.linked_to, linked_sku, linked_warehouse,
+         self.correction) = r[:17]
         self.linked_pair = (linked_sku, linked_warehouse) if linked_sku is not None else None
 
 
 def _load_linked(conn: Connection, rows_by_pair: Iterable[tuple[list, list]],
-                 known: dict[int, tuple[Decimal, Decimal]]) -> None:
+                 known: dict[int, tuple[Decimal, Decimal, Decimal]]) -> None:
     wanted = {r.linked_to for history, live in rows_by_pair for r in (*history, *live)
               if r.linked_to and r.linked_to not in known}
     m = schema.movements
     for batch in queries.chunks(sorted(wanted)):
-        for r in conn.execute(select(m.c.id, m.c.qty, m.c.value).where(m.c.id.in_(batch))):
-            known[r.id] = (r.qty, r.value)
+        for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(batch))):
+            known[r.id] = (r.qty, r.value, r.correction or ZERO)
 
 
 def _dependents(conn: Connection, changed: Sequence[tuple[Pair, int]]) -> dict[Pair, Key]:
@@ -322,7 +325,7 @@ def _write(conn: Connection, updates: list[dict], balances: Mapping[Pair, costin
                      ["qty", "value", "unit_cost"], ["sku", "warehouse"])
 
 
-VALUED_COLUMNS = ["value", "unit_cost", "balance_qty", "balance_value", "last_rate"]  # what valuing sets
+VALUED_COLUMNS = ["value", "unit_cost", "balance_qty", "balance_value", "last_rate", "correction"]  # what valuing sets
 
 
 def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
@@ -341,7 +344,8 @@ def replay_differences(conn: Connection) -> list[str]:
     m = schema.movements
     context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
     linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
-    known = {r.id: (r.qty, r.value) for r in conn.execute(select(m.c.id, m.c.qty, m.c.value).where(m.c.id.in_(linked)))}
+    known = {r.id: (r.qty, r.value, r.correction or ZERO)
+             for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
     query = _query().order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
     differences = []
     rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
@@ -353,12 +357,33 @@ def replay_differences(conn: Connection) -> list[str]:
         if not context.methods.any_fifo(pair[0], month_of(start[0])):
             history = history[-1:]
         valued, _holding = value_pair(pair, history, live, context, known)
-        wrong = next(((row, v) for row, v in zip(live, valued) if v.value != row.value), None)
+        wrong = next(((row, v) for row, v in zip(live, valued)
+                      if (v.value, v.correction) != (row.value, row.correction or ZERO)), None)
         if wrong:
             row, v = wrong
             differences.append(f"movement {row.id} {pair[0]} @ {pair[1]} {row.doc_date}: 金额 value {row.value}"
-                               f" ≠ 重算 revalued {v.value}")
+                               f" ≠ 重算 revalued {v.value}" + (f" (成本调整 correction {row.correction or ZERO}"
+                               f" ≠ {v.correction})" if v.value == row.value else ""))
     return differences
+
+
+def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
+    """What each pair holds at the end of `day`, as its costing sees it: under fifo the
+    receipts' layers (or its shortfalls) in order, else one layer; pairs holding nothing
+    are left out. Each pair's movements are valued again up to the day."""
+    m = schema.movements
+    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
+    linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
+    known = {r.id: (r.qty, r.value, r.correction or ZERO)
+             for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
+    query = _query().where(m.c.doc_date <= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    found = {}
+    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
+    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
+        _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known)
+        if holding.layers:
+            found[pair] = holding.layers
+    return found
 
 
 def revalue_open_months(conn: Connection, final_months: Iterable[str] = ()) -> None:
@@ -391,4 +416,4 @@ def _first_open_day(closed: set[str]) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
 
 
-__all__ = ["revalue", "revalue_month", "revalue_open_months", "replay_differences", "value_appended"]
+__all__ = ["layers_at", "revalue", "revalue_month", "revalue_open_months", "replay_differences", "value_appended"]

@@ -57,7 +57,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     ])
     # goods still in transit are taken back where they would arrive, once they have
     movements = [NewMovement(new_id, mv.line_no, mv.kind, max(on, mv.doc_date), mv.sku, mv.warehouse, -mv.qty,
-                             costing.LINK, linked_to=mv.id) for mv in moves]
+                             costing.REVERSE, linked_to=mv.id) for mv in moves]
     append_movements(conn, movements)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     chain.seal(conn, [new_id])

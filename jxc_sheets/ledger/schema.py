@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 5  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 6  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -87,8 +87,9 @@ def _partner_table(name: str, *extra: Column) -> Table:
     )
 
 
-suppliers = _partner_table("suppliers", Column("lead_time_days", Integer))  # v2
-customers = _partner_table("customers")
+suppliers = _partner_table("suppliers", Column("lead_time_days", Integer),  # v2
+                           Column("tax_rate", Cost()))  # v6: a fraction, 0.13; overrides the items'
+customers = _partner_table("customers", Column("tax_rate", Cost()))  # v6
 
 items = Table(
     "items", metadata,
@@ -107,6 +108,7 @@ items = Table(
     Column("min_order_qty", Qty()),  # v2
     Column("order_multiple", Qty()),  # v2
     Column("location", Text),  # v3: the usual bin, for count sheets
+    Column("tax_rate", Cost()),  # v6: 税率 as a fraction, 0.13
 )
 
 item_units = Table(
@@ -153,6 +155,7 @@ documents = Table(
     Column("reverses", Integer, ForeignKey("documents.id")),  # the document this one reverses (红字)
     Column("chain_hash", String(64)),  # chain.py: covers this document, its movements and the one before
     Column("due_date", Date),  # v2: an order's expected (purchase) or promised (sales) date; a plan's month
+    Column("invoice_type", String(8)),  # v6: a purchase's 专票 | 普票 | 无票
     UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
 )
 
@@ -173,6 +176,12 @@ lines = Table(
     Column("remark", Text, nullable=False, default=""),
     Column("expected_date", Date),  # v2: a purchase order line's own due date
     Column("partner", String(64)),  # v2: a sales plan line's customer
+    # v6, check/tax.py: a priced line's 税率 (a fraction), 金额, 税额, 价税合计 and the 含税单价 typed
+    Column("tax_rate", Cost()),
+    Column("amount", Money()),
+    Column("tax", Money()),
+    Column("gross", Money()),
+    Column("price_incl", Cost()),
     Index("ix_lines_document", "document_id"),
 )
 
@@ -196,6 +205,7 @@ movements = Table(
     Column("given", Money()),
     Column("linked_to", Integer),
     Column("last_rate", Cost()),  # the pair's last known rate after this movement
+    Column("correction", Money()),  # v6: to cost of sales; the document's amount is value + correction
     Index("ix_movements_pair_date", "sku", "warehouse", "doc_date"),
     Index("ix_movements_linked_to", "linked_to"),
     Index("ix_movements_date", "doc_date"),

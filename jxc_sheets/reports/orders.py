@@ -26,7 +26,7 @@ PURCHASE_COLUMNS = (
     Column("doc_no", "订单号", width=18), Column("doc_date", "订单日期", "date"),
     Column("sku", "物料编码", width=14), Column("name", "名称", width=20), Column("unit", "单位", width=8),
     Column("ordered", "订购数量", "qty"), Column("received", "已收数量", "qty"), Column("outstanding", "未收数量", "qty"),
-    Column("unit_price", "单价", "cost"), Column("expected_date", "预计到货", "date"), Column("days_late", "逾期天数", "int"),
+    Column("unit_price", "不含税单价", "cost"), Column("expected_date", "预计到货", "date"), Column("days_late", "逾期天数", "int"),
 )
 SALES_ORDER_COLUMNS = (
     Column("customer", "客户", width=12), Column("customer_name", "客户名称", width=20),
@@ -44,7 +44,7 @@ SUPPLIER_COLUMNS = (
 SALES_COLUMNS = (
     Column("month", "月份", width=9), Column("customer", "客户", width=12), Column("customer_name", "客户名称", width=20),
     Column("sku", "物料编码", width=14), Column("name", "名称", width=20), Column("qty", "数量", "qty"),
-    Column("revenue", "销售额", "money", width=14), Column("cogs", "销售成本", "money", width=14),
+    Column("revenue", "销售额(不含税)", "money", width=14), Column("cogs", "销售成本", "money", width=14),
     Column("gross_margin", "毛利", "money", width=14), Column("margin_pct", "毛利率%", "qty"),
 )
 PLAN_COLUMNS = (
@@ -58,7 +58,7 @@ REORDER_COLUMNS = (
     Column("on_hand", "现有", "qty"), Column("on_order", "在途", "qty"), Column("reserved", "订单占用", "qty"),
     Column("projected", "预计可用", "qty"), Column("daily_demand", "日均需求", "qty"), Column("demand_from", "需求来源"),
     Column("lead_time_days", "提前期天数", "int"), Column("safety_stock", "安全库存", "qty"),
-    Column("reorder_point", "订货点", "qty"), Column("qty", "建议订购", "qty"), Column("unit_price", "参考单价", "cost"),
+    Column("reorder_point", "订货点", "qty"), Column("qty", "建议订购", "qty"), Column("unit_price", "参考单价(不含税)", "cost"),
     Column("expected_date", "预计到货", "date"),
 )
 

@@ -51,6 +51,7 @@ NUMBER_FORMATS: dict[FieldType, str] = {
     FieldType.MONEY: "#,##0.00",
     FieldType.INT: "0",
     FieldType.MONTH: "@",  # as text: Excel would turn a typed 2026-12 into a date
+    FieldType.RATE: "0%",  # Excel turns a typed 13 into 13% (0.13) in a percent cell
 }
 
 TYPE_NAMES: dict[FieldType, str] = {
@@ -64,6 +65,7 @@ TYPE_NAMES: dict[FieldType, str] = {
     FieldType.BOOL: "是否 Y/N",
     FieldType.UNITS: "辅助单位 units",
     FieldType.MONTH: "月份 month (2026-12)",
+    FieldType.RATE: "税率 VAT rate (13%)",
 }
 
 REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
