@@ -62,7 +62,7 @@ def read_workbook(path: Path, source: str | None = None,
     if found in (Format.TEXT, Format.HTML):
         return _read_text_table(path, source, found, limits)
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        book = open_book(path, found)
     except python_calamine.PasswordError:
         return [], [sniff.unreadable(*sniff.PASSWORD)]
     except Exception as e:  # calamine raises several types for damaged files
@@ -73,6 +73,21 @@ def read_workbook(path: Path, source: str | None = None,
         return [], [sniff.unreadable(_short(e), _short(e))]
     finally:
         book.close()
+
+
+# The extensions calamine's own choice of parser gets right for each format.
+_EXTENSIONS = {Format.ZIP: (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xlam", ".ods"),
+               Format.OLE: (".xls", ".xlt", ".xla")}
+
+
+def open_book(path: Path, found: Format):
+    """The workbook, parsed as the format sniffing found. calamine picks its parser by the
+    name's extension; a file whose extension says otherwise (an .xls saved under .xlsx) is
+    handed over as bytes, which calamine reads by their content."""
+    if path.suffix.lower() in _EXTENSIONS.get(found, ()):
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    with open(path, "rb") as f:
+        return python_calamine.CalamineWorkbook.from_filelike(f)
 
 
 def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
@@ -524,7 +539,7 @@ def sheet_grid(path: Path, source: str, limits: ReaderConfig = DEFAULT_LIMITS) -
         grid = text_grid(path, source, found, limits)
         return None if isinstance(grid, Problem) else grid[:2]
     try:
-        with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
+        with open_book(path, found) as book:
             sheet_name = _main_sheet(book)
             if sheet_name is None or _too_large_parts(path, book, sheet_name, _sheet_xml(path, sheet_name), limits):
                 return None
