@@ -45,6 +45,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "qty-nonzero": ("数量不能为 0 (正数入库, 负数出库)", "qty must not be 0 (+ in, - out)"),
     "formula-no-value": ("公式没有保存的计算结果, 请在 Excel 中重新计算后保存",
                          "a formula with no saved result: recalculate in Excel and save"),
+    "cell-error": ("单元格显示错误 {error}: 请修正公式 (或改填数值)", "the cell shows the error {error}: fix the formula (or type the value)"),
     "bad-units": ("辅助单位应写成 箱=24; 包=6", "alternate units must read like box=24; pack=6"),
     "duplicate-key": ("编码 {key} 在本文件中重复(另见 {other})", "code {key} appears twice in this file (see also {other})"),
     "conflicting-header": ("同一单号 {doc_no} 的 {label} 前后不一致(另见 {other})",

@@ -100,6 +100,7 @@ class RawDocument:
     layout: str  # "form" | "batch" | "table"
     header: Mapping[str, Seen]
     lines: tuple[RawLine, ...]
+    table_at: str = ""  # the line table's first label cell (`明细!A8`): where a missing column is told
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ of the file is collected, each at its cell.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
@@ -16,7 +16,7 @@ from .kinds import Field, FieldType, Kind
 from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
-    FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
+    CellError, FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
     as_month, as_units, is_blank, places,
 )
 
@@ -117,6 +117,9 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
     if isinstance(value, FormulaWithoutValue):
         problems.append(problem("formula-no-value", where(), value.shown))
         return None
+    if isinstance(value, CellError):
+        problems.append(problem("cell-error", where(), value.shown, error=value.shown))
+        return None
     if is_blank(value):
         if field.required:
             problems.append(problem("required", where(), "", label=field.label, key=field.key))
@@ -143,7 +146,7 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
     problems: list[Problem] = []
     missing = [f for f in kind.lines if f.required and not any(f.key in line.cells for line in raw.lines[:1])]
     if raw.lines and missing:
-        return [], [problem("missing-column", raw.sheet, label=f.label) for f in missing]
+        return [], [problem("missing-column", raw.table_at or raw.sheet, label=f.label) for f in missing]
     rows: list[MasterRow] = []
     first_seen: dict[str, str] = {}
     for line in raw.lines:
@@ -170,6 +173,7 @@ def validate_documents(kind: Kind, raw: RawDocument) -> tuple[list[Document], li
         return [], missing
     if batch:
         return _validate_batch(kind, raw)
+
     problems: list[Problem] = []
     for f in kind.header:
         if f.required and f.key not in raw.header:
@@ -187,7 +191,8 @@ def _missing_columns(fields: Iterable[Field], raw: RawDocument) -> list[Problem]
     if not raw.lines:
         return []
     columns = raw.lines[0].cells
-    return [problem("missing-column", raw.sheet, label=f.label) for f in fields if f.required and f.key not in columns]
+    return [problem("missing-column", raw.table_at or raw.sheet, label=f.label)
+            for f in fields if f.required and f.key not in columns]
 
 
 def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
@@ -251,7 +256,13 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     if arrival and doc_date and arrival < doc_date:
         problems.append(problem("arrival-before-date", where.get("arrival_date", raw.sheet), arrival.isoformat(),
                                 arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
-    lines = tuple(_lines(kind, raw_lines, problems))
+    raw_lines = tuple(raw_lines)
+    cost = _cost_required(kind, header)
+    if cost is not None and raw_lines and cost.key not in raw_lines[0].cells:
+        missing = problem("missing-column", raw.table_at or raw.sheet, label=cost.label)
+        problems += [] if missing in problems else [missing]  # once for a batch's documents
+        return None
+    lines = tuple(_lines(kind, raw_lines, problems, cost))
     if not lines and len(problems) == before:
         problems.append(problem("file-no-lines", raw.sheet))
     if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
@@ -262,8 +273,18 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
 
 
-def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[Line]:
+def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
+    """A receipt's unit cost may be left empty only when it names the order to take it from."""
+    if kind.name == "receipt" and not header.get("ref_doc"):
+        return kind.field("unit_cost")
+    return None
+
+
+def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
+           cost_required: Field | None = None) -> Iterable[Line]:
     fields = [f for f in kind.lines if not f.info]
+    if cost_required is not None:
+        fields = [replace(f, required=True) if f.key == cost_required.key else f for f in fields]
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
         values = {f.key: typed_cell(f, raw.cells, found) for f in fields}

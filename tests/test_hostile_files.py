@@ -52,3 +52,52 @@ def test_an_xls_named_xlsx_with_a_bad_cell_is_answered_at_it_and_nothing_posts(r
     assert "XLS-Y" not in posted_documents(engine)
     copy = errors_copy(settings, outcome)
     assert marked(copy["明细"], "B9", "not-a-number")
+
+
+# --- error cells, and every problem of the file in one answer ----------------------------------
+
+def put_error(ws, coordinate: str, error: str, formula: str) -> None:
+    """A formula cell whose saved result is an error, as Excel saves it (t="e")."""
+    ws[coordinate] = f"={formula}"
+    ws.formula_attributes = getattr(ws, "formula_attributes", {})
+    ws[coordinate].data_type = "e"
+    ws[coordinate].value = error
+
+
+@pytest.mark.parametrize("error", ["#DIV/0!", "#N/A", "#VALUE!"])
+def test_an_error_cell_says_which_error_it_shows_not_empty(ready, error):
+    settings, engine = ready
+
+    def write(path: Path) -> None:
+        make_form(path, "receipt", {**RECEIPT, "doc_no": "ERR-1"},
+                  [{"sku": "A001", "qty": 2, "unit_cost": 3}, {"sku": "B002", "qty": 5, "unit_cost": 1}])
+        edited(path, lambda wb: put_error(wb["明细"], "B10", error, "C10/0"))
+
+    outcome = drop(settings, engine, "err.xlsx", write)
+    rejected_with(outcome, ("明细!B10", "cell-error"))
+    [p] = outcome.problems
+    assert p.value == error and error in p.zh and error in p.en
+    assert p.zh.index(error) < len(p.zh) and "公式" in p.zh and "fix the formula" in p.en
+    assert "ERR-1" not in posted_documents(engine)
+    assert marked(errors_copy(settings, outcome)["明细"], "B10", "cell-error")
+
+
+def test_a_missing_unit_cost_is_answered_with_the_files_other_problems(ready):
+    """A bad date stops the document in validation: its missing unit cost, which only
+    the orders check used to see, must still be in the same answer."""
+    settings, engine = ready
+    write = lambda path: make_form(path, "receipt", {**RECEIPT, "doc_no": "UC-1", "doc_date": "2026-13-40"},
+                                   [{"sku": "A001", "qty": 2, "unit_cost": 3}, {"sku": "B002", "qty": 5}])
+    outcome = drop(settings, engine, "uc.xlsx", write)
+    rejected_with(outcome, ("明细!E3", "not-a-date"), ("明细!D10", "required"))
+    assert "UC-1" not in posted_documents(engine)
+
+
+def test_a_receipt_against_an_order_may_leave_its_unit_cost_empty(ready):
+    settings, engine = ready
+    make_form(settings.inbox / "po.xlsx", "purchase_order", {"doc_no": "PO-9", "doc_date": D, "supplier": "S01",
+                                                            "warehouse": "WH1"}, [{"sku": "A001", "qty": 10, "unit_price": 4}])
+    make_form(settings.inbox / "r.xlsx", "receipt", {**RECEIPT, "doc_no": "R-PO9", "ref_doc": "PO-9"},
+              [{"sku": "A001", "qty": 4}])
+    from jxc_sheets.pipeline import run_inbox
+    assert {o.file: o.status for o in run_inbox(settings, engine=engine)} == {"po.xlsx": "posted", "r.xlsx": "posted"}

@@ -32,7 +32,7 @@ from ..config import ReaderConfig
 from ..kinds import Kind
 from ..problems import problem
 from ..records import Problem, RawDocument, RawLine, RowCells, Seen, TableColumns
-from ..values import FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
+from ..values import CellError, FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
 from . import sniff, text_tables
 from .sniff import Format
 
@@ -83,11 +83,16 @@ _EXTENSIONS = {Format.ZIP: (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xlam"
 def open_book(path: Path, found: Format):
     """The workbook, parsed as the format sniffing found. calamine picks its parser by the
     name's extension; a file whose extension says otherwise (an .xls saved under .xlsx) is
-    handed over as bytes, which calamine reads by their content."""
+    handed over as bytes, which calamine reads by their content. What it cannot read so
+    is opened by the name after all: an .xlsx encrypted with a password is an OLE file
+    too, and only calamine's xlsx parser says "password"."""
     if path.suffix.lower() in _EXTENSIONS.get(found, ()):
         return python_calamine.CalamineWorkbook.from_path(str(path))
-    with open(path, "rb") as f:
-        return python_calamine.CalamineWorkbook.from_filelike(f)
+    try:
+        with open(path, "rb") as f:
+            return python_calamine.CalamineWorkbook.from_filelike(f)
+    except Exception:  # calamine raises several types; the name's parser gives the answer
+        return python_calamine.CalamineWorkbook.from_path(str(path))
 
 
 def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
@@ -102,7 +107,7 @@ def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[lis
     refused = _too_large_loaded(sheet, sheet_name, limits)
     if refused is not None:
         return [], [refused]
-    rows = _sheet_rows(sheet, _formulas_without_value(xml) if xml else {})
+    rows = _sheet_rows(sheet, _cells_without_value(xml) if xml else {})
     identity = _identity(book)
     if identity is None:
         return _read_kind_column(rows, sheet_name, source)
@@ -155,7 +160,7 @@ class Row:
     values: Sequence[object]
 
 
-def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
+def _sheet_rows(sheet, stand_ins: dict[tuple[int, int], object]) -> list[Row]:
     """The sheet's non-blank rows, numbered as the user sees them.
 
     Blank rows are dropped as they stream by: a stray value in row 1,048,576
@@ -175,13 +180,13 @@ def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
     first_col = 0 if width == end_col + 1 else start_col
     grid = {i + row_offset: values for i, values in kept.items()}
     merged = sheet.merged_cell_ranges or []
-    if formulas or merged:
-        _patch(grid, formulas, merged, first_col, width)
+    if stand_ins or merged:
+        _patch(grid, stand_ins, merged, first_col, width)
     return [Row(r + 1, first_col, grid[r]) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
 
 
-def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, first_col: int, width: int) -> None:
-    """Mark formulas without a value, and repeat a merged range's top-left value over the range.
+def _patch(grid: dict[int, list], stand_ins: dict[tuple[int, int], object], merged, first_col: int, width: int) -> None:
+    """Mark formulas without a value and error cells, and repeat a merged range's top-left value over the range.
 
     `grid` maps 0-based sheet rows to their values from column `first_col` on."""
 
@@ -198,9 +203,9 @@ def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, 
         row, j = grid.get(r, ()), c - first_col
         return row[j] if 0 <= j < len(row) else ""
 
-    for (r, c), formula in formulas.items():
+    for (r, c), stand_in in stand_ins.items():
         if is_blank(get(r, c)):
-            put(r, c, FormulaWithoutValue(formula))
+            put(r, c, stand_in)
     for (r0, c0), (r1, c1) in merged:
         value = get(r0, c0)
         if is_blank(value):
@@ -244,24 +249,27 @@ def _too_large_loaded(sheet, sheet_name: str, limits: ReaderConfig) -> Problem |
     return sniff.too_large_sheet(sniff.Extent(r0 + 1, r1 + 1, c0 + 1, c1 + 1), sheet_name, limits)
 
 
-def _formulas_without_value(data: bytes) -> dict[tuple[int, int], str]:
-    """0-based (row, col) → formula text of formula cells that carry no cached value (xlsx only).
+def _cells_without_value(data: bytes) -> dict[tuple[int, int], object]:
+    """0-based (row, col) → what stands in for a cell calamine reads as empty but is not
+    (xlsx only): a formula that carries no cached value, or a cell showing an error.
 
-    Calamine reads such a cell as empty; a required field would then say "empty"
-    where the truth is "recalculate and save". A cached empty text (t="str",
-    as Excel saves `=IF(A9="","",…)` filled down a column) is a value, not a
-    missing one. The sheet XML is searched for a formula at all before it is
-    parsed, so a plain form costs one byte scan."""
-    if b"<f" not in data and b":f" not in data:
+    A required field would then say "empty" where the truth is "recalculate and save"
+    or "fix the formula". A cached empty text (t="str", as Excel saves
+    `=IF(A9="","",…)` filled down a column) is a value, not a missing one. The sheet
+    XML is searched for a formula or an error at all before it is parsed, so a plain
+    form costs a byte scan."""
+    if b"<f" not in data and b":f" not in data and b't="e"' not in data:
         return {}
-    found = {}
+    found: dict[tuple[int, int], object] = {}
     for _event, element in ElementTree.iterparse(_bytes_io(data), forbid_dtd=True):
         if element.tag.endswith("}c"):
             formula = next((child for child in element if child.tag.endswith("}f")), None)
             value = next((child for child in element if child.tag.endswith("}v")), None)
-            has_text_result = element.get("t") in ("str", "s", "inlineStr")
-            if formula is not None and not has_text_result and (value is None or not (value.text or "").strip()):
-                found[_cell_index(element.get("r", ""))] = (formula.text or "").strip()
+            shown = (value.text or "").strip() if value is not None else ""
+            if element.get("t") == "e" and shown:
+                found[_cell_index(element.get("r", ""))] = CellError(shown)
+            elif formula is not None and element.get("t") not in ("str", "s", "inlineStr") and not shown:
+                found[_cell_index(element.get("r", ""))] = FormulaWithoutValue((formula.text or "").strip())
             element.clear()
     return found
 
@@ -349,7 +357,8 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
     lines = tuple(_lines(_below_labels(rows[table_index + 1:], columns, table_labels), columns, sheet))
     layout = "table" if kind.is_master else ("batch" if batch else "form")
-    return [RawDocument(kind.name, source, sheet, layout, header, lines)], []
+    table_at = cell_ref(sheet, rows[table_index].number, min(columns))
+    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at)], []
 
 
 def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[str, Seen]:
@@ -430,7 +439,8 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         if table is None:
             return [], [problem("file-no-table", sheet)]
         lines = _lines(_below_labels(kind_rows, table[1], labels), table[1], sheet)
-        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(lines)))
+        table_at = cell_ref(sheet, label_row.number, min(table[1]))
+        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(lines), table_at))
     return documents, []
 
 
