@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from . import clock, inbox, kinds
 from .check import Checked, check
@@ -204,7 +205,7 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
         notes = (traceback.format_exc(limit=3),)
         if dry_run or not item.path.exists():
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
-        if retries is not None and retries.again(item.label, item.file_hash):
+        if retries is not None and system_failure(e) and retries.again(item.label, item.file_hash):
             return _give_back(item, settings, failure, notes)
         try:
             outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
@@ -212,6 +213,13 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
             log.exception("could not file away %s", item.name)
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
     return outcome
+
+
+def system_failure(error: Exception) -> bool:
+    """A failure of what the file travels through — the share, the disk, the database —
+    which may pass, so the file is worth another try. Anything else is a bug met on this
+    file: it would fail the same way every time, so it is answered once, as `failed`."""
+    return isinstance(error, (OSError, MemoryError, DBAPIError))
 
 
 def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) -> Outcome:

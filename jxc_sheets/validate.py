@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import kinds
 from .kinds import Field, FieldType, Kind
+from .ledger import schema
 from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
@@ -21,7 +22,8 @@ from .values import (
 )
 
 ONE = Decimal(1)
-PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
+PLACES = {FieldType.QTY: schema.QTY_PLACES, FieldType.MONEY: schema.MONEY_PLACES, FieldType.COST: schema.COST_PLACES}
+LARGEST = {t: schema.largest(p) for t, p in PLACES.items()}  # what the ledger's scaled integer columns hold
 MAX_LENGTH = {FieldType.CODE: 60, "unit": 32}  # the ledger's columns, less room for a reversal's "-R"
 
 
@@ -133,6 +135,10 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
     limit = MAX_LENGTH.get(field.key, MAX_LENGTH.get(field.type))
     if limit and isinstance(result, str) and len(result) > limit:
         problems.append(problem("too-long", where(), result[:80], label=field.label, key=field.key, limit=limit))
+        return None
+    if field.type in LARGEST and abs(result) > LARGEST[field.type]:
+        problems.append(problem("number-too-large", where(), as_text(value), label=field.label, key=field.key,
+                                limit=f"{LARGEST[field.type]:,}"))
         return None
     if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
         problems.append(problem("negative", where(), as_text(value), label=field.label, key=field.key))
@@ -273,6 +279,17 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
 
 
+def _amounts_too_large(kind: Kind, qty: Decimal | None, values: Mapping[str, Any], cells: RowCells) -> list[Problem]:
+    """qty × a unit cost or price is posted as an amount: it must fit the amount's column too."""
+    found = []
+    for key in ("unit_cost", "unit_price"):
+        if qty is not None and values.get(key) is not None and abs(qty * values[key]) > LARGEST[FieldType.MONEY]:
+            f = kind.field(key)
+            found.append(problem("amount-too-large", cells.ref(key), as_text(cells.value(key)), label=f.label,
+                                 key=key, amount=f"{qty * values[key]:,}", limit=f"{LARGEST[FieldType.MONEY]:,}"))
+    return found
+
+
 def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
     """A receipt's unit cost may be left empty only when it names the order to take it from."""
     if kind.name == "receipt" and not header.get("ref_doc"):
@@ -294,6 +311,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
                 found.append(problem("qty-nonzero", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
             elif not kind.signed_qty and qty <= 0:
                 found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
+        found += _amounts_too_large(kind, qty, values, raw.cells)
         problems += found
         if found:
             continue

@@ -101,3 +101,45 @@ def test_a_receipt_against_an_order_may_leave_its_unit_cost_empty(ready):
               [{"sku": "A001", "qty": 4}])
     from jxc_sheets.pipeline import run_inbox
     assert {o.file: o.status for o in run_inbox(settings, engine=engine)} == {"po.xlsx": "posted", "r.xlsx": "posted"}
+
+
+# --- huge numbers ------------------------------------------------------------------------------
+
+QTY_MAX, COST_MAX = "922,337,203,685,477.5807", "9,223,372,036,854.775807"  # 2**63 - 1 over 10**4, 10**6
+
+
+@pytest.mark.parametrize("line, where, code, limit", [
+    ({"sku": "A001", "qty": 1e308, "unit_cost": 1}, "明细!B9", "number-too-large", QTY_MAX),
+    ({"sku": "A001", "qty": 1, "unit_cost": 1e308}, "明细!D9", "number-too-large", COST_MAX),
+    ({"sku": "A001", "qty": 1, "unit_cost": "12345678901234567890"}, "明细!D9", "number-too-large", COST_MAX),
+    # each fits its column, their product does not fit the amount's (92,233,720,368,547,758.07)
+    ({"sku": "A001", "qty": 900_000_000_000_000, "unit_cost": 1_000_000}, "明细!D9", "amount-too-large",
+     "92,233,720,368,547,758.07"),
+])
+def test_a_huge_number_is_flagged_at_its_cell_with_the_largest_the_ledger_holds(ready, line, where, code, limit):
+    settings, engine = ready
+    outcome = drop(settings, engine, "huge.xlsx",
+                   lambda path: make_form(path, "receipt", {**RECEIPT, "doc_no": "BIG-1"}, [line]))
+    rejected_with(outcome, (where, code))
+    assert limit in outcome.problems[0].zh and limit in outcome.problems[0].en
+    assert "BIG-1" not in posted_documents(engine)
+
+
+def test_a_bug_met_on_a_file_is_answered_once_as_failed_not_retried(ready):
+    """Two lines that each fit, whose stock together does not fit the balance's column:
+    posting fails with OverflowError on every try. The watcher's retry book is not asked:
+    the file is answered at once as failed (internal-error), and nothing is posted."""
+    from jxc_sheets import inbox
+    from jxc_sheets.pipeline import process_batch
+    from jxc_sheets.watch import RetryBook
+
+    settings, engine = ready
+    line = {"sku": "A001", "qty": 900_000_000_000_000, "unit_cost": "0.01"}
+    make_form(settings.inbox / "sum.xlsx", "receipt", {**RECEIPT, "doc_no": "SUM-1"}, [line, line])
+    retries = RetryBook(max_attempts=5, first_delay=60)
+    [outcome] = process_batch(inbox.candidates(settings.inbox, settings.departments), settings, engine, retries=retries)
+    assert (outcome.status, codes(outcome)) == ("failed", [("", "internal-error")])
+    assert "OverflowError" in outcome.problems[0].en
+    assert not retries.waiting("sum.xlsx")
+    assert (settings.rejected / "sum.xlsx").exists() and not (settings.inbox / "sum.xlsx").exists()
+    assert "SUM-1" not in posted_documents(engine)
