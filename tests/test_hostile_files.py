@@ -143,3 +143,76 @@ def test_a_bug_met_on_a_file_is_answered_once_as_failed_not_retried(ready):
     assert not retries.waiting("sum.xlsx")
     assert (settings.rejected / "sum.xlsx").exists() and not (settings.inbox / "sum.xlsx").exists()
     assert "SUM-1" not in posted_documents(engine)
+
+
+# --- which sheets are the form -----------------------------------------------------------------
+
+def test_a_renamed_form_sheet_behind_the_instructions_is_found_by_its_labels(ready):
+    """The form sheet renamed 11月入库, the 填写说明 sheet (which lists every label, one a
+    row) dragged in front of it: the form is read, not the instructions."""
+    settings, engine = ready
+    from jxc_sheets.sheets.forms import write_form
+    from jxc_sheets import kinds
+
+    def write(path: Path) -> None:
+        template = write_form(path.with_suffix(".tpl.xlsx"), kinds.KINDS["receipt"])
+        filled = make_form(path, "receipt", {**RECEIPT, "doc_no": "REN-1"}, [{"sku": "A001", "qty": 3, "unit_cost": 2}])
+        help_rows = list(openpyxl.load_workbook(template)["填写说明"].iter_rows(values_only=True))
+
+        def change(wb) -> None:
+            wb["明细"].title = "11月入库"
+            help_sheet = wb.create_sheet("填写说明", 0)
+            for row in help_rows:
+                help_sheet.append(row)
+            wb.active = 0
+        edited(filled, change)
+        path.with_suffix(".tpl.xlsx").unlink()
+
+    outcome = drop(settings, engine, "入库.xlsx", write)
+    assert (outcome.status, outcome.documents, outcome.lines) == ("posted", 1, 1)
+    assert posted_documents(engine)["REN-1"] == 1
+
+
+def test_a_renamed_form_sheet_with_a_bad_cell_is_answered_on_that_sheet(ready):
+    settings, engine = ready
+
+    def write(path: Path) -> None:
+        make_form(path, "receipt", {**RECEIPT, "doc_no": "REN-2"}, [{"sku": "A001", "qty": "x", "unit_cost": 2}])
+        edited(path, lambda wb: setattr(wb["明细"], "title", "11月入库"))
+
+    outcome = drop(settings, engine, "入库.xlsx", write)
+    rejected_with(outcome, ("11月入库!B9", "not-a-number"))
+    assert marked(errors_copy(settings, outcome)["11月入库"], "B9", "not-a-number")
+
+
+def duplicated_sheet(second: dict, lines: list[dict]):
+    """明细 holding DUP-1, and a copy of it, 明细 (2), holding another document."""
+    def write(path: Path) -> None:
+        make_form(path, "receipt", {**RECEIPT, "doc_no": "DUP-1"}, [{"sku": "A001", "qty": 1, "unit_cost": 2}])
+        other = make_form(path.with_name("other.xlsx"), "receipt", second, lines)
+        source = openpyxl.load_workbook(other)["明细"]
+
+        def change(wb) -> None:
+            copy = wb.create_sheet("明细 (2)", 1)
+            for row in source.iter_rows():
+                for cell in row:
+                    copy[cell.coordinate] = cell.value
+        edited(path, change)
+        other.unlink()
+    return write
+
+
+def test_a_duplicated_form_sheet_posts_its_document_with_the_first(ready):
+    settings, engine = ready
+    outcome = drop(settings, engine, "两张.xlsx", duplicated_sheet({**RECEIPT, "doc_no": "DUP-2"},
+                                                                 [{"sku": "B002", "qty": 7, "unit_cost": 1}]))
+    assert (outcome.status, outcome.documents, outcome.lines) == ("posted", 2, 2)
+    assert {k: v for k, v in posted_documents(engine).items() if k.startswith("DUP")} == {"DUP-1": 1, "DUP-2": 1}
+
+
+def test_a_bad_cell_on_the_duplicated_sheet_rejects_the_file_at_that_sheet(ready):
+    settings, engine = ready
+    outcome = drop(settings, engine, "两张.xlsx", duplicated_sheet({**RECEIPT, "doc_no": "DUP-3"},
+                                                                 [{"sku": "B002", "qty": -7, "unit_cost": 1}]))
+    rejected_with(outcome, ("明细 (2)!B9", "qty-positive"))
+    assert not {"DUP-1", "DUP-3"} & posted_documents(engine).keys()

@@ -5,8 +5,9 @@ systems, a `单据类型 kind` column); fields are found by their label text, so
 form whose rows were moved still reads. Values come through python-calamine,
 streamed row by row: formatted-but-empty rows cost nothing, formulas give their
 cached result. What the reader decides (README, 表单):
-- only the main sheet (`明细`, else the first visible sheet) is read; other
-  sheets are the user's own and are ignored;
+- the sheets read are those that carry the form's labels (`明细` always, and any
+  sheet renamed or duplicated from it), found by their labels, not their place;
+  other sheets are the user's own and are ignored;
 - hidden rows are read like any other: hiding is not deleting;
 - a merged range counts as its top-left value repeated over the range;
 - a formula whose file holds no computed value is flagged, not read as empty;
@@ -96,44 +97,95 @@ def open_book(path: Path, found: Format):
 
 
 def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
-    sheet_name = _main_sheet(book)
-    if sheet_name is None:
-        return [], [problem("file-no-form")]
-    xml = _sheet_xml(path, sheet_name)
-    refused = _too_large_parts(path, book, sheet_name, xml, limits)
-    if refused is not None:
-        return [], [refused]
-    sheet = book.get_sheet_by_name(sheet_name)
-    refused = _too_large_loaded(sheet, sheet_name, limits)
-    if refused is not None:
-        return [], [refused]
-    rows = _sheet_rows(sheet, _cells_without_value(xml) if xml else {})
+    found = _form_sheets(book, path, limits)
+    if isinstance(found, Problem):
+        return [], [found]
+    kind, sheets = found
+    documents, problems = [], []
+    for name, rows in sheets:
+        docs, seen = _read_sheet(kind, rows, name, source) if kind else _read_kind_column(rows, name, source)
+        documents += docs
+        problems += seen
+    return documents, problems
+
+
+def _form_sheets(book, path: Path, limits: ReaderConfig) -> tuple[Kind | None, list[tuple[str, list[Row]]]] | Problem:
+    """The kind `_meta` names (None for an export with a kind column) and the sheets that
+    carry its form, each with its rows: `明细` whatever it holds, and every other visible
+    sheet whose labels make the form — a form sheet renamed (`11月入库`), or duplicated
+    (`明细 (2)`) to hold a second document. The instructions sheet lists the labels one
+    per row, which makes no form. With none of them, the first visible sheet answers
+    for the file (no table…)."""
+    names = _sheet_candidates(book)
+    if not names:
+        return problem("file-no-form")
+    loaded: dict[str, list[Row] | Problem] = {}
+
+    def rows_of(name: str) -> list[Row] | Problem:
+        if name not in loaded:
+            loaded[name] = _load_rows(book, path, name, limits)
+        return loaded[name]
+
+    first = rows_of(names[0])  # measured with _meta before _meta is read
+    if isinstance(first, Problem) and names[0] == MAIN_SHEET:
+        return first
     identity = _identity(book)
-    if identity is None:
-        return _read_kind_column(rows, sheet_name, source)
-    # The version first: a newer form may name a kind this program does not know yet.
-    if identity.version > kinds.FORM_VERSION:
-        return [], [problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)]
-    kind = kinds.kind_of(identity.kind)
+    kind = None
+    if identity is not None:
+        # The version first: a newer form may name a kind this program does not know yet.
+        if identity.version > kinds.FORM_VERSION:
+            return problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)
+        kind = kinds.kind_of(identity.kind)
+        if kind is None:
+            return problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)
+    forms = [n for n in names if n == MAIN_SHEET or _carries_form(kind, rows_of(n))] or names[:1]
+    for name in forms:
+        if isinstance(rows_of(name), Problem):
+            return rows_of(name)
+    return kind, [(name, rows_of(name)) for name in forms]
+
+
+def _sheet_candidates(book) -> list[str]:
+    """`明细` first, then the visible worksheets in their order, less the program's own (`_meta`, `_lists`)."""
+    visible = [m.name for m in book.sheets_metadata
+               if m.visible == python_calamine.SheetVisibleEnum.Visible and m.typ == python_calamine.SheetTypeEnum.WorkSheet
+               and not m.name.startswith("_") and m.name != MAIN_SHEET]
+    return ([MAIN_SHEET] if MAIN_SHEET in book.sheet_names else []) + visible
+
+
+def _load_rows(book, path: Path, name: str, limits: ReaderConfig) -> list[Row] | Problem:
+    """A sheet's non-blank rows, or the limit it passes (measured before it is loaded, where it can be)."""
+    xml = _sheet_xml(path, name)
+    refused = _too_large_parts(path, book, name, xml, limits)
+    if refused is not None:
+        return refused
+    sheet = book.get_sheet_by_name(name)
+    refused = _too_large_loaded(sheet, name, limits)
+    if refused is not None:
+        return refused
+    return _sheet_rows(sheet, _cells_without_value(xml) if xml else {})
+
+
+def _carries_form(kind: Kind | None, rows: list[Row] | Problem) -> bool:
+    """The sheet's labels make the form: a line table of two columns or more with the key
+    column and, on a document's form, its number and date labels above it (or in it: a batch)."""
+    if isinstance(rows, Problem):
+        return False
     if kind is None:
-        return [], [problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)]
-    return _read_sheet(kind, rows, sheet_name, source)
+        return _has_kind_column(rows)
+    table_labels = label_index(kind.lines if kind.is_master else (*kind.lines, *kind.header))
+    found = _find_table(rows, table_labels, kind.key or "sku")
+    if found is None or len(found[1]) < 2:
+        return False
+    if kind.is_master or "doc_no" in found[1].values():
+        return True
+    header = _header_values(rows[:found[0]], label_index(kind.header), "")
+    return {"doc_no", "doc_date"} <= header.keys()
 
 
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:200]
-
-
-def _main_sheet(book) -> str | None:
-    names = book.sheet_names
-    if MAIN_SHEET in names:
-        return MAIN_SHEET
-    for meta in book.sheets_metadata:
-        if meta.visible == python_calamine.SheetVisibleEnum.Visible and meta.typ == python_calamine.SheetTypeEnum.WorkSheet \
-                and meta.name != META_SHEET and not meta.name.startswith("_"):
-            return meta.name
-    return None
 
 
 def _identity(book) -> Identity | None:
@@ -550,12 +602,7 @@ def sheet_grid(path: Path, source: str, limits: ReaderConfig = DEFAULT_LIMITS) -
         return None if isinstance(grid, Problem) else grid[:2]
     try:
         with open_book(path, found) as book:
-            sheet_name = _main_sheet(book)
-            if sheet_name is None or _too_large_parts(path, book, sheet_name, _sheet_xml(path, sheet_name), limits):
-                return None
-            sheet = book.get_sheet_by_name(sheet_name)
-            if _too_large_loaded(sheet, sheet_name, limits):
-                return None
-            return sheet_name, _sheet_rows(sheet, {})
+            forms = _form_sheets(book, path, limits)
+            return None if isinstance(forms, Problem) else forms[1][0]
     except Exception:  # not readable after all: the copy lists the problems only
         return None
