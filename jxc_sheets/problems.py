@@ -92,6 +92,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # warnings: the file posts, the processing log shows them
     "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
                         "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),
+    "hidden-rows": ("第 {rows} 行是隐藏的, 已照常过账 (隐藏不等于删除; 不要的行请删除)",
+                    "rows {rows} were hidden and were posted (hiding is not deleting: delete rows you do not want)"),
     "backorder": ("缺货待发: {sku} 可用 {available}, 订单 {doc_no} 有 {short} 需等到货",
                   "backorder: {sku} has {available} available; {short} of {doc_no} waits for stock"),
     # the program itself

@@ -101,6 +101,7 @@ class RawDocument:
     header: Mapping[str, Seen]
     lines: tuple[RawLine, ...]
     table_at: str = ""  # the line table's first label cell (`明细!A8`): where a missing column is told
+    hidden_rows: tuple[int, ...] = ()  # the rows of lines the sheet hides: they post, and the answer says so
 
 
 @dataclass(frozen=True, slots=True)

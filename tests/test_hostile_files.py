@@ -216,3 +216,34 @@ def test_a_bad_cell_on_the_duplicated_sheet_rejects_the_file_at_that_sheet(ready
                                                                  [{"sku": "B002", "qty": -7, "unit_cost": 1}]))
     rejected_with(outcome, ("明细 (2)!B9", "qty-positive"))
     assert not {"DUP-1", "DUP-3"} & posted_documents(engine).keys()
+
+
+# --- hidden rows post, and the answer says so --------------------------------------------------
+
+def test_hidden_rows_post_and_the_answer_log_and_dashboard_say_so(tmp_path):
+    """The lines in rows 10–11 and 14 hidden (and the blank row 13 between): all five lines
+    post, and `jxc run`, log.xlsx and the dashboard say which rows were hidden."""
+    from conftest import drop_master, jxc
+    from jxc_sheets.config import load_settings
+    from jxc_sheets.ledger.db import open_ledger
+
+    jxc("init", "ws", cwd=tmp_path)
+    root = tmp_path / "ws"
+    drop_master(root / "inbox")
+    jxc("run", cwd=root)
+    lines = [{"sku": "A001", "qty": q, "unit_cost": 2} for q in (3, 4, 5, 6)] + [{}, {"sku": "A001", "qty": 7, "unit_cost": 2}]
+    path = make_form(root / "inbox" / "hidden.xlsx", "receipt", {**RECEIPT, "doc_no": "HID-1"}, lines)
+
+    def hide(wb) -> None:
+        for row in (10, 11, 13, 14):
+            wb["明细"].row_dimensions[row].hidden = True
+    edited(path, hide)
+    out = jxc("run", cwd=root).stdout
+    assert "rows 10–11, 14 were hidden and were posted" in out and "第 10–11, 14 行是隐藏的" in out
+    assert posted_documents(open_ledger(load_settings(root / "config.yaml").ledger_url))["HID-1"] == 5
+    log = openpyxl.load_workbook(root / "outbox" / "log.xlsx").worksheets[0]
+    header = [c.value for c in log[1]]
+    column = next(i for i, h in enumerate(header) if h and h.endswith("warnings"))
+    warned = [row[column] for row in log.iter_rows(min_row=2, values_only=True) if row[column]]
+    assert len(warned) == 1 and "rows 10–11, 14 were hidden and were posted" in warned[0]
+    assert "rows 10–11, 14 were hidden and were posted" in (root / "outbox" / "index.html").read_text(encoding="utf-8")

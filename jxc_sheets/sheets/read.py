@@ -163,7 +163,46 @@ def _load_rows(book, path: Path, name: str, limits: ReaderConfig) -> list[Row] |
     refused = _too_large_loaded(sheet, name, limits)
     if refused is not None:
         return refused
-    return _sheet_rows(sheet, _cells_without_value(xml) if xml else {})
+    return _sheet_rows(sheet, _cells_without_value(xml) if xml else {}, _hidden_rows(xml) if xml else frozenset())
+
+
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")
+_ROW_R = re.compile(rb'\br\s*=\s*["\']([0-9]{1,7})["\']')
+_HIDDEN = re.compile(rb'\bhidden\s*=\s*["\'](?:1|true)["\']')
+
+
+def _hidden_rows(sheet_xml: bytes) -> frozenset[int]:
+    """The 1-based numbers of the rows the sheet hides (xlsx only: calamine does not say)."""
+    if b"hidden" not in sheet_xml:
+        return frozenset()
+    found = set()
+    for tag in _ROW_TAG.findall(sheet_xml):
+        number = _ROW_R.search(tag)
+        if number and _HIDDEN.search(tag):
+            found.add(int(number[1]))
+    return frozenset(found)
+
+
+def hidden_rows_warnings(raws: Sequence[RawDocument]) -> list[Problem]:
+    """Hidden lines post (hiding is not deleting), and the answer says so: "rows 5–6 were hidden"."""
+    found = []
+    for raw in raws:
+        if raw.hidden_rows:
+            spans = _spans(raw.hidden_rows)
+            found.append(problem("hidden-rows", f"{raw.sheet}!{spans[0][0]}:{spans[-1][1]}",
+                                 rows=", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)))
+    return found
+
+
+def _spans(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """[5, 6, 9] → [(5, 6), (9, 9)]."""
+    spans: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    return spans
 
 
 def _carries_form(kind: Kind | None, rows: list[Row] | Problem) -> bool:
@@ -210,9 +249,10 @@ class Row:
     number: int  # 1-based sheet row
     first_col: int  # 0-based column of values[0]
     values: Sequence[object]
+    hidden: bool = False
 
 
-def _sheet_rows(sheet, stand_ins: dict[tuple[int, int], object]) -> list[Row]:
+def _sheet_rows(sheet, stand_ins: dict[tuple[int, int], object], hidden: frozenset[int] = frozenset()) -> list[Row]:
     """The sheet's non-blank rows, numbered as the user sees them.
 
     Blank rows are dropped as they stream by: a stray value in row 1,048,576
@@ -234,7 +274,7 @@ def _sheet_rows(sheet, stand_ins: dict[tuple[int, int], object]) -> list[Row]:
     merged = sheet.merged_cell_ranges or []
     if stand_ins or merged:
         _patch(grid, stand_ins, merged, first_col, width)
-    return [Row(r + 1, first_col, grid[r]) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
+    return [Row(r + 1, first_col, grid[r], r + 1 in hidden) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
 
 
 def _patch(grid: dict[int, list], stand_ins: dict[tuple[int, int], object], merged, first_col: int, width: int) -> None:
@@ -407,10 +447,16 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     if not batch and not kind.is_master:
         columns = {c: k for c, k in columns.items() if k in {f.key for f in kind.lines}}
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
-    lines = tuple(_lines(_below_labels(rows[table_index + 1:], columns, table_labels), columns, sheet))
+    line_rows = _below_labels(rows[table_index + 1:], columns, table_labels)
+    lines = tuple(_lines(line_rows, columns, sheet))
     layout = "table" if kind.is_master else ("batch" if batch else "form")
     table_at = cell_ref(sheet, rows[table_index].number, min(columns))
-    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at)], []
+    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines))], []
+
+
+def _hidden_lines(rows: Sequence[Row], lines: Sequence[RawLine]) -> tuple[int, ...]:
+    hidden = {row.number for row in rows if row.hidden}
+    return tuple(line.row for line in lines if line.row in hidden) if hidden else ()
 
 
 def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[str, Seen]:
@@ -490,9 +536,10 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         table = _find_table([label_row], labels, "sku")
         if table is None:
             return [], [problem("file-no-table", sheet)]
-        lines = _lines(_below_labels(kind_rows, table[1], labels), table[1], sheet)
+        line_rows = _below_labels(kind_rows, table[1], labels)
+        lines = tuple(_lines(line_rows, table[1], sheet))
         table_at = cell_ref(sheet, label_row.number, min(table[1]))
-        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(lines), table_at))
+        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines)))
     return documents, []
 
 
