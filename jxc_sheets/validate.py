@@ -224,18 +224,23 @@ def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[
 
 
 def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -> list[Problem]:
-    found = []
+    """Every row's header cells are read as their type (a bad date on row 5 is `not-a-date`
+    there), then compared with the document's first row."""
+    found: list[Problem] = []
     first = lines[0]
     for f in fields:
         if f.key not in first.cells:
             continue
         want = first.cells[f.key]
         meant = _comparable(f, want.value)
+        optional = replace(f, required=False)  # a blank header cell on a later row means "as above"
         for line in lines[1:]:
             value = line.cells.value(f.key)
             if value is None or value == want.value:
-                continue  # a blank header cell on a later row means "as above", as exports often leave it
-            if _comparable(f, value) != meant:
+                continue
+            before = len(found)
+            got = typed_value(optional, value, lambda: line.cells.ref(f.key), found)
+            if len(found) == before and got != meant:
                 seen = line.cells[f.key]
                 found.append(problem("conflicting-header", seen.where, as_text(seen.value),
                                      doc_no=doc_no, label=f.label, other=want.where))

@@ -247,3 +247,19 @@ def test_hidden_rows_post_and_the_answer_log_and_dashboard_say_so(tmp_path):
     warned = [row[column] for row in log.iter_rows(min_row=2, values_only=True) if row[column]]
     assert len(warned) == 1 and "rows 10–11, 14 were hidden and were posted" in warned[0]
     assert "rows 10–11, 14 were hidden and were posted" in (root / "outbox" / "index.html").read_text(encoding="utf-8")
+
+
+# --- a batch's header cells on every row --------------------------------------------------------
+
+def test_a_bad_date_on_a_later_batch_row_is_not_a_date_there(ready):
+    settings, engine = ready
+    columns = ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit_cost"]
+    rows = [{**RECEIPT, "doc_no": "BT-1", "sku": "A001", "qty": 1, "unit_cost": 1},
+            {**RECEIPT, "doc_no": "BT-1", "doc_date": "2026-13-45", "sku": "B002", "qty": 1, "unit_cost": 1},
+            {**RECEIPT, "doc_no": "BT-1", "doc_date": "2026/11/3", "sku": "B002", "qty": 2, "unit_cost": 1},
+            {**RECEIPT, "doc_no": "BT-1", "doc_date": "2026-11-04", "sku": "B002", "qty": 3, "unit_cost": 1}]
+    outcome = drop(settings, engine, "batch.xlsx",
+                   lambda path: make_table(path, "receipt", rows, columns=columns, layout="batch"))
+    # row 4's 2026/11/3 is the first row's date written another way; row 5's is another date
+    rejected_with(outcome, ("明细!B3", "not-a-date"), ("明细!B5", "conflicting-header"))
+    assert "BT-1" not in posted_documents(engine)
