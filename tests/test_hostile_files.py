@@ -263,3 +263,60 @@ def test_a_bad_date_on_a_later_batch_row_is_not_a_date_there(ready):
     # row 4's 2026/11/3 is the first row's date written another way; row 5's is another date
     rejected_with(outcome, ("明细!B3", "not-a-date"), ("明细!B5", "conflicting-header"))
     assert "BT-1" not in posted_documents(engine)
+
+
+# --- a table head of two rows, and no problem without its place -------------------------------
+
+def two_row_head(path: Path, columns: list[str]) -> Path:
+    """A web export: a title row merged across, then a head of two rows, 数量 qty merged
+    down over both, a unit note under another column in the second."""
+    rows = [{**RECEIPT, "doc_no": "TH-1", "sku": "A001", "qty": 2, "unit_cost": 1},
+            {**RECEIPT, "doc_no": "TH-1", "sku": "B002", "qty": 3, "unit_cost": 1}]
+    make_table(path, "receipt", rows, columns=columns, layout="batch")
+
+    def change(wb) -> None:
+        ws = wb["明细"]
+        ws.insert_rows(1)
+        ws["A1"] = "采购入库导出"
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
+        ws.insert_rows(3)
+        qty = columns.index("qty") + 1
+        ws.merge_cells(start_row=2, start_column=qty, end_row=3, end_column=qty)
+        ws.cell(3, columns.index("sku") + 1, "(编码)")
+    return edited(path, change)
+
+
+def test_a_head_of_two_rows_posts_its_lines_only(ready):
+    settings, engine = ready
+    columns = ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit_cost"]
+    outcome = drop(settings, engine, "export.xlsx", lambda path: two_row_head(path, columns))
+    assert (outcome.status, outcome.documents, outcome.lines) == ("posted", 1, 2)
+
+
+def test_a_head_of_two_rows_missing_a_column_says_so_at_the_head_row(ready):
+    settings, engine = ready
+    columns = ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty"]  # no unit cost, and no order named
+    outcome = drop(settings, engine, "export.xlsx", lambda path: two_row_head(path, columns))
+    rejected_with(outcome, ("明细!A2", "missing-column"))
+    assert "单价成本 unit_cost" in outcome.problems[0].zh
+
+
+WHOLE_FILE = {"file-unreadable", "file-too-large", "file-zip-bomb", "file-unsafe-xml", "file-no-form", "internal-error"}
+
+
+@pytest.mark.parametrize("name, write", [
+    ("two-row-head.xlsx", lambda p: two_row_head(p, ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty"])),
+    ("no-lines.xlsx", lambda p: make_form(p, "receipt", {**RECEIPT, "doc_no": "NL-1"}, [])),
+    ("no-header.xlsx", lambda p: make_form(p, "receipt", {}, [{"sku": "A001", "qty": 1, "unit_cost": 1}])),
+    ("empty-line-cells.xlsx", lambda p: make_form(p, "receipt", {**RECEIPT, "doc_no": "EL-1"}, [{"remark": "x"}])),
+    ("batch-blank.xlsx", lambda p: make_table(p, "receipt", [{"sku": "A001"}], layout="batch",
+                                              columns=["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty"])),
+    ("items.xlsx", lambda p: make_table(p, "items", [{"sku": "Z1"}], columns=["sku", "name"])),
+])
+def test_no_problem_of_a_workbook_comes_out_without_its_place(ready, name, write):
+    """Every problem of a file that has sheets names its place — a cell, a row, or at
+    least the sheet — except those about the whole file."""
+    settings, engine = ready
+    outcome = drop(settings, engine, name, write)
+    assert outcome.status == "rejected" and outcome.problems
+    assert [(p.where, p.code) for p in outcome.problems if not p.where and p.code not in WHOLE_FILE] == []
