@@ -34,7 +34,7 @@ from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
 from .sheets.annotate import write_errors_copy
-from .sheets.read import hidden_rows_warnings, read_workbook
+from .sheets.read import reader_warnings, read_workbook
 from .validate import validate
 from .values import Unparseable, as_date
 
@@ -234,7 +234,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         if problems or dry_run:
             conn.rollback()
         else:
-            warnings = (*hidden_rows_warnings(item.raws), *checked.warnings)
+            warnings = (*reader_warnings(item.raws), *checked.warnings)
             status, file_id = _post(conn, item, checked, settings, warnings)
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
@@ -244,7 +244,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
     if dry_run:
         would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
         return Outcome(item.label, "dry-run", item.kind, len(checked.to_post), lines, notes=would + notes)
-    notes += tuple(w.render() for w in hidden_rows_warnings(item.raws))
+    notes += tuple(w.render() for w in reader_warnings(item.raws))
     return Outcome(item.label, status, item.kind, len(checked.to_post), lines,
                    notes=notes, moved_to=_archive(item, settings, engine, file_id), file_hash=item.file_hash,
                    doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))

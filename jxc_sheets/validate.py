@@ -38,6 +38,7 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
     documents: list[Document] = []
     master: list[MasterRow] = []
     problems: list[Problem] = []
+    raws = tuple(raws)
     for raw in raws:
         kind = kinds.KINDS[raw.kind]
         if kind.is_master:
@@ -48,7 +49,7 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
             documents += docs
         problems += found
     if not documents and not master and not problems:
-        problems.append(problem("file-no-lines"))
+        problems.append(problem("file-no-lines", raws[0].sheet if raws else ""))
     return Validated(tuple(documents), tuple(master), tuple(problems))
 
 

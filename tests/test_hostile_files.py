@@ -320,3 +320,47 @@ def test_no_problem_of_a_workbook_comes_out_without_its_place(ready, name, write
     outcome = drop(settings, engine, name, write)
     assert outcome.status == "rejected" and outcome.problems
     assert [(p.where, p.code) for p in outcome.problems if not p.where and p.code not in WHOLE_FILE] == []
+
+
+# --- a web export's footer ----------------------------------------------------------------------
+
+EXPORT_LABELS = ["单据类型 kind", "单号 doc_no", "日期 doc_date", "仓库 warehouse", "供应商 supplier", "物料编码 sku",
+                 "数量 qty", "单价成本 unit_cost"]
+
+
+def web_export(footer: list[tuple[str, object]], merged: bool = False):
+    """A kind-column export (no _meta) of one receipt, with footer rows under it."""
+    def write(path: Path) -> None:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "导出"
+        ws.append(EXPORT_LABELS)
+        ws.append(["receipt", "WEB-1", "2026-11-03", "WH1", "S01", "A001", 2, 5])
+        ws.append(["receipt", "WEB-1", "2026-11-03", "WH1", "S01", "B002", 3, 1])
+        for coordinate, value in footer:
+            ws[coordinate] = value
+        if merged:
+            ws.merge_cells(f"A{ws.max_row}:H{ws.max_row}")
+        wb.save(path)
+    return write
+
+
+@pytest.mark.parametrize("footer, merged, rows", [
+    ([("A5", "导出时间: 2026-11-20 10:00 · 共 2 条")], True, "5"),  # spanning the table
+    ([("D5", "制表人"), ("E5", "张三")], False, "5"),  # no data in the key columns
+])
+def test_a_web_export_footer_is_skipped_and_said_so(ready, footer, merged, rows):
+    settings, engine = ready
+    outcome = drop(settings, engine, "export.xlsx", web_export(footer, merged))
+    assert (outcome.status, outcome.documents, outcome.lines) == ("posted", 1, 2), outcome
+    assert posted_documents(engine)["WEB-1"] == 2
+    assert any(f"rows {rows} below the table" in note and "skipped" in note for note in outcome.notes), outcome.notes
+
+
+def test_a_line_under_a_footer_like_row_is_still_read(ready):
+    """Only the last rows can be a footer: a note row between lines is no footer, and a
+    line whose sku is missing is still told at its cell."""
+    settings, engine = ready
+    outcome = drop(settings, engine, "export.xlsx", web_export([("A5", "receipt"), ("B5", "WEB-1"), ("G5", 4)]))
+    rejected_with(outcome, ("导出!F5", "required"), ("导出!H5", "required"))
+    assert "WEB-1" not in posted_documents(engine)

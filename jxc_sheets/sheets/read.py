@@ -18,6 +18,7 @@ cached result. What the reader decides (README, 表单):
 from __future__ import annotations
 
 import csv
+from datetime import date
 import re
 import zipfile
 from dataclasses import dataclass
@@ -183,14 +184,16 @@ def _hidden_rows(sheet_xml: bytes) -> frozenset[int]:
     return frozenset(found)
 
 
-def hidden_rows_warnings(raws: Sequence[RawDocument]) -> list[Problem]:
-    """Hidden lines post (hiding is not deleting), and the answer says so: "rows 5–6 were hidden"."""
+def reader_warnings(raws: Sequence[RawDocument]) -> list[Problem]:
+    """What the reader did that the answer of a posted file tells: hidden lines posted
+    (hiding is not deleting: "rows 5–6 were hidden and were posted"), a footer skipped."""
     found = []
     for raw in raws:
-        if raw.hidden_rows:
-            spans = _spans(raw.hidden_rows)
-            found.append(problem("hidden-rows", f"{raw.sheet}!{spans[0][0]}:{spans[-1][1]}",
-                                 rows=", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)))
+        for code, numbers in (("hidden-rows", raw.hidden_rows), ("footer-skipped", raw.footer_rows)):
+            if numbers:
+                spans = _spans(numbers)
+                found.append(problem(code, f"{raw.sheet}!{spans[0][0]}:{spans[-1][1]}",
+                                     rows=", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)))
     return found
 
 
@@ -447,11 +450,14 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     if not batch and not kind.is_master:
         columns = {c: k for c, k in columns.items() if k in {f.key for f in kind.lines}}
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
-    line_rows = _below_labels(rows[table_index + 1:], columns, table_labels)
+    keys = {anchor, "doc_no", *(f.key for f in table_fields if f.required)}
+    body, footer = _without_footer(rows[table_index + 1:], columns, keys)
+    line_rows = _below_labels(body, columns, table_labels)
     lines = tuple(_lines(line_rows, columns, sheet))
     layout = "table" if kind.is_master else ("batch" if batch else "form")
     table_at = cell_ref(sheet, rows[table_index].number, min(columns))
-    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines))], []
+    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines),
+                        footer)], []
 
 
 def _hidden_lines(rows: Sequence[Row], lines: Sequence[RawLine]) -> tuple[int, ...]:
@@ -516,7 +522,9 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
     kind_col = next(iter(kind_columns))
     by_kind: dict[str, list[Row]] = {}
     problems = []
-    for row in rows[table_index + 1:]:
+    all_columns = _find_table([rows[table_index]], label_index(_ALL_FIELDS), "kind")[1]
+    body, footer = _without_footer(rows[table_index + 1:], all_columns, {"kind", "sku", "doc_no", "qty"})
+    for row in body:
         j = kind_col - row.first_col
         value = row.values[j] if 0 <= j < len(row.values) else None
         if is_blank(value):
@@ -539,8 +547,33 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         line_rows = _below_labels(kind_rows, table[1], labels)
         lines = tuple(_lines(line_rows, table[1], sheet))
         table_at = cell_ref(sheet, label_row.number, min(table[1]))
-        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines)))
+        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines),
+                                     () if documents else footer))  # the footer told once, with the first
     return documents, []
+
+
+_ALL_FIELDS = (KIND_COLUMN, *{f.key: f for k in kinds.KINDS.values() for f in (*k.lines, *k.header)}.values())
+
+
+def _without_footer(rows: Sequence[Row], columns: dict[int, str], keys: set[str]) -> tuple[list[Row], tuple[int, ...]]:
+    """The rows under a table less the footer a web system writes below its export
+    (`导出时间 2026-11-20 10:00`, `制表人: 张三`), and the footer's row numbers. A footer is
+    the block of last rows that each hold one text merged across the table, or only texts
+    and dates with the table's key and required columns empty."""
+    key_cols = [c for c, k in columns.items() if k in keys]
+    end = len(rows)
+    while end and _is_footer(rows[end - 1], key_cols):
+        end -= 1
+    return list(rows[:end]), tuple(row.number for row in rows[end:])
+
+
+def _is_footer(row: Row, key_cols: list[int]) -> bool:
+    values = [v for v in row.values if not is_blank(v)]
+    if not values or not all(isinstance(v, (str, date)) for v in values):
+        return False
+    in_keys = any(0 <= (j := c - row.first_col) < len(row.values) and not is_blank(row.values[j]) for c in key_cols)
+    merged_text = len(values) > 1 and len(set(values)) == 1 and isinstance(values[0], str)
+    return not in_keys or merged_text
 
 
 def _kind_named(text: str) -> Kind | None:
