@@ -95,7 +95,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "hidden-rows": ("第 {rows} 行是隐藏的, 已照常过账 (隐藏不等于删除; 不要的行请删除)",
                     "rows {rows} were hidden and were posted (hiding is not deleting: delete rows you do not want)"),
     "footer-skipped": ("第 {rows} 行是表格下方的说明 (如导出时间), 未当作明细读取",
-                       "rows {rows} below the table (such as 导出时间, the export time) were taken for a footer and skipped"),
+                       "rows {rows} below the table (such as the export time) were taken for a footer and skipped"),
     "backorder": ("缺货待发: {sku} 可用 {available}, 订单 {doc_no} 有 {short} 需等到货",
                   "backorder: {sku} has {available} available; {short} of {doc_no} waits for stock"),
     # the program itself
