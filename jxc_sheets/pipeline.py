@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from . import clock, inbox, kinds
 from .check import Checked, check
@@ -33,7 +34,7 @@ from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
 from .sheets.annotate import write_errors_copy
-from .sheets.read import read_workbook
+from .sheets.read import reader_warnings, read_workbook
 from .validate import validate
 from .values import Unparseable, as_date
 
@@ -204,7 +205,7 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
         notes = (traceback.format_exc(limit=3),)
         if dry_run or not item.path.exists():
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
-        if retries is not None and retries.again(item.label, item.file_hash):
+        if retries is not None and system_failure(e) and retries.again(item.label, item.file_hash):
             return _give_back(item, settings, failure, notes)
         try:
             outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
@@ -212,6 +213,13 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
             log.exception("could not file away %s", item.name)
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
     return outcome
+
+
+def system_failure(error: Exception) -> bool:
+    """A failure of what the file travels through — the share, the disk, the database —
+    which may pass, so the file is worth another try. Anything else is a bug met on this
+    file: it would fail the same way every time, so it is answered once, as `failed`."""
+    return isinstance(error, (OSError, MemoryError, DBAPIError))
 
 
 def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) -> Outcome:
@@ -226,7 +234,8 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         if problems or dry_run:
             conn.rollback()
         else:
-            status, file_id = _post(conn, item, checked, settings)
+            warnings = (*reader_warnings(item.raws), *checked.warnings)
+            status, file_id = _post(conn, item, checked, settings, warnings)
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
     notes = (tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
@@ -235,6 +244,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
     if dry_run:
         would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
         return Outcome(item.label, "dry-run", item.kind, len(checked.to_post), lines, notes=would + notes)
+    notes += tuple(w.render() for w in reader_warnings(item.raws))
     return Outcome(item.label, status, item.kind, len(checked.to_post), lines,
                    notes=notes, moved_to=_archive(item, settings, engine, file_id), file_hash=item.file_hash,
                    doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))
@@ -246,7 +256,7 @@ def _lines(checked: Checked) -> int:
     return posted + sum(len(r.lines) for r in checked.counts) + len(checked.master)
 
 
-def _post(conn, item: Loaded, checked: Checked, settings: Settings) -> tuple[str, int]:
+def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Sequence[Problem]) -> tuple[str, int]:
     """Writes one checked file into the ledger, inside the caller's transaction."""
     docs = checked.to_post
     sync_costing(conn, settings)
@@ -255,7 +265,7 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings) -> tuple[str
         item.label, item.file_hash, item.kind, status,
         documents=len(docs) + len(checked.already_posted),
         lines=_lines(checked),
-        warnings="\n".join(w.render() for w in checked.warnings) or None))
+        warnings="\n".join(w.render() for w in warnings) or None))
     ledger_post.upsert_master(conn, checked.master)
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
     ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)

@@ -100,6 +100,9 @@ class RawDocument:
     layout: str  # "form" | "batch" | "table"
     header: Mapping[str, Seen]
     lines: tuple[RawLine, ...]
+    table_at: str = ""  # the line table's first label cell (`明细!A8`): where a missing column is told
+    hidden_rows: tuple[int, ...] = ()  # the rows of lines the sheet hides: they post, and the answer says so
+    footer_rows: tuple[int, ...] = ()  # the rows of a footer under the table (导出时间…), skipped
 
 
 @dataclass(frozen=True, slots=True)

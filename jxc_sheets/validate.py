@@ -7,21 +7,23 @@ of the file is collected, each at its cell.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
 from . import kinds
 from .kinds import Field, FieldType, Kind
+from .ledger import schema
 from .problems import problem
 from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
-    FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
+    CellError, FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
     as_month, as_rate, as_units, is_blank, places,
 )
 
 ONE = Decimal(1)
-PLACES = {FieldType.QTY: 4, FieldType.MONEY: 2, FieldType.COST: 6}
+PLACES = {FieldType.QTY: schema.QTY_PLACES, FieldType.MONEY: schema.MONEY_PLACES, FieldType.COST: schema.COST_PLACES}
+LARGEST = {t: schema.largest(p) for t, p in PLACES.items()}  # what the ledger's scaled integer columns hold
 MAX_LENGTH = {FieldType.CODE: 60, "unit": 32}  # the ledger's columns, less room for a reversal's "-R"
 
 
@@ -36,6 +38,7 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
     documents: list[Document] = []
     master: list[MasterRow] = []
     problems: list[Problem] = []
+    raws = tuple(raws)
     for raw in raws:
         kind = kinds.KINDS[raw.kind]
         if kind.is_master:
@@ -46,7 +49,7 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
             documents += docs
         problems += found
     if not documents and not master and not problems:
-        problems.append(problem("file-no-lines"))
+        problems.append(problem("file-no-lines", raws[0].sheet if raws else ""))
     return Validated(tuple(documents), tuple(master), tuple(problems))
 
 
@@ -118,6 +121,9 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
     if isinstance(value, FormulaWithoutValue):
         problems.append(problem("formula-no-value", where(), value.shown))
         return None
+    if isinstance(value, CellError):
+        problems.append(problem("cell-error", where(), value.shown, error=value.shown))
+        return None
     if is_blank(value):
         if field.required:
             problems.append(problem("required", where(), "", label=field.label, key=field.key))
@@ -132,6 +138,10 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
     if limit and isinstance(result, str) and len(result) > limit:
         problems.append(problem("too-long", where(), result[:80], label=field.label, key=field.key, limit=limit))
         return None
+    if field.type in LARGEST and abs(result) > LARGEST[field.type]:
+        problems.append(problem("number-too-large", where(), as_text(value), label=field.label, key=field.key,
+                                limit=f"{LARGEST[field.type]:,}"))
+        return None
     if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
         problems.append(problem("negative", where(), as_text(value), label=field.label, key=field.key))
         return None
@@ -144,7 +154,7 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
     problems: list[Problem] = []
     missing = [f for f in kind.lines if f.required and not any(f.key in line.cells for line in raw.lines[:1])]
     if raw.lines and missing:
-        return [], [problem("missing-column", raw.sheet, label=f.label) for f in missing]
+        return [], [problem("missing-column", raw.table_at or raw.sheet, label=f.label) for f in missing]
     rows: list[MasterRow] = []
     first_seen: dict[str, str] = {}
     for line in raw.lines:
@@ -171,6 +181,7 @@ def validate_documents(kind: Kind, raw: RawDocument) -> tuple[list[Document], li
         return [], missing
     if batch:
         return _validate_batch(kind, raw)
+
     problems: list[Problem] = []
     for f in kind.header:
         if f.required and f.key not in raw.header:
@@ -188,7 +199,8 @@ def _missing_columns(fields: Iterable[Field], raw: RawDocument) -> list[Problem]
     if not raw.lines:
         return []
     columns = raw.lines[0].cells
-    return [problem("missing-column", raw.sheet, label=f.label) for f in fields if f.required and f.key not in columns]
+    return [problem("missing-column", raw.table_at or raw.sheet, label=f.label)
+            for f in fields if f.required and f.key not in columns]
 
 
 def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
@@ -214,18 +226,23 @@ def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[
 
 
 def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -> list[Problem]:
-    found = []
+    """Every row's header cells are read as their type (a bad date on row 5 is `not-a-date`
+    there), then compared with the document's first row."""
+    found: list[Problem] = []
     first = lines[0]
     for f in fields:
         if f.key not in first.cells:
             continue
         want = first.cells[f.key]
         meant = _comparable(f, want.value)
+        optional = replace(f, required=False)  # a blank header cell on a later row means "as above"
         for line in lines[1:]:
             value = line.cells.value(f.key)
             if value is None or value == want.value:
-                continue  # a blank header cell on a later row means "as above", as exports often leave it
-            if _comparable(f, value) != meant:
+                continue
+            before = len(found)
+            got = typed_value(optional, value, lambda: line.cells.ref(f.key), found)
+            if len(found) == before and got != meant:
                 seen = line.cells[f.key]
                 found.append(problem("conflicting-header", seen.where, as_text(seen.value),
                                      doc_no=doc_no, label=f.label, other=want.where))
@@ -252,7 +269,13 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     if arrival and doc_date and arrival < doc_date:
         problems.append(problem("arrival-before-date", where.get("arrival_date", raw.sheet), arrival.isoformat(),
                                 arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
-    lines = tuple(_lines(kind, raw_lines, problems))
+    raw_lines = tuple(raw_lines)
+    cost = _cost_required(kind, header)
+    if cost is not None and raw_lines and cost.key not in raw_lines[0].cells:
+        missing = problem("missing-column", raw.table_at or raw.sheet, label=cost.label)
+        problems += [] if missing in problems else [missing]  # once for a batch's documents
+        return None
+    lines = tuple(_lines(kind, raw_lines, problems, cost))
     if not lines and len(problems) == before:
         problems.append(problem("file-no-lines", raw.sheet))
     if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
@@ -263,17 +286,44 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
 
 
-def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[Line]:
+def _amounts_too_large(kind: Kind, qty: Decimal | None, values: Mapping[str, Any], cells: RowCells) -> list[Problem]:
+    """qty × a unit cost or price is posted as an amount: it must fit the amount's column too."""
+    found = []
+    for key in ("unit_cost", "unit_price", "price_incl"):
+        if qty is not None and values.get(key) is not None and abs(qty * values[key]) > LARGEST[FieldType.MONEY]:
+            f = kind.field(key)
+            found.append(problem("amount-too-large", cells.ref(key), as_text(cells.value(key)), label=f.label,
+                                 key=key, amount=f"{qty * values[key]:,}", limit=f"{LARGEST[FieldType.MONEY]:,}"))
+    return found
+
+
+PRICED = ("unit_cost", "price_incl", "amount", "gross")  # what a receipt line's value may come from (check/tax.py)
+
+
+def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
+    """A receipt's unit cost (or its price with tax, its 金额 or its 价税合计) may be left
+    empty only when it names the order to take it from."""
+    if kind.name == "receipt" and not header.get("ref_doc"):
+        return kind.field("unit_cost")
+    return None
+
+
+def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
+           cost_required: Field | None = None) -> Iterable[Line]:
     fields = [f for f in kind.lines if not f.info]
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
         values = {f.key: typed_cell(f, raw.cells, found) for f in fields}
+        if cost_required is not None and all(k not in raw.cells or is_blank(raw.cells.value(k)) for k in PRICED):
+            typed(replace(cost_required, required=True), None, found, raw.cells.ref(cost_required.key)
+                  if cost_required.key in raw.cells else "")
         qty = values.get(kind.qty_field)
         if qty is not None and not kind.is_count:  # a count of 0 is a count; below 0 is `negative`
             if kind.signed_qty and qty == 0:
                 found.append(problem("qty-nonzero", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
             elif not kind.signed_qty and qty <= 0:
                 found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
+        found += _amounts_too_large(kind, qty, values, raw.cells)
         problems += found
         if found:
             continue

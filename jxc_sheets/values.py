@@ -53,6 +53,17 @@ class FormulaWithoutValue:
 FORMULA_WITHOUT_VALUE = FormulaWithoutValue()
 
 
+@dataclass(frozen=True)
+class CellError:
+    """Stands in for a cell that shows an error (`#DIV/0!`, `#N/A`, `#VALUE!`): calamine
+    reads one as empty, which would be told "must not be empty"."""
+
+    shown: str
+
+    def __str__(self) -> str:
+        return self.shown
+
+
 def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

@@ -435,7 +435,7 @@ def test_our_own_xml_parsing_refuses_a_dtd_even_past_the_package_check(tmp_path)
         read._sheet_part(archive, "明细")
     sheet = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><worksheet><c r="A1"><f>1+1</f></c></worksheet>'
     with pytest.raises(DTDForbidden):
-        read._formulas_without_value(sheet)
+        read._cells_without_value(sheet)
     import openpyxl.xml
     assert openpyxl.xml.DEFUSEDXML
 

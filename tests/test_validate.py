@@ -71,7 +71,7 @@ def test_every_bad_cell_of_the_file_is_reported_in_one_round(tmp_path):
         {"sku": "A001", "qty": 0, "unit_cost": 1},
         {"sku": "A001", "qty": -4, "unit_cost": 1},
         {"sku": "A001", "qty": "-4", "unit_cost": "1.1234567"},
-        {"sku": "A001", "qty": 1},  # no cost: fine here; the check stage asks for it unless an order gives it
+        {"sku": "A001", "qty": 1},  # no cost, and no order to take it from
         {"qty": 1, "unit_cost": 1},
     ])
     assert where_code_value(result) == [
@@ -81,6 +81,7 @@ def test_every_bad_cell_of_the_file_is_reported_in_one_round(tmp_path):
         ("明细!B12", "qty-positive", "-4"),
         ("明细!D13", "too-many-decimals", "1.1234567"),
         ("明细!B13", "qty-positive", "-4"),
+        ("明细!D14", "required", ""),
         ("明细!A15", "required", ""),
     ]
 
@@ -180,7 +181,7 @@ def test_a_line_column_missing_from_the_table_is_reported_once(tmp_path):
     for ref in ("B8", "B9", "B10"):  # the qty column emptied, label and all
         wb["明细"][ref] = None
     wb.save(path)
-    assert where_code(validated(path)) == [("明细", "missing-column")]
+    assert where_code(validated(path)) == [("明细!A8", "missing-column")]
 
 
 def test_a_form_with_no_lines(tmp_path):
@@ -240,7 +241,7 @@ def test_batch_rows_agreeing_on_a_date_written_differently_do_not_conflict(tmp_p
 def test_a_batch_without_a_required_header_column_says_so_once(tmp_path):
     path = make_table(tmp_path / "batch.xlsx", "receipt", [batch_row("R1", "A001"), batch_row("R2", "A001")],
                       columns=["doc_no", "doc_date", "warehouse", "sku", "qty", "unit_cost"], layout="batch")
-    assert where_code(validated(path)) == [("明细", "missing-column")]
+    assert where_code(validated(path)) == [("明细!A1", "missing-column")]
 
 
 def test_an_export_mixing_kinds_validates_each_kind(tmp_path):
@@ -317,4 +318,4 @@ def test_an_item_row_without_its_code(tmp_path):
 
 def test_a_master_table_without_a_required_column(tmp_path):
     path = make_table(tmp_path / "items.xlsx", "items", [item("A001")], columns=["sku", "name"])
-    assert where_code(validated(path)) == [("明细", "missing-column")]
+    assert where_code(validated(path)) == [("明细!A1", "missing-column")]

@@ -43,6 +43,12 @@ class Scaled(TypeDecorator):
 
 
 QTY_PLACES, MONEY_PLACES, COST_PLACES = 4, 2, 6
+_BIGINT_MAX = 2 ** 63 - 1  # BigInteger, on SQLite and PostgreSQL alike
+
+
+def largest(places: int) -> Decimal:
+    """The largest value a `Scaled(places)` column holds: 922,337,203,685,477.5807 for a qty."""
+    return Decimal(_BIGINT_MAX).scaleb(-places)
 
 
 def Qty():

@@ -132,7 +132,7 @@ def _file_view(row: data.FileRow) -> FileView:
         status_en=en,
         documents=row.documents,
         lines=row.lines,
-        problems=_shorten(row.first_problems, PROBLEM_CHARS),
+        problems=_shorten(row.first_problems or row.warnings, PROBLEM_CHARS),
     )
 
 

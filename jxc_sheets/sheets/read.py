@@ -5,8 +5,9 @@ systems, a `单据类型 kind` column); fields are found by their label text, so
 form whose rows were moved still reads. Values come through python-calamine,
 streamed row by row: formatted-but-empty rows cost nothing, formulas give their
 cached result. What the reader decides (README, 表单):
-- only the main sheet (`明细`, else the first visible sheet) is read; other
-  sheets are the user's own and are ignored;
+- the sheets read are those that carry the form's labels (`明细` always, and any
+  sheet renamed or duplicated from it), found by their labels, not their place;
+  other sheets are the user's own and are ignored;
 - hidden rows are read like any other: hiding is not deleting;
 - a merged range counts as its top-left value repeated over the range;
 - a formula whose file holds no computed value is flagged, not read as empty;
@@ -17,6 +18,7 @@ cached result. What the reader decides (README, 表单):
 from __future__ import annotations
 
 import csv
+from datetime import date
 import re
 import zipfile
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from ..config import ReaderConfig
 from ..kinds import Kind
 from ..problems import problem
 from ..records import Problem, RawDocument, RawLine, RowCells, Seen, TableColumns
-from ..values import FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
+from ..values import CellError, FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
 from . import sniff, text_tables
 from .sniff import Format
 
@@ -62,7 +64,7 @@ def read_workbook(path: Path, source: str | None = None,
     if found in (Format.TEXT, Format.HTML):
         return _read_text_table(path, source, found, limits)
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        book = open_book(path, found)
     except python_calamine.PasswordError:
         return [], [sniff.unreadable(*sniff.PASSWORD)]
     except Exception as e:  # calamine raises several types for damaged files
@@ -75,45 +77,157 @@ def read_workbook(path: Path, source: str | None = None,
         book.close()
 
 
+# The extensions calamine's own choice of parser gets right for each format.
+_EXTENSIONS = {Format.ZIP: (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xlam", ".ods"),
+               Format.OLE: (".xls", ".xlt", ".xla")}
+
+
+def open_book(path: Path, found: Format):
+    """The workbook, parsed as the format sniffing found. calamine picks its parser by the
+    name's extension; a file whose extension says otherwise (an .xls saved under .xlsx) is
+    handed over as bytes, which calamine reads by their content. What it cannot read so
+    is opened by the name after all: an .xlsx encrypted with a password is an OLE file
+    too, and only calamine's xlsx parser says "password"."""
+    if path.suffix.lower() in _EXTENSIONS.get(found, ()):
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    try:
+        with open(path, "rb") as f:
+            return python_calamine.CalamineWorkbook.from_filelike(f)
+    except Exception:  # calamine raises several types; the name's parser gives the answer
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+
+
 def _read_book(book, path: Path, source: str, limits: ReaderConfig) -> tuple[list[RawDocument], list[Problem]]:
-    sheet_name = _main_sheet(book)
-    if sheet_name is None:
-        return [], [problem("file-no-form")]
-    xml = _sheet_xml(path, sheet_name)
-    refused = _too_large_parts(path, book, sheet_name, xml, limits)
-    if refused is not None:
-        return [], [refused]
-    sheet = book.get_sheet_by_name(sheet_name)
-    refused = _too_large_loaded(sheet, sheet_name, limits)
-    if refused is not None:
-        return [], [refused]
-    rows = _sheet_rows(sheet, _formulas_without_value(xml) if xml else {})
+    found = _form_sheets(book, path, limits)
+    if isinstance(found, Problem):
+        return [], [found]
+    kind, sheets = found
+    documents, problems = [], []
+    for name, rows in sheets:
+        docs, seen = _read_sheet(kind, rows, name, source) if kind else _read_kind_column(rows, name, source)
+        documents += docs
+        problems += seen
+    return documents, problems
+
+
+def _form_sheets(book, path: Path, limits: ReaderConfig) -> tuple[Kind | None, list[tuple[str, list[Row]]]] | Problem:
+    """The kind `_meta` names (None for an export with a kind column) and the sheets that
+    carry its form, each with its rows: `明细` whatever it holds, and every other visible
+    sheet whose labels make the form — a form sheet renamed (`11月入库`), or duplicated
+    (`明细 (2)`) to hold a second document. The instructions sheet lists the labels one
+    per row, which makes no form. With none of them, the first visible sheet answers
+    for the file (no table…)."""
+    names = _sheet_candidates(book)
+    if not names:
+        return problem("file-no-form")
+    loaded: dict[str, list[Row] | Problem] = {}
+
+    def rows_of(name: str) -> list[Row] | Problem:
+        if name not in loaded:
+            loaded[name] = _load_rows(book, path, name, limits)
+        return loaded[name]
+
+    first = rows_of(names[0])  # measured with _meta before _meta is read
+    if isinstance(first, Problem) and names[0] == MAIN_SHEET:
+        return first
     identity = _identity(book)
-    if identity is None:
-        return _read_kind_column(rows, sheet_name, source)
-    # The version first: a newer form may name a kind this program does not know yet.
-    if identity.version > kinds.FORM_VERSION:
-        return [], [problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)]
-    kind = kinds.kind_of(identity.kind)
+    kind = None
+    if identity is not None:
+        # The version first: a newer form may name a kind this program does not know yet.
+        if identity.version > kinds.FORM_VERSION:
+            return problem("file-form-version", f"{META_SHEET}!B2", identity.version, version=identity.version)
+        kind = kinds.kind_of(identity.kind)
+        if kind is None:
+            return problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)
+    forms = [n for n in names if n == MAIN_SHEET or _carries_form(kind, rows_of(n))] or names[:1]
+    for name in forms:
+        if isinstance(rows_of(name), Problem):
+            return rows_of(name)
+    return kind, [(name, rows_of(name)) for name in forms]
+
+
+def _sheet_candidates(book) -> list[str]:
+    """`明细` first, then the visible worksheets in their order, less the program's own (`_meta`, `_lists`)."""
+    visible = [m.name for m in book.sheets_metadata
+               if m.visible == python_calamine.SheetVisibleEnum.Visible and m.typ == python_calamine.SheetTypeEnum.WorkSheet
+               and not m.name.startswith("_") and m.name != MAIN_SHEET]
+    return ([MAIN_SHEET] if MAIN_SHEET in book.sheet_names else []) + visible
+
+
+def _load_rows(book, path: Path, name: str, limits: ReaderConfig) -> list[Row] | Problem:
+    """A sheet's non-blank rows, or the limit it passes (measured before it is loaded, where it can be)."""
+    xml = _sheet_xml(path, name)
+    refused = _too_large_parts(path, book, name, xml, limits)
+    if refused is not None:
+        return refused
+    sheet = book.get_sheet_by_name(name)
+    refused = _too_large_loaded(sheet, name, limits)
+    if refused is not None:
+        return refused
+    return _sheet_rows(sheet, _cells_without_value(xml) if xml else {}, _hidden_rows(xml) if xml else frozenset())
+
+
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")
+_ROW_R = re.compile(rb'\br\s*=\s*["\']([0-9]{1,7})["\']')
+_HIDDEN = re.compile(rb'\bhidden\s*=\s*["\'](?:1|true)["\']')
+
+
+def _hidden_rows(sheet_xml: bytes) -> frozenset[int]:
+    """The 1-based numbers of the rows the sheet hides (xlsx only: calamine does not say)."""
+    if b"hidden" not in sheet_xml:
+        return frozenset()
+    found = set()
+    for tag in _ROW_TAG.findall(sheet_xml):
+        number = _ROW_R.search(tag)
+        if number and _HIDDEN.search(tag):
+            found.add(int(number[1]))
+    return frozenset(found)
+
+
+def reader_warnings(raws: Sequence[RawDocument]) -> list[Problem]:
+    """What the reader did that the answer of a posted file tells: hidden lines posted
+    (hiding is not deleting: "rows 5–6 were hidden and were posted"), a footer skipped."""
+    found = []
+    for raw in raws:
+        for code, numbers in (("hidden-rows", raw.hidden_rows), ("footer-skipped", raw.footer_rows)):
+            if numbers:
+                spans = _spans(numbers)
+                found.append(problem(code, f"{raw.sheet}!{spans[0][0]}:{spans[-1][1]}",
+                                     rows=", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)))
+    return found
+
+
+def _spans(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """[5, 6, 9] → [(5, 6), (9, 9)]."""
+    spans: list[tuple[int, int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], n)
+        else:
+            spans.append((n, n))
+    return spans
+
+
+def _carries_form(kind: Kind | None, rows: list[Row] | Problem) -> bool:
+    """The sheet's labels make the form: a line table of two columns or more with the key
+    column and, on a document's form, its number and date labels above it (or in it: a batch)."""
+    if isinstance(rows, Problem):
+        return False
     if kind is None:
-        return [], [problem("file-unknown-kind", f"{META_SHEET}!B1", identity.kind, kind=identity.kind)]
-    return _read_sheet(kind, rows, sheet_name, source)
+        return _has_kind_column(rows)
+    table_labels = label_index(kind.lines if kind.is_master else (*kind.lines, *kind.header))
+    found = _find_table(rows, table_labels, kind.key or "sku")
+    if found is None or len(found[1]) < 2:
+        return False
+    if kind.is_master or "doc_no" in found[1].values():
+        return True
+    header = _header_values(rows[:found[0]], label_index(kind.header), "")
+    return {"doc_no", "doc_date"} <= header.keys()
 
 
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:200]
-
-
-def _main_sheet(book) -> str | None:
-    names = book.sheet_names
-    if MAIN_SHEET in names:
-        return MAIN_SHEET
-    for meta in book.sheets_metadata:
-        if meta.visible == python_calamine.SheetVisibleEnum.Visible and meta.typ == python_calamine.SheetTypeEnum.WorkSheet \
-                and meta.name != META_SHEET and not meta.name.startswith("_"):
-            return meta.name
-    return None
 
 
 def _identity(book) -> Identity | None:
@@ -138,9 +252,10 @@ class Row:
     number: int  # 1-based sheet row
     first_col: int  # 0-based column of values[0]
     values: Sequence[object]
+    hidden: bool = False
 
 
-def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
+def _sheet_rows(sheet, stand_ins: dict[tuple[int, int], object], hidden: frozenset[int] = frozenset()) -> list[Row]:
     """The sheet's non-blank rows, numbered as the user sees them.
 
     Blank rows are dropped as they stream by: a stray value in row 1,048,576
@@ -160,13 +275,13 @@ def _sheet_rows(sheet, formulas: dict[tuple[int, int], str]) -> list[Row]:
     first_col = 0 if width == end_col + 1 else start_col
     grid = {i + row_offset: values for i, values in kept.items()}
     merged = sheet.merged_cell_ranges or []
-    if formulas or merged:
-        _patch(grid, formulas, merged, first_col, width)
-    return [Row(r + 1, first_col, grid[r]) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
+    if stand_ins or merged:
+        _patch(grid, stand_ins, merged, first_col, width)
+    return [Row(r + 1, first_col, grid[r], r + 1 in hidden) for r in sorted(grid) if grid[r].count("") != len(grid[r])]
 
 
-def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, first_col: int, width: int) -> None:
-    """Mark formulas without a value, and repeat a merged range's top-left value over the range.
+def _patch(grid: dict[int, list], stand_ins: dict[tuple[int, int], object], merged, first_col: int, width: int) -> None:
+    """Mark formulas without a value and error cells, and repeat a merged range's top-left value over the range.
 
     `grid` maps 0-based sheet rows to their values from column `first_col` on."""
 
@@ -183,9 +298,9 @@ def _patch(grid: dict[int, list], formulas: dict[tuple[int, int], str], merged, 
         row, j = grid.get(r, ()), c - first_col
         return row[j] if 0 <= j < len(row) else ""
 
-    for (r, c), formula in formulas.items():
+    for (r, c), stand_in in stand_ins.items():
         if is_blank(get(r, c)):
-            put(r, c, FormulaWithoutValue(formula))
+            put(r, c, stand_in)
     for (r0, c0), (r1, c1) in merged:
         value = get(r0, c0)
         if is_blank(value):
@@ -229,24 +344,27 @@ def _too_large_loaded(sheet, sheet_name: str, limits: ReaderConfig) -> Problem |
     return sniff.too_large_sheet(sniff.Extent(r0 + 1, r1 + 1, c0 + 1, c1 + 1), sheet_name, limits)
 
 
-def _formulas_without_value(data: bytes) -> dict[tuple[int, int], str]:
-    """0-based (row, col) → formula text of formula cells that carry no cached value (xlsx only).
+def _cells_without_value(data: bytes) -> dict[tuple[int, int], object]:
+    """0-based (row, col) → what stands in for a cell calamine reads as empty but is not
+    (xlsx only): a formula that carries no cached value, or a cell showing an error.
 
-    Calamine reads such a cell as empty; a required field would then say "empty"
-    where the truth is "recalculate and save". A cached empty text (t="str",
-    as Excel saves `=IF(A9="","",…)` filled down a column) is a value, not a
-    missing one. The sheet XML is searched for a formula at all before it is
-    parsed, so a plain form costs one byte scan."""
-    if b"<f" not in data and b":f" not in data:
+    A required field would then say "empty" where the truth is "recalculate and save"
+    or "fix the formula". A cached empty text (t="str", as Excel saves
+    `=IF(A9="","",…)` filled down a column) is a value, not a missing one. The sheet
+    XML is searched for a formula or an error at all before it is parsed, so a plain
+    form costs a byte scan."""
+    if b"<f" not in data and b":f" not in data and b't="e"' not in data:
         return {}
-    found = {}
+    found: dict[tuple[int, int], object] = {}
     for _event, element in ElementTree.iterparse(_bytes_io(data), forbid_dtd=True):
         if element.tag.endswith("}c"):
             formula = next((child for child in element if child.tag.endswith("}f")), None)
             value = next((child for child in element if child.tag.endswith("}v")), None)
-            has_text_result = element.get("t") in ("str", "s", "inlineStr")
-            if formula is not None and not has_text_result and (value is None or not (value.text or "").strip()):
-                found[_cell_index(element.get("r", ""))] = (formula.text or "").strip()
+            shown = (value.text or "").strip() if value is not None else ""
+            if element.get("t") == "e" and shown:
+                found[_cell_index(element.get("r", ""))] = CellError(shown)
+            elif formula is not None and element.get("t") not in ("str", "s", "inlineStr") and not shown:
+                found[_cell_index(element.get("r", ""))] = FormulaWithoutValue((formula.text or "").strip())
             element.clear()
     return found
 
@@ -332,9 +450,19 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     if not batch and not kind.is_master:
         columns = {c: k for c, k in columns.items() if k in {f.key for f in kind.lines}}
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
-    lines = tuple(_lines(_below_labels(rows[table_index + 1:], columns, table_labels), columns, sheet))
+    keys = {anchor, "doc_no", *(f.key for f in table_fields if f.required)}
+    body, footer = _without_footer(rows[table_index + 1:], columns, keys)
+    line_rows = _below_labels(body, columns, table_labels)
+    lines = tuple(_lines(line_rows, columns, sheet))
     layout = "table" if kind.is_master else ("batch" if batch else "form")
-    return [RawDocument(kind.name, source, sheet, layout, header, lines)], []
+    table_at = cell_ref(sheet, rows[table_index].number, min(columns))
+    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines),
+                        footer)], []
+
+
+def _hidden_lines(rows: Sequence[Row], lines: Sequence[RawLine]) -> tuple[int, ...]:
+    hidden = {row.number for row in rows if row.hidden}
+    return tuple(line.row for line in lines if line.row in hidden) if hidden else ()
 
 
 def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[str, Seen]:
@@ -394,7 +522,9 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
     kind_col = next(iter(kind_columns))
     by_kind: dict[str, list[Row]] = {}
     problems = []
-    for row in rows[table_index + 1:]:
+    all_columns = _find_table([rows[table_index]], label_index(_ALL_FIELDS), "kind")[1]
+    body, footer = _without_footer(rows[table_index + 1:], all_columns, {"kind", "sku", "doc_no", "qty"})
+    for row in body:
         j = kind_col - row.first_col
         value = row.values[j] if 0 <= j < len(row.values) else None
         if is_blank(value):
@@ -414,9 +544,36 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         table = _find_table([label_row], labels, "sku")
         if table is None:
             return [], [problem("file-no-table", sheet)]
-        lines = _lines(_below_labels(kind_rows, table[1], labels), table[1], sheet)
-        documents.append(RawDocument(name, source, sheet, "batch", {}, tuple(lines)))
+        line_rows = _below_labels(kind_rows, table[1], labels)
+        lines = tuple(_lines(line_rows, table[1], sheet))
+        table_at = cell_ref(sheet, label_row.number, min(table[1]))
+        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines),
+                                     () if documents else footer))  # the footer told once, with the first
     return documents, []
+
+
+_ALL_FIELDS = (KIND_COLUMN, *{f.key: f for k in kinds.KINDS.values() for f in (*k.lines, *k.header)}.values())
+
+
+def _without_footer(rows: Sequence[Row], columns: dict[int, str], keys: set[str]) -> tuple[list[Row], tuple[int, ...]]:
+    """The rows under a table less the footer a web system writes below its export
+    (`导出时间 2026-11-20 10:00`, `制表人: 张三`), and the footer's row numbers. A footer is
+    the block of last rows that each hold one text merged across the table, or only texts
+    and dates with the table's key and required columns empty."""
+    key_cols = [c for c, k in columns.items() if k in keys]
+    end = len(rows)
+    while end and _is_footer(rows[end - 1], key_cols):
+        end -= 1
+    return list(rows[:end]), tuple(row.number for row in rows[end:])
+
+
+def _is_footer(row: Row, key_cols: list[int]) -> bool:
+    values = [v for v in row.values if not is_blank(v)]
+    if not values or not all(isinstance(v, (str, date)) for v in values):
+        return False
+    in_keys = any(0 <= (j := c - row.first_col) < len(row.values) and not is_blank(row.values[j]) for c in key_cols)
+    merged_text = len(values) > 1 and len(set(values)) == 1 and isinstance(values[0], str)
+    return not in_keys or merged_text
 
 
 def _kind_named(text: str) -> Kind | None:
@@ -524,13 +681,8 @@ def sheet_grid(path: Path, source: str, limits: ReaderConfig = DEFAULT_LIMITS) -
         grid = text_grid(path, source, found, limits)
         return None if isinstance(grid, Problem) else grid[:2]
     try:
-        with python_calamine.CalamineWorkbook.from_path(str(path)) as book:
-            sheet_name = _main_sheet(book)
-            if sheet_name is None or _too_large_parts(path, book, sheet_name, _sheet_xml(path, sheet_name), limits):
-                return None
-            sheet = book.get_sheet_by_name(sheet_name)
-            if _too_large_loaded(sheet, sheet_name, limits):
-                return None
-            return sheet_name, _sheet_rows(sheet, {})
+        with open_book(path, found) as book:
+            forms = _form_sheets(book, path, limits)
+            return None if isinstance(forms, Problem) else forms[1][0]
     except Exception:  # not readable after all: the copy lists the problems only
         return None
