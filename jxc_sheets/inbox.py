@@ -325,6 +325,7 @@ class _Observed:
     size: int
     mtime_ns: int
     since: float  # monotonic time it was first seen as it is now
+    complete: bool | None = None  # is_complete, once asked: it cannot change while size and mtime do not
 
 
 class Settling:
@@ -367,7 +368,9 @@ class Settling:
         locked = any(path.parent / lock in present for lock in lock_names(path.name))
         if quiet < self.stable_seconds or locked or not can_open(path):
             return False
-        return quiet >= self.grace_seconds or is_complete(path)
+        if observed.complete is None:
+            observed.complete = is_complete(path)
+        return quiet >= self.grace_seconds or observed.complete
 
 
 # --- which observer --------------------------------------------------------------
