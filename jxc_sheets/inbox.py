@@ -73,7 +73,30 @@ def candidates(inbox: Path, departments: Sequence[str] = ()) -> list[Path]:
 # --- department folders ----------------------------------------------------------
 
 def drop_folders(inbox: Path, departments: Sequence[str]) -> list[Path]:
-    return [inbox, *(inbox / d for d in departments)]
+    """The inbox and the sub-folders files are taken from (see `subfolders`)."""
+    try:
+        with os.scandir(inbox) as scan:
+            return [inbox, *(inbox / d for d in subfolders(list(scan), departments))]
+    except OSError:
+        return [inbox, *(inbox / d for d in departments)]
+
+
+def subfolders(entries: Sequence[os.DirEntry], departments: Sequence[str]) -> list[str]:
+    """The department folders when there are departments. Without, every folder someone
+    made in the inbox (`inbox/11月/`): its files are taken like the inbox's own, and answered
+    in a folder of the same name in rejected/ and archive/. Hidden folders, links and names
+    with `~` (the claim's separator) are not."""
+    if departments:
+        return list(departments)
+    return sorted(e.name for e in entries if _plain_folder(e))
+
+
+def _plain_folder(entry: os.DirEntry) -> bool:
+    try:
+        return (entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+                and CLAIM_SEPARATOR not in entry.name)
+    except OSError:
+        return False
 
 
 def department_of(path: Path, inbox: Path) -> str:
@@ -384,19 +407,30 @@ def listing(inbox: Path, departments: Sequence[str] = ()) -> list[os.DirEntry]:
         entries = list(scan)
     if departments:
         _warn_about_other_folders(inbox, entries, departments)
-    for department in departments:
+    for department in subfolders(entries, departments):
         try:
             with os.scandir(inbox / department) as scan:
-                entries += list(scan)
+                inside = list(scan)
         except OSError as e:
             _warn_once(f"missing {inbox / department}", "department folder %s not read (jxc init creates it): %s",
                        inbox / department, e)
+            continue
+        entries += inside
+        if not departments:
+            _warn_about_folders_in(inbox / department, inside)
     return entries
+
+
+def _warn_about_folders_in(folder: Path, entries: list[os.DirEntry]) -> None:
+    for entry in entries:
+        if _plain_folder(entry):
+            _warn_once(f"nested {entry.path}", "%s is a folder in a folder of the inbox: files in it are not taken;"
+                       " move them into %s", entry.path, folder)
 
 
 def _warn_about_other_folders(inbox: Path, entries: list[os.DirEntry], departments: Sequence[str]) -> None:
     for entry in entries:
-        if entry.name not in departments and not entry.name.startswith((".", "~")) and entry.is_dir():
+        if entry.name not in departments and not entry.name.startswith((".", "~")) and _plain_folder(entry):
             _warn_once(f"other {inbox / entry.name}", "%s is no department folder (departments.folders: %s);"
                        " files in it are not taken", inbox / entry.name, ", ".join(departments))
 

@@ -195,3 +195,41 @@ def test_a_red_marked_copy_fixed_and_dropped_again_resolves_its_original(workspa
                                           "resolved/x (2).xlsx", "resolved/x.errors.xlsx", "resolved/x.xlsx"]
     with pytest.raises(Blocked, match="other.xlsx"):
         close_month(engine, workspace, "2026-10", by="test")
+
+
+# --- a folder dropped into the inbox ------------------------------------------------------------
+
+def test_a_folder_dropped_into_the_inbox_is_processed_and_answered_in_its_own_folders(tmp_path):
+    """Department folders off: `inbox/11月/` is a clerk's month of forms, taken like the
+    inbox's own; the answers come back in rejected/11月/ and archive/11月/. A folder inside
+    it is left alone, and the log (here the run's stderr) says where to move its files."""
+    root = _workspace(tmp_path)
+    month = root / "inbox" / "11月"
+    (month / "第一周").mkdir(parents=True)
+    _receipt(month / "r1.xlsx", "CG-0011")
+    _receipt(month / "r2.xlsx", "CG-0012", sku="NOPE")
+    _receipt(month / "第一周" / "r3.xlsx", "CG-0013")
+
+    done = jxc("run", cwd=root)
+
+    assert "11月/r1.xlsx" in done.stdout and "11月/r2.xlsx" in done.stdout
+    assert [p.relative_to(root / "archive").as_posix() for p in (root / "archive").rglob("r1.xlsx")] == \
+        ["11月/2026-11/r1.xlsx"]
+    assert _names(root / "rejected") == ["11月/r2.errors.xlsx", "11月/r2.xlsx"]
+    assert _names(month) == ["第一周/r3.xlsx"]
+    assert _files(root)["11月/r1.xlsx"][0] == "posted"
+    assert "第一周" in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_the_watcher_takes_a_folder_made_while_it_runs(workspace, engine):
+    drop_master(workspace.inbox)
+    run_files(workspace, engine)
+    with RunningWatcher(workspace) as running:
+        staging = workspace.root / "staging"
+        staging.mkdir()
+        _receipt(staging / "r.xlsx")
+        staging.rename(workspace.inbox / "十一月")  # a whole folder pasted in at once
+        wait_until(lambda: (workspace.archive / "十一月").is_dir() and list((workspace.archive / "十一月").rglob("r.xlsx")),
+                   timeout=30)
+    assert any("十一月/r.xlsx" in line and "posted" in line for line in running.lines)
