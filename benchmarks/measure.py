@@ -201,6 +201,75 @@ def plain_xlsxwriter(ledger: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
+# --- the watcher at rest ----------------------------------------------------------------------------
+
+def watch_cpu(root: str, observer: str, idle_seconds: float, copy_seconds: float, stall_seconds: float) -> dict:
+    """`jxc watch` as a process of its own on a new workspace at `root`, its CPU time (user +
+    system, from /proc) over wall time: idle for `idle_seconds`; then while a form arrives
+    slowly, as copies to a share do — half of it in 10 pieces over `copy_seconds` / 2, a stall of
+    `stall_seconds` (longer than inbox.stable_seconds: the half file looks finished but is no
+    complete workbook), the rest likewise — until the watcher takes it (the file leaves the
+    inbox; reading and posting it is not counted)."""
+    import signal
+
+    import generate
+
+    workspace = Path(root)
+    subprocess.run([sys.executable, "-m", "jxc_sheets", "init", str(workspace)], check=True, capture_output=True)
+    config = workspace / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("observer: auto", f"observer: {observer}"),
+                      encoding="utf-8")
+    form = generate.delivery_form(workspace / "slow.xlsx", "XS-SLOW", [generate._sku(0)], False).read_bytes()
+    (workspace / "slow.xlsx").unlink()
+    watcher = subprocess.Popen([sys.executable, "-m", "jxc_sheets", "watch"], cwd=workspace,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arriving = workspace / "inbox" / "slow.xlsx"
+
+    def copy_slowly() -> None:
+        half, pieces = len(form) // 2, 10
+        with open(arriving, "wb") as f:
+            for part in (form[:half], form[half:]):
+                for i in range(pieces):
+                    f.write(part[i * len(part) // pieces:(i + 1) * len(part) // pieces])
+                    f.flush()
+                    time.sleep(copy_seconds / 2 / pieces)
+                if part is not form[half:]:
+                    time.sleep(stall_seconds)
+        _wait_for(lambda: not arriving.exists(), 120)
+
+    try:
+        _wait_for(lambda: (workspace / "outbox" / "status.json").exists(), 60)
+        time.sleep(1.0)  # start-up (imports, the first reports) is not rest
+        idle = _cpu_over(watcher.pid, lambda: time.sleep(idle_seconds))
+        settling = _cpu_over(watcher.pid, copy_slowly)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=120)
+    return {"idle": idle, "settling": settling}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of process `pid` (all its threads), from /proc/PID/stat."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_over(pid: int, action) -> dict:
+    cpu, wall = _cpu_seconds(pid), time.perf_counter()
+    action()
+    return {"cpu": _cpu_seconds(pid) - cpu, "wall": time.perf_counter() - wall}
+
+
+def _wait_for(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
 # --- peers -----------------------------------------------------------------------------------------------
 
 def hledger(journal: str) -> dict:
@@ -212,7 +281,7 @@ def hledger(journal: str) -> dict:
     return {"seconds": seconds, "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger)}
+CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

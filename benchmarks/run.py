@@ -22,6 +22,10 @@ Every measurement stands beside its denominator, measured in the same run:
   reports    stock.xlsx of 200,000 sku × warehouse rows (reports.stock.write_stock) ÷ the
              same rows of the same query written by plain xlsxwriter in constant_memory mode.
   peers      hledger `balance` on the same 1,000,000 movements as an hledger journal.
+  watch      `jxc watch` at rest, with the native and with the polling observer: its CPU
+             time (user + system, /proc) ÷ wall time, idle for 10 s, and while a form arrives
+             slowly (a copy that stalls halfway for longer than inbox.stable_seconds) until
+             it is taken. The target: at most 3 % of a core (× denominator ≤ 0.03).
 
 Ingest and latency run again with the ledger on PostgreSQL (--pg, a schema of its own
 per run, dropped afterwards): ingest into a fresh schema, latency on the same ledgers
@@ -58,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
-BENCHMARKS = ("ingest", "latency", "month-end", "reports", "peers")
+BENCHMARKS = ("ingest", "latency", "month-end", "reports", "peers", "watch")
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -225,6 +229,20 @@ class Suite:
             Row("reports", f"stock.xlsx, {plain['rows']:,} rows", stock["seconds"], stock["seconds"] / plain["seconds"],
                 stock["peak_rss_mb"], "with its summary and below_safety sheets"),
         ]
+
+    def watch(self) -> list[Row]:
+        idle, copy = (10.0, 4.0) if self.scale >= 1 else (3.0, 2.0)
+        stall = 5.0  # longer than inbox.stable_seconds (3)
+        rows = []
+        for observer in ("native", "polling"):
+            r = child("watch_cpu", root=str(self.work / f"watch-{observer}"), observer=observer, idle_seconds=idle,
+                      copy_seconds=copy, stall_seconds=stall)
+            for name, what in (("idle", f"idle {idle:.0f} s"),
+                               ("settling", f"a form copied in {copy:.0f} s with a {stall:.0f} s stall, until taken")):
+                cpu, wall = r[name]["cpu"], r[name]["wall"]
+                rows.append(Row("watch", f"{name} CPU, {observer} observer", cpu, cpu / wall,
+                                note=f"{100 * cpu / wall:.1f} % of a core: CPU s ÷ {wall:.1f} s wall; {what}"))
+        return rows
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 A month may be closed when it is over, every earlier month with movements is
 closed, no count line dated in it (or before) awaits approval, and no file sits in
 rejected/ unresolved from it (a rejected file is resolved once a file of the same
-name has posted since, or it is no longer in rejected/). `--force` closes anyway;
+name has posted since, or it is no longer in rejected/: a posting of one of its
+document numbers, or of its red-marked copy, moves it into rejected/resolved/). `--force` closes anyway;
 the audit trail says so. Closing writes the month-end pack and locks the month:
 the check stage then refuses documents dated in it.
 
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, Engine, select
 
 from . import clock
 from .config import Settings
+from .inbox import is_resolved
 from .pipeline import sync_costing
 from .ledger import counts as ledger_counts
 from .ledger import periods, repost, schema
@@ -86,7 +88,7 @@ def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> li
             continue
         if posted_after.get(r.name, 0) > r.id:
             continue
-        if r.moved_to and (settings.root / r.moved_to).exists():
+        if r.moved_to and not is_resolved(r.moved_to) and (settings.root / r.moved_to).exists():
             unresolved.append(r.name)
     return sorted(set(unresolved))
 

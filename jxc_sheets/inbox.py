@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import logging
 import os
 import re
@@ -29,6 +30,8 @@ from .filesystems import filesystem_type, is_network
 
 log = logging.getLogger("jxc")
 WORK = ".work"
+NAMES = ".names"  # in .work: the user's name of a file claimed under a shortened one
+NAME_MAX = 255  # bytes of one name on ext4, NTFS (in UTF-16 units there), SMB, NFS
 TEMP_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".download")
 CLAIM_SEPARATOR = "~"
 
@@ -37,13 +40,24 @@ _EXCEL_SAVE_TEMP = re.compile(r"^[0-9A-F]{8}$")  # Excel saves into such a file,
 
 
 def is_candidate(path: Path) -> bool:
-    """Lock files, temp files and hidden files are never claimed."""
+    """Lock files, temp files and hidden files are never claimed. A symbolic link is, to be
+    answered (whatever it points to, or nothing): never read through, never filed away."""
     name = path.name
     if name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith("#") or _EXCEL_SAVE_TEMP.match(name):
         return False
     if name.lower().endswith(TEMP_SUFFIXES):
         return False
-    return path.is_file()
+    return path.is_symlink() or path.is_file()
+
+
+_ERRORS_COPY = re.compile(r"\.errors(?=\.[^.]*$)", re.IGNORECASE)
+
+
+def answer_name(name: str) -> str:
+    """The name a file is filed under in rejected/: its own, but for a red-marked copy
+    (`x.errors.xlsx`) dropped again, the original's (`x.xlsx`), so that its answer is
+    `x (2).errors.xlsx`, not `x.errors.errors.xlsx`."""
+    return _ERRORS_COPY.sub("", name, count=1)
 
 
 def candidates(inbox: Path, departments: Sequence[str] = ()) -> list[Path]:
@@ -59,7 +73,30 @@ def candidates(inbox: Path, departments: Sequence[str] = ()) -> list[Path]:
 # --- department folders ----------------------------------------------------------
 
 def drop_folders(inbox: Path, departments: Sequence[str]) -> list[Path]:
-    return [inbox, *(inbox / d for d in departments)]
+    """The inbox and the sub-folders files are taken from (see `subfolders`)."""
+    try:
+        with os.scandir(inbox) as scan:
+            return [inbox, *(inbox / d for d in subfolders(list(scan), departments))]
+    except OSError:
+        return [inbox, *(inbox / d for d in departments)]
+
+
+def subfolders(entries: Sequence[os.DirEntry], departments: Sequence[str]) -> list[str]:
+    """The department folders when there are departments. Without, every folder someone
+    made in the inbox (`inbox/11月/`): its files are taken like the inbox's own, and answered
+    in a folder of the same name in rejected/ and archive/. Hidden folders, links and names
+    with `~` (the claim's separator) are not."""
+    if departments:
+        return list(departments)
+    return sorted(e.name for e in entries if _plain_folder(e))
+
+
+def _plain_folder(entry: os.DirEntry) -> bool:
+    try:
+        return (entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")
+                and CLAIM_SEPARATOR not in entry.name)
+    except OSError:
+        return False
 
 
 def department_of(path: Path, inbox: Path) -> str:
@@ -115,29 +152,93 @@ def _owner() -> str:
     return f"{socket.gethostname()}{CLAIM_SEPARATOR}{os.getpid()}"
 
 
-def claim_name(department: str, name: str) -> str:
+def claim_name(department: str, name: str, limit: int = NAME_MAX) -> str:
+    """`HOST~PID~NAME` (`HOST~PID~~DEPT~NAME`); a name too long to carry that prefix is
+    cut, with a hash of the whole name so that two long names never meet in .work."""
     where = f"{CLAIM_SEPARATOR}{department}{CLAIM_SEPARATOR}" if department else ""
-    return f"{_owner()}{CLAIM_SEPARATOR}{where}{name}"
+    prefix = f"{_owner()}{CLAIM_SEPARATOR}{where}"
+    if _bytes(prefix + name) <= limit:
+        return prefix + name
+    stem, ext = _split(name)
+    tag = f"…{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}{ext}"
+    return prefix + _cut(stem, limit - _bytes(prefix + tag)) + tag
 
 
 def claim(path: Path, inbox: Path) -> Path | None:
-    """The claimed path inside inbox/.work, or None when another process took it first."""
+    """The claimed path inside inbox/.work, or None when another process took it first.
+    A claim under a shortened name keeps the user's name beside it (.work/.names/), so a
+    file taken back after a crash returns under its own name."""
     work = inbox / WORK
+    names = work / NAMES
     work.mkdir(exist_ok=True)
-    target = work / claim_name(department_of(path, inbox), path.name)
+    target = work / claim_name(department_of(path, inbox), path.name, name_max(work))
+    if parse_claim(target.name).name != path.name:
+        names.mkdir(exist_ok=True)
+        (names / target.name).write_text(path.name, encoding="utf-8", errors="surrogateescape")
     try:
         os.rename(path, target)
     except FileNotFoundError:
+        (names / target.name).unlink(missing_ok=True)
         return None
     except OSError as e:  # still held open by its user (a sharing violation on a Windows share): later
-        log.info("not claimed yet, %s is in use: %s", path.name, e)
+        (names / target.name).unlink(missing_ok=True)
+        if e.errno == errno.ENAMETOOLONG:  # a name never gets shorter by waiting: say so, loudly, once
+            _warn_once(f"long {path}", "%s not claimed, its name is too long even cut short: %s", path, e)
+        else:
+            log.info("not claimed yet, %s is in use: %s", path.name, e)
         return None
     return target
 
 
 def original_name(claimed: Path) -> str:
-    parsed = parse_claim(claimed.name)
-    return parsed.name if parsed else claimed.name
+    """The name the user gave a claimed file."""
+    try:
+        return (claimed.parent / NAMES / claimed.name).read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        parsed = parse_claim(claimed.name)
+        return parsed.name if parsed else claimed.name
+
+
+def release(claimed: Path) -> None:
+    """The claim is over (the file was filed away or given back): forget its long name."""
+    (claimed.parent / NAMES / claimed.name).unlink(missing_ok=True)
+
+
+# --- names that fit --------------------------------------------------------------
+
+def name_max(folder: Path) -> int:
+    try:
+        return min(NAME_MAX, os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # Windows has no pathconf
+        return NAME_MAX
+
+
+def fitting(name: str, limit: int = NAME_MAX) -> str:
+    """`name`, its stem cut short (at a character, never in one) when it is longer than
+    `limit` bytes: Chinese names take 3 bytes a character."""
+    if _bytes(name) <= limit:
+        return name
+    stem, ext = _split(name)
+    return _cut(stem, limit - _bytes(ext) - _bytes("…")) + "…" + ext
+
+
+def _split(name: str) -> tuple[str, str]:
+    """(stem, extension); `.errors.xlsx` counts as the extension of an answer."""
+    stem, dot, ext = name.rpartition(".")
+    if not stem or len(ext) > 16:
+        return name, ""
+    if stem.lower().endswith(".errors"):
+        return stem[:-7], stem[-7:] + dot + ext
+    return stem, dot + ext
+
+
+def _cut(text: str, limit: int) -> str:
+    cut = text.encode("utf-8", "surrogateescape")[:max(0, limit)]
+    return cut.decode("utf-8", "ignore")
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
 
 
 def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: float | None = None,
@@ -165,15 +266,26 @@ def recover_abandoned(inbox: Path, *, include_own: bool = False, lease_seconds: 
         else:
             gone = lease_seconds is not None and now - _mtime(path) > lease_seconds
         if gone:
-            home = department_folder(inbox, held.department)
-            if _moved_already(path, held.name, (home, *filed_in)):
+            home, name = department_folder(inbox, held.department), original_name(path)
+            if _moved_already(path, name, (home, *filed_in)):
                 path.unlink(missing_ok=True)
+                release(path)
                 continue
             try:
-                recovered.append(move_unique(path, home, held.name))
+                recovered.append(move_unique(path, home, name))
             except FileNotFoundError:  # another instance took it back first
                 continue
+            release(path)
+    _forget_orphan_names(work)
     return recovered
+
+
+def _forget_orphan_names(work: Path, older_than: float = 60) -> None:
+    """Long names whose claim is gone (filed away by a run killed before it forgot the name)."""
+    names = work / NAMES
+    for kept in names.iterdir() if names.is_dir() else ():
+        if not (work / kept.name).exists() and time.time() - _mtime(kept) > older_than:
+            kept.unlink(missing_ok=True)
 
 
 def _moved_already(claimed: Path, name: str, folders: Sequence[Path]) -> bool:
@@ -221,13 +333,17 @@ def _alive(pid: int) -> bool:
 
 
 def unique_name(folder: Path, name: str) -> str:
-    """`name`, or `stem (2).ext`, … — whichever no file in `folder` has, ignoring case."""
+    """`name`, or `stem (2).ext`, … — whichever no file in `folder` has, ignoring case,
+    cut short where it would not fit (see `fitting`)."""
     taken = {p.name.lower() for p in folder.iterdir()} if folder.is_dir() else set()
-    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    candidate, n = name, 1
+    limit = name_max(folder) if folder.is_dir() else NAME_MAX
+    stem, ext = _split(name)
+    candidate, n = fitting(name, limit), 1
     while candidate.lower() in taken:
         n += 1
-        candidate = f"{stem} ({n}){dot}{ext}"
+        candidate = fitting(f"{stem}{ext}", limit - _bytes(f" ({n})"))
+        fitted_stem, fitted_ext = _split(candidate)
+        candidate = f"{fitted_stem} ({n}){fitted_ext}"
     return candidate
 
 
@@ -258,6 +374,22 @@ def _copy_then_remove(source: Path, target: Path) -> Path:
     return target
 
 
+RESOLVED = "resolved"  # in rejected/ (and rejected/DEPT/): rejected files a later posting put right
+
+
+def is_resolved(moved_to: str) -> bool:
+    return Path(moved_to).parent.name == RESOLVED
+
+
+def file_resolved(original: Path) -> Path:
+    """Moves a rejected original, and its `.errors.xlsx` beside it, into resolved/ there."""
+    folder = original.parent / RESOLVED
+    errors = original.with_name(f"{original.name.rpartition('.')[0] or original.name}.errors.xlsx")
+    if errors != original and errors.exists():
+        move_unique(errors, folder, errors.name)
+    return move_unique(original, folder, original.name)
+
+
 def archive_folder(archive: Path, when: datetime) -> Path:
     return archive / when.strftime("%Y-%m")
 
@@ -275,19 +407,30 @@ def listing(inbox: Path, departments: Sequence[str] = ()) -> list[os.DirEntry]:
         entries = list(scan)
     if departments:
         _warn_about_other_folders(inbox, entries, departments)
-    for department in departments:
+    for department in subfolders(entries, departments):
         try:
             with os.scandir(inbox / department) as scan:
-                entries += list(scan)
+                inside = list(scan)
         except OSError as e:
             _warn_once(f"missing {inbox / department}", "department folder %s not read (jxc init creates it): %s",
                        inbox / department, e)
+            continue
+        entries += inside
+        if not departments:
+            _warn_about_folders_in(inbox / department, inside)
     return entries
+
+
+def _warn_about_folders_in(folder: Path, entries: list[os.DirEntry]) -> None:
+    for entry in entries:
+        if _plain_folder(entry):
+            _warn_once(f"nested {entry.path}", "%s is a folder in a folder of the inbox: files in it are not taken;"
+                       " move them into %s", entry.path, folder)
 
 
 def _warn_about_other_folders(inbox: Path, entries: list[os.DirEntry], departments: Sequence[str]) -> None:
     for entry in entries:
-        if entry.name not in departments and not entry.name.startswith((".", "~")) and entry.is_dir():
+        if entry.name not in departments and not entry.name.startswith((".", "~")) and _plain_folder(entry):
             _warn_once(f"other {inbox / entry.name}", "%s is no department folder (departments.folders: %s);"
                        " files in it are not taken", inbox / entry.name, ", ".join(departments))
 
@@ -325,6 +468,7 @@ class _Observed:
     size: int
     mtime_ns: int
     since: float  # monotonic time it was first seen as it is now
+    complete: bool | None = None  # is_complete, once asked: it cannot change while size and mtime do not
 
 
 class Settling:
@@ -347,6 +491,9 @@ class Settling:
             path = Path(entry.path)
             if not is_candidate(path):
                 continue
+            if entry.is_symlink():  # nothing to wait for, and never opened to find out
+                ready.append(path)
+                continue
             try:
                 stat = entry.stat()
             except FileNotFoundError:
@@ -367,7 +514,9 @@ class Settling:
         locked = any(path.parent / lock in present for lock in lock_names(path.name))
         if quiet < self.stable_seconds or locked or not can_open(path):
             return False
-        return quiet >= self.grace_seconds or is_complete(path)
+        if observed.complete is None:
+            observed.complete = is_complete(path)
+        return quiet >= self.grace_seconds or observed.complete
 
 
 # --- which observer --------------------------------------------------------------

@@ -7,7 +7,9 @@ which is not the same as a file with data problems (`rejected`).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import shutil
 import tempfile
 import time
@@ -33,10 +35,11 @@ from .ledger import methods as ledger_methods
 from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
-from .sheets.annotate import write_errors_copy
+from .sheets.annotate import problems_only, write_errors_copy
+from .sheets.forms import save_atomically
 from .sheets.read import reader_warnings, read_workbook
 from .validate import validate
-from .values import Unparseable, as_date
+from .values import Unparseable, as_code, as_date
 
 log = logging.getLogger("jxc")
 FIRST_PROBLEMS = 5
@@ -53,6 +56,7 @@ class Loaded:
     problems: tuple[Problem, ...]
     local: Path | None = None  # the local copy that was read, when the inbox is a share
     department: str = ""  # the department folder it was dropped into; "" for the inbox itself
+    is_link: bool = False  # a symbolic link: answered, never read through, never filed away
 
     @property
     def kind(self) -> str:
@@ -117,8 +121,11 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
             if should_stop() and not dry_run:
                 for rest in loaded[i:]:
                     inbox.move_unique(rest.path, inbox.department_folder(settings.inbox, rest.department), rest.name)
+                    inbox.release(rest.path)
                 break
             outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
+            if not dry_run and not item.path.exists():
+                inbox.release(item.path)
             on_outcome(outcomes[-1])
     if any(o.status in ("posted", "skipped", "rejected", "failed") for o in outcomes) and not dry_run:
         (refresh or partial(refresh_reports, engine, settings))(outcomes)
@@ -145,11 +152,16 @@ def load(path: Path, name: str, local_folder: Path | None = None, department: st
          limits: ReaderConfig = ReaderConfig()) -> Loaded:
     """Reads the claimed file — from a local copy when `local_folder` is given, so a
     slow or flaky share is touched once, by one sequential copy."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        refused = problem("file-is-link", value=target, target=target)
+        return Loaded(path, name, hashlib.sha256(os.fsencode(target)).hexdigest(), (), (refused,), None, department,
+                      is_link=True)
     local = None
     source = path
     # A file over the size limit is refused unread: not worth a copy.
     if local_folder is not None and path.stat().st_size <= limits.max_file_mb * 1024 * 1024:
-        local = local_folder / f"{len(list(local_folder.iterdir()))}-{name}"
+        local = local_folder / inbox.fitting(f"{len(list(local_folder.iterdir()))}-{name}")
         shutil.copyfile(path, local)
         source = local
     with open(source, "rb") as f:
@@ -201,14 +213,20 @@ def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run:
         outcome = _process(item, settings, engine, dry_run)
     except Exception as e:
         log.exception("processing %s failed", item.name)
-        failure = problem("internal-error", reason=f"{type(e).__name__}: {e}")
+        too_long = isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG
+        # a name is no passing trouble of the share: retrying cannot help, the user can
+        failure = problem("file-name-too-long", value=item.name, size=len(item.name.encode()),
+                          limit=inbox.NAME_MAX // 2, limit_zh=inbox.NAME_MAX // 6) if too_long else \
+            problem("internal-error", reason=f"{type(e).__name__}: {e}")
         notes = (traceback.format_exc(limit=3),)
         if dry_run or not item.path.exists():
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
-        if retries is not None and system_failure(e) and retries.again(item.label, item.file_hash):
+        if not too_long and retries is not None and system_failure(e) and retries.again(item.label, item.file_hash):
             return _give_back(item, settings, failure, notes)
         try:
-            outcome = _reject(item, settings, engine, (failure,), status="failed", notes=notes)
+            outcome = _reject(item, settings, engine, (failure,), status="rejected" if too_long else "failed",
+                              notes=() if too_long else notes,
+                              filed_as=inbox.fitting(item.name, inbox.NAME_MAX // 2) if too_long else "")
         except Exception:  # even filing it away failed: leave it in .work for the next run
             log.exception("could not file away %s", item.name)
             return Outcome(item.label, "failed", item.kind, problems=(failure,), notes=notes)
@@ -235,19 +253,59 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
             conn.rollback()
         else:
             warnings = (*reader_warnings(item.raws), *checked.warnings)
-            status, file_id = _post(conn, item, checked, settings, warnings)
+            resolving = _rejections_resolved(conn, item, checked, settings)
+            status, file_id = _post(conn, item, checked, settings, warnings, tuple(_resolved_note(r) for r in resolving))
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
     notes = (tuple(f"{d.doc_no}: 已过账, 跳过 / already posted, skipped" for d in checked.already_posted)
              + checked.notes + tuple(w.render() for w in checked.warnings))
+    if not dry_run:
+        notes += tuple(_resolved_note(r) for r in resolving)
     lines = _lines(checked)
     if dry_run:
         would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
         return Outcome(item.label, "dry-run", item.kind, len(checked.to_post), lines, notes=would + notes)
     notes += tuple(w.render() for w in reader_warnings(item.raws))
+    moved_to = _archive(item, settings, engine, file_id)
+    _file_resolved(resolving, settings, engine)
     return Outcome(item.label, status, item.kind, len(checked.to_post), lines,
-                   notes=notes, moved_to=_archive(item, settings, engine, file_id), file_hash=item.file_hash,
+                   notes=notes, moved_to=moved_to, file_hash=item.file_hash,
                    doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))
+
+
+# --- rejected files resolved by a later posting ---------------------------------------
+
+def _doc_numbers(raws: Sequence[RawDocument]) -> list[tuple[str, str]]:
+    """(kind, doc_no) of every document a file holds, as written (header, or each batch row)."""
+    cells = [(r.kind, r.header.get("doc_no")) for r in raws]
+    cells += [(r.kind, line.cells.get("doc_no")) for r in raws if r.layout == "batch" for line in r.lines]
+    return sorted({(kind, as_code(seen.value)) for kind, seen in cells if seen is not None and as_code(seen.value)})
+
+
+def _rejections_resolved(conn, item: Loaded, checked: Checked, settings: Settings) -> list:
+    """The files in rejected/ that this posting resolves: dropped under the same name (or as
+    its red-marked copy), or holding a document number (of the same kind) it posts or had posted."""
+    keys = [(d.kind, d.doc_no) for d in (*checked.to_post, *checked.already_posted)]
+    same_name = inbox.answer_name(item.label).lower()
+    stem, dot, ext = same_name.rpartition(".")
+    names = [same_name, f"{stem}.errors{dot}{ext}" if dot else f"{same_name}.errors"]
+    return [r for r in ledger_post.rejected_files_matching(conn, names, keys)
+            if not inbox.is_resolved(r.moved_to) and (settings.root / r.moved_to).exists()]
+
+
+def _resolved_note(row) -> str:
+    return f"已解决退回文件 {row.name}, 移至 resolved/ / resolves the rejected file {row.name}: moved to resolved/"
+
+
+def _file_resolved(rows: Sequence, settings: Settings, engine: Engine) -> None:
+    """Each resolved original, and its red-marked copy, into resolved/ beside them."""
+    for row in rows:
+        try:
+            moved = inbox.file_resolved(settings.root / row.moved_to)
+            with engine.begin() as conn:
+                ledger_post.set_moved_to(conn, row.id, _relative(moved, settings))
+        except OSError:  # the rejected file is merely left where it was
+            log.exception("could not move %s into resolved/", row.moved_to)
 
 
 def _lines(checked: Checked) -> int:
@@ -256,8 +314,10 @@ def _lines(checked: Checked) -> int:
     return posted + sum(len(r.lines) for r in checked.counts) + len(checked.master)
 
 
-def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Sequence[Problem]) -> tuple[str, int]:
-    """Writes one checked file into the ledger, inside the caller's transaction."""
+def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Sequence[Problem],
+          resolved: tuple[str, ...] = ()) -> tuple[str, int]:
+    """Writes one checked file into the ledger, inside the caller's transaction; `resolved`:
+    the rejected files it resolves, told in the processing log."""
     docs = checked.to_post
     sync_costing(conn, settings)
     status = "posted" if docs or checked.master or checked.closures or checked.decisions else "skipped"
@@ -265,7 +325,7 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
         item.label, item.file_hash, item.kind, status,
         documents=len(docs) + len(checked.already_posted),
         lines=_lines(checked),
-        warnings="\n".join(w.render() for w in warnings) or None))
+        warnings="\n".join((*(w.render() for w in warnings), *resolved)) or None))
     ledger_post.upsert_master(conn, checked.master)
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
     ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)
@@ -304,21 +364,30 @@ def _dry(item: Loaded, problems: Sequence[Problem]) -> Outcome:
 
 
 def _reject(item: Loaded, settings: Settings, engine: Engine, problems: Sequence[Problem],
-            status: str = "rejected", notes: tuple[str, ...] = ()) -> Outcome:
+            status: str = "rejected", notes: tuple[str, ...] = (), filed_as: str = "") -> Outcome:
     """The original goes to rejected/ (rejected/DEPARTMENT/ for a department's file)
-    untouched, with NAME.errors.xlsx beside it."""
+    untouched, with NAME.errors.xlsx beside it — named from the original's name when it
+    was a red-marked copy dropped again, never `x.errors (2).errors.xlsx`. A link goes
+    nowhere: it is removed, and only its answer is written (nothing is read through it)."""
     folder = inbox.department_folder(settings.rejected, item.department)
+    name = inbox.answer_name(filed_as or item.name)
     # The annotated copy first, so no original ever sits in rejected/ without its reasons
     # (a run killed in between leaves a spare copy instead); never over an existing file.
-    stem = inbox.unique_name(folder, item.name).rsplit(".", 1)[0]
-    errors = write_errors_copy(item.local or item.path, folder / inbox.unique_name(folder, f"{stem}.errors.xlsx"),
-                               problems, item.name)
-    moved = inbox.move_unique(item.path, folder, item.name)
+    stem = inbox.unique_name(folder, name).rsplit(".", 1)[0]
+    errors = folder / inbox.unique_name(folder, f"{stem}.errors.xlsx")
+    if item.is_link:
+        errors = save_atomically(problems_only(problems, item.name), errors)
+        item.path.unlink()
+        moved = errors
+    else:
+        errors = write_errors_copy(item.local or item.path, errors, problems, item.name)
+        moved = inbox.move_unique(item.path, folder, name)
     first = "\n".join(p.render() for p in problems[:FIRST_PROBLEMS])
     with engine.begin() as conn:
-        ledger_post.record_file(conn, ledger_post.FileRecord(
+        file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
             item.label, item.file_hash, item.kind, status, problems=len(problems),
             first_problems=first, moved_to=_relative(moved, settings), first_date=_first_date(item)))
+        ledger_post.record_rejected_documents(conn, file_id, _doc_numbers(item.raws))
     return Outcome(item.label, status, item.kind, problems=tuple(problems), notes=notes,
                    moved_to=_relative(errors, settings), file_hash=item.file_hash)
 

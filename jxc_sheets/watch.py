@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from sqlalchemy import Engine, func, select
-from watchdog.events import FileSystemEventHandler
+from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
+                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -57,12 +58,30 @@ class RetryBook:
         return time.monotonic() < self._not_before.get(name, 0.0)
 
 
+CHANGES = [FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileDeletedEvent, FileClosedEvent,
+           DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
+"""The events that say something in a drop folder changed. Not opened / closed-unwritten:
+the stability checks open the files they look at, and an observer woken by them made
+the watcher look again at once, and again (half a core, for as long as a file waited)."""
+
+
 class _Hint(FileSystemEventHandler):
     def __init__(self, wake: threading.Event):
         self.wake = wake
 
     def on_any_event(self, event) -> None:
-        self.wake.set()
+        if self.wakes(event):
+            self.wake.set()
+
+    @staticmethod
+    def wakes(event) -> bool:
+        return type(event) in CHANGES
+
+
+def watch_folder(observer, folder: Path, wake: threading.Event):
+    """`wake` is set when something in `folder` changes; the kernel is not even asked
+    to report opens and reads (inotify's mask follows the filter)."""
+    return observer.schedule(_Hint(wake), str(folder), recursive=False, event_filter=CHANGES)
 
 
 class ReportRefresher:
@@ -154,10 +173,13 @@ class Watcher:
         self._start_observer()
         try:
             while not self.stop_requested.is_set():
+                looked = time.monotonic()
                 self.scan()
                 pending = self.health.settling or self.health.waiting
                 self.wake.wait(TICK if pending else self.cfg.rescan_seconds)
                 self.wake.clear()
+                # a file being copied fires an event per piece written: look at most every TICK
+                self.stop_requested.wait(max(0.0, looked + TICK - time.monotonic()))
         finally:
             self._stop_observer()
             self.reports.close()
@@ -184,14 +206,14 @@ class Watcher:
         self._watched = self._drop_folders()
         root, *departments = self._watched
         try:
-            observer.schedule(_Hint(self.wake), str(root), recursive=False)
+            watch_folder(observer, root, self.wake)
             observer.start()
         except OSError as e:  # the inbox is not there (yet): listing will say so and retry
             log.warning("observer not started: %s", e)
             return
         for folder in departments:  # one folder that cannot be watched is still listed on every rescan
             try:
-                observer.schedule(_Hint(self.wake), str(folder), recursive=False)
+                watch_folder(observer, folder, self.wake)
             except OSError as e:
                 log.warning("not watching %s, only rescanning it: %s", folder, e)
         self.observer = observer

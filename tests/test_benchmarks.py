@@ -31,6 +31,10 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("reports", "plain xlsxwriter constant_memory", True),
     ("reports", "stock.xlsx", True),
     ("peers", "hledger balance", False),  # skipped with a note without hledger
+    ("watch", "idle CPU, native observer", True),
+    ("watch", "settling CPU, native observer", True),
+    ("watch", "idle CPU, polling observer", True),
+    ("watch", "settling CPU, polling observer", True),
 ]
 
 
@@ -40,7 +44,7 @@ def test_the_suite_prints_one_table_with_every_benchmark(tmp_path: Path):
     server = PG_SERVER
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "0.001",
                            "--cache", str(tmp_path / "cache"), "--pg", server],
-                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     table = [re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines() if "  " in line]
     assert table[0] == HEADER

@@ -295,8 +295,9 @@ def test_the_watcher_takes_files_from_each_department_and_answers_misplaced_ones
         wait_until(lambda: (settings.rejected / "purchasing" / "delivery.errors.xlsx").exists())
         _delivery(settings.inbox / "warehouse" / "delivery.xlsx")
         wait_until(lambda: "warehouse/delivery.xlsx" in _archived(settings))
-    assert (settings.rejected / "purchasing" / "delivery.xlsx").exists()
-    assert _ledger(settings)[0] == sorted(before[0] + ["XS-1"])  # posted once, from the warehouse's folder
+    # posted once, from the warehouse's folder; that resolved the misplaced one
+    assert (settings.rejected / "purchasing" / "resolved" / "delivery.xlsx").exists()
+    assert _ledger(settings)[0] == sorted(before[0] + ["XS-1"])
     assert any("purchasing/delivery.xlsx" in line and "department-kind" in line for line in running.lines)
 
 

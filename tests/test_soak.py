@@ -380,7 +380,7 @@ def test_a_run_killed_in_the_middle_of_filing_a_file_away_files_it_once(tmp_path
     if content == "good":
         assert annotated == []
     else:  # killed before the original moved, the second rejection writes a second copy
-        assert annotated == (["r1.errors (2).xlsx", "r1.errors.xlsx"] if step == "link" else ["r1.errors.xlsx"])
+        assert annotated == (["r1 (2).errors.xlsx", "r1.errors.xlsx"] if step == "link" else ["r1.errors.xlsx"])
     assert [d[:2] for d in _ledger(root)[0]] == ([("receipt", "CG-1")] if content == "good" else [])
     assert "consistent" in jxc("check", cwd=root).stdout
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
 
 from conftest import D, RunningWatcher, drop_master, jxc, make_form, wait_until
 from jxc_sheets import inbox
@@ -21,7 +23,7 @@ from jxc_sheets.config import Config, InboxConfig, Settings
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.pipeline import process_batch, run_inbox
-from jxc_sheets.watch import ReportRefresher, Watcher
+from jxc_sheets.watch import ReportRefresher, Watcher, _Hint, watch_folder
 
 FAST = InboxConfig(stable_seconds=0.5, poll_interval=0.3, rescan_seconds=2, retry_seconds=0.2, lease_seconds=30)
 
@@ -100,6 +102,29 @@ def test_the_observer_is_polling_on_a_network_mount_and_native_on_local_disk(tmp
     assert inbox.filesystem_type(Path("/home/jxc/inbox"), mounts) == "ext4"
     assert inbox.choose_observer("auto", tmp_path)[0] == "native"
     assert inbox.choose_observer("polling", tmp_path)[0] == "polling"
+
+
+def test_the_stability_checks_reading_a_file_do_not_wake_the_watcher(tmp_path):
+    """Opening a file to see whether it is finished must not wake the watcher, or it looks
+    again at once, and opens it again. A recorder on the watcher's own watch gets the events
+    its hint gets, in order: every event before the sentinel's creation came from the reads."""
+    book = _receipt(tmp_path / "r.xlsx", 1)
+    events, wake = [], threading.Event()
+    recorder = type("Recorder", (FileSystemEventHandler,), {"on_any_event": lambda self, e: events.append(e)})()
+    observer = Observer()
+    observer.add_handler_for_watch(recorder, watch_folder(observer, tmp_path, wake))
+    observer.start()
+    try:
+        for _ in range(3):
+            assert inbox.can_open(book) and inbox.is_complete(book)
+            inbox.Settling(0, 0).ready(inbox.listing(tmp_path), now=1.0)
+        (tmp_path / "sentinel").touch()
+        wait_until(lambda: any(e.src_path.endswith("sentinel") for e in events), timeout=10)
+    finally:
+        observer.stop()
+        observer.join(5)
+    before = events[:next(i for i, e in enumerate(events) if e.src_path.endswith("sentinel"))]
+    assert [e for e in before if _Hint.wakes(e)] == []
 
 
 # --- the watcher on a thread, real observers ------------------------------------------

@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Mapping, Sequence
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, tuple_, update
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
@@ -46,6 +46,27 @@ def record_file(conn: Connection, record: FileRecord, at: datetime | None = None
 
 def set_moved_to(conn: Connection, file_id: int, moved_to: str) -> None:
     conn.execute(update(schema.files).where(schema.files.c.id == file_id).values(moved_to=moved_to))
+
+
+def record_rejected_documents(conn: Connection, file_id: int, keys: Sequence[tuple[str, str]]) -> None:
+    """The (kind, doc_no) a rejected file held, as written: a later posting of one resolves the file."""
+    if keys:
+        conn.execute(insert(schema.rejected_documents),
+                     [{"file_id": file_id, "kind": kind, "doc_no": doc_no} for kind, doc_no in sorted(set(keys))])
+
+
+def rejected_files_matching(conn: Connection, names: Sequence[str], keys: Sequence[tuple[str, str]]) -> list:
+    """Rejected (or failed) files dropped under one of `names` (lower case), or holding one of
+    the documents `keys`: (id, name, moved_to) rows, oldest first."""
+    f, r = schema.files, schema.rejected_documents
+    by_doc = set()
+    for chunk in queries.chunks(sorted(set(keys))):
+        held = select(r.c.file_id).where(tuple_(r.c.kind, r.c.doc_no).in_(chunk))
+        by_doc |= set(conn.execute(held).scalars())
+    found = select(f.c.id, f.c.name, f.c.moved_to).where(
+        f.c.status.in_(("rejected", "failed")), f.c.moved_to != "",
+        or_(func.lower(f.c.name).in_(list(names)), f.c.id.in_(sorted(by_doc))))
+    return list(conn.execute(found.order_by(f.c.id)))
 
 
 # --- master data ---------------------------------------------------------------

@@ -141,6 +141,14 @@ files = Table(
     Column("first_date", Date),  # v3: the earliest document date the file holds, when it could be read
 )
 
+rejected_documents = Table(
+    "rejected_documents", metadata,  # the document numbers a rejected file held: posting one later resolves it
+    Column("file_id", Integer, ForeignKey("files.id"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("doc_no", Text, nullable=False),
+    Index("ix_rejected_documents_doc", "kind", "doc_no"),
+)
+
 documents = Table(
     "documents", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -461,7 +461,8 @@ def save_atomically(wb: Workbook, path: Path) -> Path:
     """Save under a hidden temporary name beside `path`, then rename: nobody opens half a
     file. Not mkstemp: its 0600 mode would hide the file from colleagues on a share."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    # the name's first 60 characters: a long name plus the suffix would not fit in 255 bytes
+    temporary = path.with_name(f".{path.name[:60]}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
         wb.save(temporary)
         os.replace(temporary, path)
