@@ -324,6 +324,8 @@ def write_voucher_book(path: Path, lines: list[VoucherLine]) -> None:
             sheet.set_column(col, col, column.width, book.formats[column.type])
             sheet.write_string(0, col, column.zh, book.header_format)
         sheet.freeze_panes(1, 0)
+        sheet.set_landscape()
+        sheet.fit_to_pages(1, 0)  # printed: all columns on one page's width
         for row_no, line in enumerate(lines, start=1):
             book.write_row(sheet, row_no, 0, VOUCHER_COLUMNS, line)
 
