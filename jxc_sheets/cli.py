@@ -275,7 +275,7 @@ def cmd_close(args) -> int:
     if closed.forced:
         print("强制结账, 已记录 / forced, recorded:\n" + "\n".join(f"  - {b}" for b in closed.blockers))
     failed = [c for c in closed.checks if c.ok != "Y"]
-    print(f"已结账 closed: {closed.month}\n  {closed.pack}\n  {closed.vouchers}")
+    print(f"已结账 closed: {closed.month}\n  {closed.pack}\n  {closed.voucher_book}\n  {closed.vouchers}")
     for check in failed:
         print(f"  检查未通过 check failed: {check.check}: {check.expected} ≠ {check.actual}")
     return 1 if failed else 0

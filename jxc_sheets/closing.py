@@ -41,7 +41,8 @@ class Closed:
     forced: bool
     blockers: tuple[str, ...]
     pack: Path
-    vouchers: Path
+    vouchers: Path  # the CSV
+    voucher_book: Path  # the workbook a GL imports
     checks: tuple[Check, ...]
 
 
@@ -105,9 +106,9 @@ def close_month(engine: Engine, settings: Settings, month: str, by: str, force: 
         summarised = summary(conn, month)
         periods.close(conn, month, by, forced=bool(found), reason=reason or "; ".join(found))
         periods.save_closing(conn, month, *month_bounds(month))
-        pack, vouchers, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance,
+        pack, vouchers, voucher_book, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance,
                                             summarised)
-    return Closed(month, bool(found), tuple(found), pack, vouchers, tuple(checks))
+    return Closed(month, bool(found), tuple(found), pack, vouchers, voucher_book, tuple(checks))
 
 
 @contextmanager

@@ -131,15 +131,57 @@ class CountsConfig(_Section):
 
 
 class AccountsConfig(_Section):
-    """Account codes of the voucher export (企业会计准则 chart of accounts by default)."""
+    """Account codes of the vouchers, each left empty to take the chart's (`finance.chart`).
+    A code named here wins over the chart: configs written before the charts keep working."""
 
-    inventory: str = "1405"  # 库存商品
-    goods_received: str = "2202"  # 应付账款 (暂估)
-    cost_of_sales: str = "6401"  # 主营业务成本
-    count_variance: str = "1901"  # 待处理财产损溢
-    other: str = "1901"  # other stock in and out
-    inter_site: str = "1408"  # 跨地点调拨往来: transfers between sites
-    goods_in_transit: str = "1402"  # 在途物资: transfers across a month end, until they arrive
+    inventory: str | None = None  # 库存商品
+    goods_received: str | None = None  # 应付账款 (暂估)
+    cost_of_sales: str | None = None  # 主营业务成本
+    revenue: str | None = None  # 主营业务收入 (for the money side's vouchers)
+    count_variance: str | None = None  # 待处理财产损溢: count gains and losses until approved
+    other: str | None = None  # other stock in and out whose reason names no account
+    admin_expenses: str | None = None  # 管理费用
+    selling_expenses: str | None = None  # 销售费用
+    non_operating_expenses: str | None = None  # 营业外支出
+    non_operating_income: str | None = None  # 营业外收入
+    other_receivables: str | None = None  # 其他应收款
+    count_loss: str | None = None  # where an approved count loss goes when its reason names no account
+    count_gain: str | None = None  # where an approved count gain goes
+    stock_in_transit: str | None = None  # transfers on their way, with inventory_by_warehouse (default: inventory)
+    inter_site: str | None = None  # only if named: transfers between sites booked as 往来 (separate books)
+    goods_in_transit: str | None = None  # only with inter_site: transfers across a month end, until they arrive
+
+
+ROLE_NAMES = {  # role → the account's standard name
+    "inventory": "库存商品", "goods_received": "应付账款", "cost_of_sales": "主营业务成本", "revenue": "主营业务收入",
+    "count_variance": "待处理财产损溢", "other": "待处理财产损溢", "admin_expenses": "管理费用",
+    "selling_expenses": "销售费用", "non_operating_expenses": "营业外支出", "non_operating_income": "营业外收入",
+    "other_receivables": "其他应收款", "goods_in_transit": "在途物资",
+}
+
+CHARTS: dict[str, dict[str, str]] = {
+    # 企业会计准则 (财会〔2006〕18号 附录): approved count losses to 管理费用, gains reduce 管理费用
+    "enterprise": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "6401", "revenue": "6001",
+                   "count_variance": "1901", "other": "1901", "admin_expenses": "6602", "selling_expenses": "6601",
+                   "non_operating_expenses": "6711", "non_operating_income": "6301", "other_receivables": "1221",
+                   "count_loss": "6602", "count_gain": "6602"},
+    # 小企业会计准则 (财会〔2011〕17号 附录): 存货盘亏净损失 to 营业外支出, 盘盈 to 营业外收入
+    "small_business": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "5401", "revenue": "5001",
+                       "count_variance": "1901", "other": "1901", "admin_expenses": "5602",
+                       "selling_expenses": "5601", "non_operating_expenses": "5711",
+                       "non_operating_income": "5301", "other_receivables": "1221",
+                       "count_loss": "5711", "count_gain": "5301"},
+}
+
+REASONS = {  # a word in an adjustment's or a count decision's reason → the account role (or a code) it goes to
+    "样品": "selling_expenses", "赠": "selling_expenses", "促销": "selling_expenses",
+    "领用": "admin_expenses", "自用": "admin_expenses", "办公": "admin_expenses",
+    "赔偿": "other_receivables", "责任人": "other_receivables", "保险": "other_receivables",
+    "自然灾害": "non_operating_expenses", "非常损失": "non_operating_expenses", "被盗": "non_operating_expenses",
+    "报损": "count_variance", "报溢": "count_variance", "盘亏": "count_variance", "盘盈": "count_variance",
+}
+
+Auxiliary = Literal["supplier", "customer", "warehouse", "sku"]
 
 
 CostingMethod = Literal["moving_average", "fifo", "monthly_weighted_average"]
@@ -156,7 +198,15 @@ class CostingConfig(_Section):
 class FinanceConfig(_Section):
     slow_days: int = Field(90, ge=1)  # no issue for this long: slow-moving stock
     dead_days: int = Field(180, ge=1)  # no issue for this long: dead stock
+    chart: Literal["enterprise", "small_business"] = "enterprise"  # 企业会计准则 | 小企业会计准则
     accounts: AccountsConfig = AccountsConfig()
+    account_names: dict[str, str] = {}  # code → its name in your chart, for codes the chart does not name
+    reasons: dict[str, str] = REASONS  # replaces the whole map when given
+    # account (a role or a code) → the 辅助核算 its voucher lines carry; 仓库 on inventory books transfers too
+    auxiliaries: dict[str, tuple[Auxiliary, ...]] = {"goods_received": ("supplier",)}
+    inventory_by_warehouse: dict[str, str] = {}  # warehouse → its 库存商品 sub-account, e.g. WH1: "140501"
+    voucher_word: str = "记"  # 凭证字
+    prepared_by: str = "jxc"  # 制单人
 
 
 class ReportsConfig(_Section):

@@ -89,7 +89,7 @@ def test_the_pack_of_a_worked_month(workspace, engine):
         all(c["ok"] == "Y" for c in sheet(closed.pack, "checks"))
     with closed.vouchers.open(encoding="utf-8-sig") as f:
         entries = list(csv.DictReader(f))
-    inventory = sum(Decimal(e["debit"]) - Decimal(e["credit"]) for e in entries if e["account"] == "1405")
+    inventory = sum(Decimal(e["debit"]) - Decimal(e["credit"]) for e in entries if e["account_code"] == "1405")
     assert inventory == Decimal("408.75")  # closing − opening
     assert sum(Decimal(e["debit"]) for e in entries) == sum(Decimal(e["credit"]) for e in entries)
 
@@ -182,14 +182,15 @@ def test_the_checks_pass_on_a_generated_month_of_thousands_of_movements(workspac
 
 def test_voucher_csv_text_never_runs_as_a_formula(workspace, engine):
     drop_master(workspace.inbox)
-    make_table(workspace.inbox / "wh.xlsx", "warehouses", [{"code": "WH1", "name": "总仓", "site": "@SUM(1)"}])
-    make_form(workspace.inbox / "0.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 9, 30)},
-              [{"warehouse": "WH1", "sku": "A001", "qty": 1, "unit_cost": 1}])
+    make_table(workspace.inbox / "sup.xlsx", "suppliers", [{"code": "@SUM(1)", "name": "公式供应商"}])
+    make_form(workspace.inbox / "0.xlsx", "receipt", {"doc_no": "CG-1", "doc_date": date(2026, 9, 30),
+                                                       "warehouse": "WH1", "supplier": "@SUM(1)"},
+              [{"sku": "A001", "qty": 1, "unit_cost": 1}])
     run_files(workspace, engine)
     closed = close_month(engine, workspace, "2026-09", "test", today=TODAY)
     with closed.vouchers.open(encoding="utf-8-sig") as f:
-        sites = {row["site"] for row in csv.DictReader(f)}
-    assert sites == {"'@SUM(1)"}
+        suppliers = {row["supplier"] for row in csv.DictReader(f)}
+    assert suppliers == {"", "'@SUM(1)"}  # 2202 carries the supplier, 1405 nothing
     with pytest.raises(LedgerError, match="2026-10"):
         reopen_month(engine, workspace, "2026-13", "test", "x")
 

@@ -1,8 +1,8 @@
 """Goods in transit: a transfer with an arrival date (到货日期) takes the goods out of
 one warehouse on its date and into the other on its arrival; between the two they
 are in neither warehouse's stock — refused to deliveries at the destination, shown
-in transit in the stock report, the dashboard and the month-end pack, and booked
-through 在途物资 when they cross a month end. Real forms, the real pipeline, a real
+in transit in the stock report, the dashboard and the month-end pack; booked only
+where the books split 库存商品 by warehouse. Real forms, the real pipeline, a real
 SQLite ledger."""
 from __future__ import annotations
 
@@ -157,16 +157,12 @@ def transit_month(settings, engine) -> None:
 
 
 def vouchers(path) -> dict[tuple[str, str, str], Decimal]:
-    """(summary, account, site) → debit − credit."""
+    """(summary, account, warehouse) → debit − credit."""
     found: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     with path.open(encoding="utf-8-sig") as f:
         for e in csv.DictReader(f):
-            found[(e["summary"], e["account"], e["site"])] += Decimal(e["debit"]) - Decimal(e["credit"])
+            found[(e["summary"], e["account_code"], e["warehouse"])] += Decimal(e["debit"]) - Decimal(e["credit"])
     return dict(found)
-
-
-def net(entries: dict, account: str) -> Decimal:
-    return sum((v for (_s, a, _site), v in entries.items() if a == account), Decimal(0))
 
 
 def test_a_month_with_transfers_across_its_end(workspace, engine):
@@ -200,13 +196,9 @@ def test_a_month_with_transfers_across_its_end(workspace, engine):
         "group: opening + transit + in - out = closing + transit (qty)",
         "group: opening + transit + in - out = closing + transit (value)",
         "closing transit value = the ledger's transfers not yet arrived",
-        "goods-in-transit account net = closing − opening transit"}
+        "inventory accounts net = closing - opening, goods in transit included"}
 
-    entries = vouchers(october.vouchers)
-    assert entries[("月末在途 goods in transit at month end", "1402", "苏州")] == 900
-    assert entries[("月末在途 goods in transit at month end", "1408", "苏州")] == -900
-    assert net(entries, "1402") == 900 and net(entries, "1408") == 0
-    assert net(entries, "1405") == -900  # closing − opening: what is in transit left the warehouses
+    assert vouchers(october.vouchers) == {}  # one set of books, one 库存商品: a transfer books nothing
 
     november = close_month(engine, workspace, "2026-11", "test", today=TODAY)
     assert sheet(november.pack, "in_transit") == []
@@ -214,9 +206,38 @@ def test_a_month_with_transfers_across_its_end(workspace, engine):
     assert (group["opening_transit_value"], group["closing_transit_value"]) == (900, 0)
     assert group["closing_value"] == 2200
     assert all(c["ok"] == "Y" for c in sheet(november.pack, "checks"))
-    entries = vouchers(november.vouchers)
-    assert entries == {("在途到货 goods in transit arrived", "1405", "苏州"): 900,
-                       ("在途到货 goods in transit arrived", "1402", "苏州"): -900}
+    assert vouchers(november.vouchers) == {}
+
+
+def test_transfers_between_warehouse_sub_accounts_keep_what_is_on_its_way_in_transit(tmp_path):
+    """The same October with 库存商品 split per warehouse (WH1 140501, WH2 140502, WH3 140503)
+    and the goods on their way in 140599. October's legs: DB-1 WH1 −200 / WH2 +200; DB-2 WH1
+    −800 (WH2's leg is dated 11-02); DB-3 WH2 −100 (WH3's, 11-01). So 140501 Cr 1,000.00,
+    140502 Dr 200 − 100 = 100.00, and 140599 Dr 1,000 − 100 = 900.00 = the closing transit.
+    November: 140502 Dr 800.00, 140503 Dr 100.00, 140599 Cr 900.00."""
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger.db import open_ledger
+
+    config = Config.model_validate({"finance": {
+        "inventory_by_warehouse": {"WH1": "140501", "WH2": "140502", "WH3": "140503"},
+        "accounts": {"stock_in_transit": "140599"}, "account_names": {"140599": "库存商品-在途"}}})
+    settings = Settings(config, tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    engine = open_ledger(settings.ledger_url)
+    transit_month(settings, engine)
+    close_month(engine, settings, "2026-09", "test", today=TODAY)
+    october = close_month(engine, settings, "2026-10", "test", today=TODAY)
+    assert vouchers(october.vouchers) == {("库存调拨", "140502", ""): 100, ("库存调拨", "140599", ""): 900,
+                                          ("库存调拨", "140501", ""): -1000}
+    assert all(c["ok"] == "Y" for c in sheet(october.pack, "checks"))
+    [*lines] = sheet(october.pack, "vouchers")
+    assert {(l["account_code"], l["account_name"]) for l in lines} == {
+        ("140501", "库存商品-上海总仓"), ("140502", "库存商品-苏州仓"), ("140599", "库存商品-在途")}
+    november = close_month(engine, settings, "2026-11", "test", today=TODAY)
+    assert vouchers(november.vouchers) == {("库存调拨", "140502", ""): 800, ("库存调拨", "140503", ""): 100,
+                                           ("库存调拨", "140599", ""): -900}
+    assert all(c["ok"] == "Y" for c in sheet(november.pack, "checks"))
 
 
 def test_the_checks_catch_transit_that_does_not_match_the_ledger(workspace, engine):
@@ -232,7 +253,8 @@ def test_the_checks_catch_transit_that_does_not_match_the_ledger(workspace, engi
     close_month(engine, workspace, "2026-09", "test", today=TODAY)
     october = close_month(engine, workspace, "2026-10", "test", today=TODAY)
     failed = [c["check"].split(" / ")[1] for c in sheet(october.pack, "checks") if c["ok"] == "N"]
-    assert failed == ["group: opening + transit + in - out = closing + transit (value)",
+    assert failed == ["inventory accounts net = closing - opening, goods in transit included",
+                      "group: opening + transit + in - out = closing + transit (value)",
                       "closing transit value = the ledger's transfers not yet arrived"]
 
 

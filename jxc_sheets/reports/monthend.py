@@ -34,7 +34,6 @@ reverses.
 """
 from __future__ import annotations
 
-import csv
 import functools
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, fields, make_dataclass, replace
@@ -43,9 +42,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
-from ..config import AccountsConfig, FinanceConfig
+from ..config import FinanceConfig
 from ..ledger import counts as ledger_counts
 from ..ledger import methods, periods, schema
 from ..ledger.costing import FIFO, money
@@ -53,6 +52,14 @@ from .data import Transit, in_transit
 from .order_data import Margin, add_sale, margin_rows, sales_lines
 from .stock import TRANSIT_COLUMNS
 from .book import Book, Column, atomic_path
+from .month import OPENING, month_bounds, movement_type
+from .stock_summary import BY_WAREHOUSE_SHEET as STOCK_BY_WAREHOUSE_SHEET
+from .stock_summary import COLUMNS as STOCK_COLUMNS
+from .stock_summary import ITEM_COLUMNS as STOCK_ITEM_COLUMNS
+from .stock_summary import SUMMARY_SHEET as STOCK_SUMMARY_SHEET
+from .stock_summary import stock_rows
+from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
+                       stock_entries, unbalanced, write_voucher_book, write_vouchers_csv)
 
 ZERO = Decimal(0)
 IN_TYPES = ("purchase", "sales_return", "transfer", "count_gain", "other")
@@ -69,19 +76,6 @@ TRANSIT_NUMBERS = ("opening_transit_qty", "opening_transit_value", "closing_tran
 Totals = make_dataclass("Totals", [("key", str), ("name", str), *((n, Decimal) for n in NUMBERS)], frozen=True)
 SiteTotals = make_dataclass("SiteTotals", [("key", str), ("name", str),
                                            *((n, Decimal) for n in (*NUMBERS, *TRANSIT_NUMBERS))], frozen=True)
-
-
-def movement_type(kind: str, positive: bool) -> str:
-    """The pack's column of a movement: in_purchase, out_sales, …"""
-    fixed = {"receipt": "in_purchase", "sales_return": "in_sales_return", "delivery": "out_sales",
-             "purchase_return": "out_purchase_return"}
-    if kind in fixed:
-        return fixed[kind]
-    if kind == "transfer":
-        return "in_transfer" if positive else "out_transfer"
-    if kind in ("count", "count_approval"):
-        return "in_count_gain" if positive else "out_count_loss"
-    return "in_other" if positive else "out_other"  # opening stock, adjustments
 
 
 # --- the summary ------------------------------------------------------------------------
@@ -106,12 +100,6 @@ class Summary:
     cells: dict[Cell, dict[str, Decimal]]
     broken: int
     last_moved: dict[tuple[str, str], tuple[date | None, date | None]]
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    start = date(int(month[:4]), int(month[5:7]), 1)
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return start, end
 
 
 def summary(conn: Connection, month: str) -> Summary:
@@ -141,8 +129,9 @@ def summary(conn: Connection, month: str) -> Summary:
             qty, value = _decimal(open_qty, _PLACES[0]), _decimal(open_value, _PLACES[1])
             rows.append(SummaryRow._make((sku, name, category, warehouse, site, qty, value, *_ZERO_FLOWS, qty, value)))
         else:
-            columns, (moved_qty, moved_value) = moved
-            amounts = (open_qty, open_value, *columns, open_qty + moved_qty, open_value + moved_value)
+            columns, (moved_qty, moved_value), (opened_qty, opened_value) = moved
+            amounts = (open_qty + opened_qty, open_value + opened_value, *columns,
+                       open_qty + moved_qty, open_value + moved_value)
             broken += _broken(amounts, 0) + _broken(amounts, 1)
             moved_by_cell[(warehouse, category, site)].append(amounts)
             numbers = tuple([Decimal(a).scaleb(places) if a else ZERO for a, places in zip(amounts, _PLACES)])
@@ -198,26 +187,31 @@ def _history(conn: Connection, month: str, start: date, end: date) -> tuple[dict
     return opening, last_moved
 
 
-def _flows(conn: Connection, start: date, end: date) -> dict[tuple[str, str], tuple[list[int], tuple[int, int]]]:
-    """Per sku × warehouse moved in the month: its FLOWS and its net (qty, value), in scaled integers."""
+def _flows(conn: Connection, start: date, end: date) -> dict[tuple[str, str], tuple[list[int], tuple, tuple]]:
+    """Per sku × warehouse moved in the month: its FLOWS, its net (qty, value) and the (qty,
+    value) of its opening stock dated in the month (期初, not a flow), in scaled integers."""
     m = schema.movements
     positive = case((m.c.qty > 0, 1), else_=0).label("positive")
     moved = (select(m.c.sku, m.c.warehouse, m.c.kind, positive, periods.stored(func.sum(m.c.qty)),
                     periods.stored(func.sum(m.c.value)))
              .where(m.c.doc_date >= start, m.c.doc_date <= end).group_by(m.c.sku, m.c.warehouse, m.c.kind, positive))
-    found: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    found: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
     placed: dict[tuple[str, int], tuple[int, int]] = {}  # (kind, positive) → where in FLOWS, sign
     for sku, warehouse, kind, is_positive, qty, value in conn.execute(moved):
+        columns, net, opened = found.setdefault((sku, warehouse), ([0] * len(FLOWS), [0, 0], [0, 0]))
+        net[0] += qty
+        net[1] += value
+        if kind == OPENING:
+            opened[0] += qty
+            opened[1] += value
+            continue
         if (kind, is_positive) not in placed:
             column = movement_type(kind, bool(is_positive))
             placed[(kind, is_positive)] = FLOWS.index(f"{column}_qty"), 1 if column.startswith("in_") else -1
         at, sign = placed[(kind, is_positive)]
-        columns, net = found.setdefault((sku, warehouse), ([0] * len(FLOWS), [0, 0]))
         columns[at] += sign * qty
         columns[at + 1] += sign * value
-        net[0] += qty
-        net[1] += value
-    return {pair: (columns, (net[0], net[1])) for pair, (columns, net) in found.items()}
+    return {pair: (columns, tuple(net), tuple(opened)) for pair, (columns, net, opened) in found.items()}
 
 
 def _sites(conn: Connection) -> dict[str, str]:
@@ -434,80 +428,6 @@ def _bucket(age: int | None) -> str:
     return next(label for limit, label in AGE_BUCKETS if limit is None or age <= limit)
 
 
-# --- vouchers -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Entry:
-    voucher_no: str
-    voucher_date: date
-    summary: str
-    account: str
-    site: str
-    debit: Decimal
-    credit: Decimal
-
-
-VOUCHERS = (  # pack column, summary, debit account, credit account
-    ("in_purchase", "采购入库 goods received", "inventory", "goods_received"),
-    ("out_purchase_return", "采购退货 returned to suppliers", "goods_received", "inventory"),
-    ("out_sales", "销售成本 cost of sales", "cost_of_sales", "inventory"),
-    ("in_sales_return", "销售退回 returned by customers", "inventory", "cost_of_sales"),
-    ("in_count_gain", "盘盈 count gains", "inventory", "count_variance"),
-    ("out_count_loss", "盘亏 count losses", "count_variance", "inventory"),
-    ("in_other", "其他入库 other stock in", "inventory", "other"),
-    ("out_other", "其他出库 other stock out", "other", "inventory"),
-    ("in_transfer", "跨地点调入 transfers in from other sites", "inventory", "inter_site"),
-    ("out_transfer", "跨地点调出 transfers out to other sites", "inter_site", "inventory"),
-    ("transit_arrived", "在途到货 goods in transit arrived", "inventory", "goods_in_transit"),
-    ("transit_shipped", "月末在途 goods in transit at month end", "goods_in_transit", "inter_site"),
-)
-
-
-def vouchers(month: str, by_site: list, rules: FinanceConfig, transit: InTransit) -> list[Entry]:
-    """One voucher per movement type, a debit and a credit line per site; amounts may be
-    negative (红字) where reversals outweigh. Goods in transit are the receiving site's:
-    shipped in the month and still on their way at its end, they go into 在途物资 against
-    the inter-site account; arriving in the month from an earlier one, they leave it for
-    the inventory (instead of the inter-site account, which took them when they left)."""
-    start, end = month_bounds(month)
-    accounts = rules.accounts
-    flows: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for t in transit.opening:
-        if t.arrival_date <= end:
-            flows[("transit_arrived", t.to_site)] += t.value
-    for t in transit.closing:
-        if t.doc_date >= start:
-            flows[("transit_shipped", t.to_site)] += t.value
-    entries = []
-    for number, (column, text, debit, credit) in enumerate(VOUCHERS, start=1):
-        for site in by_site:
-            if column.startswith("transit_"):
-                amount = flows[(column, site.key)]
-            else:
-                amount = getattr(site, f"{column}_value") - (flows[("transit_arrived", site.key)]
-                                                             if column == "in_transfer" else ZERO)
-            if amount:
-                voucher = f"{month}-{number:02d}"
-                entries.append(Entry(voucher, end, text, getattr(accounts, debit), site.key, amount, ZERO))
-                entries.append(Entry(voucher, end, text, getattr(accounts, credit), site.key, ZERO, amount))
-    return entries
-
-
-def write_vouchers_csv(path: Path, entries: list[Entry]) -> None:
-    with atomic_path(path) as temp:
-        with temp.open("w", newline="", encoding="utf-8-sig") as out:  # utf-8-sig: Excel opens it as UTF-8
-            writer = csv.writer(out)
-            writer.writerow(["voucher_no", "voucher_date", "summary", "account", "site", "debit", "credit"])
-            for e in entries:
-                writer.writerow([e.voucher_no, e.voucher_date.isoformat(), csv_text(e.summary), csv_text(e.account),
-                                 csv_text(e.site), f"{e.debit:.2f}", f"{e.credit:.2f}"])
-
-
-def csv_text(text: str) -> str:
-    """User text for a CSV cell that a spreadsheet must never run as a formula (OWASP)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 # --- checks ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -519,33 +439,33 @@ class Check:
     ok: str
 
 
-def checks(conn: Connection, month: str, broken: int, group, entries: list[Entry],
-           accounts: AccountsConfig) -> list[Check]:
+def checks(conn: Connection, month: str, broken: int, group, lines: list[VoucherLine], chart: Chart,
+           transit: InTransit) -> list[Check]:
     start, end = month_bounds(month)
     m = schema.movements
     transfers = func.coalesce(func.sum(case((m.c.kind == "transfer", m.c.value), else_=0)), 0)
-    before = func.coalesce(func.sum(case((m.c.doc_date < start, m.c.value), else_=0)), 0)
+    before = func.coalesce(func.sum(case((or_(m.c.doc_date < start, m.c.kind == OPENING), m.c.value), else_=0)), 0)
     ledger_qty, ledger_value, ledger_transfers, opening_value = conn.execute(
         select(func.coalesce(func.sum(m.c.qty), 0), func.coalesce(func.sum(m.c.value), 0), transfers, before)
         .where(m.c.doc_date <= end)).one()
-    inventory_net = sum((e.debit - e.credit for e in entries if e.account == accounts.inventory), ZERO)
-    transit_net = sum((e.debit - e.credit for e in entries if e.account == accounts.goods_in_transit), ZERO)
-    debits, credits = sum((e.debit for e in entries), ZERO), sum((e.credit for e in entries), ZERO)
+    stock_accounts = chart.stock_accounts()
+    stock_net = sum((e.debit - e.credit for e in lines if e.account_code in stock_accounts), ZERO)
+    debits, credits = sum((e.debit for e in lines), ZERO), sum((e.credit for e in lines), ZERO)
     found = [
         ("每行 期初+入-出=期末 / rows where opening + in - out != closing", ZERO, Decimal(broken)),
-        ("期初金额 = 账本流水 / opening value = the ledger's movements before the month", Decimal(opening_value),
-         group.opening_value),
+        ("期初金额 = 账本流水 / opening value = the ledger's movements before the month",
+         Decimal(opening_value), group.opening_value),
         ("期末数量 = 账本流水 / closing qty = the ledger's movements", Decimal(ledger_qty), group.closing_qty),
         ("期末金额 = 账本流水 / closing value = the ledger's movements", Decimal(ledger_value), group.closing_value),
-        ("存货科目净额 = 期末 - 期初 / inventory account net = closing - opening",
-         group.closing_value - group.opening_value, inventory_net),
+        ("存货科目净额 = 期末 - 期初 (含在途) / inventory accounts net = closing - opening, goods in transit included",
+         group.closing_value + group.closing_transit_value - group.opening_value - group.opening_transit_value
+         - _transit_between_sites(transit, chart), stock_net),
         ("借方合计 = 贷方合计 / debits = credits", debits, credits),
+        ("借贷不平的凭证 / vouchers whose debits != credits", ZERO, Decimal(unbalanced(lines))),
         *(_group_reconciles(group, measure) for measure in ("qty", "value")),
         # every transfer's out and in carry the same value: what has left and not arrived is in transit
         ("期末在途金额 = 账本调拨流水 / closing transit value = the ledger's transfers not yet arrived",
          -Decimal(ledger_transfers), group.closing_transit_value),
-        ("在途物资科目净额 = 期末在途 - 期初在途 / goods-in-transit account net = closing − opening transit",
-         group.closing_transit_value - group.opening_transit_value, transit_net),
     ]
     if periods.months_with_movements(conn)[-1:] == [month]:
         b = schema.balances
@@ -553,6 +473,15 @@ def checks(conn: Connection, month: str, broken: int, group, entries: list[Entry
         found.append(("期末金额 = 余额表 / closing value = the balances table", Decimal(value), group.closing_value))
     return [Check(name, expected, actual, actual - expected, "Y" if actual == expected else "N")
             for name, expected, actual in found]
+
+
+def _transit_between_sites(transit: InTransit, chart: Chart) -> Decimal:
+    """The change of the goods in transit between sites that a named `inter_site` holds,
+    not the inventory accounts."""
+    if not chart.codes.get("inter_site"):
+        return ZERO
+    return sum((t.value for t in transit.closing if t.from_site != t.to_site), ZERO) - sum(
+        (t.value for t in transit.opening if t.from_site != t.to_site), ZERO)
 
 
 def _group_reconciles(group, measure: str) -> tuple[str, Decimal, Decimal]:
@@ -596,9 +525,6 @@ COUNT_COLUMNS = (Column("doc_no", "盘点单号", width=18), Column("doc_date", 
                  Column("sku", "物料编码", width=14), Column("book_qty", "账面数量", "qty"), Column("counted_qty", "实盘数量", "qty"),
                  Column("difference", "差异数量", "qty"), Column("value_difference", "差异金额", "money"),
                  Column("status", "状态", width=14))
-VOUCHER_COLUMNS = (Column("voucher_no", "凭证号", width=12), Column("voucher_date", "日期", "date"),
-                   Column("summary", "摘要", width=36), Column("account", "科目"), Column("site", "地点"),
-                   Column("debit", "借方", "money", width=16), Column("credit", "贷方", "money", width=16))
 CHECK_COLUMNS = (Column("check", "检查项", width=60), Column("expected", "应为", "money", width=18),
                  Column("actual", "实际", "money", width=18), Column("difference", "差额", "money", width=16),
                  Column("ok", "通过", width=8))
@@ -620,8 +546,8 @@ class _CountRow:
 
 
 def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
-               summarised: Summary | None = None) -> tuple[Path, Path, list[Check]]:
-    """Writes outbox/monthend/MONTH.xlsx and MONTH-vouchers.csv; returns them and the checks."""
+               summarised: Summary | None = None) -> tuple[Path, Path, Path, list[Check]]:
+    """Writes outbox/monthend/MONTH.xlsx, MONTH-vouchers.csv and MONTH-凭证.xlsx; returns them and the checks."""
     summarised = summarised or summary(conn, month)
     transit = goods_in_transit(conn, month)
     crossing = frozenset(t.doc_no for t in transit.closing)
@@ -630,12 +556,18 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
                         transit)
     group = _with_transit(_eliminate(Totals("合计 group", "", **_sum(summarised.cells.values())),
                                      _sum(transfers_within(conn, month, same_site_only=False).values())), transit.total())
-    entries = vouchers(month, by_site, rules, transit)
-    found = checks(conn, month, summarised.broken, group, entries, rules.accounts)
+    warehouses = conn.execute(select(schema.warehouses.c.code, schema.warehouses.c.name)).all()
+    chart = chart_of(rules, dict(warehouses), _sites(conn))
+    lines = number(stock_entries(conn, month, chart), chart, rules)
+    found = checks(conn, month, summarised.broken, group, lines, chart, transit)
     start, end = month_bounds(month)
+    by_item, by_warehouse = stock_rows(conn, summarised.rows)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
+    voucher_book = folder / f"{month}-凭证.xlsx"
     with atomic_path(pack) as temp, Book(temp) as book:
         book.add_table("summary", SUMMARY_COLUMNS, summarised.rows)
+        book.add_table(STOCK_SUMMARY_SHEET, STOCK_ITEM_COLUMNS, by_item)
+        book.add_table(STOCK_BY_WAREHOUSE_SHEET, STOCK_COLUMNS, by_warehouse)
         book.add_table("by_category", TOTAL_COLUMNS, grouped(summarised, lambda c: c.category or "(未分类 none)"))
         book.add_table("by_warehouse", TOTAL_COLUMNS, grouped(summarised, lambda c: c.warehouse, lambda c: c.site))
         book.add_table("by_site", SITE_COLUMNS, by_site)
@@ -649,11 +581,13 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])
             for l in ledger_counts.count_lines(conn) if start <= l.doc_date <= end])
-        book.add_table("vouchers", VOUCHER_COLUMNS, entries)
+        book.add_table("vouchers", VOUCHER_COLUMNS, lines)
+        book.add_table("opening_balances", OPENING_COLUMNS, opening_balances(conn, month, chart))
         book.add_table("checks", CHECK_COLUMNS, found)
         book.add_table("audit", AUDIT_COLUMNS, periods.audit_rows(conn))
-    write_vouchers_csv(csv_path, entries)
-    return pack, csv_path, found
+    write_vouchers_csv(csv_path, lines)
+    write_voucher_book(voucher_book, lines)
+    return pack, csv_path, voucher_book, found
 
 
 def _with(rows: list, eliminated: Mapping[str, Mapping[str, Decimal]]):
