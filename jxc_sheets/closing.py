@@ -107,7 +107,7 @@ def close_month(engine: Engine, settings: Settings, month: str, by: str, force: 
         periods.close(conn, month, by, forced=bool(found), reason=reason or "; ".join(found))
         periods.save_closing(conn, month, *month_bounds(month))
         pack, vouchers, voucher_book, checks = write_pack(conn, settings.outbox / "monthend", month, settings.config.finance,
-                                            summarised)
+                                                          summarised, settings.config.tax)
     return Closed(month, bool(found), tuple(found), pack, vouchers, voucher_book, tuple(checks))
 
 

@@ -150,27 +150,39 @@ class AccountsConfig(_Section):
     stock_in_transit: str | None = None  # transfers on their way, with inventory_by_warehouse (default: inventory)
     inter_site: str | None = None  # only if named: transfers between sites booked as 往来 (separate books)
     goods_in_transit: str | None = None  # only with inter_site: transfers across a month end, until they arrive
+    receivable: str | None = None  # 应收账款
+    input_vat: str | None = None  # 应交税费—应交增值税(进项税额)
+    output_vat: str | None = None  # 应交税费—应交增值税(销项税额)
+    input_vat_out: str | None = None  # 应交税费—应交增值税(进项税额转出)
+    vat_payable: str | None = None  # 应交税费—应交增值税: a small-scale taxpayer's only VAT account
 
 
 ROLE_NAMES = {  # role → the account's standard name
     "inventory": "库存商品", "goods_received": "应付账款", "cost_of_sales": "主营业务成本", "revenue": "主营业务收入",
     "count_variance": "待处理财产损溢", "other": "待处理财产损溢", "admin_expenses": "管理费用",
     "selling_expenses": "销售费用", "non_operating_expenses": "营业外支出", "non_operating_income": "营业外收入",
-    "other_receivables": "其他应收款", "goods_in_transit": "在途物资",
+    "other_receivables": "其他应收款", "goods_in_transit": "在途物资", "receivable": "应收账款",
+    "input_vat": "应交税费—应交增值税(进项税额)", "output_vat": "应交税费—应交增值税(销项税额)",
+    "input_vat_out": "应交税费—应交增值税(进项税额转出)", "vat_payable": "应交税费—应交增值税",
 }
+
+# The standards fix only the first level (2221 应交税费); the VAT sub-accounts follow the
+# common 金蝶/用友 layout of 应交增值税's columns, and any of them may be renamed in config.
+VAT_ACCOUNTS = {"receivable": "1122", "input_vat": "22210101", "output_vat": "22210105",
+                "input_vat_out": "22210107", "vat_payable": "222101"}
 
 CHARTS: dict[str, dict[str, str]] = {
     # 企业会计准则 (财会〔2006〕18号 附录): approved count losses to 管理费用, gains reduce 管理费用
     "enterprise": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "6401", "revenue": "6001",
                    "count_variance": "1901", "other": "1901", "admin_expenses": "6602", "selling_expenses": "6601",
                    "non_operating_expenses": "6711", "non_operating_income": "6301", "other_receivables": "1221",
-                   "count_loss": "6602", "count_gain": "6602"},
+                   "count_loss": "6602", "count_gain": "6602", **VAT_ACCOUNTS},
     # 小企业会计准则 (财会〔2011〕17号 附录): 存货盘亏净损失 to 营业外支出, 盘盈 to 营业外收入
     "small_business": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "5401", "revenue": "5001",
                        "count_variance": "1901", "other": "1901", "admin_expenses": "5602",
                        "selling_expenses": "5601", "non_operating_expenses": "5711",
                        "non_operating_income": "5301", "other_receivables": "1221",
-                       "count_loss": "5711", "count_gain": "5301"},
+                       "count_loss": "5711", "count_gain": "5301", **VAT_ACCOUNTS},
 }
 
 REASONS = {  # a word in an adjustment's or a count decision's reason → the account role (or a code) it goes to
@@ -203,7 +215,7 @@ class FinanceConfig(_Section):
     account_names: dict[str, str] = {}  # code → its name in your chart, for codes the chart does not name
     reasons: dict[str, str] = REASONS  # replaces the whole map when given
     # account (a role or a code) → the 辅助核算 its voucher lines carry; 仓库 on inventory books transfers too
-    auxiliaries: dict[str, tuple[Auxiliary, ...]] = {"goods_received": ("supplier",)}
+    auxiliaries: dict[str, tuple[Auxiliary, ...]] = {"goods_received": ("supplier",), "receivable": ("customer",)}
     inventory_by_warehouse: dict[str, str] = {}  # warehouse → its 库存商品 sub-account, e.g. WH1: "140501"
     voucher_word: str = "记"  # 凭证字
     prepared_by: str = "jxc"  # 制单人
@@ -225,6 +237,10 @@ class TaxConfig(_Section):
     taxpayer: Literal["general", "small"] = "general"  # 一般纳税人 | 小规模纳税人
     default_rate: Decimal = Decimal("0.13")  # items with no 税率 of their own: 13%, 13 or 0.13
     small_rate: Decimal = Decimal("0.03")  # a small-scale taxpayer's 征收率 on its sales
+    # an adjustment or count loss whose reason holds one of these is 非正常损失: its input VAT is transferred out
+    abnormal_loss: tuple[str, ...] = ("非正常损失", "管理不善", "被盗", "丢失", "霉烂", "变质")
+    # goods given away whose reason holds one of these are 视同销售: output VAT on their price
+    deemed_sale: tuple[str, ...] = ("样品", "赠", "促销", "捐")
 
     @field_validator("default_rate", "small_rate", mode="before")
     @classmethod

@@ -95,8 +95,13 @@ def test_the_voucher_workbook_of_a_worked_month(tmp_path):
     3 其他出库      Dr 6601 210.00 (样品), 6602 105.00 (领用), 1901 42.00 (报损) / Cr 1405 357.00
     4 盘亏          Dr 1901 231.00 (21 + 210) / Cr 1405 231.00
     5 盘亏批准转销  Dr 6602 21.00 (no reason: 管理费用), 1221 210.00 (赔偿) / Cr 1901 231.00
-    Debits 2,200 + 840 + 357 + 231 + 231 = 3,859.00 = credits; 1405 net 2,200 − 840 − 357 − 231
-    = 772.00 = closing 2,772.00 − opening 2,000.00. The opening is no voucher."""
+    then the VAT (reports/vat.py), A001 at the default 13%:
+    6 销售收入      Dr 1122 40 × 30 × 1.13 = 1,356.00 (客户 C01) / Cr 6001 1,200.00, 22210105 156.00
+    7 进项税额      Dr 22210101 2,200 × 13% = 286.00 / Cr 2202 286.00 (S01): the 专票 is deductible
+    8 视同销售      样品 given away, A001 has no 销售单价: 210 × 1.1 × 13% = 30.03,
+                    Dr 6601 30.03 / Cr 22210105 30.03
+    Debits 2,200 + 840 + 357 + 231 + 231 + 1,356 + 286 + 30.03 = 5,531.03 = credits; 1405 net
+    2,200 − 840 − 357 − 231 = 772.00 = closing 2,772.00 − opening 2,000.00. The opening is no voucher."""
     settings, engine = workspace_with(tmp_path)
     worked_month(settings, engine)
     result = jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
@@ -109,12 +114,15 @@ def test_the_voucher_workbook_of_a_worked_month(tmp_path):
         ("3", "6601"): Decimal("210.00"), ("3", "6602"): Decimal("105.00"), ("3", "1901"): Decimal("42.00"),
         ("3", "1405"): Decimal("-357.00"),
         ("4", "1901"): Decimal("231.00"), ("4", "1405"): Decimal("-231.00"),
-        ("5", "6602"): Decimal("21.00"), ("5", "1221"): Decimal("210.00"), ("5", "1901"): Decimal("-231.00")}
+        ("5", "6602"): Decimal("21.00"), ("5", "1221"): Decimal("210.00"), ("5", "1901"): Decimal("-231.00"),
+        ("6", "1122"): Decimal("1356.00"), ("6", "6001"): Decimal("-1200.00"), ("6", "22210105"): Decimal("-156.00"),
+        ("7", "22210101"): Decimal("286.00"), ("7", "2202"): Decimal("-286.00"),
+        ("8", "6601"): Decimal("30.03"), ("8", "22210105"): Decimal("-30.03")}
     by_voucher: dict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
         by_voucher[r["凭证号"]] += Decimal(str(r["借方金额"])) - Decimal(str(r["贷方金额"]))
     assert set(by_voucher.values()) == {0}
-    assert sum(Decimal(str(r["借方金额"])) for r in rows) == Decimal("3859")
+    assert sum(Decimal(str(r["借方金额"])) for r in rows) == Decimal("5531.03")
     first = rows[0]
     assert (first["日期"].date(), first["会计期间"], first["凭证字"], first["摘要"], first["科目名称"], first["制单人"]) == (
         date(2026, 10, 31), 10, "记", "采购入库", "库存商品", "jxc")
@@ -189,3 +197,54 @@ def test_the_small_business_chart_and_an_account_named_in_the_config(tmp_path):
         Decimal("21.00"), Decimal("210.00"), Decimal("-231.00"))
     assert {(r["科目代码"], r["科目名称"]) for r in rows} >= {("5401", "主营业务成本"), ("560101", "销售费用-样品"),
                                                       ("5711", "营业外支出"), ("5602", "管理费用")}
+
+
+def test_a_cost_correction_and_vat_transferred_out_are_vouchers_and_the_payable_is_the_invoice(tmp_path):
+    """October, moving average, negative stock allowed, A001 at 13%:
+    10-01 QC-1 opening  10 @ 100.00 = 1,000.00 (期初, no voucher)
+    10-05 XS-1 delivery C01 12 @ 200.00: the 10 (1,000.00) and 2 short at 100.00 → −1,200.00;  −2 / −200.00
+    10-10 CG-1 receipt  S01 5 @ 含税 135.60: 价税合计 678.00, 金额 600.00, 税额 78.00 (120.00 each).
+          It settles the 2 short (booked 200.00, now 240.00: correction 40.00), 3 @ 120 stay:
+          value 560.00;                                                               3 / 360.00
+    10-15 QT-1 adjustment "管理不善霉烂" −1 @ 120.00 = −120.00;                          2 / 240.00
+    1 采购入库        Dr 1405 560.00 / Cr 2202 560.00 (S01)
+    2 结转销售成本    Dr 6401 1,200.00 / Cr 1405 1,200.00
+    3 其他出库        Dr 1901 120.00 / Cr 1405 120.00
+    4 成本调整-采购   Dr 6401 40.00 / Cr 2202 40.00 (S01)
+    5 销售收入        Dr 1122 12 × 200 × 1.13 = 2,712.00 / Cr 6001 2,400.00, 22210105 312.00
+    6 进项税额        Dr 22210101 78.00 / Cr 2202 78.00 (S01)
+    7 进项税额转出    Dr 1901 120 × 13% = 15.60 / Cr 22210107 15.60 (非正常损失)
+    S01 is owed 560 + 40 + 78 = 678.00, the invoice's 价税合计; 1405 nets 560 − 1,200 − 120 = −760.00
+    = closing 240.00 − opening 1,000.00."""
+    settings, engine = workspace_with(tmp_path)
+    config = yaml.safe_load((settings.root / "config.yaml").read_text(encoding="utf-8"))
+    config["stock"]["allow_negative_stock"] = True
+    (settings.root / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    settings = Settings(Config.model_validate(config), settings.root)
+    drop_master(settings.inbox)
+    inbox = settings.inbox
+    make_form(inbox / "0.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 10, 1)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 100}])
+    make_form(inbox / "1.xlsx", "delivery", {"doc_no": "XS-1", "doc_date": date(2026, 10, 5), "warehouse": "WH1",
+                                              "customer": "C01"}, [{"sku": "A001", "qty": 12, "unit_price": 200}])
+    assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
+    make_form(inbox / "2.xlsx", "receipt", {"doc_no": "CG-1", "doc_date": date(2026, 10, 10), "warehouse": "WH1",
+                                             "supplier": "S01"}, [{"sku": "A001", "qty": 5, "price_incl": "135.60"}])
+    make_form(inbox / "3.xlsx", "adjustment", {"doc_no": "QT-1", "doc_date": date(2026, 10, 15), "warehouse": "WH1",
+                                                "reason": "管理不善霉烂"}, [{"sku": "A001", "qty": -1}])
+    assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
+    engine.dispose()
+    jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
+    rows = voucher_rows(settings.outbox / "monthend" / "2026-10-凭证.xlsx")
+    assert booked(rows) == {
+        ("1", "1405"): Decimal("560.00"), ("1", "2202"): Decimal("-560.00"),
+        ("2", "6401"): Decimal("1200.00"), ("2", "1405"): Decimal("-1200.00"),
+        ("3", "1901"): Decimal("120.00"), ("3", "1405"): Decimal("-120.00"),
+        ("4", "6401"): Decimal("40.00"), ("4", "2202"): Decimal("-40.00"),
+        ("5", "1122"): Decimal("2712.00"), ("5", "6001"): Decimal("-2400.00"), ("5", "22210105"): Decimal("-312.00"),
+        ("6", "22210101"): Decimal("78.00"), ("6", "2202"): Decimal("-78.00"),
+        ("7", "1901"): Decimal("15.60"), ("7", "22210107"): Decimal("-15.60")}
+    assert [r["摘要"] for r in rows if r["凭证号"] == "4"] == ["成本调整-采购"] * 2
+    assert {r["供应商"] for r in rows if r["科目代码"] == "2202"} == {"S01"}
+    pack = settings.outbox / "monthend" / "2026-10.xlsx"
+    assert all(c["ok"] == "Y" for c in sheet(pack, "checks")), [c for c in sheet(pack, "checks") if c["ok"] != "Y"]

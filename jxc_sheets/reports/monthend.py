@@ -44,7 +44,7 @@ from typing import Iterable, Mapping, NamedTuple
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
-from ..config import FinanceConfig
+from ..config import FinanceConfig, TaxConfig
 from ..ledger import counts as ledger_counts
 from ..ledger import methods, periods, schema
 from ..ledger.costing import FIFO, money
@@ -58,6 +58,7 @@ from .stock_summary import COLUMNS as STOCK_COLUMNS
 from .stock_summary import ITEM_COLUMNS as STOCK_ITEM_COLUMNS
 from .stock_summary import SUMMARY_SHEET as STOCK_SUMMARY_SHEET
 from .stock_summary import stock_rows
+from .vat import vat_entries
 from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
                        stock_entries, unbalanced, write_voucher_book, write_vouchers_csv)
 
@@ -546,7 +547,7 @@ class _CountRow:
 
 
 def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
-               summarised: Summary | None = None) -> tuple[Path, Path, Path, list[Check]]:
+               summarised: Summary | None = None, tax: TaxConfig = TaxConfig()) -> tuple[Path, Path, Path, list[Check]]:
     """Writes outbox/monthend/MONTH.xlsx, MONTH-vouchers.csv and MONTH-凭证.xlsx; returns them and the checks."""
     summarised = summarised or summary(conn, month)
     transit = goods_in_transit(conn, month)
@@ -558,7 +559,7 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
                                      _sum(transfers_within(conn, month, same_site_only=False).values())), transit.total())
     warehouses = conn.execute(select(schema.warehouses.c.code, schema.warehouses.c.name)).all()
     chart = chart_of(rules, dict(warehouses), _sites(conn))
-    lines = number(stock_entries(conn, month, chart), chart, rules)
+    lines = number(stock_entries(conn, month, chart) + vat_entries(conn, month, chart, tax), chart, rules)
     found = checks(conn, month, summarised.broken, group, lines, chart, transit)
     start, end = month_bounds(month)
     by_item, by_warehouse = stock_rows(conn, summarised.rows)

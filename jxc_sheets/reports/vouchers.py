@@ -20,8 +20,10 @@ What books what (amounts may be negative, 红字, where reversals outweigh):
   warehouse (sub-accounts or the 仓库 辅助核算): then each warehouse's leg, with what
   is still on its way in `stock_in_transit`; between sites against `inter_site` when
   a config names it.
-A new line type (the lead's 成本调整 from cost corrections) is one more row of RULES
-and its amounts in `_stock_amounts`.
+- cost corrections (成本调整, costing.py): to 主营业务成本 against the account the
+  document's other side went to (应付账款 for purchases and supplier returns, the
+  reason's for adjustments, 待处理财产损溢 for counts, goods in transit for transfers).
+VAT (sales, input VAT, 进项税额转出, 视同销售) is reports/vat.py's.
 """
 from __future__ import annotations
 
@@ -129,7 +131,17 @@ RULES = {  # pack column → summary, debit role, credit role (STOCK: the wareho
     "out_count_loss": ("盘亏", "count_variance", STOCK),
     "approved_gain": ("盘盈批准转销", "count_variance", "count_gain"),
     "approved_loss": ("盘亏批准转销", "count_loss", "count_variance"),
+    # cost corrections (costing.py): a movement's amount less its stock value, to cost of sales,
+    # against what the document's counterpart was booked to
+    "correction_purchase": ("成本调整-采购", "cost_of_sales", "goods_received"),
+    "correction_other": ("成本调整-其他出入库", "cost_of_sales", "other"),
+    "correction_count": ("成本调整-盘点", "cost_of_sales", "count_variance"),
+    "correction_transfer": ("成本调整-调拨", "cost_of_sales", "stock_in_transit"),
 }
+CORRECTED = {"in_purchase": "correction_purchase", "out_purchase_return": "correction_purchase",
+             "in_other": "correction_other", "out_other": "correction_other", "in_count_gain": "correction_count",
+             "out_count_loss": "correction_count", "in_transfer": "correction_transfer",
+             "out_transfer": "correction_transfer"}  # a sales return's correction is cost of sales against itself
 
 
 @dataclass(frozen=True)
@@ -149,7 +161,7 @@ def stock_entries(conn: Connection, month: str, chart: Chart) -> list[Entry]:
     """The stock side's vouchers of the month, by RULES, then transfers."""
     _start, end = month_bounds(month)
     by_rule: dict[str, list[Amount]] = defaultdict(list)
-    for amount in (*_stock_amounts(conn, month, chart), *_count_amounts(conn, month)):
+    for amount in (*_stock_amounts(conn, month, chart), *_count_amounts(conn, month), *_corrections(conn, month, chart)):
         by_rule[amount.rule].append(amount)
     entries = []
     for rule, (text, debit, credit) in RULES.items():
@@ -203,6 +215,26 @@ def _stock_amounts(conn: Connection, month: str, chart: Chart) -> Iterable[Amoun
         partner_is = KINDS[kind].partner_field if kind in KINDS else None
         yield Amount(rule, warehouse, partner if partner_is == "supplier" else "",
                      partner if partner_is == "customer" else "", sku[0] if sku else "", reason or "", amount)
+
+
+def _corrections(conn: Connection, month: str, chart: Chart) -> Iterable[Amount]:
+    """The month's cost corrections (movements.correction) by the rule of their movement."""
+    start, end = month_bounds(month)
+    m, d = schema.movements, schema.documents
+    positive = case((m.c.qty > 0, 1), else_=0)
+    by_sku = any("sku" in dims for dims in chart.carries.values())
+    keys = [m.c.kind, positive, m.c.warehouse, d.c.partner, d.c.reason, *([m.c.sku] if by_sku else [])]
+    query = (select(*keys, periods.stored(func.sum(m.c.correction)))
+             .join(d, d.c.id == m.c.document_id)
+             .where(m.c.doc_date >= start, m.c.doc_date <= end, m.c.correction != 0)
+             .group_by(*keys))
+    for kind, is_positive, warehouse, partner, reason, *rest in conn.execute(query):
+        *sku, correction = rest
+        rule = CORRECTED.get(movement_type(kind, bool(is_positive)))
+        if rule and correction:
+            partner_is = KINDS[kind].partner_field if kind in KINDS else None
+            yield Amount(rule, warehouse, partner if partner_is == "supplier" else "", "", sku[0] if sku else "",
+                         reason or "", _money(correction))
 
 
 def _count_amounts(conn: Connection, month: str) -> Iterable[Amount]:
