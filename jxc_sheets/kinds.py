@@ -36,6 +36,7 @@ class Category(str, Enum):
     STOCK = "stock"
     ORDER = "order"  # orders and plans: posted as open lines, they move no stock
     COUNT = "count"  # stock counts and their approvals: they move the variance, if any
+    MONEY = "money"  # receipts and payments of funds, opening receivables/payables: they move no stock
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Kind:
     partner_field: str | None = None
     fulfils: str | None = None  # the order kind a document of this kind fulfils through its ref_doc
     template: bool = True  # a blank form in templates/ (an approval is only ever written by jxc)
+    anchor: str = "sku"  # the line field whose label the reader finds the line table by
     description: str = ""
 
     @property
@@ -101,6 +103,10 @@ class Kind:
     @property
     def is_count(self) -> bool:
         return self.category is Category.COUNT
+
+    @property
+    def is_money(self) -> bool:
+        return self.category is Category.MONEY
 
 
 T, C, D, Q, M, K, I, B, U, MONTH = (
@@ -137,6 +143,9 @@ DOC_TAIL = (PREPARED_BY, REMARK)
 STOCK_LINE = (SKU, QTY, UNIT)
 
 
+PAYMENT_DAYS = Field("payment_days", "账期天数", I, hint="单据日期起多少天到期, 留空为 0 / days from the document date to its due date")
+
+
 def _partners(name: str, zh: str, *extra: Field) -> Kind:
     return Kind(
         name, zh, Category.MASTER, header=(),
@@ -167,8 +176,10 @@ KINDS: dict[str, Kind] = {
             key="code",
         ),
         _partners("suppliers", "供应商",
-                  Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none")),
-        _partners("customers", "客户"),
+                  Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none"),
+                  PAYMENT_DAYS),
+        _partners("customers", "客户", PAYMENT_DAYS,
+                  Field("credit_limit", "信用额度", M, hint="应收余额上限, 留空不限 / the most this customer may owe; empty = no limit")),
         Kind(
             "items", "物料", Category.MASTER, header=(),
             lines=(
@@ -325,7 +336,59 @@ KINDS.update({k.name: k for k in (
     ),
 )})
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "items")
+# --- the money side: funds accounts, receipts and payments of funds, opening receivables/payables
+ACCOUNT = Field("account", "资金账户", C, True, ref="funds_accounts")
+AMOUNT = Field("amount", "金额", M, True, hint="大于 0; 可写 1200.00 或 ￥1,200.00元 / greater than 0")
+SETTLE_LINES = (
+    Field("settle_doc", "核销单号", C, hint="要核销的出入库单或期初单号; 不填则按最早未结的自动核销"
+                                       " / the document this settles; none = the oldest open ones first"),
+    Field("settle_amount", "核销金额", M, hint="留空即该单未结金额 / empty = what is open on it"),
+    LINE_REMARK,
+)
+
+KINDS.update({k.name: k for k in (
+    Kind(
+        "funds_accounts", "资金账户", Category.MASTER, header=(),
+        lines=(Field("code", "账户编码", C, True), Field("name", "账户名称", T, True),
+               Field("type", "类型", T, hint="现金 cash 或 银行 bank"),
+               Field("bank_account", "银行账号", T),
+               Field("opening_balance", "期初余额", M, hint="启用日的余额 / the balance on the opening date"),
+               Field("opening_date", "期初日期", D, hint="期初余额的日期 / the date of the opening balance"),
+               Field("remark", "备注", T)),
+        key="code",
+    ),
+    Kind(
+        "collection", "收款", Category.MONEY,
+        header=(*DOC_HEADER, CUSTOMER, ACCOUNT, AMOUNT, *DOC_TAIL), lines=SETTLE_LINES,
+        partner_field="customer", anchor="settle_doc",
+        description="收款单 / money received from a customer: settles deliveries, the rest is an advance (预收)",
+    ),
+    Kind(
+        "payment", "付款", Category.MONEY,
+        header=(*DOC_HEADER, SUPPLIER, ACCOUNT, AMOUNT, *DOC_TAIL), lines=SETTLE_LINES,
+        partner_field="supplier", anchor="settle_doc",
+        description="付款单 / money paid to a supplier: settles receipts, the rest is an advance (预付)",
+    ),
+    Kind(
+        "opening_ar_ap", "期初应收应付", Category.MONEY,
+        header=(DOC_NO, Field("doc_date", "截至日期", D, True, hint="期初数截至日期 / as-of date"), *DOC_TAIL),
+        lines=(Field("customer", "客户", C, ref="customers", hint="应收填客户 / a receivable: the customer"),
+               Field("supplier", "供应商", C, ref="suppliers", hint="应付填供应商 / a payable: the supplier"),
+               Field("ref_doc", "原单号", C, True, hint="原始单据号, 收付款可按它核销 / the original number; payments settle it by this"),
+               Field("ref_date", "原单日期", D, hint="留空即截至日期 / empty = the as-of date"),
+               Field("due_date", "到期日", D, hint="留空按账期天数 / empty = by the partner's payment days"),
+               Field("amount", "金额", M, True, hint="大于 0 / greater than 0"),
+               Field("advance", "预收预付", B, hint="Y = 这是对方预付给我们(预收)或我们预付给对方(预付)的款"
+                                                  " / Y = an advance received from the customer or paid to the supplier"),
+               LINE_REMARK),
+        anchor="ref_doc",
+        description="期初应收应付 / receivables and payables open when jxc starts, one line per document",
+    ),
+)})
+
+MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
+
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 
 

@@ -14,10 +14,10 @@ from typing import Any, Callable, Iterable, Mapping
 from . import kinds
 from .kinds import Field, FieldType, Kind
 from .problems import problem
-from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
+from .records import Document, Line, MasterRow, MoneyLine, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
     FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
-    as_month, as_units, is_blank, places,
+    as_money, as_month, as_units, is_blank, places,
 )
 
 ONE = Decimal(1)
@@ -52,9 +52,9 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
 
 # --- one value -----------------------------------------------------------------
 
-def _number(places_allowed: int) -> Callable[[object], Decimal]:
+def _number(places_allowed: int, read: Callable[[object], Decimal] = as_decimal) -> Callable[[object], Decimal]:
     def parse(value: object) -> Decimal:
-        number = as_decimal(value)
+        number = read(value)
         if places(number) > places_allowed:
             raise Unparseable("too-many-decimals")
         return number
@@ -66,7 +66,7 @@ PARSERS: dict[FieldType, Callable[[object], Any]] = {
     FieldType.CODE: as_code,
     FieldType.DATE: as_date,
     FieldType.QTY: _number(PLACES[FieldType.QTY]),
-    FieldType.MONEY: _number(PLACES[FieldType.MONEY]),
+    FieldType.MONEY: _number(PLACES[FieldType.MONEY], as_money),
     FieldType.COST: _number(PLACES[FieldType.COST]),
     FieldType.INT: as_int,
     FieldType.BOOL: as_bool,
@@ -251,10 +251,14 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     if arrival and doc_date and arrival < doc_date:
         problems.append(problem("arrival-before-date", where.get("arrival_date", raw.sheet), arrival.isoformat(),
                                 arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
-    lines = tuple(_lines(kind, raw_lines, problems))
-    if not lines and len(problems) == before:
+    if kind.is_money and header.get("amount") == 0:
+        problems.append(problem("amount-positive", where.get("amount", raw.sheet), "0"))
+    lines = tuple(_money_lines(kind, raw_lines, problems) if kind.is_money else _lines(kind, raw_lines, problems))
+    settles_unnamed = any(f.key == "amount" for f in kind.header)  # a receipt or payment may name no document
+    if not lines and len(problems) == before and not settles_unnamed:
         problems.append(problem("file-no-lines", raw.sheet))
-    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
+    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before
+                                                                           and not settles_unnamed):
         return None
     # A document with bad lines is still returned with its good ones, so that the
     # ledger's checks can report their problems in the same round trip; the
@@ -287,3 +291,28 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",
         )
+
+
+def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:
+    """The documents a receipt or payment settles, or the items of opening receivables/payables."""
+    for number, raw in enumerate(raw_lines, start=1):
+        found: list[Problem] = []
+        values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines}
+        if not found and all(v is None for v in values.values()):
+            continue  # a batch row that names no document: the payment settles the oldest ones
+        where = raw.cells.refs()
+        amount = values.get("settle_amount", values.get("amount"))
+        if amount == 0:
+            key = "settle_amount" if "settle_amount" in values else "amount"
+            found.append(problem("amount-positive", where[key] if key in where else "", "0"))
+        sides = [side for side in ("customer", "supplier") if values.get(side)]
+        if kind.name == "opening_ar_ap" and len(sides) != 1:
+            found.append(problem("opening-partner", where["customer"] if "customer" in where else "",
+                                 " / ".join(values[s] for s in sides)))
+        problems += found
+        if found:
+            continue
+        side = sides[0] if sides else ""
+        yield MoneyLine(number, values.get("settle_doc") or values.get("ref_doc") or "", amount,
+                        values.get("remark") or "", where, side, values.get(side) or "" if side else "",
+                        values.get("ref_date"), values.get("due_date"), bool(values.get("advance")))

@@ -7,7 +7,8 @@
 - orders: receipts and deliveries fit the orders they name; orders close;
 - counts: counts against the book at their date, approvals of their variances;
 - periods: nothing dated in a closed month;
-- stock: an issue finds its stock at its date, unless negative stock is allowed.
+- stock: an issue finds its stock at its date, unless negative stock is allowed;
+- money: receipts and payments of funds settle documents of their own partner that are open.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -18,6 +19,7 @@ from typing import Sequence
 
 from sqlalchemy import Connection
 
+from .. import kinds
 from ..config import CountsConfig, OrdersConfig
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
@@ -25,6 +27,7 @@ from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .counts import check_counts
 from .master import check_master_row, resolve, resolve_code
+from .money import check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
@@ -43,6 +46,12 @@ class Checked:
     closures: tuple[Closure, ...] = field(default=())
     counts: tuple[CountResult, ...] = field(default=())
     decisions: tuple[Decision, ...] = field(default=())
+    money: tuple[Document, ...] = field(default=())  # receipts and payments of funds, opening receivables/payables
+
+    @property
+    def posting(self) -> tuple[Document, ...]:
+        """Every document this file posts, stock and money."""
+        return self.to_post + self.money
 
 
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
@@ -51,6 +60,9 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
+    money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
+    documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
+    problems += [*money.problems, *check_periods(conn, money.to_post)]
     resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
     orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
@@ -58,8 +70,9 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
     if not allow_negative_stock:
         problems += check_stock(conn, counts.documents, data.warehouses)
-    return Checked(counts.documents, tuple(posted), rows, tuple(problems), orders.notes + counts.notes,
-                   orders.warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
+    return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
+                   orders.notes + counts.notes, orders.warnings, orders.fulfilments, orders.closures, counts.results,
+                   counts.decisions, money.to_post)
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

@@ -54,7 +54,8 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
     moved: set[str] = set()
     for batch in chunks(sorted(set(moved_of))):
         moved |= set(conn.execute(select(schema.balances.c.sku).where(schema.balances.c.sku.in_(batch)).distinct()).scalars())
-    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved))
+    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved),
+                      codes(schema.funds_accounts))
 
 
 def posted_hashes(conn: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

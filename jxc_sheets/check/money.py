@@ -1,0 +1,147 @@
+"""Check, the money side: receipts and payments of funds and opening receivables/payables
+against the ledger. Codes are known (partner, funds account); a document a payment names
+(核销) is a posted one of the same partner with something still open, and no more than
+that is settled; the lines settle no more than the payment's amount; an opening item is
+not recorded twice."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Sequence
+
+from sqlalchemy import Connection, select
+
+from .. import kinds
+from ..ledger import money as ledger_money
+from ..ledger import schema
+from ..problems import problem
+from ..records import Document, MasterData, MoneyLine, Problem
+from .master import resolve_code
+from .numbers import _plain, split_posted
+
+PARTY_ZH = {"customer": "客户", "supplier": "供应商"}
+
+
+@dataclass(frozen=True)
+class MoneyChecked:
+    to_post: tuple[Document, ...]
+    already_posted: tuple[Document, ...]
+    problems: tuple[Problem, ...]
+
+
+def check_money(conn: Connection, docs: Sequence[Document], data: MasterData) -> MoneyChecked:
+    if not docs:
+        return MoneyChecked((), (), ())
+    problems: list[Problem] = []
+    resolved = sorted((with_money_hash(_resolve(doc, data, problems)) for doc in docs), key=lambda d: d.doc_date)
+    new, posted = split_posted(conn, resolved, problems)
+    problems += check_settlements(conn, [d for d in new if d.kind in ledger_money.FUNDS_KINDS])
+    problems += check_opening(conn, [d for d in new if d.kind == "opening_ar_ap"])
+    return MoneyChecked(tuple(new), tuple(posted), tuple(problems))
+
+
+def _resolve(doc: Document, data: MasterData, problems: list[Problem]) -> Document:
+    kind = kinds.KINDS[doc.kind]
+    header = dict(doc.header)
+    for f in kind.header:
+        if f.ref and header.get(f.key):
+            header[f.key] = _known(f.ref, header[f.key], data, doc.where.get(f.key, ""), problems)
+    lines = tuple(replace(line, partner=_known(f"{line.side}s", line.partner, data, line.where.get(line.side, ""), problems))
+                  if line.partner else line for line in doc.lines)
+    return replace(doc, header=header, lines=lines)
+
+
+def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Problem]) -> str:
+    found = resolve_code(code, data.codes(ref))
+    if found is None:
+        problems.append(problem(f"unknown-{ref}", where, code, code=code))
+        return code
+    return found
+
+
+def with_money_hash(doc: Document) -> Document:
+    content = {
+        "kind": doc.kind,
+        "header": {k: _plain(v) for k, v in sorted(doc.header.items())},
+        "lines": [[l.ref_doc, _plain(l.amount), l.remark, l.side, l.partner, _plain(l.ref_date), _plain(l.due_date),
+                   l.advance] for l in doc.lines],
+    }
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    return replace(doc, content_hash=digest)
+
+
+def check_settlements(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """Each document a receipt or payment names is the partner's, posted, and still open;
+    the file's documents together settle no more than is open on it, and each settles no
+    more than its own amount."""
+    problems: list[Problem] = []
+    by_side: dict[str, list[Document]] = defaultdict(list)
+    for doc in docs:
+        by_side[ledger_money.FUNDS_KINDS[doc.kind][0]].append(doc)
+    for side, side_docs in by_side.items():
+        found = ledger_money.open_by_ref(conn, side, [l.ref_doc for d in side_docs for l in d.lines])
+        left: dict[int, Decimal] = {}
+        for doc in side_docs:
+            partner, amount = doc.header[side], doc.header["amount"]
+            if partner is None or amount is None:
+                continue  # already answered at its cell
+            settled = Decimal(0)
+            for line in doc.lines:
+                taken = _settle_line(line, side, partner, found.get(line.ref_doc, []), left, amount - settled, problems)
+                settled += taken
+            if settled > amount:
+                problems.append(problem("settle-over-amount", doc.where.get("amount", ""), amount,
+                                        settled=settled, amount=amount))
+    return problems
+
+
+def _settle_line(line: MoneyLine, side: str, partner: str, items: list, left: dict[int, Decimal],
+                 unspent: Decimal, problems: list[Problem]) -> Decimal:
+    """What the line settles, and its problem if it cannot."""
+    where = line.where.get("settle_doc", "")
+    if not items:
+        problems.append(problem("settle-unknown", where, line.ref_doc, ref=line.ref_doc, party_zh=PARTY_ZH[side],
+                                party=side))
+        return Decimal(0)
+    item = next((i for i in items if i.partner == partner), None)
+    if item is None:
+        problems.append(problem("settle-other-partner", where, line.ref_doc, ref=line.ref_doc,
+                                owner=items[0].partner, partner=partner))
+        return Decimal(0)
+    open_now = left.setdefault(item.id, item.open)
+    if open_now <= 0:
+        problems.append(problem("settle-done", where, line.ref_doc, ref=line.ref_doc))
+        return Decimal(0)
+    wanted = line.amount if line.amount is not None else min(open_now, max(unspent, Decimal(0)))
+    if wanted > open_now:
+        problems.append(problem("settle-over", line.where.get("settle_amount", where), line.amount,
+                                ref=line.ref_doc, open=open_now))
+        return Decimal(0)
+    left[item.id] = open_now - wanted
+    return wanted
+
+
+def check_opening(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """An opening item is recorded once: the same partner and original number twice is refused."""
+    i = schema.money_items
+    wanted = {(l.side, l.partner, l.ref_doc) for d in docs for l in d.lines}
+    if not wanted:
+        return []
+    recorded = set()
+    for side in ("customer", "supplier"):
+        refs = sorted({ref for s, _p, ref in wanted if s == side})
+        if refs:
+            recorded |= {tuple(r) for r in conn.execute(select(i.c.side, i.c.partner, i.c.ref).where(
+                i.c.side == side, i.c.ref.in_(refs), i.c.line_no > 0))}
+    problems, seen = [], set()
+    for doc in docs:
+        for line in doc.lines:
+            key = (line.side, line.partner, line.ref_doc)
+            if key in recorded or key in seen:
+                problems.append(problem("opening-repeated", line.where.get("ref_doc", ""), line.ref_doc, ref=line.ref_doc,
+                                        partner=line.partner, party_zh=PARTY_ZH[line.side]))
+            seen.add(key)
+    return problems

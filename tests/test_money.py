@@ -1,0 +1,235 @@
+"""The money side (往来与资金), through real forms dropped into the inbox: receipts and
+payments of funds settle deliveries and receipts oldest first or as named, advances wait
+for later documents, opening balances, bad input at its cell, and reversals."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as Q
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import ITEMS, SUPPLIERS, WAREHOUSES, jxc, make_form, make_table, run_files
+from jxc_sheets.config import Config, Settings
+from jxc_sheets.ledger import money, schema
+from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.ledger.integrity import check_ledger
+
+CUSTOMERS = [{"code": "C01", "name": "宏达商贸", "payment_days": 30, "credit_limit": 5000},
+             {"code": "C02", "name": "永兴百货"}]
+ACCOUNTS = [{"code": "BANK1", "name": "工行基本户", "type": "银行", "opening_balance": "10000.00", "opening_date": date(2026, 10, 1)},
+            {"code": "CASH", "name": "现金", "type": "现金", "opening_balance": 500}]
+
+
+def setup_ledger(settings: Settings, engine) -> None:
+    inbox = settings.inbox
+    make_table(inbox / "warehouses.xlsx", "warehouses", WAREHOUSES)
+    make_table(inbox / "suppliers.xlsx", "suppliers", [{**SUPPLIERS[0], "payment_days": 60}])
+    make_table(inbox / "customers.xlsx", "customers", CUSTOMERS)
+    make_table(inbox / "items.xlsx", "items", ITEMS)
+    make_table(inbox / "accounts.xlsx", "funds_accounts", ACCOUNTS)
+    make_form(inbox / "opening.xlsx", "opening", {"doc_no": "QC1", "doc_date": date(2026, 9, 30)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 1000, "unit_cost": 10},
+               {"warehouse": "WH1", "sku": "B002", "qty": 1000, "unit_cost": 1}])
+    outcomes = run_files(settings, engine)
+    assert {o.status for o in outcomes.values()} == {"posted"}, outcomes
+
+
+def drop(settings: Settings, engine, name: str, kind: str, header: dict, lines=()) -> object:
+    make_form(settings.inbox / name, kind, header, list(lines))
+    return run_files(settings, engine)[name]
+
+
+def deliver(settings, engine, doc_no: str, day: date, *lines, customer="C01"):
+    outcome = drop(settings, engine, f"{doc_no}.xlsx", "delivery",
+                   {"doc_no": doc_no, "doc_date": day, "warehouse": "WH1", "customer": customer},
+                   [{"sku": sku, "qty": qty, "unit_price": price, **({"unit": unit} if unit else {})}
+                    for sku, qty, price, unit in lines])
+    assert outcome.status == "posted", outcome.problems
+
+
+def collect(settings, engine, doc_no: str, day: date, amount, *settles, customer="C01", account="BANK1"):
+    return drop(settings, engine, f"{doc_no}.xlsx", "collection",
+                {"doc_no": doc_no, "doc_date": day, "customer": customer, "account": account, "amount": amount},
+                [dict(zip(("settle_doc", "settle_amount"), s)) for s in settles])
+
+
+def open_by_doc(engine, side="customer") -> dict[str, Q]:
+    i = schema.money_items
+    with engine.connect() as conn:
+        return {item.ref: item.open for item in money.open_items(conn, i.c.side == side)}
+
+
+def balance(engine, partner="C01", side="customer") -> Q:
+    with engine.connect() as conn:
+        return money.balance_of(conn, side, partner)
+
+
+@pytest.fixture
+def ws(workspace, engine):
+    setup_ledger(workspace, engine)
+    return workspace
+
+
+def test_partial_payments_settle_the_oldest_first_then_an_advance_settles_a_later_delivery(ws, engine):
+    """XS1 (10-01): 10 × 12.345 = 123.45; XS2 (10-15): 3 盒 × 33.333 = 99.999 → 100.00.
+    SK1 150.00 unnamed: XS1 123.45 in full, XS2 26.55 → XS2 open 73.45; balance 223.45 − 150 = 73.45.
+    SK2 ￥1,000.00元 naming XS2: 73.45 of it settles XS2, 926.55 is an advance (预收): balance −926.55.
+    XS3 (11-10): 5 × 20 = 100.00, settled at once by the advance: balance −826.55, nothing open on it;
+    826.55 of the advance still waits."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "12.345", None))
+    deliver(ws, engine, "XS2", date(2026, 10, 15), ("B002", 3, "33.333", "盒"))
+    assert open_by_doc(engine) == {"XS1": Q("123.45"), "XS2": Q("100.00")}
+
+    assert collect(ws, engine, "SK1", date(2026, 11, 1), 150).status == "posted"
+    assert open_by_doc(engine) == {"XS2": Q("73.45")}
+    assert balance(engine) == Q("73.45")
+
+    assert collect(ws, engine, "SK2", date(2026, 11, 5), "￥1,000.00元", ("XS2",)).status == "posted"
+    assert open_by_doc(engine) == {"SK2": Q("-926.55")}
+    deliver(ws, engine, "XS3", date(2026, 11, 10), ("A001", 5, "20", None))
+    assert open_by_doc(engine) == {"SK2": Q("-826.55")}
+    assert balance(engine) == Q("-826.55")
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+
+
+def test_the_due_date_is_the_document_date_plus_the_partners_payment_days(ws, engine):
+    """C01 pays in 30 days: XS1 of 2026-10-01 falls due 2026-10-31."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 1, "5", None))
+    i = schema.money_items
+    with engine.connect() as conn:
+        assert conn.execute(select(i.c.due_date).where(i.c.ref == "XS1")).scalar() == date(2026, 10, 31)
+
+
+def test_reversing_a_payment_reopens_what_it_settled_and_takes_it_out_of_the_account(ws, engine):
+    """XS1 100.00, XS2 50.00; SK1 120.00 settles XS1 in full and 20.00 of XS2 (open 30.00).
+    `jxc reverse SK1` re-opens both: XS1 100.00, XS2 50.00; BANK1 gets −120.00 back."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS2", date(2026, 10, 2), ("A001", 5, "10", None))
+    collect(ws, engine, "SK1", date(2026, 11, 1), "120.00")
+    assert open_by_doc(engine) == {"XS2": Q("30.00")}
+
+    jxc("reverse", "SK1", "--date", "2026-11-15", cwd=ws.root)
+
+    assert open_by_doc(engine) == {"XS1": Q("100.00"), "XS2": Q("50.00")}
+    assert balance(engine) == Q("150.00")
+    with engine.connect() as conn:
+        assert [(e.doc_no, e.amount) for e in money.fund_entries(conn, "BANK1")] == [("SK1", Q("120.00")), ("SK1-R", Q("-120.00"))]
+        assert check_ledger(conn) == []
+
+
+def test_reversing_a_delivery_paid_by_an_advance_gives_the_advance_back(ws, engine):
+    """SK1 300.00 before any delivery: an advance. XS1 200.00 takes 200.00 of it (left 100.00).
+    XS1 reversed: the advance is 300.00 again, nothing is open, the balance −300.00."""
+    collect(ws, engine, "SK1", date(2026, 10, 1), 300)
+    deliver(ws, engine, "XS1", date(2026, 10, 5), ("A001", 10, "20", None))
+    assert open_by_doc(engine) == {"SK1": Q("-100.00")}
+    jxc("reverse", "XS1", "--date", "2026-10-20", cwd=ws.root)
+    assert open_by_doc(engine) == {"SK1": Q("-300.00")}
+    assert balance(engine) == Q("-300.00")
+
+
+def test_an_overpayment_stays_as_an_advance(ws, engine):
+    """XS1 80.00; SK1 100.00 naming XS1: XS1 settled, 20.00 advance; balance −20.00."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 8, "10", None))
+    collect(ws, engine, "SK1", date(2026, 10, 20), 100, ("XS1",))
+    assert open_by_doc(engine) == {"SK1": Q("-20.00")}
+    assert balance(engine) == Q("-20.00")
+
+
+def test_opening_receivables_and_payables_are_items_a_payment_settles_by_their_number(ws, engine):
+    """期初: C01 owes OLD-1 500.00 (due 2026-09-15) and paid an advance OLD-2 of 80.00; we owe S01 OLD-9
+    1,200.00. The advance settles OLD-1 at once: open 420.00. FK1 pays S01 1,000.00 naming OLD-9: open 200.00."""
+    outcome = drop(ws, engine, "qc.xlsx", "opening_ar_ap", {"doc_no": "QCWL", "doc_date": date(2026, 9, 30)}, [
+        {"customer": "C01", "ref_doc": "OLD-1", "ref_date": date(2026, 8, 16), "due_date": date(2026, 9, 15), "amount": 500},
+        {"customer": "C01", "ref_doc": "OLD-2", "amount": 80, "advance": "Y"},
+        {"supplier": "S01", "ref_doc": "OLD-9", "amount": "1,200.00"}])
+    assert outcome.status == "posted", outcome.problems
+    assert open_by_doc(engine) == {"OLD-1": Q("420.00")}
+    outcome = drop(ws, engine, "fk.xlsx", "payment", {"doc_no": "FK1", "doc_date": date(2026, 10, 8), "supplier": "S01",
+                                                      "account": "BANK1", "amount": 1000}, [{"settle_doc": "OLD-9"}])
+    assert outcome.status == "posted", outcome.problems
+    assert open_by_doc(engine, "supplier") == {"OLD-9": Q("200.00")}
+    with engine.connect() as conn:
+        assert [(e.doc_no, e.amount) for e in money.fund_entries(conn, "BANK1")] == [("FK1", Q("-1000.00"))]
+
+
+def test_bad_payments_are_answered_at_their_cells_and_nothing_posts(ws, engine):
+    """XS1 (C01) 100.00 paid in full by SK1; XS9 is C02's. SK2 names an unknown document, C02's,
+    the settled XS1, and carries a negative amount line; SK3's amount reads 12万."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS9", date(2026, 10, 1), ("A001", 1, "10", None), customer="C02")
+    collect(ws, engine, "SK1", date(2026, 10, 2), 100, ("XS1",))
+    before = balance(engine)
+
+    bad = collect(ws, engine, "SK2", date(2026, 10, 3), 50, ("NOPE",), ("XS9",), ("XS1",), ("XS1", -5))
+    assert bad.status == "rejected"
+    assert [(p.where, p.code) for p in bad.problems] == [
+        ("明细!B12", "negative"), ("明细!A9", "settle-unknown"), ("明细!A10", "settle-other-partner"),
+        ("明细!A11", "settle-done")]
+    unclear = collect(ws, engine, "SK3", date(2026, 10, 3), "12万")
+    assert [(p.where, p.code) for p in unclear.problems] == [("明细!B5", "not-an-amount")]
+    assert balance(engine) == before
+    with engine.connect() as conn:
+        assert [d for d in conn.execute(select(schema.documents.c.doc_no)).scalars() if d.startswith("SK")] == ["SK1"]
+
+
+def test_settling_more_than_is_open_or_than_the_payment_is_refused(ws, engine):
+    """XS1 100.00: SK1 of 50.00 naming XS1 for 120.00 is over what is open; SK2 of 50.00 naming
+    XS1 for 80.00 settles more than its own amount."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    over = collect(ws, engine, "SK1", date(2026, 10, 3), 50, ("XS1", 120))
+    assert [(p.where, p.code) for p in over.problems] == [("明细!B9", "settle-over")]
+    over_amount = collect(ws, engine, "SK2", date(2026, 10, 3), 50, ("XS1", 80))
+    assert [(p.where, p.code) for p in over_amount.problems] == [("明细!B5", "settle-over-amount")]
+
+
+def test_the_same_payment_dropped_twice_posts_once(ws, engine):
+    """SK1 40.00 against XS1 100.00, dropped twice: skipped the second time, XS1 open 60.00."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    assert collect(ws, engine, "SK1", date(2026, 10, 3), 40).status == "posted"
+    assert collect(ws, engine, "SK1", date(2026, 10, 3), 40).status == "skipped"
+    assert open_by_doc(engine) == {"XS1": Q("60.00")}
+
+
+def test_payments_post_the_same_on_postgresql(postgres_url, tmp_path: Path):
+    """On PostgreSQL: XS1 123.45 and SK1 100.00 unnamed: XS1 open 23.45; reversed, open 123.45."""
+    settings = Settings(Config.model_validate({"ledger": {"url": postgres_url}}), tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    engine = open_ledger(settings.ledger_url)
+    setup_ledger(settings, engine)
+    deliver(settings, engine, "XS1", date(2026, 10, 1), ("A001", 10, "12.345", None))
+    assert collect(settings, engine, "SK1", date(2026, 11, 1), 100).status == "posted"
+    assert open_by_doc(engine) == {"XS1": Q("23.45")}
+    from jxc_sheets.ledger.reverse import reverse_document
+    with engine.begin() as conn:
+        reverse_document(conn, "SK1", on=date(2026, 11, 2))
+    assert open_by_doc(engine) == {"XS1": Q("123.45")}
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+    engine.dispose()
+
+
+def test_an_older_ledger_upgrades_with_its_deliveries_and_receipts_as_receivables_and_payables(tmp_path):
+    """The v1 demo ledger: after the v7 step every delivery, receipt and return is one item,
+    worth Σ round(qty entered × price, 0.01) with the sign of its side; nothing settles them."""
+    from test_migrate import v1_ledger
+
+    engine = open_ledger(f"sqlite:///{v1_ledger(tmp_path / 'ledger.sqlite3')}")
+    d, l, i = schema.documents, schema.lines, schema.money_items
+    with engine.connect() as conn:
+        docs = conn.execute(select(d.c.id, d.c.kind).where(d.c.kind.in_(money.STOCK_ITEMS))).all()
+        want = {doc.id: Q(0) for doc in docs}
+        for line in conn.execute(select(l.c.document_id, l.c.qty_entered, l.c.unit_price, l.c.unit_cost)
+                                 .where(l.c.document_id.in_(want))):
+            kind = next(doc.kind for doc in docs if doc.id == line.document_id)
+            side, sign, field = money.STOCK_ITEMS[kind]
+            price = getattr(line, field) or Q(0)
+            want[line.document_id] += sign * (line.qty_entered * price).quantize(Q("0.01"), rounding="ROUND_HALF_UP")
+        items = {r.document_id: r.amount for r in conn.execute(select(i.c.document_id, i.c.amount))}
+        assert len(docs) > 10 and items == want
+        assert check_ledger(conn) == []
+    engine.dispose()
