@@ -29,7 +29,7 @@ def setup_ledger(settings: Settings, engine) -> None:
     make_table(inbox / "customers.xlsx", "customers", CUSTOMERS)
     make_table(inbox / "items.xlsx", "items", ITEMS)
     make_table(inbox / "accounts.xlsx", "funds_accounts", ACCOUNTS)
-    make_form(inbox / "opening.xlsx", "opening", {"doc_no": "QC1", "doc_date": date(2026, 9, 30)},
+    make_form(inbox / "opening.xlsx", "opening", {"doc_no": "QC1", "doc_date": date(2026, 6, 1)},
               [{"warehouse": "WH1", "sku": "A001", "qty": 1000, "unit_cost": 10},
                {"warehouse": "WH1", "sku": "B002", "qty": 1000, "unit_cost": 1}])
     outcomes = run_files(settings, engine)
@@ -233,3 +233,49 @@ def test_an_older_ledger_upgrades_with_its_deliveries_and_receipts_as_receivable
         assert len(docs) > 10 and items == want
         assert check_ledger(conn) == []
     engine.dispose()
+
+
+def sheet_rows(path: Path, sheet: str) -> list[dict]:
+    """A report sheet's rows by the English key of each header cell."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path, read_only=True)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    keys = [str(label).split()[-1] for label in rows[0]]
+    return [dict(zip(keys, row)) for row in rows[1:]]
+
+
+def test_money_xlsx_balances_aging_journal_and_what_falls_due(ws, engine):
+    """Today 2026-11-20; C01 pays in 30 days.
+    XS1 07-01 100.00 due 07-31: 112 days late → over 90;  XS2 09-15 200.00 due 10-15: 36 days → 31–60,
+    SK1 11-05 150.00 names XS2 → 50.00 open;  XS3 10-20 300.00 due 11-19: 1 day → 0–30;
+    XS4 11-10 50.00 due 12-10 → not due;  opening OLD-1 80.00 due 11-25 → not due, and due in 5 days.
+    Aging C01: not due 130.00, 0–30 300.00, 31–60 50.00, 61–90 0, over 90 100.00, open 580.00.
+    November: opening 100 + 200 + 300 + 80 = 680.00, + XS4 50.00, − SK1 150.00 = 580.00.
+    BANK1: 10,000.00 opening, + 150.00 = 10,150.00."""
+    drop(ws, engine, "qc.xlsx", "opening_ar_ap", {"doc_no": "QCWL", "doc_date": date(2026, 6, 30)},
+         [{"customer": "C01", "ref_doc": "OLD-1", "due_date": date(2026, 11, 25), "amount": 80}])
+    for doc_no, day, qty in (("XS1", date(2026, 7, 1), 10), ("XS2", date(2026, 9, 15), 20),
+                             ("XS3", date(2026, 10, 20), 30), ("XS4", date(2026, 11, 10), 5)):
+        deliver(ws, engine, doc_no, day, ("A001", qty, "10", None))
+    collect(ws, engine, "SK1", date(2026, 11, 5), 150, ("XS2",))
+    book = ws.outbox / "money.xlsx"
+
+    [aging] = sheet_rows(book, "aging")
+    assert (aging["partner"], aging["not_due"], aging["days_0_30"], aging["days_31_60"], aging["days_61_90"],
+            aging["days_over_90"], aging["open_total"], aging["advance"]) == ("C01", 130, 300, 50, 0, 100, 580, 0)
+    [balance_row] = sheet_rows(book, "balances")
+    assert (balance_row["opening"], balance_row["debits"], balance_row["credits"], balance_row["closing"]) == (680, 50, 150, 580)
+    journal = [(r["account"], r["doc_no"], r["amount_in"], r["balance"]) for r in sheet_rows(book, "journal")]
+    assert journal == [("BANK1", None, 0, 10000), ("BANK1", "SK1", 150, 10150), ("CASH", None, 0, 500)]
+    assert [(r["partner"], r["doc_no"], r["due_date"].date(), r["open"], r["days_left"]) for r in sheet_rows(book, "due_soon")] == \
+        [("C01", "OLD-1", date(2026, 11, 25), 80, 5)]
+    import openpyxl
+    meta = openpyxl.load_workbook(book)["_meta"]
+    assert (meta["A1"].value, meta["B1"].value, meta.sheet_state) == ("kind", "money", "hidden")
+
+
+def test_aging_buckets_at_their_edges():
+    """Due today → 0–30; 30 days late → 0–30; 31 → 31–60; 90 → 61–90; 91 → over 90; due tomorrow → not due."""
+    assert [money.aging_bucket(days) for days in (-1, 0, 30, 31, 60, 61, 90, 91)] == [
+        "not_due", "days_0_30", "days_0_30", "days_31_60", "days_31_60", "days_61_90", "days_61_90", "days_over_90"]

@@ -379,3 +379,110 @@ def funds_accounts(conn: Connection) -> list:
     return conn.execute(select(a).order_by(a.c.code)).all()
 
 
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    side: str
+    partner: str
+    name: str
+    not_due: Decimal
+    days_0_30: Decimal
+    days_31_60: Decimal
+    days_61_90: Decimal
+    days_over_90: Decimal
+    open_total: Decimal  # what is owed: the sum of the buckets
+    advance: Decimal  # what the partner paid (we paid) ahead, unspent
+    balance: Decimal  # open_total − advance
+
+
+AGING_BUCKETS = ((30, "days_0_30"), (60, "days_31_60"), (90, "days_61_90"))
+
+
+def aging_bucket(days_overdue: int) -> str:
+    """0–30 days past the due date (due that very day counts as 0), 31–60, 61–90, over 90; before it, not due."""
+    if days_overdue < 0:
+        return "not_due"
+    return next((key for limit, key in AGING_BUCKETS if days_overdue <= limit), "days_over_90")
+
+
+def aging(conn: Connection, at: date) -> list[AgingRow]:
+    """What each partner owes (is owed) at the end of `at`, by days past the due date."""
+    names = partner_names(conn)
+    sums: dict[Partner, dict[str, Decimal]] = {}
+    for item in open_items(conn, on=at):
+        row = sums.setdefault((item.side, item.partner), defaultdict(Decimal))
+        if item.open > 0:
+            row[aging_bucket((at - item.due_date).days)] += item.open
+        else:
+            row["advance"] -= item.open
+    found = []
+    for (side, partner), row in sorted(sums.items()):
+        buckets = [row["not_due"], *(row[key] for _limit, key in AGING_BUCKETS), row["days_over_90"]]
+        total = sum(buckets, ZERO)
+        found.append(AgingRow(side, partner, names.get((side, partner), ""), *buckets, total, row["advance"],
+                              total - row["advance"]))
+    return found
+
+
+@dataclass(frozen=True)
+class DueItem:
+    side: str
+    partner: str
+    name: str
+    doc_no: str
+    doc_date: date
+    due_date: date
+    open: Decimal
+    days_left: int
+
+
+def falling_due(conn: Connection, at: date, days: int = 14) -> list[DueItem]:
+    """Open documents due from `at` to `days` days later, soonest first."""
+    i = schema.money_items
+    names = partner_names(conn)
+    items = open_items(conn, (i.c.due_date >= at) & (i.c.due_date <= at + timedelta(days=days)) & (i.c.amount > 0))
+    return sorted((DueItem(it.side, it.partner, names.get((it.side, it.partner), ""), it.ref, it.doc_date, it.due_date,
+                           it.open, (it.due_date - at).days) for it in items if it.open > 0),
+                  key=lambda d: (d.due_date, d.side, d.partner, d.doc_no))
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    account: str
+    account_name: str
+    doc_date: date | None
+    kind: str
+    doc_no: str
+    partner: str
+    category: str
+    remark: str
+    amount_in: Decimal
+    amount_out: Decimal
+    balance: Decimal
+
+
+def funds_journal(conn: Connection, until: date | None = None) -> list[JournalRow]:
+    """日记账: each account's opening balance, then every entry in date order with the balance after it."""
+    rows = []
+    entries = defaultdict(list)
+    for e in fund_entries(conn):
+        if until is None or e.doc_date <= until:
+            entries[e.account].append(e)
+    for account in funds_accounts(conn):
+        balance = account.opening_balance or ZERO
+        rows.append(JournalRow(account.code, account.name, account.opening_date, "", "", "", "",
+                               "期初余额 / opening balance", ZERO, ZERO, balance))
+        for e in entries.pop(account.code, []):
+            balance += e.amount
+            rows.append(JournalRow(account.code, account.name, e.doc_date, e.kind, e.doc_no, e.partner, e.category,
+                                   e.remark, max(e.amount, ZERO), max(-e.amount, ZERO), balance))
+    return rows
+
+
+def account_balances(conn: Connection) -> dict[str, Decimal]:
+    """Each funds account's balance now: its opening balance and every entry."""
+    f = schema.fund_entries
+    moved = {account: _money(total) for account, total in
+             conn.execute(select(f.c.account, _raw(func.sum(f.c.amount))).group_by(f.c.account))}
+    return {a.code: (a.opening_balance or ZERO) + moved.get(a.code, ZERO) for a in funds_accounts(conn)}

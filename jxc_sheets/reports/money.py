@@ -1,0 +1,54 @@
+"""Report stage: outbox/money.xlsx — receivables, payables and funds (往来与资金).
+
+Sheets: `balances` (each partner's balance at the start of this month, what the month
+added and took away, the balance today), `aging` (what is open today by days past its
+due date: not due, 0–30, 31–60, 61–90, over 90, and advances unspent), `journal` (日记账:
+each funds account from its opening balance, every entry with the balance after it),
+`due_soon` (open documents due in the next 14 days). Amounts are as the documents carry
+them (ledger/money.py: document_amounts). The rules are in ledger/money.py.
+"""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from ..ledger import money
+from .book import Book, Column
+
+KIND = "money"
+DUE_SOON_DAYS = 14
+SIDE = Column("side", "往来类型", width=10)  # customer (应收) | supplier (应付)
+PARTNER = (SIDE, Column("partner", "往来单位", width=12), Column("name", "名称", width=20))
+
+BALANCE_COLUMNS = (
+    *PARTNER, Column("opening", "期初余额", "money", 14), Column("debits", "本期增加", "money", 14),
+    Column("credits", "本期减少", "money", 14), Column("closing", "期末余额", "money", 14),
+)
+AGING_COLUMNS = (
+    *PARTNER, Column("not_due", "未到期", "money", 14), Column("days_0_30", "逾期0-30天", "money", 14),
+    Column("days_31_60", "逾期31-60天", "money", 14), Column("days_61_90", "逾期61-90天", "money", 14),
+    Column("days_over_90", "逾期90天以上", "money", 14), Column("open_total", "未结合计", "money", 14),
+    Column("advance", "预收预付", "money", 14), Column("balance", "余额", "money", 14),
+)
+JOURNAL_COLUMNS = (
+    Column("account", "资金账户", width=12), Column("account_name", "账户名称", width=18), Column("doc_date", "日期", "date"),
+    Column("kind", "单据类型", width=12), Column("doc_no", "单号", width=16), Column("partner", "往来单位", width=12),
+    Column("category", "收支类别", width=12), Column("remark", "摘要", width=24),
+    Column("amount_in", "收入", "money", 14), Column("amount_out", "支出", "money", 14),
+    Column("balance", "余额", "money", 14),
+)
+DUE_COLUMNS = (
+    *PARTNER, Column("doc_no", "单号", width=16), Column("doc_date", "单据日期", "date"),
+    Column("due_date", "到期日", "date"), Column("open", "未结金额", "money", 14), Column("days_left", "剩余天数", "int"),
+)
+
+
+def write_money(conn: Connection, path: Path, today: date) -> None:
+    with Book(path) as book:
+        book.add_table("balances", BALANCE_COLUMNS, money.partner_balances(conn, today.replace(day=1), today))
+        book.add_table("aging", AGING_COLUMNS, money.aging(conn, today))
+        book.add_table("journal", JOURNAL_COLUMNS, money.funds_journal(conn, today))
+        book.add_table("due_soon", DUE_COLUMNS, money.falling_due(conn, today, DUE_SOON_DAYS))
+        book.add_meta(KIND)
