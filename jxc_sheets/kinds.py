@@ -384,6 +384,24 @@ KINDS.update({k.name: k for k in (
         anchor="ref_doc",
         description="期初应收应付 / receivables and payables open when jxc starts, one line per document",
     ),
+    Kind(
+        "statement_confirmation", "对账确认", Category.MONEY,
+        header=(Field("doc_no", "对账单号", C, True), Field("doc_date", "对账日期", D, True),
+                Field("side", "往来类型", T, True, hint="customer 客户 / supplier 供应商"),
+                Field("partner", "往来单位", C, True),
+                Field("month", "对账月份", MONTH, True),
+                Field("opening", "期初余额", M, info=True), Field("closing", "期末余额", M, info=True),
+                Field("confirmed_by", "确认人", T), REMARK),
+        lines=(Field("line_no", "行号", I, True),
+               *(Field(key, zh, t, info=True) for key, zh, t in (
+                   ("ref_date", "日期", D), ("kind", "单据类型", T))),
+               Field("ref_doc", "单号", C, True),
+               *(Field(key, zh, M, info=True) for key, zh in (("debit", "增加"), ("credit", "减少"), ("balance", "余额"))),
+               Field("confirm", "确认", T, hint="Y = 无误; 有异议 = 不同意, 并在右边写原因 / Y = agreed; 有异议 = disputed, with the reason"),
+               Field("reason", "异议原因", T)),
+        partner_field="partner", anchor="line_no", template=False,
+        description="对账单 / a partner's statement of the month: the yellow 确认 column confirms or disputes each line",
+    ),
 )})
 
 MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)

@@ -155,6 +155,7 @@ class MoneyLine:
     ref_date: date | None = None
     due_date: date | None = None
     advance: bool = False  # an opening advance (预收 / 预付): owed the other way
+    confirm: str = ""  # a statement line's: "Y" agreed, "dispute" (有异议, the reason in remark)
 
 
 @dataclass(frozen=True)

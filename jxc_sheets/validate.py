@@ -297,10 +297,13 @@ def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Proble
     """The documents a receipt or payment settles, or the items of opening receivables/payables."""
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
-        values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines}
+        values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines if not f.info}
         if not found and all(v is None for v in values.values()):
             continue  # a batch row that names no document: the payment settles the oldest ones
         where = raw.cells.refs()
+        confirm = _confirmation(values, where, found) if kind.name == "statement_confirmation" else ""
+        if confirm is None:
+            continue  # a statement line nobody answered: neither agreed nor disputed
         amount = values.get("settle_amount", values.get("amount"))
         if amount == 0:
             key = "settle_amount" if "settle_amount" in values else "amount"
@@ -313,6 +316,27 @@ def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Proble
         if found:
             continue
         side = sides[0] if sides else ""
-        yield MoneyLine(number, values.get("settle_doc") or values.get("ref_doc") or "", amount,
+        yield MoneyLine(values.get("line_no") or number, values.get("settle_doc") or values.get("ref_doc") or "", amount,
                         values.get("remark") or "", where, side, values.get(side) or "" if side else "",
-                        values.get("ref_date"), values.get("due_date"), bool(values.get("advance")))
+                        values.get("ref_date"), values.get("due_date"), bool(values.get("advance")),
+                        confirm)
+
+
+AGREED = {"y", "yes", "是", "确认", "无误", "ok"}
+DISPUTED = {"有异议", "异议", "n", "no", "否", "不同意"}
+
+
+def _confirmation(values: dict, where, found: list[Problem]) -> str | None:
+    """A statement line's answer: "Y", "dispute" (with its reason), or None when left empty."""
+    answer = (values.get("confirm") or "").lower()
+    if not answer:
+        return None
+    if answer in AGREED:
+        return "Y"
+    if answer not in DISPUTED:
+        found.append(problem("confirm-value", where["confirm"], values["confirm"]))
+        return ""
+    if not values.get("reason"):
+        found.append(problem("dispute-reason", where["reason"] if "reason" in where else where["confirm"], ""))
+    values["remark"] = values.get("reason")
+    return "dispute"

@@ -279,3 +279,64 @@ def test_aging_buckets_at_their_edges():
     """Due today → 0–30; 30 days late → 0–30; 31 → 31–60; 90 → 61–90; 91 → over 90; due tomorrow → not due."""
     assert [money.aging_bucket(days) for days in (-1, 0, 30, 31, 60, 61, 90, 91)] == [
         "not_due", "days_0_30", "days_0_30", "days_31_60", "days_31_60", "days_61_90", "days_61_90", "days_over_90"]
+
+
+def answer(statement: Path, dest: Path, answers: dict[int, tuple[str, str]]) -> Path:
+    """The statement as the customer sends it back: 确认 and 异议原因 filled on the lines given."""
+    import openpyxl
+    from jxc_sheets import kinds
+    from jxc_sheets.sheets.forms import form_layout
+
+    layout = form_layout(kinds.KINDS["statement_confirmation"])
+    wb = openpyxl.load_workbook(statement)
+    ws = wb["明细"]
+    for line_no, (confirm, reason) in answers.items():
+        ws.cell(layout.table_row + line_no, layout.columns["confirm"], confirm)
+        ws.cell(layout.table_row + line_no, layout.columns["reason"], reason)
+    wb.save(dest)
+    return dest
+
+
+def test_a_statement_confirmed_by_workbook_with_a_dispute_then_withdrawn(ws, engine):
+    """October's statement of C01 (today 2026-11-20): opening 100.00 (XS1 of 09-20);
+    line 1 XS2 10-05 +250.00 → 350.00; line 2 SK1 10-25 −300.00 → 50.00; closing 50.00.
+    The customer disputes line 1 ("单价应为 9.50") and agrees to line 2: the 争议 sheet lists XS2.
+    The same answers dropped again are skipped; a later statement answering Y on line 1 withdraws it."""
+    import openpyxl
+    from jxc_sheets import kinds
+    from jxc_sheets.sheets.forms import form_layout
+
+    deliver(ws, engine, "XS1", date(2026, 9, 20), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS2", date(2026, 10, 5), ("A001", 25, "10", None))
+    collect(ws, engine, "SK1", date(2026, 10, 25), 300)
+    statement = ws.outbox / "statements" / "2026-10" / "对账单-customer-C01.xlsx"
+    layout = form_layout(kinds.KINDS["statement_confirmation"])
+    sheet = openpyxl.load_workbook(statement)["明细"]
+    assert (sheet[layout.header_cells["opening"]].value, sheet[layout.header_cells["closing"]].value) == (100, 50)
+    lines = [[sheet.cell(layout.table_row + n, layout.columns[key]).value
+              for key in ("line_no", "ref_doc", "debit", "credit", "balance")] for n in (1, 2)]
+    assert lines == [[1, "XS2", 250, 0, 350], [2, "SK1", 0, 300, 50]]
+    assert sheet.cell(layout.table_row + 1, layout.columns["confirm"]).fill.fgColor.rgb.endswith("FFFF00")
+    assert sheet.page_setup.fitToWidth == 1
+
+    no_reason = run_after_drop(ws, engine, answer(statement, ws.inbox / "no-reason.xlsx", {1: ("有异议", None)}))
+    assert [(p.where, p.code) for p in no_reason.problems] == [(f"明细!I{layout.table_row + 1}", "dispute-reason")]
+
+    disputed = answer(statement, ws.inbox / "dz.xlsx", {1: ("有异议", "单价应为 9.50"), 2: ("Y", None)})
+    assert run_after_drop(ws, engine, disputed).status == "posted"
+    rows = sheet_rows(ws.outbox / "money.xlsx", "disputes")
+    assert [(r["partner"], r["doc_no"], r["month"], r["reason"]) for r in rows] == [("C01", "XS2", "2026-10", "单价应为 9.50")]
+
+    again = answer(statement, ws.inbox / "dz-again.xlsx", {1: ("有异议", "单价应为 9.50"), 2: ("Y", None)})
+    assert run_after_drop(ws, engine, again).status == "skipped"
+    with engine.connect() as conn:
+        d = schema.documents
+        assert conn.execute(select(d.c.id).where(d.c.kind == "statement_confirmation")).all().__len__() == 1
+
+    agreed = answer(statement, ws.inbox / "dz-ok.xlsx", {1: ("Y", None)})
+    assert run_after_drop(ws, engine, agreed).status == "posted"
+    assert sheet_rows(ws.outbox / "money.xlsx", "disputes") == []
+
+
+def run_after_drop(settings, engine, path: Path):
+    return run_files(settings, engine)[path.name]

@@ -36,16 +36,22 @@ def check_money(conn: Connection, docs: Sequence[Document], data: MasterData) ->
     if not docs:
         return MoneyChecked((), (), ())
     problems: list[Problem] = []
-    resolved = sorted((with_money_hash(_resolve(doc, data, problems)) for doc in docs), key=lambda d: d.doc_date)
+    resolved = sorted((_numbered(with_money_hash(_resolve(doc, data, problems))) for doc in docs), key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
     problems += check_settlements(conn, [d for d in new if d.kind in ledger_money.FUNDS_KINDS])
     problems += check_opening(conn, [d for d in new if d.kind == "opening_ar_ap"])
+    problems += check_statement_lines(conn, [d for d in new if d.kind == "statement_confirmation"])
     return MoneyChecked(tuple(new), tuple(posted), tuple(problems))
+
+
+SIDES = {"customer": "customer", "客户": "customer", "supplier": "supplier", "供应商": "supplier"}
 
 
 def _resolve(doc: Document, data: MasterData, problems: list[Problem]) -> Document:
     kind = kinds.KINDS[doc.kind]
     header = dict(doc.header)
+    if doc.kind == "statement_confirmation":
+        return _resolve_statement(doc, data, problems)
     for f in kind.header:
         if f.ref and header.get(f.key):
             header[f.key] = _known(f.ref, header[f.key], data, doc.where.get(f.key, ""), problems)
@@ -62,12 +68,49 @@ def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Pro
     return found
 
 
+def _resolve_statement(doc: Document, data: MasterData, problems: list[Problem]) -> Document:
+    """A confirmation's lines belong to the statement's partner."""
+    header = dict(doc.header)
+    side = SIDES.get((header.get("side") or "").lower())
+    if not header.get("partner"):
+        return doc  # answered at its cell already
+    if side is None:
+        problems.append(problem("statement-line-unknown", doc.where.get("side", ""), header.get("side"),
+                                ref=doc.doc_no, partner=header.get("partner")))
+        return doc
+    header["side"] = side
+    header["partner"] = _known(f"{side}s", header["partner"], data, doc.where.get("partner", ""), problems)
+    lines = tuple(replace(line, side=side, partner=header["partner"]) for line in doc.lines)
+    return replace(doc, header=header, lines=lines)
+
+
+def _numbered(doc: Document) -> Document:
+    """A confirmation is recorded under its statement's number and its content: the same
+    answers dropped twice are the same document (skipped), later answers a new one."""
+    if doc.kind != "statement_confirmation":
+        return doc
+    return replace(doc, doc_no=f"{doc.doc_no}#{doc.content_hash[:8]}")
+
+
+def check_statement_lines(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
+    """Each line answered names a document of the statement's partner."""
+    i = schema.money_items
+    problems = []
+    for doc in docs:
+        refs = {l.ref_doc for l in doc.lines}
+        known = set(conn.execute(select(i.c.ref).where(i.c.side == doc.header["side"], i.c.partner == doc.header["partner"],
+                                                       i.c.ref.in_(sorted(refs)))).scalars()) if refs else set()
+        problems += [problem("statement-line-unknown", line.where.get("ref_doc", ""), line.ref_doc, ref=line.ref_doc,
+                             partner=doc.header["partner"]) for line in doc.lines if line.ref_doc not in known]
+    return problems
+
+
 def with_money_hash(doc: Document) -> Document:
     content = {
         "kind": doc.kind,
         "header": {k: _plain(v) for k, v in sorted(doc.header.items())},
         "lines": [[l.ref_doc, _plain(l.amount), l.remark, l.side, l.partner, _plain(l.ref_date), _plain(l.due_date),
-                   l.advance] for l in doc.lines],
+                   l.advance] + ([l.line_no, l.confirm] if l.confirm else []) for l in doc.lines],
     }
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     return replace(doc, content_hash=digest)

@@ -121,11 +121,15 @@ def post_money(conn: Connection, docs: Sequence[Document], file_id: int | None) 
     bulk.insert_rows(conn, schema.money_lines, [
         dict(document_id=doc_id, line_no=line.line_no, ref_doc=line.ref_doc, amount=line.amount, side=line.side,
              partner=line.partner, ref_date=line.ref_date, due_date=line.due_date, advance=line.advance,
-             remark=line.remark)
+             remark=line.remark, confirm=line.confirm)
         for doc_id, doc in zip(ids, docs) for line in doc.lines])
     touched: set[Partner] = set()
     for doc_id, doc in zip(ids, docs):
-        touched |= (_post_funds(conn, doc_id, doc) if doc.kind in FUNDS_KINDS else _post_opening(conn, doc_id, doc))
+        if doc.kind in FUNDS_KINDS:
+            touched |= _post_funds(conn, doc_id, doc)
+        elif doc.kind == "opening_ar_ap":
+            touched |= _post_opening(conn, doc_id, doc)
+        # a statement confirmation is its lines: recorded, it moves no money
     chain.seal(conn, ids, [_Row(row, doc_id) for doc_id, row in zip(ids, doc_rows)], [])
     return touched
 
@@ -486,3 +490,83 @@ def account_balances(conn: Connection) -> dict[str, Decimal]:
     moved = {account: _money(total) for account, total in
              conn.execute(select(f.c.account, _raw(func.sum(f.c.amount))).group_by(f.c.account))}
     return {a.code: (a.opening_balance or ZERO) + moved.get(a.code, ZERO) for a in funds_accounts(conn)}
+
+
+@dataclass(frozen=True)
+class Dispute:
+    side: str
+    partner: str
+    name: str
+    doc_no: str  # the document disputed
+    statement: str  # the statement whose line was disputed
+    month: str
+    disputed_on: date
+    reason: str
+
+
+def open_disputes(conn: Connection) -> list[Dispute]:
+    """Statement lines whose latest answer is 有异议, unless a later confirmation agreed to
+    them or the document disputed has been reversed (the correction posted)."""
+    d, ml = schema.documents, schema.money_lines
+    rows = conn.execute(select(ml.c.side, ml.c.partner, ml.c.ref_doc, ml.c.confirm, ml.c.remark, d.c.id, d.c.doc_no,
+                               d.c.doc_date, d.c.due_date)
+                        .join(d, d.c.id == ml.c.document_id).where(d.c.kind == "statement_confirmation")
+                        .order_by(d.c.id, ml.c.line_no)).all()
+    latest = {}
+    for r in rows:
+        latest[(r.side, r.partner, r.ref_doc)] = r
+    disputed = {key: r for key, r in latest.items() if r.confirm == "dispute"}
+    if not disputed:
+        return []
+    original = d.alias("original")
+    reversed_refs = set(conn.execute(select(original.c.doc_no).join(d, d.c.reverses == original.c.id)).scalars())
+    names = partner_names(conn)
+    return [Dispute(side, partner, names.get((side, partner), ""), ref, r.doc_no.split("#")[0],
+                    r.due_date.strftime("%Y-%m") if r.due_date else "", r.doc_date, r.remark)
+            for (side, partner, ref), r in sorted(disputed.items()) if ref not in reversed_refs]
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    line_no: int
+    ref_date: date
+    kind: str
+    ref_doc: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    side: str
+    partner: str
+    name: str
+    month: date  # its first day
+    opening: Decimal
+    lines: tuple[StatementLine, ...]
+    closing: Decimal
+
+
+def statements(conn: Connection, month: date, end: date) -> list[Statement]:
+    """对账单 of the month starting `month`, up to `end`: every partner with a balance or a
+    document in it; the opening balance, each item (document, payment) in date order with
+    the balance after it, the closing balance."""
+    i, d = schema.money_items, schema.documents
+    names = partner_names(conn)
+    opening = {(r.side, r.partner): _money(r.total) for r in conn.execute(
+        select(i.c.side, i.c.partner, _raw(func.sum(i.c.amount)).label("total"))
+        .where(i.c.doc_date < month).group_by(i.c.side, i.c.partner))}
+    items = defaultdict(list)
+    for r in conn.execute(select(i.c.side, i.c.partner, i.c.doc_date, d.c.kind, i.c.ref, i.c.amount)
+                          .join(d, d.c.id == i.c.document_id)
+                          .where(i.c.doc_date >= month, i.c.doc_date <= end).order_by(i.c.doc_date, i.c.id)):
+        items[(r.side, r.partner)].append(r)
+    found = []
+    for key in sorted(set(items) | {k for k, v in opening.items() if v}):
+        balance, lines = opening.get(key, ZERO), []
+        for n, r in enumerate(items.get(key, []), start=1):
+            balance += r.amount
+            lines.append(StatementLine(n, r.doc_date, r.kind, r.ref, max(r.amount, ZERO), max(-r.amount, ZERO), balance))
+        found.append(Statement(*key, names.get(key, ""), month, opening.get(key, ZERO), tuple(lines), balance))
+    return found

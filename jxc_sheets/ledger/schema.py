@@ -325,8 +325,10 @@ money_lines = Table(
     Column("ref_date", Date),
     Column("due_date", Date),
     Column("advance", Boolean, nullable=False, default=False),
-    Column("remark", Text, nullable=False, default=""),
+    Column("remark", Text, nullable=False, default=""),  # a disputed statement line's reason
+    Column("confirm", String(8), nullable=False, default=""),  # a statement line's: Y | dispute
     Index("ix_money_lines_document", "document_id"),
+    Index("ix_money_lines_ref", "side", "partner", "ref_doc"),
 )
 
 money_items = Table(

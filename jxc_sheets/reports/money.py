@@ -9,12 +9,15 @@ them (ledger/money.py: document_amounts). The rules are in ledger/money.py.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from openpyxl.styles import PatternFill
 from sqlalchemy import Connection
 
+from .. import kinds
 from ..ledger import money
+from ..sheets.forms import write_form
 from .book import Book, Column
 
 KIND = "money"
@@ -39,6 +42,10 @@ JOURNAL_COLUMNS = (
     Column("amount_in", "收入", "money", 14), Column("amount_out", "支出", "money", 14),
     Column("balance", "余额", "money", 14),
 )
+DISPUTE_COLUMNS = (
+    *PARTNER, Column("doc_no", "单号", width=16), Column("statement", "对账单号", width=28),
+    Column("month", "对账月份", width=10), Column("disputed_on", "提出日期", "date"), Column("reason", "异议原因", width=40),
+)
 DUE_COLUMNS = (
     *PARTNER, Column("doc_no", "单号", width=16), Column("doc_date", "单据日期", "date"),
     Column("due_date", "到期日", "date"), Column("open", "未结金额", "money", 14), Column("days_left", "剩余天数", "int"),
@@ -51,4 +58,52 @@ def write_money(conn: Connection, path: Path, today: date) -> None:
         book.add_table("aging", AGING_COLUMNS, money.aging(conn, today))
         book.add_table("journal", JOURNAL_COLUMNS, money.funds_journal(conn, today))
         book.add_table("due_soon", DUE_COLUMNS, money.falling_due(conn, today, DUE_SOON_DAYS))
+        book.add_table("disputes", DISPUTE_COLUMNS, money.open_disputes(conn))
         book.add_meta(KIND)
+
+
+# --- 对账单: statements a partner confirms ------------------------------------------
+
+STATEMENTS = "statements"
+CONFIRM_FILL = PatternFill("solid", fgColor="FFFF00")
+
+
+def statement_months(today: date) -> list[date]:
+    """Last month's statements (the ones sent out) and this month's so far."""
+    this = today.replace(day=1)
+    return [(this - timedelta(days=1)).replace(day=1), this]
+
+
+def write_statements(conn: Connection, folder: Path, today: date) -> list[Path]:
+    """outbox/statements/YYYY-MM/对账单-SIDE-PARTNER.xlsx for every partner with a balance or a
+    document in the month: a statement_confirmation form, filled, its 确认 column yellow."""
+    written = []
+    for month in statement_months(today):
+        next_month = (month + timedelta(days=32)).replace(day=1)
+        end = min(today, next_month - timedelta(days=1))
+        for statement in money.statements(conn, month, end):
+            path = folder / f"{month:%Y-%m}" / f"对账单-{statement.side}-{statement.partner}.xlsx"
+            written.append(write_statement(path, statement, end))
+    return written
+
+
+def write_statement(path: Path, statement: money.Statement, on: date) -> Path:
+    kind = kinds.KINDS["statement_confirmation"]
+    header = {"doc_no": f"DZ-{statement.month:%Y-%m}-{statement.side}-{statement.partner}", "doc_date": on,
+              "side": statement.side, "partner": statement.partner, "month": f"{statement.month:%Y-%m}",
+              "opening": statement.opening, "closing": statement.closing}
+    lines = [{"line_no": l.line_no, "ref_date": l.ref_date, "kind": _kind_label(l.kind), "ref_doc": l.ref_doc,
+              "debit": l.debit, "credit": l.credit, "balance": l.balance} for l in statement.lines]
+
+    def finish(wb, layout) -> None:
+        ws = wb["明细"]
+        ws["A1"] = f"对账单 statement · {statement.name or statement.partner} · {statement.month:%Y-%m}"
+        column = layout.columns["confirm"]
+        for row in range(layout.table_row, layout.table_row + len(lines) + 1):
+            ws.cell(row, column).fill = CONFIRM_FILL
+
+    return write_form(path, kind, header=header, lines=lines, finish=finish)
+
+
+def _kind_label(kind: str) -> str:
+    return f"{kinds.KINDS[kind].zh} {kind}" if kind in kinds.KINDS else kind

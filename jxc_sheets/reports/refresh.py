@@ -49,6 +49,7 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
         if settings.config.orders.reorder_forms:
             written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
+        written += money.write_statements(conn, outbox / money.STATEMENTS, today)
     return written
 
 
