@@ -99,6 +99,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "settle-over": ("核销金额超过单据 {ref} 的未结金额 {open}", "more than {ref} has open ({open})"),
     "settle-over-amount": ("核销金额合计 {settled} 超过本单金额 {amount}", "the lines settle {settled}, more than the amount {amount}"),
     "opening-repeated": ("{party_zh} {partner} 的期初单据 {ref} 已经登记过", "the opening item {ref} of {partner} is recorded already"),
+    "same-account": ("转出账户与转入账户相同", "from_account and to_account are the same"),
+    "income-or-expense": ("收入与支出只填一个", "fill exactly one of income and expense"),
     "confirm-value": ("确认只能填 Y (无误) 或 有异议 (也可填 N)", "confirm must be Y (agreed) or N (disputed)"),
     "dispute-reason": ("有异议时请写明异议原因", "a disputed line needs its reason"),
     "statement-line-unknown": ("对账单没有这一行: {partner} 的单据 {ref}; 请使用 outbox/statements/ 中的对账单",

@@ -156,6 +156,9 @@ class MoneyLine:
     due_date: date | None = None
     advance: bool = False  # an opening advance (预收 / 预付): owed the other way
     confirm: str = ""  # a statement line's: "Y" agreed, "dispute" (有异议, the reason in remark)
+    account: str = ""  # a transfer's from account
+    to_account: str = ""  # a transfer's to account
+    category: str = ""  # other income (amount +) or expense (amount -)
 
 
 @dataclass(frozen=True)

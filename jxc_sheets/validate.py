@@ -294,7 +294,8 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) ->
 
 
 def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:
-    """The documents a receipt or payment settles, or the items of opening receivables/payables."""
+    """A money document's lines: the documents a receipt or payment settles, opening
+    receivables/payables, transfers, other income and expense, or a statement's answers."""
     for number, raw in enumerate(raw_lines, start=1):
         found: list[Problem] = []
         values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines if not f.info}
@@ -312,6 +313,16 @@ def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Proble
         if kind.name == "opening_ar_ap" and len(sides) != 1:
             found.append(problem("opening-partner", where["customer"] if "customer" in where else "",
                                  " / ".join(values[s] for s in sides)))
+        if kind.name == "funds_transfer" and values.get("from_account") and values["from_account"] == values.get("to_account"):
+            found.append(problem("same-account", where["to_account"], values["to_account"]))
+        if kind.name == "income_expense":
+            flows = [key for key in ("income", "expense") if values.get(key) is not None]
+            if len(flows) != 1:
+                found.append(problem("income-or-expense", where["income"] if "income" in where else "", ""))
+            elif values.get(flows[0]) == 0:
+                found.append(problem("amount-positive", where[flows[0]], "0"))
+            else:
+                amount = values[flows[0]] if flows[0] == "income" else -values[flows[0]]
         problems += found
         if found:
             continue
@@ -319,7 +330,8 @@ def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Proble
         yield MoneyLine(values.get("line_no") or number, values.get("settle_doc") or values.get("ref_doc") or "", amount,
                         values.get("remark") or "", where, side, values.get(side) or "" if side else "",
                         values.get("ref_date"), values.get("due_date"), bool(values.get("advance")),
-                        confirm)
+                        confirm, values.get("from_account") or "", values.get("to_account") or "",
+                        values.get("category") or "")
 
 
 AGREED = {"y", "yes", "是", "确认", "无误", "ok"}

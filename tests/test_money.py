@@ -340,3 +340,30 @@ def test_a_statement_confirmed_by_workbook_with_a_dispute_then_withdrawn(ws, eng
 
 def run_after_drop(settings, engine, path: Path):
     return run_files(settings, engine)[path.name]
+
+
+def test_transfers_and_other_income_and_expense_move_the_funds_journal(ws, engine):
+    """CASH 500.00 opening; BANK1 10,000.00. ZZ1 (11-02): CASH → BANK1 400.00.
+    QT1 (11-03) on BANK1: 利息 income 12.34, 手续费 expense 5.00.
+    CASH: 500.00 − 400.00 = 100.00; BANK1: 10,000.00 + 400.00 + 12.34 − 5.00 = 10,407.34.
+    A transfer to the same account and a line with both income and expense are refused at their cells."""
+    moved = drop(ws, engine, "zz.xlsx", "funds_transfer", {"doc_no": "ZZ1", "doc_date": date(2026, 11, 2)},
+                 [{"from_account": "CASH", "to_account": "BANK1", "amount": "400.00"}])
+    assert moved.status == "posted", moved.problems
+    other = drop(ws, engine, "qt.xlsx", "income_expense", {"doc_no": "QT1", "doc_date": date(2026, 11, 3), "account": "BANK1"},
+                 [{"category": "利息", "income": "12.34"}, {"category": "手续费", "expense": 5}])
+    assert other.status == "posted", other.problems
+    with engine.connect() as conn:
+        assert money.account_balances(conn) == {"BANK1": Q("10407.34"), "CASH": Q("100.00")}
+    journal = [(r["account"], r["doc_no"], r["category"], r["amount_in"], r["amount_out"], r["balance"])
+               for r in sheet_rows(ws.outbox / "money.xlsx", "journal")]
+    assert journal == [("BANK1", None, None, 0, 0, 10000), ("BANK1", "ZZ1", None, 400, 0, 10400),
+                       ("BANK1", "QT1", "利息", 12.34, 0, 10412.34), ("BANK1", "QT1", "手续费", 0, 5, 10407.34),
+                       ("CASH", None, None, 0, 0, 500), ("CASH", "ZZ1", None, 0, 400, 100)]
+
+    bad = drop(ws, engine, "bad.xlsx", "funds_transfer", {"doc_no": "ZZ2", "doc_date": date(2026, 11, 4)},
+               [{"from_account": "CASH", "to_account": "CASH", "amount": 1}])
+    assert [(p.where, p.code) for p in bad.problems] == [("明细!B8", "same-account")]
+    both = drop(ws, engine, "both.xlsx", "income_expense", {"doc_no": "QT2", "doc_date": date(2026, 11, 4), "account": "CASH"},
+                [{"category": "杂项", "income": 1, "expense": 1}])
+    assert [(p.where, p.code) for p in both.problems] == [("明细!B8", "income-or-expense")]

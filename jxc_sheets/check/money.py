@@ -55,9 +55,17 @@ def _resolve(doc: Document, data: MasterData, problems: list[Problem]) -> Docume
     for f in kind.header:
         if f.ref and header.get(f.key):
             header[f.key] = _known(f.ref, header[f.key], data, doc.where.get(f.key, ""), problems)
-    lines = tuple(replace(line, partner=_known(f"{line.side}s", line.partner, data, line.where.get(line.side, ""), problems))
-                  if line.partner else line for line in doc.lines)
+    lines = tuple(_resolve_line(line, data, problems) for line in doc.lines)
     return replace(doc, header=header, lines=lines)
+
+
+def _resolve_line(line: MoneyLine, data: MasterData, problems: list[Problem]) -> MoneyLine:
+    def known(ref: str, key: str, code: str) -> str:
+        return _known(ref, code, data, line.where.get(key, ""), problems) if code else code
+
+    return replace(line, partner=known(f"{line.side}s", line.side, line.partner),
+                   account=known("funds_accounts", "from_account", line.account),
+                   to_account=known("funds_accounts", "to_account", line.to_account))
 
 
 def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Problem]) -> str:
@@ -110,7 +118,8 @@ def with_money_hash(doc: Document) -> Document:
         "kind": doc.kind,
         "header": {k: _plain(v) for k, v in sorted(doc.header.items())},
         "lines": [[l.ref_doc, _plain(l.amount), l.remark, l.side, l.partner, _plain(l.ref_date), _plain(l.due_date),
-                   l.advance] + ([l.line_no, l.confirm] if l.confirm else []) for l in doc.lines],
+                   l.advance] + ([l.line_no, l.confirm] if l.confirm else [])
+                  + ([l.account, l.to_account, l.category] if l.account or l.category else []) for l in doc.lines],
     }
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     return replace(doc, content_hash=digest)

@@ -121,7 +121,8 @@ def post_money(conn: Connection, docs: Sequence[Document], file_id: int | None) 
     bulk.insert_rows(conn, schema.money_lines, [
         dict(document_id=doc_id, line_no=line.line_no, ref_doc=line.ref_doc, amount=line.amount, side=line.side,
              partner=line.partner, ref_date=line.ref_date, due_date=line.due_date, advance=line.advance,
-             remark=line.remark, confirm=line.confirm)
+             remark=line.remark, confirm=line.confirm, account=line.account, to_account=line.to_account,
+             category=line.category)
         for doc_id, doc in zip(ids, docs) for line in doc.lines])
     touched: set[Partner] = set()
     for doc_id, doc in zip(ids, docs):
@@ -129,6 +130,8 @@ def post_money(conn: Connection, docs: Sequence[Document], file_id: int | None) 
             touched |= _post_funds(conn, doc_id, doc)
         elif doc.kind == "opening_ar_ap":
             touched |= _post_opening(conn, doc_id, doc)
+        elif doc.kind in ("funds_transfer", "income_expense"):
+            _post_entries(conn, doc_id, doc)
         # a statement confirmation is its lines: recorded, it moves no money
     chain.seal(conn, ids, [_Row(row, doc_id) for doc_id, row in zip(ids, doc_rows)], [])
     return touched
@@ -149,6 +152,22 @@ def _post_funds(conn: Connection, doc_id: int, doc: Document) -> set[Partner]:
                                           doc_date=doc.doc_date, due_date=doc.doc_date, amount=-amount)])
     settle_named(conn, item_id, side, partner, [(line.ref_doc, line.amount) for line in doc.lines], doc_id, doc.doc_date)
     return {(side, partner)}
+
+
+def _post_entries(conn: Connection, doc_id: int, doc: Document) -> None:
+    """A transfer takes the amount out of one account into another; other income (+) and
+    expense (-) move the header's account, under their category."""
+    entries = []
+    for line in doc.lines:
+        if doc.kind == "funds_transfer":
+            entries += [(line.account, -line.amount, ""), (line.to_account, line.amount, "")]
+        else:
+            entries.append((doc.header["account"], line.amount, line.category))
+        bulk.insert_rows(conn, schema.fund_entries, [
+            dict(document_id=doc_id, line_no=line.line_no, account=account, doc_date=doc.doc_date, amount=amount,
+                 partner="", category=category, remark=line.remark or doc.header.get("remark") or "")
+            for account, amount, category in entries])
+        entries = []
 
 
 def _post_opening(conn: Connection, doc_id: int, doc: Document) -> set[Partner]:

@@ -327,6 +327,9 @@ money_lines = Table(
     Column("advance", Boolean, nullable=False, default=False),
     Column("remark", Text, nullable=False, default=""),  # a disputed statement line's reason
     Column("confirm", String(8), nullable=False, default=""),  # a statement line's: Y | dispute
+    Column("account", String(64), nullable=False, default=""),  # a transfer's from and to accounts
+    Column("to_account", String(64), nullable=False, default=""),
+    Column("category", Text, nullable=False, default=""),  # other income and expense
     Index("ix_money_lines_document", "document_id"),
     Index("ix_money_lines_ref", "side", "partner", "ref_doc"),
 )
