@@ -223,7 +223,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
     validated = validate(item.raws)
     with engine.begin() as conn:
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
-                        settings.config.orders, settings.config.counts)
+                        settings.config.orders, settings.config.counts, settings.config.money)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()

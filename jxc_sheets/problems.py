@@ -105,6 +105,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dispute-reason": ("有异议时请写明异议原因", "a disputed line needs its reason"),
     "statement-line-unknown": ("对账单没有这一行: {partner} 的单据 {ref}; 请使用 outbox/statements/ 中的对账单",
                                "the statement has no such line: {ref} of {partner}; use the workbook from outbox/statements/"),
+    "credit-limit": ("超出信用额度: 客户 {customer} 额度 {limit}, 现有应收 {open}, 本单 {amount}, 超出 {over}; 请先收款或调整额度",
+                     "over the credit limit: {customer} may owe {limit}, owes {open}, and this adds {amount}: {over} over; "
+                     "collect first or raise the limit"),
     # warnings: the file posts, the processing log shows them
     "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
                         "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),

@@ -367,3 +367,23 @@ def test_transfers_and_other_income_and_expense_move_the_funds_journal(ws, engin
     both = drop(ws, engine, "both.xlsx", "income_expense", {"doc_no": "QT2", "doc_date": date(2026, 11, 4), "account": "CASH"},
                 [{"category": "杂项", "income": 1, "expense": 1}])
     assert [(p.where, p.code) for p in both.problems] == [("明细!B8", "income-or-expense")]
+
+
+def test_a_delivery_past_the_credit_limit_is_refused_or_by_config_warned(ws, engine):
+    """C01's 信用额度 is 5,000.00. XS1 400 × 10.00 = 4,000.00 posts. XS2 120 × 10.00 = 1,200.00 would make
+    5,200.00: refused at the customer cell, 200.00 over. SO1 100 × 10.00 = 1,000.00 makes exactly 5,000.00:
+    not past it, posts. With money.credit_limit: warn, XS2 posts and the log carries the warning."""
+    deliver(ws, engine, "XS1", date(2026, 11, 2), ("A001", 400, "10", None))
+    refused = drop(ws, engine, "XS2.xlsx", "delivery", {"doc_no": "XS2", "doc_date": date(2026, 11, 3), "warehouse": "WH1",
+                                                        "customer": "C01"}, [{"sku": "A001", "qty": 120, "unit_price": 10}])
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!E4", "credit-limit")]
+    assert "200.00" in refused.problems[0].en
+    order = drop(ws, engine, "SO1.xlsx", "sales_order", {"doc_no": "SO1", "doc_date": date(2026, 11, 3), "customer": "C01"},
+                 [{"sku": "A001", "qty": 100, "unit_price": 10}])
+    assert order.status == "posted", order.problems
+
+    warn = Settings(Config.model_validate({"money": {"credit_limit": "warn"}}), ws.root)
+    again = drop(warn, engine, "XS2b.xlsx", "delivery", {"doc_no": "XS2", "doc_date": date(2026, 11, 3), "warehouse": "WH1",
+                                                         "customer": "C01"}, [{"sku": "A001", "qty": 120, "unit_price": 10}])
+    assert again.status == "posted" and any("credit-limit" in note for note in again.notes)
+    assert balance(engine) == Q("5200.00")

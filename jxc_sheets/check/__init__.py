@@ -20,14 +20,14 @@ from typing import Sequence
 from sqlalchemy import Connection
 
 from .. import kinds
-from ..config import CountsConfig, OrdersConfig
+from ..config import CountsConfig, MoneyConfig, OrdersConfig
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .counts import check_counts
 from .master import check_master_row, resolve, resolve_code
-from .money import check_money
+from .money import check_credit, check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
@@ -56,7 +56,7 @@ class Checked:
 
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
-          count_rules: CountsConfig = CountsConfig()) -> Checked:
+          count_rules: CountsConfig = CountsConfig(), money_rules: MoneyConfig = MoneyConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
@@ -70,8 +70,11 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
     if not allow_negative_stock:
         problems += check_stock(conn, counts.documents, data.warehouses)
+    credit = check_credit(conn, counts.documents, money_rules)
+    warnings = orders.warnings + (tuple(credit) if money_rules.credit_limit == "warn" else ())
+    problems += credit if money_rules.credit_limit == "refuse" else []
     return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
-                   orders.notes + counts.notes, orders.warnings, orders.fulfilments, orders.closures, counts.results,
+                   orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
                    counts.decisions, money.to_post)
 
 

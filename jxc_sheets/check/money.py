@@ -15,6 +15,7 @@ from typing import Sequence
 from sqlalchemy import Connection, select
 
 from .. import kinds
+from ..config import MoneyConfig
 from ..ledger import money as ledger_money
 from ..ledger import schema
 from ..problems import problem
@@ -196,4 +197,34 @@ def check_opening(conn: Connection, docs: Sequence[Document]) -> list[Problem]:
                 problems.append(problem("opening-repeated", line.where.get("ref_doc", ""), line.ref_doc, ref=line.ref_doc,
                                         partner=line.partner, party_zh=PARTY_ZH[line.side]))
             seen.add(key)
+    return problems
+
+
+CREDIT_KINDS = ("sales_order", "delivery")
+
+
+def check_credit(conn: Connection, docs: Sequence[Document], rules: MoneyConfig) -> list[Problem]:
+    """A sales order or delivery may not take its customer's receivable past their 信用额度:
+    what is open now (advances count against it), plus this file's earlier documents of the
+    customer, plus this one at Σ qty × price, each line to the cent. Refused at the customer
+    cell, or only warned (`money.credit_limit: warn`): the caller decides by the rule."""
+    wanted = [d for d in docs if d.kind in CREDIT_KINDS and d.header.get("customer")]
+    if not wanted:
+        return []
+    c = schema.customers
+    customers = sorted({d.header["customer"] for d in wanted})
+    limits = dict(conn.execute(select(c.c.code, c.c.credit_limit).where(c.c.code.in_(customers), c.c.credit_limit.is_not(None))).all())
+    running = {code: ledger_money.balance_of(conn, "customer", code) for code in limits}
+    problems = []
+    for doc in wanted:
+        customer = doc.header["customer"]
+        if customer not in limits:
+            continue
+        amount = sum((ledger_money.cents(l.qty_entered * l.unit_price) for l in doc.lines if l.unit_price is not None),
+                     Decimal(0))
+        if running[customer] + amount > limits[customer]:
+            problems.append(problem("credit-limit", doc.where.get("customer", ""), customer, customer=customer,
+                                    limit=limits[customer], open=running[customer], amount=amount,
+                                    over=running[customer] + amount - limits[customer]))
+        running[customer] += amount
     return problems
