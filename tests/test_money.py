@@ -387,3 +387,17 @@ def test_a_delivery_past_the_credit_limit_is_refused_or_by_config_warned(ws, eng
                                                          "customer": "C01"}, [{"sku": "A001", "qty": 120, "unit_price": 10}])
     assert again.status == "posted" and any("credit-limit" in note for note in again.notes)
     assert balance(engine) == Q("5200.00")
+
+
+def test_the_dashboard_shows_cash_by_account_receivables_overdue_and_payables_due_this_week(ws, engine):
+    """Today 2026-11-20. XS1 10-01 + 30 days = due 10-31: 100.00 overdue for C01. CG1, a receipt from S01
+    (60 days) of 09-22: 20 × 5.00 = 100.00 due 11-21, tomorrow: due this week. BANK1 10,000.00, CASH 500.00."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    received = drop(ws, engine, "CG1.xlsx", "receipt", {"doc_no": "CG1", "doc_date": date(2026, 9, 22), "warehouse": "WH1",
+                                                        "supplier": "S01"}, [{"sku": "A001", "qty": 20, "unit_cost": 5}])
+    assert received.status == "posted", received.problems
+    page = (ws.outbox / "index.html").read_text(encoding="utf-8")
+    panel = page.split("资金与往来")[1].split("</section>")[0]
+    assert "BANK1 工行基本户</td><td class=\"num\">10,000.00" in panel and "CASH 现金</td><td class=\"num\">500.00" in panel
+    assert "C01 宏达商贸</td><td class=\"num short-qty\">100.00" in panel
+    assert "CG1" in panel and "2026-11-21" in panel

@@ -9,7 +9,9 @@ them (ledger/money.py: document_amounts). The rules are in ledger/money.py.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl.styles import PatternFill
@@ -60,6 +62,34 @@ def write_money(conn: Connection, path: Path, today: date) -> None:
         book.add_table("due_soon", DUE_COLUMNS, money.falling_due(conn, today, DUE_SOON_DAYS))
         book.add_table("disputes", DISPUTE_COLUMNS, money.open_disputes(conn))
         book.add_meta(KIND)
+
+
+# --- the dashboard's money panel -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overdue:
+    partner: str
+    name: str
+    overdue: Decimal  # open past its due date
+
+
+@dataclass(frozen=True)
+class MoneyPanel:
+    accounts: list[tuple[str, str, Decimal]]  # code, name, balance
+    overdue: list[Overdue]  # customers with receivables past due, most first
+    payables_due: list[money.DueItem]  # to suppliers within the week
+    disputes: int
+
+
+def money_panel(conn: Connection, today: date) -> MoneyPanel:
+    """Cash by account, receivables overdue, payables due this week (today and the next 6 days)."""
+    balances = money.account_balances(conn)
+    accounts = [(a.code, a.name, balances[a.code]) for a in money.funds_accounts(conn)]
+    overdue = [Overdue(r.partner, r.name, r.open_total - r.not_due) for r in money.aging(conn, today)
+               if r.side == "customer" and r.open_total > r.not_due]
+    due = [d for d in money.falling_due(conn, today, 6) if d.side == "supplier"]
+    return MoneyPanel(accounts, sorted(overdue, key=lambda o: o.overdue, reverse=True), due,
+                      len(money.open_disputes(conn)))
 
 
 # --- 对账单: statements a partner confirms ------------------------------------------
