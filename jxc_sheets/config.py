@@ -221,6 +221,11 @@ class FinanceConfig(_Section):
     prepared_by: str = "jxc"  # 制单人
 
 
+class MoneyConfig(_Section):
+    # a sales order or delivery that takes a customer past its 信用额度: refused at its cell, or posted with a warning
+    credit_limit: Literal["refuse", "warn"] = "refuse"
+
+
 class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
@@ -265,6 +270,7 @@ class Config(_Section):
     counts: CountsConfig = CountsConfig()
     costing: CostingConfig = CostingConfig()
     finance: FinanceConfig = FinanceConfig()
+    money: MoneyConfig = MoneyConfig()
     reports: ReportsConfig = ReportsConfig()
 
 

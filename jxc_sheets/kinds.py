@@ -37,6 +37,7 @@ class Category(str, Enum):
     STOCK = "stock"
     ORDER = "order"  # orders and plans: posted as open lines, they move no stock
     COUNT = "count"  # stock counts and their approvals: they move the variance, if any
+    MONEY = "money"  # receipts and payments of funds, opening receivables/payables: they move no stock
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Kind:
     partner_field: str | None = None
     fulfils: str | None = None  # the order kind a document of this kind fulfils through its ref_doc
     template: bool = True  # a blank form in templates/ (an approval is only ever written by jxc)
+    anchor: str = "sku"  # the line field whose label the reader finds the line table by
     description: str = ""
 
     @property
@@ -113,6 +115,10 @@ class Kind:
     @property
     def is_count(self) -> bool:
         return self.category is Category.COUNT
+
+    @property
+    def is_money(self) -> bool:
+        return self.category is Category.MONEY
 
 
 T, C, D, Q, M, K, I, B, U, MONTH, RATE = (
@@ -158,6 +164,9 @@ DOC_TAIL = (PREPARED_BY, REMARK)
 STOCK_LINE = (SKU, QTY, UNIT)
 
 
+PAYMENT_DAYS = Field("payment_days", "账期天数", I, hint="单据日期起多少天到期, 留空为 0 / days from the document date to its due date")
+
+
 def _partners(name: str, zh: str, *extra: Field) -> Kind:
     return Kind(
         name, zh, Category.MASTER, header=(),
@@ -189,8 +198,10 @@ KINDS: dict[str, Kind] = {
         ),
         _partners("suppliers", "供应商",
                   Field("lead_time_days", "交货提前期天数", I, hint="物料未填提前期时使用 / used when the item has none"),
+                  PAYMENT_DAYS, PARTNER_TAX_RATE),
+        _partners("customers", "客户", PAYMENT_DAYS,
+                  Field("credit_limit", "信用额度", M, hint="应收余额上限, 留空不限 / the most this customer may owe; empty = no limit"),
                   PARTNER_TAX_RATE),
-        _partners("customers", "客户", PARTNER_TAX_RATE),
         Kind(
             "items", "物料", Category.MASTER, header=(),
             lines=(
@@ -353,7 +364,95 @@ KINDS.update({k.name: k for k in (
     ),
 )})
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "items")
+# --- the money side: funds accounts, receipts and payments of funds, opening receivables/payables
+ACCOUNT = Field("account", "资金账户", C, True, ref="funds_accounts")
+AMOUNT = Field("amount", "金额", M, True, hint="大于 0; 可写 1200.00 或 ￥1,200.00元 / greater than 0")
+SETTLE_LINES = (
+    Field("settle_doc", "核销单号", C, hint="要核销的出入库单或期初单号; 不填则按最早未结的自动核销"
+                                       " / the document this settles; none = the oldest open ones first"),
+    Field("settle_amount", "核销金额", M, hint="留空即该单未结金额 / empty = what is open on it"),
+    LINE_REMARK,
+)
+
+KINDS.update({k.name: k for k in (
+    Kind(
+        "funds_accounts", "资金账户", Category.MASTER, header=(),
+        lines=(Field("code", "账户编码", C, True), Field("name", "账户名称", T, True),
+               Field("type", "类型", T, hint="现金 cash 或 银行 bank"),
+               Field("bank_account", "银行账号", T),
+               Field("opening_balance", "期初余额", M, hint="启用日的余额 / the balance on the opening date"),
+               Field("opening_date", "期初日期", D, hint="期初余额的日期 / the date of the opening balance"),
+               Field("remark", "备注", T)),
+        key="code",
+    ),
+    Kind(
+        "collection", "收款", Category.MONEY,
+        header=(*DOC_HEADER, CUSTOMER, ACCOUNT, AMOUNT, *DOC_TAIL), lines=SETTLE_LINES,
+        partner_field="customer", anchor="settle_doc",
+        description="收款单 / money received from a customer: settles deliveries, the rest is an advance (预收)",
+    ),
+    Kind(
+        "payment", "付款", Category.MONEY,
+        header=(*DOC_HEADER, SUPPLIER, ACCOUNT, AMOUNT, *DOC_TAIL), lines=SETTLE_LINES,
+        partner_field="supplier", anchor="settle_doc",
+        description="付款单 / money paid to a supplier: settles receipts, the rest is an advance (预付)",
+    ),
+    Kind(
+        "opening_ar_ap", "期初应收应付", Category.MONEY,
+        header=(DOC_NO, Field("doc_date", "截至日期", D, True, hint="期初数截至日期 / as-of date"), *DOC_TAIL),
+        lines=(Field("customer", "客户", C, ref="customers", hint="应收填客户 / a receivable: the customer"),
+               Field("supplier", "供应商", C, ref="suppliers", hint="应付填供应商 / a payable: the supplier"),
+               Field("ref_doc", "原单号", C, True, hint="原始单据号, 收付款可按它核销 / the original number; payments settle it by this"),
+               Field("ref_date", "原单日期", D, hint="留空即截至日期 / empty = the as-of date"),
+               Field("due_date", "到期日", D, hint="留空按账期天数 / empty = by the partner's payment days"),
+               Field("amount", "金额", M, True, hint="大于 0 / greater than 0"),
+               Field("advance", "预收预付", B, hint="Y = 这是对方预付给我们(预收)或我们预付给对方(预付)的款"
+                                                  " / Y = an advance received from the customer or paid to the supplier"),
+               LINE_REMARK),
+        anchor="ref_doc",
+        description="期初应收应付 / receivables and payables open when jxc starts, one line per document",
+    ),
+    Kind(
+        "funds_transfer", "资金转账", Category.MONEY,
+        header=(*DOC_HEADER, *DOC_TAIL),
+        lines=(Field("from_account", "转出账户", C, True, ref="funds_accounts"),
+               Field("to_account", "转入账户", C, True, ref="funds_accounts"),
+               Field("amount", "金额", M, True, hint="大于 0 / greater than 0"), LINE_REMARK),
+        anchor="from_account",
+        description="资金转账 / money moved between funds accounts, e.g. cash deposited at the bank",
+    ),
+    Kind(
+        "income_expense", "其他收支", Category.MONEY,
+        header=(*DOC_HEADER, ACCOUNT, *DOC_TAIL),
+        lines=(Field("category", "收支类别", T, True, hint="如 房租、利息、运费 / e.g. rent, interest, freight"),
+               Field("income", "收入", M, hint="收入填这里 / money in"), Field("expense", "支出", M, hint="支出填这里 / money out"),
+               LINE_REMARK),
+        anchor="category",
+        description="其他收支 / other income and expense of a funds account, by category",
+    ),
+    Kind(
+        "statement_confirmation", "对账确认", Category.MONEY,
+        header=(Field("doc_no", "对账单号", C, True), Field("doc_date", "对账日期", D, True),
+                Field("side", "往来类型", T, True, hint="customer 客户 / supplier 供应商"),
+                Field("partner", "往来单位", C, True),
+                Field("month", "对账月份", MONTH, True),
+                Field("opening", "期初余额", M, info=True), Field("closing", "期末余额", M, info=True),
+                Field("confirmed_by", "确认人", T), REMARK),
+        lines=(Field("line_no", "行号", I, True),
+               *(Field(key, zh, t, info=True) for key, zh, t in (
+                   ("ref_date", "日期", D), ("kind", "单据类型", T))),
+               Field("ref_doc", "单号", C, True),
+               *(Field(key, zh, M, info=True) for key, zh in (("debit", "增加"), ("credit", "减少"), ("balance", "余额"))),
+               Field("confirm", "确认", T, hint="Y = 无误; 有异议 = 不同意, 并在右边写原因 / Y = agreed; 有异议 = disputed, with the reason"),
+               Field("reason", "异议原因", T)),
+        partner_field="partner", anchor="line_no", template=False,
+        description="对账单 / a partner's statement of the month: the yellow 确认 column confirms or disputes each line",
+    ),
+)})
+
+MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
+
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 
 

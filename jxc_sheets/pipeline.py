@@ -32,6 +32,7 @@ from .ledger import counts as ledger_counts
 from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
 from .ledger import methods as ledger_methods
+from .ledger import money as ledger_money
 from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
@@ -185,7 +186,8 @@ def order(item: Loaded) -> tuple:
     if all(kinds.KINDS[n].is_master for n in names):
         return (0, min(kinds.MASTER_ORDER.index(n) for n in names), 1, item.name)
     rank = 1 if "opening" in names else 2
-    within_day = 0 if all(kinds.KINDS[n].is_order for n in names) else 2 if any(kinds.KINDS[n].is_count for n in names) else 1
+    within_day = 0 if all(kinds.KINDS[n].is_order for n in names) else \
+        2 if any(kinds.KINDS[n].is_count or kinds.KINDS[n].is_money for n in names) else 1
     return (rank, _earliest_date(item.raws), within_day, item.name)
 
 
@@ -247,7 +249,8 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
     validated = validate(item.raws)
     with engine.begin() as conn:
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
-                        settings.config.orders, settings.config.counts, settings.config.tax)
+                        settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
+                        money_rules=settings.config.money)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()
@@ -263,14 +266,14 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         notes += tuple(_resolved_note(r) for r in resolving)
     lines = _lines(checked)
     if dry_run:
-        would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.to_post)
-        return Outcome(item.label, "dry-run", item.kind, len(checked.to_post), lines, notes=would + notes)
+        would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.posting)
+        return Outcome(item.label, "dry-run", item.kind, len(checked.posting), lines, notes=would + notes)
     notes += tuple(w.render() for w in reader_warnings(item.raws))
     moved_to = _archive(item, settings, engine, file_id)
     _file_resolved(resolving, settings, engine)
-    return Outcome(item.label, status, item.kind, len(checked.to_post), lines,
+    return Outcome(item.label, status, item.kind, len(checked.posting), lines,
                    notes=notes, moved_to=moved_to, file_hash=item.file_hash,
-                   doc_dates=tuple(sorted({d.doc_date for d in checked.to_post})))
+                   doc_dates=tuple(sorted({d.doc_date for d in checked.posting})))
 
 
 # --- rejected files resolved by a later posting ---------------------------------------
@@ -310,7 +313,7 @@ def _file_resolved(rows: Sequence, settings: Settings, engine: Engine) -> None:
 
 def _lines(checked: Checked) -> int:
     """Lines as the user wrote them: a count's are the skus counted, not the variances it posts."""
-    posted = sum(len(d.lines) for d in checked.to_post if d.kind != "count")
+    posted = sum(len(d.lines) for d in checked.to_post if d.kind != "count") + sum(len(d.lines) or 1 for d in checked.money)
     return posted + sum(len(r.lines) for r in checked.counts) + len(checked.master)
 
 
@@ -320,10 +323,10 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     the rejected files it resolves, told in the processing log."""
     docs = checked.to_post
     sync_costing(conn, settings)
-    status = "posted" if docs or checked.master or checked.closures or checked.decisions else "skipped"
+    status = "posted" if docs or checked.money or checked.master or checked.closures or checked.decisions else "skipped"
     file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
         item.label, item.file_hash, item.kind, status,
-        documents=len(docs) + len(checked.already_posted),
+        documents=len(checked.posting) + len(checked.already_posted),
         lines=_lines(checked),
         warnings="\n".join((*(w.render() for w in warnings), *resolved)) or None))
     ledger_post.upsert_master(conn, checked.master)
@@ -332,6 +335,8 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     ledger_orders.record_closures(conn, checked.closures, closed_by=item.label)
     ledger_counts.record_counts(conn, checked.counts, ids)
     ledger_counts.record_decisions(conn, checked.decisions, ids, decided_by=item.label)
+    partners = ledger_money.record_documents(conn, ids.values()) | ledger_money.post_money(conn, checked.money, file_id)
+    ledger_money.allocate(conn, partners)
     return status, file_id
 
 

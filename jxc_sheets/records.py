@@ -150,13 +150,34 @@ class Line:
     stock_amount: Decimal | None = None  # what the goods are worth in stock: 金额, plus any tax that is not deductible
 
 
+@dataclass(frozen=True, slots=True)
+class MoneyLine:
+    """A line of a money document: a document a receipt or payment settles (核销), or an
+    opening receivable/payable (期初应收应付)."""
+
+    line_no: int
+    ref_doc: str  # the document settled, or the opening item's original number
+    amount: Decimal | None  # None: what is open on `ref_doc`
+    remark: str
+    where: Mapping[str, str]  # field key → cell
+    side: str = ""  # an opening line's: "customer" (receivable) or "supplier" (payable)
+    partner: str = ""  # an opening line's customer or supplier
+    ref_date: date | None = None
+    due_date: date | None = None
+    advance: bool = False  # an opening advance (预收 / 预付): owed the other way
+    confirm: str = ""  # a statement line's: "Y" agreed, "dispute" (有异议, the reason in remark)
+    account: str = ""  # a transfer's from account
+    to_account: str = ""  # a transfer's to account
+    category: str = ""  # other income (amount +) or expense (amount -)
+
+
 @dataclass(frozen=True)
 class Document:
     kind: str
     doc_no: str
     doc_date: date
     header: Mapping[str, Any]  # every header field of the kind, typed
-    lines: tuple[Line, ...]
+    lines: tuple[Line, ...]  # a money document's are MoneyLines
     source: str
     content_hash: str  # of kind, header and lines: the same document dropped twice hashes the same
     where: Mapping[str, str]  # header field key → cell
@@ -204,6 +225,7 @@ class MasterData:
     suppliers: frozenset[str]
     customers: frozenset[str]
     moved_skus: frozenset[str] = frozenset()  # items with movements: their base unit is fixed
+    funds_accounts: frozenset[str] = frozenset()
 
     def codes(self, ref: str) -> Mapping[str, object] | frozenset[str]:
         return self.items if ref == "items" else getattr(self, ref)

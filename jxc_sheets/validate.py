@@ -15,10 +15,10 @@ from . import kinds
 from .kinds import Field, FieldType, Kind
 from .ledger import schema
 from .problems import problem
-from .records import Document, Line, MasterRow, Problem, RawDocument, RawLine, RowCells, Seen
+from .records import Document, Line, MasterRow, MoneyLine, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
     CellError, FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
-    as_month, as_rate, as_units, is_blank, places,
+    as_money, as_month, as_rate, as_units, is_blank, places,
 )
 
 ONE = Decimal(1)
@@ -55,9 +55,9 @@ def validate(raws: Iterable[RawDocument]) -> Validated:
 
 # --- one value -----------------------------------------------------------------
 
-def _number(places_allowed: int) -> Callable[[object], Decimal]:
+def _number(places_allowed: int, read: Callable[[object], Decimal] = as_decimal) -> Callable[[object], Decimal]:
     def parse(value: object) -> Decimal:
-        number = as_decimal(value)
+        number = read(value)
         if places(number) > places_allowed:
             raise Unparseable("too-many-decimals")
         return number
@@ -69,7 +69,7 @@ PARSERS: dict[FieldType, Callable[[object], Any]] = {
     FieldType.CODE: as_code,
     FieldType.DATE: as_date,
     FieldType.QTY: _number(PLACES[FieldType.QTY]),
-    FieldType.MONEY: _number(PLACES[FieldType.MONEY]),
+    FieldType.MONEY: _number(PLACES[FieldType.MONEY], as_money),
     FieldType.COST: _number(PLACES[FieldType.COST]),
     FieldType.INT: as_int,
     FieldType.BOOL: as_bool,
@@ -269,16 +269,20 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     if arrival and doc_date and arrival < doc_date:
         problems.append(problem("arrival-before-date", where.get("arrival_date", raw.sheet), arrival.isoformat(),
                                 arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
+    if kind.is_money and header.get("amount") == 0:
+        problems.append(problem("amount-positive", where.get("amount", raw.sheet), "0"))
     raw_lines = tuple(raw_lines)
     cost = _cost_required(kind, header)
-    if cost is not None and raw_lines and cost.key not in raw_lines[0].cells:
+    if cost is not None and raw_lines and not any(key in raw_lines[0].cells for key in PRICED):
         missing = problem("missing-column", raw.table_at or raw.sheet, label=cost.label)
         problems += [] if missing in problems else [missing]  # once for a batch's documents
         return None
-    lines = tuple(_lines(kind, raw_lines, problems, cost))
-    if not lines and len(problems) == before:
+    lines = tuple(_money_lines(kind, raw_lines, problems) if kind.is_money else _lines(kind, raw_lines, problems, cost))
+    settles_unnamed = any(f.key == "amount" for f in kind.header)  # a receipt or payment may name no document
+    if not lines and len(problems) == before and not settles_unnamed:
         problems.append(problem("file-no-lines", raw.sheet))
-    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
+    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before
+                                                                           and not settles_unnamed):
         return None
     # A document with bad lines is still returned with its good ones, so that the
     # ledger's checks can report their problems in the same round trip; the
@@ -340,3 +344,64 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
             tax=values.get("tax"), gross=values.get("gross"),
         )
+
+
+def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:
+    """A money document's lines: the documents a receipt or payment settles, opening
+    receivables/payables, transfers, other income and expense, or a statement's answers."""
+    for number, raw in enumerate(raw_lines, start=1):
+        found: list[Problem] = []
+        values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines if not f.info}
+        if not found and all(v is None for v in values.values()):
+            continue  # a batch row that names no document: the payment settles the oldest ones
+        where = raw.cells.refs()
+        confirm = _confirmation(values, where, found) if kind.name == "statement_confirmation" else ""
+        if confirm is None:
+            continue  # a statement line nobody answered: neither agreed nor disputed
+        amount = values.get("settle_amount", values.get("amount"))
+        if amount == 0:
+            key = "settle_amount" if "settle_amount" in values else "amount"
+            found.append(problem("amount-positive", where[key] if key in where else "", "0"))
+        sides = [side for side in ("customer", "supplier") if values.get(side)]
+        if kind.name == "opening_ar_ap" and len(sides) != 1:
+            found.append(problem("opening-partner", where["customer"] if "customer" in where else "",
+                                 " / ".join(values[s] for s in sides)))
+        if kind.name == "funds_transfer" and values.get("from_account") and values["from_account"] == values.get("to_account"):
+            found.append(problem("same-account", where["to_account"], values["to_account"]))
+        if kind.name == "income_expense":
+            flows = [key for key in ("income", "expense") if values.get(key) is not None]
+            if len(flows) != 1:
+                found.append(problem("income-or-expense", where["income"] if "income" in where else "", ""))
+            elif values.get(flows[0]) == 0:
+                found.append(problem("amount-positive", where[flows[0]], "0"))
+            else:
+                amount = values[flows[0]] if flows[0] == "income" else -values[flows[0]]
+        problems += found
+        if found:
+            continue
+        side = sides[0] if sides else ""
+        yield MoneyLine(values.get("line_no") or number, values.get("settle_doc") or values.get("ref_doc") or "", amount,
+                        values.get("remark") or "", where, side, values.get(side) or "" if side else "",
+                        values.get("ref_date"), values.get("due_date"), bool(values.get("advance")),
+                        confirm, values.get("from_account") or "", values.get("to_account") or "",
+                        values.get("category") or "")
+
+
+AGREED = {"y", "yes", "是", "确认", "无误", "ok"}
+DISPUTED = {"有异议", "异议", "n", "no", "否", "不同意"}
+
+
+def _confirmation(values: dict, where, found: list[Problem]) -> str | None:
+    """A statement line's answer: "Y", "dispute" (with its reason), or None when left empty."""
+    answer = (values.get("confirm") or "").lower()
+    if not answer:
+        return None
+    if answer in AGREED:
+        return "Y"
+    if answer not in DISPUTED:
+        found.append(problem("confirm-value", where["confirm"], values["confirm"]))
+        return ""
+    if not values.get("reason"):
+        found.append(problem("dispute-reason", where["reason"] if "reason" in where else where["confirm"], ""))
+    values["remark"] = values.get("reason")
+    return "dispute"

@@ -13,7 +13,9 @@ Problem at the cell. Decisions (documented in the README, 表单):
 - dates: real date cells, Excel serial numbers, and text such as 2026-11-03,
   2026/11/3, 2026.11.3, 2026年11月3日, 20261103 (as text, or as the number
   Excel saves when 20261103 is typed into a General cell);
-- months (a sales plan's): 2026-12, 2026/12, 2026年12月, 202612, or any date in the month.
+- months (a sales plan's): 2026-12, 2026/12, 2026年12月, 202612, or any date in the month;
+- amounts (money fields) may carry the currency as staff write it: ￥1,200.00元, RMB 1200,
+  1200元整; anything else around the number (12万, $1200, 1.200,00) is refused, not guessed.
 """
 from __future__ import annotations
 
@@ -108,6 +110,30 @@ def as_decimal(value: object) -> Decimal:
         return Decimal(text.replace(",", "").replace(" ", ""))
     except InvalidOperation as e:  # pragma: no cover - the pattern admits only valid numbers
         raise Unparseable("not-a-number") from e
+
+
+_CURRENCY_BEFORE = ("¥", "RMB", "CNY", "人民币")  # NFKC reads the full-width ￥ as ¥
+_CURRENCY_AFTER = ("元整", "元", "圆")
+
+
+def as_money(value: object) -> Decimal:
+    """An amount, its currency sign and 元 dropped when what remains is a plain number."""
+    if not isinstance(value, str):
+        return as_decimal(value)
+    text = normalise(value)
+    sign, rest = (text[0], text[1:].strip()) if text[:1] in "+-" else ("", text)
+    for mark in _CURRENCY_BEFORE:
+        if rest.upper().startswith(mark):
+            rest = rest[len(mark):].strip()
+            break
+    for mark in _CURRENCY_AFTER:
+        if rest.endswith(mark):
+            rest = rest[:-len(mark)].strip()
+            break
+    try:
+        return as_decimal(sign + rest)
+    except Unparseable as e:
+        raise Unparseable("not-an-amount") from e
 
 
 def places(number: Decimal) -> int:

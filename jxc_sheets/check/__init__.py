@@ -9,7 +9,8 @@
 - counts: counts against the book at their date, approvals of their variances;
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
-  nothing is dated on or before a posted count of its item.
+  nothing is dated on or before a posted count of its item;
+- money: receipts and payments of funds settle documents of their own partner that are open.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -20,7 +21,8 @@ from typing import Sequence
 
 from sqlalchemy import Connection
 
-from ..config import CountsConfig, OrdersConfig, TaxConfig
+from .. import kinds
+from ..config import CountsConfig, MoneyConfig, OrdersConfig, TaxConfig
 from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
@@ -28,6 +30,7 @@ from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
+from .money import check_credit, check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
@@ -47,14 +50,24 @@ class Checked:
     closures: tuple[Closure, ...] = field(default=())
     counts: tuple[CountResult, ...] = field(default=())
     decisions: tuple[Decision, ...] = field(default=())
+    money: tuple[Document, ...] = field(default=())  # receipts and payments of funds, opening receivables/payables
+
+    @property
+    def posting(self) -> tuple[Document, ...]:
+        """Every document this file posts, stock and money."""
+        return self.to_post + self.money
 
 
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
-          count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig()) -> Checked:
+          count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
+          money_rules: MoneyConfig = MoneyConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
+    money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
+    documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
+    problems += [*money.problems, *check_periods(conn, money.to_post)]
     resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
@@ -75,8 +88,12 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
         problems += check_stock(conn, counts.documents, data.warehouses)
     else:
         warnings += tuple(uncosted_issues(conn, counts.documents, {sku: item.std_cost for sku, item in data.items.items()}))
-    return Checked(counts.documents, tuple(posted), rows, tuple(problems), orders.notes + counts.notes,
-                   warnings, orders.fulfilments, orders.closures, counts.results, counts.decisions)
+    credit = check_credit(conn, counts.documents, money_rules)
+    warnings += tuple(credit) if money_rules.credit_limit == "warn" else ()
+    problems += credit if money_rules.credit_limit == "refuse" else []
+    return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
+                   orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
+                   counts.decisions, money.to_post)
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

@@ -121,7 +121,19 @@ def _running_balances_in_valuation_order(conn: Connection) -> None:
             balance_qty=bindparam("balance_qty"), balance_value=bindparam("balance_value")), fixes)
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing, 6: _v6_tax_and_corrections}
+def _v7_money(conn: Connection) -> None:
+    """Payment terms and credit limits on partners; every delivery, receipt and return
+    already posted becomes a receivable or payable (money.py), settled by nothing yet."""
+    from . import money
+    _add_columns(conn, schema.customers, "payment_days", "credit_limit")
+    _add_columns(conn, schema.suppliers, "payment_days")
+    d = schema.documents
+    ids = conn.execute(select(d.c.id).where(d.c.kind.in_(money.STOCK_ITEMS)).order_by(d.c.id)).scalars().all()
+    money.allocate(conn, money.record_documents(conn, ids))
+
+
+STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
+                                                  6: _v6_tax_and_corrections, 7: _v7_money}
 
 
 def prepare(engine: Engine) -> int:

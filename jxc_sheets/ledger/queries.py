@@ -55,7 +55,8 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
     moved: set[str] = set()
     for batch in chunks(sorted(set(moved_of))):
         moved |= set(conn.execute(select(schema.balances.c.sku).where(schema.balances.c.sku.in_(batch)).distinct()).scalars())
-    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved))
+    return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved),
+                      codes(schema.funds_accounts))
 
 
 def partner_tax_rates(conn: Connection, codes: Iterable[str]) -> dict[str, Decimal]:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select
 
 from ..problems import problem
 from .. import clock, kinds
-from . import chain, orders, periods, queries, schema
+from . import chain, money, orders, periods, queries, schema
 from . import costing
 from .errors import LedgerError
 from .post import NewMovement, append_movements
@@ -51,15 +51,17 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
                remark=f"冲销 {original.doc_no} / reversal of {original.doc_no}")
     new_id = conn.execute(insert(d).values(**row)).inserted_primary_key[0]
     lines = conn.execute(select(schema.lines).where(schema.lines.c.document_id == original.id)).all()
-    conn.execute(insert(schema.lines), [
-        {**{c.name: getattr(l, c.name) for c in schema.lines.c if c.name != "id"},
-         "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
-    ])
+    if lines:  # a receipt or payment of funds has none
+        conn.execute(insert(schema.lines), [
+            {**{c.name: getattr(l, c.name) for c in schema.lines.c if c.name != "id"},
+             "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
+        ])
     # goods still in transit are taken back where they would arrive, once they have
     movements = [NewMovement(new_id, mv.line_no, mv.kind, max(on, mv.doc_date), mv.sku, mv.warehouse, -mv.qty,
                              costing.REVERSE, linked_to=mv.id) for mv in moves]
     append_movements(conn, movements)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
+    money.reverse_money(conn, original.id, new_id, new_no, on)
     chain.seal(conn, [new_id])
     return new_no
 

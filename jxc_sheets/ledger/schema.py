@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 6  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 7  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -94,8 +94,10 @@ def _partner_table(name: str, *extra: Column) -> Table:
 
 
 suppliers = _partner_table("suppliers", Column("lead_time_days", Integer),  # v2
+                           Column("payment_days", Integer),  # v7: due date = document date + these days
                            Column("tax_rate", Cost()))  # v6: a fraction, 0.13; overrides the items'
-customers = _partner_table("customers", Column("tax_rate", Cost()))  # v6
+customers = _partner_table("customers", Column("payment_days", Integer), Column("credit_limit", Money()),  # v7
+                           Column("tax_rate", Cost()))  # v6
 
 items = Table(
     "items", metadata,
@@ -323,4 +325,84 @@ costing_methods = Table(
     Column("recorded_at", DateTime, nullable=False),
 )
 
-MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items}
+# --- v7, the money side (ledger/money.py) ------------------------------------------
+
+funds_accounts = Table(
+    "funds_accounts", metadata,  # cash and bank accounts
+    Column("code", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False, default=""),
+    Column("bank_account", Text, nullable=False, default=""),
+    Column("opening_balance", Money()),
+    Column("opening_date", Date),
+    Column("remark", Text, nullable=False, default=""),
+)
+
+money_lines = Table(
+    "money_lines", metadata,  # the lines of a money document as entered: settle_doc, or an opening item
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("ref_doc", String(64), nullable=False, default=""),
+    Column("amount", Money()),
+    Column("side", String(8), nullable=False, default=""),
+    Column("partner", String(64), nullable=False, default=""),
+    Column("ref_date", Date),
+    Column("due_date", Date),
+    Column("advance", Boolean, nullable=False, default=False),
+    Column("remark", Text, nullable=False, default=""),  # a disputed statement line's reason
+    Column("confirm", String(8), nullable=False, default=""),  # a statement line's: Y | dispute
+    Column("account", String(64), nullable=False, default=""),  # a transfer's from and to accounts
+    Column("to_account", String(64), nullable=False, default=""),
+    Column("category", Text, nullable=False, default=""),  # other income and expense
+    Index("ix_money_lines_document", "document_id"),
+    Index("ix_money_lines_ref", "side", "partner", "ref_doc"),
+)
+
+money_items = Table(
+    "money_items", metadata,  # what a partner owes or is owed, one row per document (or opening line)
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False, default=0),  # an opening line's; 0 for a whole document
+    Column("side", String(8), nullable=False),  # customer (receivable) | supplier (payable)
+    Column("partner", String(64), nullable=False),
+    Column("ref", String(64), nullable=False),  # the document number a payment names it by
+    Column("doc_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    # signed: + raises what the customer owes us (what we owe the supplier): a delivery, a
+    # receipt, an opening item; - lowers it: a receipt or payment of funds, a return, an advance
+    Column("amount", Money(), nullable=False),
+    Index("ix_money_items_partner", "side", "partner"),
+    Index("ix_money_items_ref", "side", "ref"),
+    Index("ix_money_items_document", "document_id"),
+)
+
+settlements = Table(
+    "settlements", metadata,  # 核销: a credit item paying a debit item; a negative amount undoes one
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("debit_item_id", Integer, ForeignKey("money_items.id"), nullable=False),
+    Column("credit_item_id", Integer, ForeignKey("money_items.id"), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("doc_date", Date, nullable=False),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),  # the posting that made it
+    Index("ix_settlements_debit", "debit_item_id"),
+    Index("ix_settlements_credit", "credit_item_id"),
+)
+
+fund_entries = Table(
+    "fund_entries", metadata,  # money into (+) or out of (-) a funds account
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False, default=0),
+    Column("account", String(64), nullable=False),
+    Column("doc_date", Date, nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("partner", String(64), nullable=False, default=""),
+    Column("category", Text, nullable=False, default=""),
+    Column("remark", Text, nullable=False, default=""),
+    Index("ix_fund_entries_account", "account", "doc_date"),
+    Index("ix_fund_entries_document", "document_id"),
+)
+
+MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,
+                 "funds_accounts": funds_accounts}

@@ -213,6 +213,14 @@ class Book:
         sheet.autofilter(0, 0, max(rows, 1), len(columns) - 1)
         return sheet
 
+    def add_meta(self, kind: str, version: int = 1) -> None:
+        """A hidden `_meta` sheet naming what the workbook is, so a program never has to go by its file name."""
+        sheet = self.workbook.add_worksheet("_meta")
+        for row, (key, value) in enumerate((("kind", kind), ("version", version))):
+            sheet.write_string(row, 0, key)
+            sheet.write(row, 1, value)
+        sheet.hide()
+
     def write_labels(self, sheet: Worksheet, row: int, col: int, columns: tuple[Column, ...]) -> None:
         for offset, column in enumerate(columns):
             sheet.write_string(row, col + offset, column.label, self.header_format)

@@ -18,6 +18,7 @@ from .. import config
 from ..kinds import kind_of
 from ..ledger import counts as ledger_counts
 from . import data, order_data
+from .money import money_panel
 from .counts import accuracy_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -181,6 +182,7 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
         backorders=backorders[:ORDER_ROWS], backorders_more=max(len(backorders) - ORDER_ROWS, 0),
         held=ledger_counts.count_lines(conn, only_held=True)[:ORDER_ROWS],
         accuracy=accuracy_rows(conn)[-COUNT_ROWS:][::-1],
+        funds=money_panel(conn, now.date()),
         files=[_file_view(f) for f in data.recent_files(conn, settings.config.reports.recent_files)],
         watchers=_watchers(settings),
         money=money,

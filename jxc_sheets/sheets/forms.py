@@ -85,6 +85,7 @@ LIST_COLUMNS: dict[str, tuple[str, str]] = {
     "warehouses": ("warehouses", "warehouse"),
     "suppliers": ("suppliers", "supplier"),
     "customers": ("customers", "customer"),
+    "funds_accounts": ("funds_accounts", "funds_account"),
 }
 
 
@@ -105,6 +106,7 @@ class Choices:
     warehouses: tuple[str, ...] = ()
     suppliers: tuple[str, ...] = ()
     customers: tuple[str, ...] = ()
+    funds_accounts: tuple[str, ...] = ()
 
 
 # --- layout ------------------------------------------------------------------
@@ -164,6 +166,7 @@ def choices_from(conn) -> Choices:
         warehouses=codes(select(schema.warehouses.c.code)),
         suppliers=codes(select(schema.suppliers.c.code)),
         customers=codes(select(schema.customers.c.code)),
+        funds_accounts=codes(select(schema.funds_accounts.c.code)),
     )
 
 

@@ -438,7 +438,7 @@ def _find_table(rows: list[Row], labels: dict[str, str], anchor: str) -> tuple[i
 # --- one form ------------------------------------------------------------------
 
 def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[list[RawDocument], list[Problem]]:
-    anchor = kind.key or "sku"
+    anchor = kind.key or kind.anchor
     header_labels = label_index(kind.header)
     table_fields = kind.lines if kind.is_master else (*kind.lines, *kind.header)
     table_labels = label_index(table_fields)
@@ -541,7 +541,7 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
     for name, kind_rows in by_kind.items():
         kind = kinds.KINDS[name]
         labels = label_index((*kind.lines, *kind.header))
-        table = _find_table([label_row], labels, "sku")
+        table = _find_table([label_row], labels, kind.anchor)
         if table is None:
             return [], [problem("file-no-table", sheet)]
         line_rows = _below_labels(kind_rows, table[1], labels)

@@ -1,0 +1,596 @@
+"""Ledger, the money side (往来与资金): receivables and payables, their settlement, and
+the funds accounts. Inside the caller's transaction, like post.py.
+
+- Every delivery and sales return is an item of its customer, every receipt and purchase
+  return an item of its supplier, at `document_amounts`; an opening line is an item of
+  its own. A receipt of funds (收款单) or a payment (付款单) is an item that lowers what
+  is owed, and an entry in its funds account.
+- Items are signed: + raises what the customer owes us (what we owe the supplier), - lowers
+  it. A partner's balance is the sum of their items.
+- A settlement (核销) pairs a credit item (-) with a debit item (+). Named settlements are
+  made first; what is left of any credit then settles the partner's oldest open debits
+  (by due date), now or when a later document posts: an advance (预收 / 预付) waits.
+- Append-only: a reversal adds a negating item, undoes the original's settlements with
+  negative ones, and settles the original against its reversal.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import BigInteger, Connection, case, func, insert, select, type_coerce
+
+from .. import clock
+from ..records import Document
+from . import bulk, chain, queries, schema
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+# the stock kinds that are items: (side, sign, the line's unit field)
+STOCK_ITEMS = {
+    "delivery": ("customer", +1, "unit_price"), "sales_return": ("customer", -1, "unit_price"),
+    "receipt": ("supplier", +1, "unit_cost"), "purchase_return": ("supplier", -1, "unit_cost"),
+}
+FUNDS_KINDS = {"collection": ("customer", +1), "payment": ("supplier", -1)}  # side, sign in the funds account
+SIDE_OF_KIND = {**{k: v[0] for k, v in STOCK_ITEMS.items()}, **{k: v[0] for k, v in FUNDS_KINDS.items()}}
+Partner = tuple[str, str]  # (side, code)
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def document_amounts(conn: Connection, ids: Iterable[int]) -> dict[int, Decimal]:
+    """The amount each stock document is a receivable or payable at: the sum of its lines'
+    价税合计 (check/tax.py; what the invoice says, tax included), or for lines posted
+    before it existed qty entered × unit price (deliveries, sales returns) or × unit cost
+    (receipts, purchase returns), each rounded to the cent, half up. A reversal's comes
+    out negative. Documents of other kinds, and lines without a price, count 0."""
+    d, l = schema.documents, schema.lines
+    found = {doc_id: ZERO for doc_id in ids}
+    for batch in queries.chunks(sorted(found)):
+        rows = conn.execute(select(l.c.document_id, d.c.kind, l.c.qty_entered, l.c.unit_price, l.c.unit_cost, l.c.gross)
+                            .join(d, d.c.id == l.c.document_id).where(l.c.document_id.in_(batch)))
+        for r in rows:
+            if r.kind not in STOCK_ITEMS:
+                continue
+            if r.gross is not None:
+                found[r.document_id] += r.gross if r.qty_entered >= 0 else -r.gross
+                continue
+            price = getattr(r, STOCK_ITEMS[r.kind][2])
+            if price is not None:
+                found[r.document_id] += cents(r.qty_entered * price)
+    return found
+
+
+def payment_days(conn: Connection, side: str, codes: Iterable[str]) -> dict[str, int]:
+    table = schema.MASTER_TABLES[f"{side}s"]
+    days = {}
+    for batch in queries.chunks(sorted(set(codes))):
+        days.update({code: n or 0 for code, n in conn.execute(
+            select(table.c.code, table.c.payment_days).where(table.c.code.in_(batch)))})
+    return days
+
+
+# --- items born from stock documents ---------------------------------------------------
+
+def record_documents(conn: Connection, ids: Iterable[int]) -> set[Partner]:
+    """The items of the deliveries, receipts and returns among `ids` (posted just now);
+    returns the partners touched. A return naming its delivery (receipt) settles it first."""
+    d = schema.documents
+    rows = []
+    for batch in queries.chunks(sorted(ids)):
+        rows += conn.execute(select(d.c.id, d.c.kind, d.c.doc_no, d.c.doc_date, d.c.partner, d.c.ref_doc)
+                             .where(d.c.id.in_(batch), d.c.kind.in_(STOCK_ITEMS))).all()
+    if not rows:
+        return set()
+    amounts = document_amounts(conn, [r.id for r in rows])
+    days = {side: payment_days(conn, side, [r.partner for r in rows if STOCK_ITEMS[r.kind][0] == side])
+            for side in ("customer", "supplier")}
+    items = []
+    for r in rows:
+        side, sign, _unit = STOCK_ITEMS[r.kind]
+        items.append(dict(document_id=r.id, line_no=0, side=side, partner=r.partner, ref=r.doc_no, doc_date=r.doc_date,
+                          due_date=r.doc_date + timedelta(days=days[side].get(r.partner, 0)), amount=sign * amounts[r.id]))
+    item_ids = _insert_items(conn, items)
+    for r, item_id, item in zip(rows, item_ids, items):
+        if item["amount"] < 0 and r.ref_doc:
+            settle_named(conn, item_id, item["side"], item["partner"], [(r.ref_doc, None)], r.id, r.doc_date)
+    return {(item["side"], item["partner"]) for item in items}
+
+
+def _insert_items(conn: Connection, items: Sequence[dict]) -> list[int]:
+    if not items:
+        return []
+    t = schema.money_items
+    return [row[0] for row in conn.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), list(items))]
+
+
+# --- money documents ----------------------------------------------------------------
+
+def post_money(conn: Connection, docs: Sequence[Document], file_id: int | None) -> set[Partner]:
+    """Posts receipts and payments of funds and opening receivables/payables; returns the
+    partners touched (for `allocate`)."""
+    if not docs:
+        return set()
+    from .post import _document_row  # the documents row is the same as a stock document's
+
+    now = clock.now()
+    d = schema.documents
+    doc_rows = [_document_row(doc, file_id, now) for doc in docs]
+    ids = [row[0] for row in conn.execute(insert(d).returning(d.c.id, sort_by_parameter_order=True), doc_rows)]
+    bulk.insert_rows(conn, schema.money_lines, [
+        dict(document_id=doc_id, line_no=line.line_no, ref_doc=line.ref_doc, amount=line.amount, side=line.side,
+             partner=line.partner, ref_date=line.ref_date, due_date=line.due_date, advance=line.advance,
+             remark=line.remark, confirm=line.confirm, account=line.account, to_account=line.to_account,
+             category=line.category)
+        for doc_id, doc in zip(ids, docs) for line in doc.lines])
+    touched: set[Partner] = set()
+    for doc_id, doc in zip(ids, docs):
+        if doc.kind in FUNDS_KINDS:
+            touched |= _post_funds(conn, doc_id, doc)
+        elif doc.kind == "opening_ar_ap":
+            touched |= _post_opening(conn, doc_id, doc)
+        elif doc.kind in ("funds_transfer", "income_expense"):
+            _post_entries(conn, doc_id, doc)
+        # a statement confirmation is its lines: recorded, it moves no money
+    chain.seal(conn, ids, [_Row(row, doc_id) for doc_id, row in zip(ids, doc_rows)], [])
+    return touched
+
+
+class _Row:
+    def __init__(self, values: Mapping, doc_id: int):
+        self.__dict__.update(values, id=doc_id)
+
+
+def _post_funds(conn: Connection, doc_id: int, doc: Document) -> set[Partner]:
+    side, sign = FUNDS_KINDS[doc.kind]
+    partner, amount = doc.header[side], doc.header["amount"]
+    conn.execute(insert(schema.fund_entries).values(
+        document_id=doc_id, line_no=0, account=doc.header["account"], doc_date=doc.doc_date, amount=sign * amount,
+        partner=partner, category="", remark=doc.header.get("remark") or ""))
+    [item_id] = _insert_items(conn, [dict(document_id=doc_id, line_no=0, side=side, partner=partner, ref=doc.doc_no,
+                                          doc_date=doc.doc_date, due_date=doc.doc_date, amount=-amount)])
+    settle_named(conn, item_id, side, partner, [(line.ref_doc, line.amount) for line in doc.lines], doc_id, doc.doc_date)
+    return {(side, partner)}
+
+
+def _post_entries(conn: Connection, doc_id: int, doc: Document) -> None:
+    """A transfer takes the amount out of one account into another; other income (+) and
+    expense (-) move the header's account, under their category."""
+    entries = []
+    for line in doc.lines:
+        if doc.kind == "funds_transfer":
+            entries += [(line.account, -line.amount, ""), (line.to_account, line.amount, "")]
+        else:
+            entries.append((doc.header["account"], line.amount, line.category))
+        bulk.insert_rows(conn, schema.fund_entries, [
+            dict(document_id=doc_id, line_no=line.line_no, account=account, doc_date=doc.doc_date, amount=amount,
+                 partner="", category=category, remark=line.remark or doc.header.get("remark") or "")
+            for account, amount, category in entries])
+        entries = []
+
+
+def _post_opening(conn: Connection, doc_id: int, doc: Document) -> set[Partner]:
+    days = {side: payment_days(conn, side, [l.partner for l in doc.lines if l.side == side])
+            for side in ("customer", "supplier")}
+    items = []
+    for line in doc.lines:
+        on = line.ref_date or doc.doc_date
+        due = line.due_date or on + timedelta(days=days[line.side].get(line.partner, 0))
+        items.append(dict(document_id=doc_id, line_no=line.line_no, side=line.side, partner=line.partner,
+                          ref=line.ref_doc, doc_date=on, due_date=due, amount=-line.amount if line.advance else line.amount))
+    _insert_items(conn, items)
+    return {(item["side"], item["partner"]) for item in items}
+
+
+# --- settling --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OpenItem:
+    id: int
+    document_id: int
+    side: str
+    partner: str
+    ref: str
+    doc_date: date
+    due_date: date
+    amount: Decimal
+    open: Decimal  # + what is still owed on a debit; - what is still unspent of a credit
+
+
+def _settled_sums():
+    s = schema.settlements
+    debit = select(s.c.debit_item_id.label("item_id"), s.c.amount.label("amount"))
+    credit = select(s.c.credit_item_id.label("item_id"), (-s.c.amount).label("amount"))
+    both = debit.union_all(credit).subquery()
+    return select(both.c.item_id, func.sum(both.c.amount).label("settled")).group_by(both.c.item_id).subquery()
+
+
+def open_items(conn: Connection, where=None, on: date | None = None) -> list[OpenItem]:
+    """Items not settled in full, oldest due first; `where` narrows the items (a SQL
+    condition on money_items). With `on`, as they stood at the end of that day."""
+    i, s = schema.money_items, schema.settlements
+    if on is None:
+        settled = _settled_sums()
+    else:
+        debit = select(s.c.debit_item_id.label("item_id"), s.c.amount.label("amount")).where(s.c.doc_date <= on)
+        credit = select(s.c.credit_item_id.label("item_id"), (-s.c.amount).label("amount")).where(s.c.doc_date <= on)
+        both = debit.union_all(credit).subquery()
+        settled = select(both.c.item_id, func.sum(both.c.amount).label("settled")).group_by(both.c.item_id).subquery()
+    remaining = _raw(i.c.amount - func.coalesce(settled.c.settled, 0))
+    query = (select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date, i.c.amount,
+                    remaining.label("open"))
+             .outerjoin(settled, settled.c.item_id == i.c.id).where(remaining != 0)
+             .order_by(i.c.side, i.c.partner, i.c.due_date, i.c.doc_date, i.c.id))
+    if where is not None:
+        query = query.where(where)
+    if on is not None:
+        query = query.where(i.c.doc_date <= on)
+    return [OpenItem(*_scaled(r)) for r in conn.execute(query)]
+
+
+def _scaled(row) -> tuple:
+    """`open` is computed in SQL over the stored integers: back to Decimal cents."""
+    values = list(row)
+    values[-1] = _money(values[-1])
+    return tuple(values)
+
+
+def open_by_ref(conn: Connection, side: str, refs: Iterable[str]) -> dict[str, list[OpenItem]]:
+    """The debit items on `side` named `refs`, settled or not (open 0), by ref."""
+    i = schema.money_items
+    settled = _settled_sums()
+    found: dict[str, list[OpenItem]] = defaultdict(list)
+    for batch in queries.chunks(sorted(set(refs))):
+        query = (select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date,
+                        i.c.amount, _raw(i.c.amount - func.coalesce(settled.c.settled, 0)).label("open"))
+                 .outerjoin(settled, settled.c.item_id == i.c.id)
+                 .where(i.c.side == side, i.c.ref.in_(batch), i.c.amount > 0).order_by(i.c.id))
+        for r in conn.execute(query):
+            found[r.ref].append(OpenItem(*_scaled(r)))
+    return found
+
+
+def settle_named(conn: Connection, credit_id: int, side: str, partner: str,
+                 named: Sequence[tuple[str, Decimal | None]], document_id: int, on: date) -> None:
+    """Settles the debits `named` (ref, amount; None: what is open on it, as far as the credit
+    goes) with the credit item `credit_id`. The check stage has made sure they are the
+    partner's and open; what does not fit is left (never a settlement above what is open)."""
+    if not named:
+        return
+    i = schema.money_items
+    credit = -conn.execute(select(i.c.amount).where(i.c.id == credit_id)).scalar_one()
+    found = open_by_ref(conn, side, [ref for ref, _amount in named])
+    left = {item.id: item.open for items in found.values() for item in items if item.partner == partner}
+    rows = []
+    for ref, amount in named:
+        for item in found.get(ref, []):
+            if item.partner != partner or left[item.id] <= 0 or credit <= 0:
+                continue
+            take = min(left[item.id], credit, amount if amount is not None else credit)
+            rows.append(dict(debit_item_id=item.id, credit_item_id=credit_id, amount=take,
+                             doc_date=max(on, item.doc_date), document_id=document_id))
+            left[item.id] -= take
+            credit -= take
+            break
+    bulk.insert_rows(conn, schema.settlements, rows)
+
+
+def allocate(conn: Connection, partners: Iterable[Partner], document_id: int | None = None) -> None:
+    """What is unspent of each partner's credits settles their open debits, oldest due first
+    (the oldest credit first): payments left unnamed, advances, returns."""
+    i = schema.money_items
+    rows = []
+    for side, partner in sorted(set(partners)):
+        items = open_items(conn, (i.c.side == side) & (i.c.partner == partner))
+        debits = [[item, item.open] for item in items if item.open > 0]
+        credits = [[item, -item.open] for item in sorted(items, key=lambda it: (it.doc_date, it.id)) if item.open < 0]
+        for debit in debits:
+            for credit in credits:
+                if debit[1] <= 0:
+                    break
+                take = min(debit[1], credit[1])
+                if take <= 0:
+                    continue
+                rows.append(dict(debit_item_id=debit[0].id, credit_item_id=credit[0].id, amount=take,
+                                 doc_date=max(debit[0].doc_date, credit[0].doc_date),
+                                 document_id=document_id or max(debit[0].document_id, credit[0].document_id)))
+                debit[1] -= take
+                credit[1] -= take
+    bulk.insert_rows(conn, schema.settlements, rows)
+
+
+# --- reversal ----------------------------------------------------------------------
+
+def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal_no: str, on: date) -> set[Partner]:
+    """The money side of `jxc reverse`: the original's items are taken back (what they had
+    settled re-opens, then settles anew with what is unspent) and its funds entries negated."""
+    i, s, f = schema.money_items, schema.settlements, schema.fund_entries
+    items = conn.execute(select(i).where(i.c.document_id == original_id).order_by(i.c.id)).all()
+    undo = []
+    for item in items:
+        pairs = conn.execute(select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("amount"))
+                             .where((s.c.debit_item_id == item.id) | (s.c.credit_item_id == item.id))
+                             .group_by(s.c.debit_item_id, s.c.credit_item_id)).all()
+        undo += [dict(debit_item_id=p.debit_item_id, credit_item_id=p.credit_item_id,
+                      amount=-_money(p.amount), doc_date=on, document_id=reversal_id)
+                 for p in pairs if p.amount]
+    bulk.insert_rows(conn, s, undo)
+    new_ids = _insert_items(conn, [dict(document_id=reversal_id, line_no=item.line_no, side=item.side,
+                                        partner=item.partner, ref=reversal_no, doc_date=on, due_date=on,
+                                        amount=-item.amount) for item in items])
+    bulk.insert_rows(conn, s, [
+        dict(debit_item_id=item.id if item.amount > 0 else new_id, credit_item_id=new_id if item.amount > 0 else item.id,
+             amount=abs(item.amount), doc_date=on, document_id=reversal_id)
+        for item, new_id in zip(items, new_ids) if item.amount])
+    entries = conn.execute(select(f).where(f.c.document_id == original_id).order_by(f.c.id)).all()
+    bulk.insert_rows(conn, f, [dict(document_id=reversal_id, line_no=e.line_no, account=e.account, doc_date=on,
+                                    amount=-e.amount, partner=e.partner, category=e.category,
+                                    remark=f"冲销 / reversal: {e.remark}".strip()) for e in entries])
+    touched = {(item.side, item.partner) for item in items}
+    allocate(conn, touched, reversal_id)
+    return touched
+
+
+# --- what reports and the month-end read ---------------------------------------------
+
+@dataclass(frozen=True)
+class PartnerBalance:
+    side: str
+    partner: str
+    name: str
+    opening: Decimal
+    debits: Decimal  # this period: what raised the balance
+    credits: Decimal  # this period: what lowered it
+    closing: Decimal
+
+
+def partner_balances(conn: Connection, start: date, end: date) -> list[PartnerBalance]:
+    """Each partner's balance before `start`, what the period [start, end] added and took
+    away, and the balance at the end of `end`. Items dated after `end` are left out."""
+    i = schema.money_items
+    before = _raw(func.sum(func.coalesce(_when(i.c.doc_date < start, i.c.amount), 0)))
+    inside = (i.c.doc_date >= start) & (i.c.doc_date <= end)
+    debits = _raw(func.sum(func.coalesce(_when(inside & (i.c.amount > 0), i.c.amount), 0)))
+    credits = _raw(func.sum(func.coalesce(_when(inside & (i.c.amount < 0), -i.c.amount), 0)))
+    query = (select(i.c.side, i.c.partner, before.label("opening"), debits.label("debits"), credits.label("credits"))
+             .where(i.c.doc_date <= end).group_by(i.c.side, i.c.partner).order_by(i.c.side, i.c.partner))
+    names = partner_names(conn)
+    found = []
+    for r in conn.execute(query):
+        opening, debit, credit = (_money(v) for v in (r.opening, r.debits, r.credits))
+        found.append(PartnerBalance(r.side, r.partner, names.get((r.side, r.partner), ""), opening, debit, credit,
+                                    opening + debit - credit))
+    return found
+
+
+def _when(condition, value):
+    return case((condition, value))
+
+
+def _raw(expression):
+    """A sum or difference of stored money as the integer it is in SQL (scaled by _money)."""
+    return type_coerce(expression, BigInteger)
+
+
+def _money(value) -> Decimal:
+    return Decimal(int(value or 0)).scaleb(-schema.MONEY_PLACES)
+
+
+def partner_names(conn: Connection) -> dict[Partner, str]:
+    return {(side, code): name for side in ("customer", "supplier")
+            for code, name in conn.execute(select(schema.MASTER_TABLES[f"{side}s"].c.code,
+                                                  schema.MASTER_TABLES[f"{side}s"].c.name))}
+
+
+def balance_of(conn: Connection, side: str, partner: str) -> Decimal:
+    i = schema.money_items
+    return _money(conn.execute(select(_raw(func.sum(i.c.amount))).where(i.c.side == side, i.c.partner == partner)).scalar())
+
+
+def fund_entries(conn: Connection, account: str | None = None) -> list:
+    f, d = schema.fund_entries, schema.documents
+    query = (select(f.c.account, f.c.doc_date, d.c.kind, d.c.doc_no, f.c.partner, f.c.category, f.c.remark, f.c.amount)
+             .join(d, d.c.id == f.c.document_id).order_by(f.c.account, f.c.doc_date, f.c.id))
+    if account is not None:
+        query = query.where(f.c.account == account)
+    return conn.execute(query).all()
+
+
+def funds_accounts(conn: Connection) -> list:
+    a = schema.funds_accounts
+    return conn.execute(select(a).order_by(a.c.code)).all()
+
+
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    side: str
+    partner: str
+    name: str
+    not_due: Decimal
+    days_0_30: Decimal
+    days_31_60: Decimal
+    days_61_90: Decimal
+    days_over_90: Decimal
+    open_total: Decimal  # what is owed: the sum of the buckets
+    advance: Decimal  # what the partner paid (we paid) ahead, unspent
+    balance: Decimal  # open_total − advance
+
+
+AGING_BUCKETS = ((30, "days_0_30"), (60, "days_31_60"), (90, "days_61_90"))
+
+
+def aging_bucket(days_overdue: int) -> str:
+    """0–30 days past the due date (due that very day counts as 0), 31–60, 61–90, over 90; before it, not due."""
+    if days_overdue < 0:
+        return "not_due"
+    return next((key for limit, key in AGING_BUCKETS if days_overdue <= limit), "days_over_90")
+
+
+def aging(conn: Connection, at: date) -> list[AgingRow]:
+    """What each partner owes (is owed) at the end of `at`, by days past the due date."""
+    names = partner_names(conn)
+    sums: dict[Partner, dict[str, Decimal]] = {}
+    for item in open_items(conn, on=at):
+        row = sums.setdefault((item.side, item.partner), defaultdict(Decimal))
+        if item.open > 0:
+            row[aging_bucket((at - item.due_date).days)] += item.open
+        else:
+            row["advance"] -= item.open
+    found = []
+    for (side, partner), row in sorted(sums.items()):
+        buckets = [row["not_due"], *(row[key] for _limit, key in AGING_BUCKETS), row["days_over_90"]]
+        total = sum(buckets, ZERO)
+        found.append(AgingRow(side, partner, names.get((side, partner), ""), *buckets, total, row["advance"],
+                              total - row["advance"]))
+    return found
+
+
+@dataclass(frozen=True)
+class DueItem:
+    side: str
+    partner: str
+    name: str
+    doc_no: str
+    doc_date: date
+    due_date: date
+    open: Decimal
+    days_left: int
+
+
+def falling_due(conn: Connection, at: date, days: int = 14) -> list[DueItem]:
+    """Open documents due from `at` to `days` days later, soonest first."""
+    i = schema.money_items
+    names = partner_names(conn)
+    items = open_items(conn, (i.c.due_date >= at) & (i.c.due_date <= at + timedelta(days=days)) & (i.c.amount > 0))
+    return sorted((DueItem(it.side, it.partner, names.get((it.side, it.partner), ""), it.ref, it.doc_date, it.due_date,
+                           it.open, (it.due_date - at).days) for it in items if it.open > 0),
+                  key=lambda d: (d.due_date, d.side, d.partner, d.doc_no))
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    account: str
+    account_name: str
+    doc_date: date | None
+    kind: str
+    doc_no: str
+    partner: str
+    category: str
+    remark: str
+    amount_in: Decimal
+    amount_out: Decimal
+    balance: Decimal
+
+
+def funds_journal(conn: Connection, until: date | None = None) -> list[JournalRow]:
+    """日记账: each account's opening balance, then every entry in date order with the balance after it."""
+    rows = []
+    entries = defaultdict(list)
+    for e in fund_entries(conn):
+        if until is None or e.doc_date <= until:
+            entries[e.account].append(e)
+    for account in funds_accounts(conn):
+        balance = account.opening_balance or ZERO
+        rows.append(JournalRow(account.code, account.name, account.opening_date, "", "", "", "",
+                               "期初余额 / opening balance", ZERO, ZERO, balance))
+        for e in entries.pop(account.code, []):
+            balance += e.amount
+            rows.append(JournalRow(account.code, account.name, e.doc_date, e.kind, e.doc_no, e.partner, e.category,
+                                   e.remark, max(e.amount, ZERO), max(-e.amount, ZERO), balance))
+    return rows
+
+
+def account_balances(conn: Connection) -> dict[str, Decimal]:
+    """Each funds account's balance now: its opening balance and every entry."""
+    f = schema.fund_entries
+    moved = {account: _money(total) for account, total in
+             conn.execute(select(f.c.account, _raw(func.sum(f.c.amount))).group_by(f.c.account))}
+    return {a.code: (a.opening_balance or ZERO) + moved.get(a.code, ZERO) for a in funds_accounts(conn)}
+
+
+@dataclass(frozen=True)
+class Dispute:
+    side: str
+    partner: str
+    name: str
+    doc_no: str  # the document disputed
+    statement: str  # the statement whose line was disputed
+    month: str
+    disputed_on: date
+    reason: str
+
+
+def open_disputes(conn: Connection) -> list[Dispute]:
+    """Statement lines whose latest answer is 有异议, unless a later confirmation agreed to
+    them or the document disputed has been reversed (the correction posted)."""
+    d, ml = schema.documents, schema.money_lines
+    rows = conn.execute(select(ml.c.side, ml.c.partner, ml.c.ref_doc, ml.c.confirm, ml.c.remark, d.c.id, d.c.doc_no,
+                               d.c.doc_date, d.c.due_date)
+                        .join(d, d.c.id == ml.c.document_id).where(d.c.kind == "statement_confirmation")
+                        .order_by(d.c.id, ml.c.line_no)).all()
+    latest = {}
+    for r in rows:
+        latest[(r.side, r.partner, r.ref_doc)] = r
+    disputed = {key: r for key, r in latest.items() if r.confirm == "dispute"}
+    if not disputed:
+        return []
+    original = d.alias("original")
+    reversed_refs = set(conn.execute(select(original.c.doc_no).join(d, d.c.reverses == original.c.id)).scalars())
+    names = partner_names(conn)
+    return [Dispute(side, partner, names.get((side, partner), ""), ref, r.doc_no.split("#")[0],
+                    r.due_date.strftime("%Y-%m") if r.due_date else "", r.doc_date, r.remark)
+            for (side, partner, ref), r in sorted(disputed.items()) if ref not in reversed_refs]
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    line_no: int
+    ref_date: date
+    kind: str
+    ref_doc: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    side: str
+    partner: str
+    name: str
+    month: date  # its first day
+    opening: Decimal
+    lines: tuple[StatementLine, ...]
+    closing: Decimal
+
+
+def statements(conn: Connection, month: date, end: date) -> list[Statement]:
+    """对账单 of the month starting `month`, up to `end`: every partner with a balance or a
+    document in it; the opening balance, each item (document, payment) in date order with
+    the balance after it, the closing balance."""
+    i, d = schema.money_items, schema.documents
+    names = partner_names(conn)
+    opening = {(r.side, r.partner): _money(r.total) for r in conn.execute(
+        select(i.c.side, i.c.partner, _raw(func.sum(i.c.amount)).label("total"))
+        .where(i.c.doc_date < month).group_by(i.c.side, i.c.partner))}
+    items = defaultdict(list)
+    for r in conn.execute(select(i.c.side, i.c.partner, i.c.doc_date, d.c.kind, i.c.ref, i.c.amount)
+                          .join(d, d.c.id == i.c.document_id)
+                          .where(i.c.doc_date >= month, i.c.doc_date <= end).order_by(i.c.doc_date, i.c.id)):
+        items[(r.side, r.partner)].append(r)
+    found = []
+    for key in sorted(set(items) | {k for k, v in opening.items() if v}):
+        balance, lines = opening.get(key, ZERO), []
+        for n, r in enumerate(items.get(key, []), start=1):
+            balance += r.amount
+            lines.append(StatementLine(n, r.doc_date, r.kind, r.ref, max(r.amount, ZERO), max(-r.amount, ZERO), balance))
+        found.append(Statement(*key, names.get(key, ""), month, opening.get(key, ZERO), tuple(lines), balance))
+    return found
