@@ -155,6 +155,11 @@ class AccountsConfig(_Section):
     output_vat: str | None = None  # 应交税费—应交增值税(销项税额)
     input_vat_out: str | None = None  # 应交税费—应交增值税(进项税额转出)
     vat_payable: str | None = None  # 应交税费—应交增值税: a small-scale taxpayer's only VAT account
+    advance_received: str | None = None  # 预收账款
+    advance_paid: str | None = None  # 预付账款
+    cash: str | None = None  # 库存现金: funds accounts of type 现金
+    bank: str | None = None  # 银行存款: the other funds accounts (finance.funds_accounts names sub-accounts)
+    other_income: str | None = None  # 其他业务收入: other income whose category names no account
 
 
 ROLE_NAMES = {  # role → the account's standard name
@@ -164,25 +169,28 @@ ROLE_NAMES = {  # role → the account's standard name
     "other_receivables": "其他应收款", "goods_in_transit": "在途物资", "receivable": "应收账款",
     "input_vat": "应交税费—应交增值税(进项税额)", "output_vat": "应交税费—应交增值税(销项税额)",
     "input_vat_out": "应交税费—应交增值税(进项税额转出)", "vat_payable": "应交税费—应交增值税",
+    "advance_received": "预收账款", "advance_paid": "预付账款", "cash": "库存现金", "bank": "银行存款",
+    "other_income": "其他业务收入",
 }
 
 # The standards fix only the first level (2221 应交税费); the VAT sub-accounts follow the
 # common 金蝶/用友 layout of 应交增值税's columns, and any of them may be renamed in config.
 VAT_ACCOUNTS = {"receivable": "1122", "input_vat": "22210101", "output_vat": "22210105",
-                "input_vat_out": "22210107", "vat_payable": "222101"}
+                "input_vat_out": "22210107", "vat_payable": "222101", "advance_received": "2203",
+                "advance_paid": "1123", "cash": "1001", "bank": "1002"}
 
 CHARTS: dict[str, dict[str, str]] = {
     # 企业会计准则 (财会〔2006〕18号 附录): approved count losses to 管理费用, gains reduce 管理费用
     "enterprise": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "6401", "revenue": "6001",
                    "count_variance": "1901", "other": "1901", "admin_expenses": "6602", "selling_expenses": "6601",
                    "non_operating_expenses": "6711", "non_operating_income": "6301", "other_receivables": "1221",
-                   "count_loss": "6602", "count_gain": "6602", **VAT_ACCOUNTS},
+                   "count_loss": "6602", "count_gain": "6602", "other_income": "6051", **VAT_ACCOUNTS},
     # 小企业会计准则 (财会〔2011〕17号 附录): 存货盘亏净损失 to 营业外支出, 盘盈 to 营业外收入
     "small_business": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "5401", "revenue": "5001",
                        "count_variance": "1901", "other": "1901", "admin_expenses": "5602",
                        "selling_expenses": "5601", "non_operating_expenses": "5711",
                        "non_operating_income": "5301", "other_receivables": "1221",
-                       "count_loss": "5711", "count_gain": "5301", **VAT_ACCOUNTS},
+                       "count_loss": "5711", "count_gain": "5301", "other_income": "5051", **VAT_ACCOUNTS},
 }
 
 REASONS = {  # a word in an adjustment's or a count decision's reason → the account role (or a code) it goes to
@@ -215,7 +223,9 @@ class FinanceConfig(_Section):
     account_names: dict[str, str] = {}  # code → its name in your chart, for codes the chart does not name
     reasons: dict[str, str] = REASONS  # replaces the whole map when given
     # account (a role or a code) → the 辅助核算 its voucher lines carry; 仓库 on inventory books transfers too
-    auxiliaries: dict[str, tuple[Auxiliary, ...]] = {"goods_received": ("supplier",), "receivable": ("customer",)}
+    auxiliaries: dict[str, tuple[Auxiliary, ...]] = {"goods_received": ("supplier",), "receivable": ("customer",),
+                                                     "advance_received": ("customer",), "advance_paid": ("supplier",)}
+    funds_accounts: dict[str, str] = {}  # funds account code → its GL account, e.g. BANK1: "100201"
     inventory_by_warehouse: dict[str, str] = {}  # warehouse → its 库存商品 sub-account, e.g. WH1: "140501"
     voucher_word: str = "记"  # 凭证字
     prepared_by: str = "jxc"  # 制单人

@@ -415,3 +415,37 @@ def test_a_receivable_is_the_invoices_total_with_tax(ws, engine):
     assert balance(engine, "C02") == Q("565.00")
     assert collect(ws, engine, "SK-T", date(2026, 11, 3), "565.00", customer="C02").status == "posted"
     assert balance(engine, "C02") == Q("0")
+
+
+def test_receipts_and_payments_are_vouchers_with_their_advances(ws, engine):
+    """Goods at 0% here (see setup_ledger), so each delivery's 价税合计 is its price.
+    October: XS-1 10-05 C01 10 @ 100.00 = 1,000.00; SK-1 10-10 C01 pays 1,500.00 into BANK1
+    naming nothing: it settles XS-1 (1,000.00) and 500.00 is an advance; FK-1 10-20 pays
+    S01 200.00 from CASH while nothing is owed to S01: all of it an advance.
+    November: XS-2 11-03 C01 3 @ 100.00 = 300.00, settled by the advance.
+    October's money vouchers:  收款 Dr 1002 1,500.00 / Cr 1122 1,000.00, 2203 500.00 (C01)
+                               付款 Dr 1123 200.00 (S01) / Cr 1001 200.00
+    November's:                预收冲应收 Dr 2203 300.00 / Cr 1122 300.00 (C01)"""
+    from jxc_sheets.closing import close_month
+    from test_vouchers import booked, voucher_rows
+
+    deliver(ws, engine, "XS-1", date(2026, 10, 5), ("A001", 10, "100.00", ""))
+    assert collect(ws, engine, "SK-1", date(2026, 10, 10), "1500.00").status == "posted"
+    assert drop(ws, engine, "FK-1.xlsx", "payment", {"doc_no": "FK-1", "doc_date": date(2026, 10, 20),
+                                                     "supplier": "S01", "account": "CASH", "amount": 200}).status == "posted"
+    deliver(ws, engine, "XS-2", date(2026, 11, 3), ("A001", 3, "100.00", ""))
+    for month in ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"):
+        close_month(engine, ws, month, "test", force=True, reason="test", today=date(2026, 12, 1))
+
+    def money_lines(month: str) -> dict[tuple[str, str, str], Q]:
+        rows = voucher_rows(ws.outbox / "monthend" / f"{month}-凭证.xlsx")
+        kept = {r["凭证号"] for r in rows if r["摘要"] in ("收款", "付款", "预收冲应收")}
+        found = booked([r for r in rows if r["凭证号"] in kept])
+        parties = {(r["凭证号"], r["科目代码"]): r["客户"] or r["供应商"] or "" for r in rows if r["凭证号"] in kept}
+        return {(parties[key], key[1], next(r["摘要"] for r in rows if r["凭证号"] == key[0])): amount
+                for key, amount in found.items()}
+
+    assert money_lines("2026-10") == {
+        ("", "1002", "收款"): Q("1500.00"), ("C01", "1122", "收款"): Q("-1000.00"), ("C01", "2203", "收款"): Q("-500.00"),
+        ("S01", "1123", "付款"): Q("200.00"), ("", "1001", "付款"): Q("-200.00")}
+    assert money_lines("2026-11") == {("C01", "2203", "预收冲应收"): Q("300.00"), ("C01", "1122", "预收冲应收"): Q("-300.00")}

@@ -58,6 +58,7 @@ from .stock_summary import COLUMNS as STOCK_COLUMNS
 from .stock_summary import ITEM_COLUMNS as STOCK_ITEM_COLUMNS
 from .stock_summary import SUMMARY_SHEET as STOCK_SUMMARY_SHEET
 from .stock_summary import stock_rows
+from .money_vouchers import money_entries
 from .vat import vat_entries
 from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
                        stock_entries, unbalanced, write_voucher_book, write_vouchers_csv)
@@ -559,7 +560,8 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
                                      _sum(transfers_within(conn, month, same_site_only=False).values())), transit.total())
     warehouses = conn.execute(select(schema.warehouses.c.code, schema.warehouses.c.name)).all()
     chart = chart_of(rules, dict(warehouses), _sites(conn))
-    lines = number(stock_entries(conn, month, chart) + vat_entries(conn, month, chart, tax), chart, rules)
+    entries = stock_entries(conn, month, chart) + vat_entries(conn, month, chart, tax) + money_entries(conn, month, chart, rules)
+    lines = number(entries, chart, rules)
     found = checks(conn, month, summarised.broken, group, lines, chart, transit)
     start, end = month_bounds(month)
     by_item, by_warehouse = stock_rows(conn, summarised.rows)
