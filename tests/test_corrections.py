@@ -193,3 +193,28 @@ def test_reversing_a_receipt_that_settled_a_shortfall_brings_the_shortfall_back(
 def test_without_negative_stock_an_issue_of_nothing_is_still_refused(ledger):
     checked = submit(ledger, delivery("S1", D1, ln("A001", 1)))
     assert [p.code for p in checked.problems] == ["insufficient-stock"]
+
+
+def test_the_pack_shows_the_layers_left_the_monthly_rate_and_each_correction(ledger, tmp_path):
+    """FIFO for A001, the monthly average for B002, November.
+    A001: the two shortfalls above: at the month's end one layer is left, R3's 4 @ 30.00 =
+    120.00; the corrections are R2's (value 56.00 + correction 24.00 = its 80.00) and R3's
+    (134.00 + 16.00 = 150.00).
+    B002: R4 10 @ 5.00 and R5 10 @ 8.00, S3 5 out: the month's rate (50 + 80) ÷ 20 = 6.50,
+    15 left worth 97.50."""
+    from jxc_sheets.config import FinanceConfig
+    from jxc_sheets.reports.monthend import write_pack
+    from test_closing import sheet
+
+    use(ledger, "fifo", {"B002": "monthly_weighted_average"})
+    short_twice(ledger)
+    posted(ledger, receipt("R4", D1, ln("B002", 10, "5.00")), receipt("R5", D2, ln("B002", 10, "8.00")))
+    posted(ledger, delivery("S3", D3, ln("B002", 5)))
+    with ledger.begin() as conn:
+        pack, *_ = write_pack(conn, tmp_path, "2026-11", FinanceConfig())
+    assert [(r["sku"], r["receipt"], r["receipt_date"].date(), r["qty"], r["unit_cost"], r["value"])
+            for r in sheet(pack, "fifo_layers")] == [("A001", "R3", D5, 4, 30, 120)]
+    assert [(r["doc_no"], r["value"], r["correction"], r["amount"]) for r in sheet(pack, "cost_corrections")] == [
+        ("R2", 56, 24, 80), ("R3", 134, 16, 150)]
+    assert [(r["sku"], r["month_rate"], r["closing_qty"], r["closing_value"]) for r in sheet(pack, "monthly_rates")] == [
+        ("B002", 6.5, 15, 97.5)]

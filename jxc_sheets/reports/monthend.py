@@ -58,6 +58,8 @@ from .stock_summary import COLUMNS as STOCK_COLUMNS
 from .stock_summary import ITEM_COLUMNS as STOCK_ITEM_COLUMNS
 from .stock_summary import SUMMARY_SHEET as STOCK_SUMMARY_SHEET
 from .stock_summary import stock_rows
+from .cost_detail import (CORRECTION_COLUMNS, LAYER_LEFT_COLUMNS, RATE_COLUMNS, cost_corrections, fifo_layers,
+                          monthly_rates)
 from .money_vouchers import money_entries
 from .vat import vat_entries
 from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
@@ -580,6 +582,9 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
             book.add_table(f"cogs_by_{by}", MARGIN_COLUMNS, rows_by)
         book.add_table("aging", AGING_COLUMNS, aging(month, summarised, rules))
         book.add_table("aging_by_layer", LAYER_COLUMNS, aging_by_layer(conn, month, summarised))
+        book.add_table("fifo_layers", LAYER_LEFT_COLUMNS, fifo_layers(conn, month))
+        book.add_table("monthly_rates", RATE_COLUMNS, monthly_rates(conn, month))
+        book.add_table("cost_corrections", CORRECTION_COLUMNS, cost_corrections(conn, month))
         book.add_table("count_variance", COUNT_COLUMNS, [
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])
