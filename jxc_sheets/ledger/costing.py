@@ -152,14 +152,16 @@ class Holding:
             self.layers = [Layer(None, day, self.qty, self.value)]
 
     def add(self, origin: int, day: date, qty: Decimal, amount: Decimal, separate: bool, settle: bool = True) -> Decimal:
-        """Brings `qty` in worth `amount`, settling shortfalls first (unless not `settle`);
-        returns the correction: what the short units cost now less what they were booked at."""
+        """Brings `qty` in worth `amount`, settling shortfalls first; returns the correction:
+        what the short units cost now less what they were booked at. Not `settle` (a
+        reversal, a closed month of the monthly average): nothing is re-priced, but fifo
+        still fills its shortfalls, at what they were booked at."""
         correction, qty_left, amount_left = ZERO, qty, amount
-        while settle and qty_left > 0 and self.layers and self.layers[0].qty < 0:
-            short = self.layers[0]
+        while (settle or separate) and qty_left > 0 and self.layers and self.layers[0].qty < 0:
+            short = self.layers[0]  # under fifo even a reversal fills a shortfall, at what it was booked at
             piece = min(qty_left, -short.qty)
             booked = -short.value if piece == -short.qty else money(piece * short.value / short.qty)
-            incoming = amount_left if piece == qty_left else money(piece * amount / qty)
+            incoming = booked if not settle else amount_left if piece == qty_left else money(piece * amount / qty)
             correction += incoming - booked
             short.qty += piece
             short.value += booked
@@ -167,7 +169,10 @@ class Holding:
                 self.layers.pop(0)
             qty_left -= piece
             amount_left -= incoming
-        if qty_left or amount_left:
+        if not qty_left and amount_left and self.layers:  # what is left of a reversal's value: to the next shortfall
+            self.layers[0] = Layer(self.layers[0].origin, self.layers[0].day, self.layers[0].qty,
+                                   self.layers[0].value + amount_left)
+        elif qty_left or amount_left:
             if self.layers and not separate:
                 last = self.layers[-1]  # averaging: one layer
                 self.layers[-1] = Layer(last.origin, day, last.qty + qty_left, last.value + amount_left)

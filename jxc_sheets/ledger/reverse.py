@@ -56,9 +56,10 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
             {**{c.name: getattr(l, c.name) for c in schema.lines.c if c.name != "id"},
              "document_id": new_id, "qty": -l.qty, "qty_entered": -l.qty_entered} for l in lines
         ])
-    # goods still in transit are taken back where they would arrive, once they have
+    # goods still in transit are taken back where they would arrive, once they have; the
+    # last movement first, so that a document that is its pairs' last comes off exactly
     movements = [NewMovement(new_id, mv.line_no, mv.kind, max(on, mv.doc_date), mv.sku, mv.warehouse, -mv.qty,
-                             costing.REVERSE, linked_to=mv.id) for mv in moves]
+                             costing.REVERSE, linked_to=mv.id) for mv in reversed(moves)]
     append_movements(conn, movements)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     money.reverse_money(conn, original.id, new_id, new_no, on)
