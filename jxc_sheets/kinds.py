@@ -6,7 +6,7 @@ stock. Nothing else in the package hard-codes a field list.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -79,6 +79,8 @@ class Kind:
     partner_field: str | None = None
     fulfils: str | None = None  # the order kind a document of this kind fulfils through its ref_doc
     template: bool = True  # a blank form in templates/ (an approval is only ever written by jxc)
+    key_also: tuple[str, ...] = ()  # master data: more columns identifying a row (a BOM's component and version)
+    lines_optional: bool = False  # a form that may have no lines (an assembly of its BOM)
     description: str = ""
 
     @property
@@ -353,7 +355,48 @@ KINDS.update({k.name: k for k in (
     ),
 )})
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "items")
+FINISHED_SKU = Field("finished_sku", "成品编码", C, True, ref="items")
+SPLIT_BY = Field("split_by", "分摊依据", T, hint="标准成本 std_cost (留空) 或 售价 price: 成本按各产出的 数量×它 分摊"
+                                                " / std_cost (empty) or price: the cost is split by each output's qty × it")
+
+KINDS.update({k.name: k for k in (
+    Kind(
+        "boms", "物料清单", Category.MASTER, header=(),
+        lines=(
+            Field("sku", "成品编码", C, True, ref="items"),
+            Field("component", "组件编码", C, True, ref="items"),
+            Field("qty", "单位用量", Q, True, hint="每 1 个成品用多少, 按组件的基本单位 / per finished unit, in the component's base unit"),
+            Field("scrap_pct", "损耗率%", Q, hint="如 5 即 5%, 用量按 单位用量×(1+5%) / e.g. 5: 5 % more is used"),
+            Field("valid_from", "生效日期", D, hint="留空即一直有效; 改清单时填新日期, 之前的单据仍用旧版本"
+                                                  " / empty: always; a new date makes a new version, earlier documents keep the old"),
+            Field("remark", "备注", T),
+        ),
+        key="sku", key_also=("valid_from", "component"),
+        description="物料清单 / bill of materials: what one finished item is made of",
+    ),
+    Kind(
+        "assembly", "组装单", Category.STOCK,
+        header=(*DOC_HEADER, WAREHOUSE, FINISHED_SKU,
+                Field("finished_qty", "成品数量", Q, True, hint="按成品的基本单位 / in the finished item's base unit"),
+                Field("fee", "加工费", M, hint="计入成品成本 / added to the finished goods' cost"), *DOC_TAIL),
+        lines=(SKU, Field("qty", "数量", Q, True, hint="本单用量合计; 不填明细即按物料清单 / the total used; no lines: the BOM's"),
+               UNIT, LINE_REMARK),
+        legs=(Leg("warehouse", 0),), lines_optional=True,
+        description="组装单 / assembly: components out at their cost, finished goods in at their sum plus the fee",
+    ),
+    Kind(
+        "disassembly", "拆卸单", Category.STOCK,
+        header=(*DOC_HEADER, WAREHOUSE, replace(FINISHED_SKU, zh="拆卸物料编码"),
+                Field("finished_qty", "拆卸数量", Q, True, hint="按物料的基本单位 / in the item's base unit"),
+                SPLIT_BY, *DOC_TAIL),
+        lines=(SKU, Field("qty", "数量", Q, True, hint="拆出数量合计; 不填明细即按物料清单 / the total out; no lines: the BOM's"),
+               UNIT, LINE_REMARK),
+        legs=(Leg("warehouse", 0),), lines_optional=True,
+        description="拆卸单 / disassembly: an item out at its cost, its parts in, the cost split over them",
+    ),
+)})
+
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "items", "boms")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 
 

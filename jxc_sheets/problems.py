@@ -107,7 +107,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "count-unknown": ("盘点单 {doc_no} 未过账, 无从审批", "count {doc_no} is not posted: there is nothing to approve"),
     "count-line-unknown": ("盘点单 {doc_no} 没有第 {line} 行物料 {sku}; 请使用 outbox/variance/ 中的审批表",
                            "count {doc_no} has no line {line} for {sku}; use the workbook from outbox/variance/"),
+    # assembly and disassembly
+    "bom-missing": ("{sku} 在 {date} 没有有效的物料清单; 请先提交物料清单 boms.xlsx, 或在明细中列出组件和用量",
+                    "{sku} has no bill of materials in force on {date}: post its BOM (boms.xlsx) first, or list the components on the form"),
     # warnings: the file posts, the processing log shows them
+    "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
+                     "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),
     "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
                         "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),
     "issued-at-zero": ("{sku} 在仓库 {warehouse} 还从未有过成本, 物料表也没有标准成本: 这次出库按 0 计价, 到货后再调整;"

@@ -163,7 +163,8 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
         key = values.get(kind.key)
         where = line.cells.refs()
         if key:
-            other = first_seen.setdefault(key.lower(), where[kind.key])
+            identity = "|".join(str(values.get(k) or "") for k in (kind.key, *kind.key_also)).lower()
+            other = first_seen.setdefault(identity, where[kind.key])
             if other != where[kind.key]:
                 found.append(problem("duplicate-key", where[kind.key], key, key=key, other=other))
         problems += found
@@ -276,9 +277,10 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
         problems += [] if missing in problems else [missing]  # once for a batch's documents
         return None
     lines = tuple(_lines(kind, raw_lines, problems, cost))
-    if not lines and len(problems) == before:
+    if not lines and len(problems) == before and not kind.lines_optional:
         problems.append(problem("file-no-lines", raw.sheet))
-    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before):
+    if header.get("doc_no") is None or header.get("doc_date") is None or \
+            (not lines and (len(problems) > before or not kind.lines_optional)):
         return None
     # A document with bad lines is still returned with its good ones, so that the
     # ledger's checks can report their problems in the same round trip; the

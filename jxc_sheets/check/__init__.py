@@ -7,6 +7,7 @@
 - tax: each priced line worked out to 金额, 税额 and 价税合计, and its value in stock;
 - orders: receipts and deliveries fit the orders they name; orders close;
 - counts: counts against the book at their date, approvals of their variances;
+- assembly: an assembly or disassembly made into its posting lines, from its BOM;
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item.
@@ -26,6 +27,7 @@ from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
+from .assembly import expand_assemblies
 from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
 from .numbers import split_posted, with_hash
@@ -57,6 +59,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
     resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
+    new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
     new = price_documents(new, data.items, partners, tax_rules, problems)
@@ -65,7 +68,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
                                                                          again=True)))
     counts = check_counts(conn, orders.documents, count_rules, data.items)
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
-    warnings = orders.warnings
+    warnings = orders.warnings + tuple(assembly_warnings)
     before_counts = backdated_before_counts(conn, counts.documents)
     if count_rules.backdating == "refuse":
         problems += before_counts
