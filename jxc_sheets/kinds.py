@@ -394,6 +394,22 @@ KINDS.update({k.name: k for k in (
         legs=(Leg("warehouse", 0),), lines_optional=True,
         description="拆卸单 / disassembly: an item out at its cost, its parts in, the cost split over them",
     ),
+    Kind(
+        "landed_cost", "费用分摊单", Category.STOCK,
+        header=(*DOC_HEADER, Field("supplier", "费用供应商", C, True, ref="suppliers",
+                                   hint="运费、报关、保险等发票的开票方 / who invoiced the freight, duty or insurance"),
+                Field("expense_amount", "费用金额", M, True, hint="不含税 / before tax"),
+                Field("expense_tax", "税额", M, hint="发票上的进项税额 / the input VAT on the invoice"),
+                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 手工 manual (每行填分摊金额)"
+                                               " / by amount (empty), by qty, or by hand (each line's amount)"),
+                INVOICE_TYPE, *DOC_TAIL),
+        lines=(Field("receipt_no", "入库单号", C, True, hint="费用所属的采购入库单 / the receipt the expense belongs to"),
+               Field("sku", "物料编码", C, ref="items", hint="留空即整张入库单 / empty: every line of the receipt"),
+               Field("amount", "分摊金额", M, hint="手工分摊时填写, 合计等于费用金额 / by hand: the lines add up to the expense"),
+               LINE_REMARK),
+        legs=(Leg("warehouse", +1),), partner_field="supplier",
+        description="费用分摊单 / landed cost: freight, duty or insurance added to the goods of receipts",
+    ),
 )})
 
 MASTER_ORDER = ("warehouses", "suppliers", "customers", "items", "boms")

@@ -340,5 +340,5 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
-            tax=values.get("tax"), gross=values.get("gross"),
+            tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
         )

@@ -8,6 +8,7 @@
 - orders: receipts and deliveries fit the orders they name; orders close;
 - counts: counts against the book at their date, approvals of their variances;
 - assembly: an assembly or disassembly made into its posting lines, from its BOM;
+- landed: a landed cost spread over the receipt lines it names;
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item.
@@ -28,6 +29,7 @@ from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .assembly import expand_assemblies
+from .landed import expand_landed
 from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
 from .numbers import split_posted, with_hash
@@ -57,7 +59,10 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
-    resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
+    # a landed cost is hashed as typed, then spread over the receipt lines it reaches
+    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems)
+    resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
+                       *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""

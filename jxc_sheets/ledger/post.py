@@ -207,6 +207,8 @@ def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str],
     kind = kinds.KINDS[doc.kind]
     if doc.kind in costing.SHARED_KINDS and qty > 0:  # the fee (assembly) or the weight (disassembly)
         return costing.SHARE, line.amount or ZERO, None
+    if doc.kind == "landed_cost":
+        return costing.LANDED, line.amount or ZERO, line.follows
     linked = returned.get((doc.header.get("ref_doc"), line.sku)) if doc.kind in RETURNS else None
     if qty < 0 and kind.cost_field and line.unit_cost is not None:  # a purchase return at its own price
         return costing.COST, -_stock_amount(line), linked
