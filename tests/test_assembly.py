@@ -204,3 +204,43 @@ def test_value_is_conserved_across_assembly_and_disassembly(engine, boxes, fee, 
     parts = by_sku(engine, "DIS")
     assert -parts["KIT"][1] == parts["A001"][1] + parts["B002"][1]
     clean(engine)
+
+
+def test_forms_dropped_into_the_inbox_assemble_a_gift_box_and_spread_freight(tmp_path):
+    """Through `jxc run`, as staff would: a BOM (KIT = 2 A001 + 3 B002), opening stock
+    A001 10 @ 20.00 and B002 30 @ 1.00, then an assembly of 4 boxes with a fee of 2.00:
+    8 A001 = 160.00, 12 B002 = 12.00, the boxes 174.00. Freight for receipt CG-9 arrives
+    first and waits (rejected with its cell marked); once CG-9 (5 KIT @ 40.00) is posted,
+    the same form posts: 10.00, all on hand, so KIT holds 9 worth 174 + 200 + 10 = 384.00.
+    `jxc check` finds the ledger sound."""
+    from conftest import ITEMS, drop_master, jxc, make_form, make_table
+    from jxc_sheets.ledger.db import open_ledger
+    jxc("init", "ws", cwd=tmp_path)
+    ws = tmp_path / "ws"
+    inbox = ws / "inbox"
+    drop_master(inbox)
+    make_table(inbox / "items.xlsx", "items", [*ITEMS, {"sku": "KIT", "name": "礼盒", "unit": "盒"}])
+    make_table(inbox / "boms.xlsx", "boms", [{"sku": "KIT", "component": "A001", "qty": 2},
+                                             {"sku": "KIT", "component": "B002", "qty": 3}])
+    make_form(inbox / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 10, 31)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20},
+               {"warehouse": "WH1", "sku": "B002", "qty": 30, "unit_cost": 1}])
+    make_form(inbox / "组装.xlsx", "assembly", {"doc_no": "ZZ-1", "doc_date": date(2026, 11, 3), "warehouse": "WH1",
+                                               "finished_sku": "KIT", "finished_qty": 4, "fee": 2}, [])
+    freight = ({"doc_no": "FY-1", "doc_date": date(2026, 11, 6), "supplier": "S01", "expense_amount": 10},
+               [{"receipt_no": "CG-9"}])
+    make_form(inbox / "运费.xlsx", "landed_cost", *freight)
+    jxc("run", cwd=ws)
+    assert (ws / "rejected" / "运费.errors.xlsx").exists()
+    engine = open_ledger(f"sqlite:///{ws / 'ledger.sqlite3'}")
+    assert by_sku(engine, "ZZ-1") == {"A001": (Q(-8), Q("-160.00")), "B002": (Q(-12), Q("-12.00")),
+                                      "KIT": (Q(4), Q("174.00"))}
+    make_form(inbox / "入库.xlsx", "receipt", {"doc_no": "CG-9", "doc_date": date(2026, 11, 5), "warehouse": "WH1",
+                                              "supplier": "S01"}, [{"sku": "KIT", "qty": 5, "unit_cost": 40, "tax_rate": 0}])
+    make_form(inbox / "运费.xlsx", "landed_cost", *freight)
+    jxc("run", cwd=ws)
+    assert not list((ws / "rejected").glob("运费*.xlsx"))  # resolved
+    with engine.connect() as conn:
+        b = schema.balances
+        assert conn.execute(select(b.c.qty, b.c.value).where(b.c.sku == "KIT")).one() == (Q(9), Q("384.00"))
+    jxc("check", cwd=ws)
