@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import Engine, select
 
@@ -244,3 +245,8 @@ def test_forms_dropped_into_the_inbox_assemble_a_gift_box_and_spread_freight(tmp
         b = schema.balances
         assert conn.execute(select(b.c.qty, b.c.value).where(b.c.sku == "KIT")).one() == (Q(9), Q("384.00"))
     jxc("check", cwd=ws)
+    # outbox/kits.xlsx: A001 2 left → 1 box; B002 18 left → 6: A001 limits, 1 box
+    kits = openpyxl.load_workbook(ws / "outbox" / "kits.xlsx")["kits"]
+    head, *rows = [list(r) for r in kits.iter_rows(values_only=True)]
+    row = dict(zip([h.split()[-1] for h in head], rows[0]))
+    assert (row["sku"], row["warehouse"], row["buildable"], row["limited_by"]) == ("KIT", "WH1", 1, "A001")
