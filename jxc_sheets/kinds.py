@@ -6,7 +6,7 @@ stock. Nothing else in the package hard-codes a field list.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -81,6 +81,8 @@ class Kind:
     fulfils: str | None = None  # the order kind a document of this kind fulfils through its ref_doc
     template: bool = True  # a blank form in templates/ (an approval is only ever written by jxc)
     anchor: str = "sku"  # the line field whose label the reader finds the line table by
+    key_also: tuple[str, ...] = ()  # master data: more columns identifying a row (a BOM's component and version)
+    lines_optional: bool = False  # a form that may have no lines (an assembly of its BOM)
     description: str = ""
 
     @property
@@ -452,8 +454,64 @@ KINDS.update({k.name: k for k in (
 
 MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items")
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms")
 """Master data posts in this order, so items may name suppliers of the same drop."""
+FINISHED_SKU = Field("finished_sku", "成品编码", C, True, ref="items")
+SPLIT_BY = Field("split_by", "分摊依据", T, hint="标准成本 std_cost (留空) 或 售价 price: 成本按各产出的 数量×它 分摊"
+                                                " / std_cost (empty) or price: the cost is split by each output's qty × it")
+
+KINDS.update({k.name: k for k in (
+    Kind(
+        "boms", "物料清单", Category.MASTER, header=(),
+        lines=(
+            Field("sku", "成品编码", C, True, ref="items"),
+            Field("component", "组件编码", C, True, ref="items"),
+            Field("qty", "单位用量", Q, True, hint="每 1 个成品用多少, 按组件的基本单位 / per finished unit, in the component's base unit"),
+            Field("scrap_pct", "损耗率%", Q, hint="如 5 即 5%, 用量按 单位用量×(1+5%) / e.g. 5: 5 % more is used"),
+            Field("valid_from", "生效日期", D, hint="留空即一直有效; 改清单时填新日期, 之前的单据仍用旧版本"
+                                                  " / empty: always; a new date makes a new version, earlier documents keep the old"),
+            Field("remark", "备注", T),
+        ),
+        key="sku", key_also=("valid_from", "component"),
+        description="物料清单 / bill of materials: what one finished item is made of",
+    ),
+    Kind(
+        "assembly", "组装单", Category.STOCK,
+        header=(*DOC_HEADER, WAREHOUSE, FINISHED_SKU,
+                Field("finished_qty", "成品数量", Q, True, hint="按成品的基本单位 / in the finished item's base unit"),
+                Field("fee", "加工费", M, hint="计入成品成本 / added to the finished goods' cost"), *DOC_TAIL),
+        lines=(SKU, Field("qty", "数量", Q, True, hint="本单用量合计; 不填明细即按物料清单 / the total used; no lines: the BOM's"),
+               UNIT, LINE_REMARK),
+        legs=(Leg("warehouse", 0),), lines_optional=True,
+        description="组装单 / assembly: components out at their cost, finished goods in at their sum plus the fee",
+    ),
+    Kind(
+        "disassembly", "拆卸单", Category.STOCK,
+        header=(*DOC_HEADER, WAREHOUSE, replace(FINISHED_SKU, zh="拆卸物料编码"),
+                Field("finished_qty", "拆卸数量", Q, True, hint="按物料的基本单位 / in the item's base unit"),
+                SPLIT_BY, *DOC_TAIL),
+        lines=(SKU, Field("qty", "数量", Q, True, hint="拆出数量合计; 不填明细即按物料清单 / the total out; no lines: the BOM's"),
+               UNIT, LINE_REMARK),
+        legs=(Leg("warehouse", 0),), lines_optional=True,
+        description="拆卸单 / disassembly: an item out at its cost, its parts in, the cost split over them",
+    ),
+    Kind(
+        "landed_cost", "费用分摊单", Category.STOCK,
+        header=(*DOC_HEADER, Field("supplier", "费用供应商", C, True, ref="suppliers",
+                                   hint="运费、报关、保险等发票的开票方 / who invoiced the freight, duty or insurance"),
+                Field("expense_amount", "费用金额", M, True, hint="不含税 / before tax"),
+                Field("expense_tax", "税额", M, hint="发票上的进项税额 / the input VAT on the invoice"),
+                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 手工 manual (每行填分摊金额)"
+                                               " / by amount (empty), by qty, or by hand (each line's amount)"),
+                INVOICE_TYPE, *DOC_TAIL),
+        lines=(Field("receipt_no", "入库单号", C, True, hint="费用所属的采购入库单 / the receipt the expense belongs to"),
+               Field("sku", "物料编码", C, ref="items", hint="留空即整张入库单 / empty: every line of the receipt"),
+               Field("amount", "分摊金额", M, hint="手工分摊时填写, 合计等于费用金额 / by hand: the lines add up to the expense"),
+               LINE_REMARK),
+        legs=(Leg("warehouse", +1),), partner_field="supplier",
+        description="费用分摊单 / landed cost: freight, duty or insurance added to the goods of receipts",
+    ),
+)})
 
 
 def kind_of(name: str) -> Kind | None:

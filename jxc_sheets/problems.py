@@ -130,7 +130,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "credit-limit": ("超出信用额度: 客户 {customer} 额度 {limit}, 现有应收 {open}, 本单 {amount}, 超出 {over}; 请先收款或调整额度",
                      "over the credit limit: {customer} may owe {limit}, owes {open}, and this adds {amount}: {over} over; "
                      "collect first or raise the limit"),
+    # assembly and disassembly
+    "bom-missing": ("{sku} 在 {date} 没有有效的物料清单; 请先提交物料清单 boms.xlsx, 或在明细中列出组件和用量",
+                    "{sku} has no bill of materials in force on {date}: post its BOM (boms.xlsx) first, or list the components on the form"),
+    # landed cost
+    "landed-basis": ("分摊方式只能填 金额、数量 或 手工 (留空按金额)", "basis must be amount, qty or manual (empty: amount)"),
+    "landed-receipt-unknown": ("入库单 {ref} 还没有过账: 费用先到了, 请等货物入库、入库单过账后再把本单放进收件箱 (本单未入账, 不会丢失)",
+                               "receipt {ref} is not posted yet: the expense came before the goods; drop this form again"
+                               " once the receipt has posted (nothing was posted, nothing is lost)"),
+    "landed-receipt-closed": ("入库单 {ref} 在已结账的 {month}, 不能再分摊费用; 请财务反结账 (jxc reopen {month}) 后再提交",
+                              "receipt {ref} is in the closed month {month}: no expense can be added to it; ask finance"
+                              " to reopen it (jxc reopen {month}) first"),
+    "landed-before-receipt": ("费用日期早于入库单 {ref} 的日期 {date}; 请填入库当日或以后的日期",
+                              "the expense is dated before receipt {ref} ({date}): date it on or after the receipt"),
+    "landed-sku-not-on-receipt": ("入库单 {ref} 上没有物料 {sku}; 留空即分摊到整张入库单",
+                                  "receipt {ref} has no line of {sku}; leave sku empty to spread over the whole receipt"),
+    "landed-manual-total": ("手工分摊的各行合计 {lines} 不等于费用金额 {total}",
+                            "the lines' amounts add up to {lines}, not the expense amount {total}"),
     # warnings: the file posts, the processing log shows them
+    "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
+                     "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),
     "price-off-order": ("{sku} 单价 {price} 与{order_zh} {ref} 的 {ordered} 相差超过 {tolerance}%",
                         "{sku} price {price} differs from {order_en} {ref}'s {ordered} by more than {tolerance}%"),
     "issued-at-zero": ("{sku} 在仓库 {warehouse} 还从未有过成本, 物料表也没有标准成本: 这次出库按 0 计价, 到货后再调整;"

@@ -148,6 +148,8 @@ class Line:
     tax: Decimal | None = None  # 税额
     gross: Decimal | None = None  # 价税合计
     stock_amount: Decimal | None = None  # what the goods are worth in stock: 金额, plus any tax that is not deductible
+    follows: int | None = None  # a landed cost's: the receipt movement it adds to
+    receipt_no: str = ""  # a landed cost line's receipt, as typed
 
 
 @dataclass(frozen=True, slots=True)

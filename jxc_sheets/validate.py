@@ -163,7 +163,8 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
         key = values.get(kind.key)
         where = line.cells.refs()
         if key:
-            other = first_seen.setdefault(key.lower(), where[kind.key])
+            identity = "|".join(str(values.get(k) or "") for k in (kind.key, *kind.key_also)).lower()
+            other = first_seen.setdefault(identity, where[kind.key])
             if other != where[kind.key]:
                 found.append(problem("duplicate-key", where[kind.key], key, key=key, other=other))
         problems += found
@@ -278,11 +279,11 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
         problems += [] if missing in problems else [missing]  # once for a batch's documents
         return None
     lines = tuple(_money_lines(kind, raw_lines, problems) if kind.is_money else _lines(kind, raw_lines, problems, cost))
-    settles_unnamed = any(f.key == "amount" for f in kind.header)  # a receipt or payment may name no document
-    if not lines and len(problems) == before and not settles_unnamed:
+    may_be_empty = kind.lines_optional or any(f.key == "amount" for f in kind.header)  # an assembly of its BOM; a payment naming no document
+    if not lines and len(problems) == before and not may_be_empty:
         problems.append(problem("file-no-lines", raw.sheet))
-    if header.get("doc_no") is None or header.get("doc_date") is None or (not lines and len(problems) > before
-                                                                           and not settles_unnamed):
+    if header.get("doc_no") is None or header.get("doc_date") is None or \
+            (not lines and (len(problems) > before or not may_be_empty)):
         return None
     # A document with bad lines is still returned with its good ones, so that the
     # ledger's checks can report their problems in the same round trip; the
@@ -342,7 +343,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
-            tax=values.get("tax"), gross=values.get("gross"),
+            tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
         )
 
 

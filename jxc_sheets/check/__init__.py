@@ -7,6 +7,8 @@
 - tax: each priced line worked out to 金额, 税额 and 价税合计, and its value in stock;
 - orders: receipts and deliveries fit the orders they name; orders close;
 - counts: counts against the book at their date, approvals of their variances;
+- assembly: an assembly or disassembly made into its posting lines, from its BOM;
+- landed: a landed cost spread over the receipt lines it names;
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item;
@@ -28,6 +30,8 @@ from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
+from .assembly import expand_assemblies
+from .landed import expand_landed
 from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
 from .money import check_credit, check_money
@@ -68,8 +72,12 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
     documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
     problems += [*money.problems, *check_periods(conn, money.to_post)]
-    resolved = sorted((with_hash(resolve(doc, data, problems)) for doc in documents), key=lambda d: d.doc_date)
+    # a landed cost is hashed as typed, then spread over the receipt lines it reaches
+    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems)
+    resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
+                       *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
+    new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
     new = price_documents(new, data.items, partners, tax_rules, problems)
@@ -78,7 +86,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
                                                                          again=True)))
     counts = check_counts(conn, orders.documents, count_rules, data.items)
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
-    warnings = orders.warnings
+    warnings = orders.warnings + tuple(assembly_warnings)
     before_counts = backdated_before_counts(conn, counts.documents)
     if count_rules.backdating == "refuse":
         problems += before_counts

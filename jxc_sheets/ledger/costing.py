@@ -20,7 +20,17 @@ What each movement's value rests on (its basis):
 - reverse: a reversal (红字冲销) takes back its original's value and correction exactly;
 - issue: the method decides;
 - current: a gain or a return without a known cost comes in at the current rate
-  (the average, the newest layer's cost, the month's rate), else the standard cost.
+  (the average, the newest layer's cost, the month's rate), else the standard cost;
+- share: an assembly's (or disassembly's) in leg takes what its document's out legs
+  left with: an assembly's finished goods their sum plus the given fee (加工费); a
+  disassembly's outputs a split of it by their given weights, the last output taking
+  the rounding remainder (repost.Shares works it out from the out legs' values);
+- landed: a landed cost (费用分摊, qty 0) of the receipt it is linked to: the part of
+  that receipt still on hand takes its share of the given amount as value, the rest
+  goes to cost of sales as the correction. Under fifo what is on hand is the receipt's
+  own layer; under an average method the pair is one pool, and as much of the receipt
+  counts as on hand as the pair holds, up to the quantity received. An empty shelf
+  takes nothing.
 
 Rounding, stated once and applied only here: money is rounded half-up to the cent
 (四舍五入) once per movement, and a residue never vanishes —
@@ -63,6 +73,8 @@ ZERO = Decimal(0)
 MOVING_AVERAGE, FIFO, MONTHLY = "moving_average", "fifo", "monthly_weighted_average"
 METHODS = (MOVING_AVERAGE, FIFO, MONTHLY)
 COST, LINK, REVERSE, ISSUE, CURRENT = "cost", "link", "reverse", "issue", "current"
+SHARE, LANDED = "share", "landed"
+SHARED_KINDS = ("assembly", "disassembly")  # their in legs rest on their out legs (basis share)
 
 
 def money(value: Decimal) -> Decimal:
@@ -225,9 +237,10 @@ class Pricing:
     """Values one pair's moves in valuation order from an opening holding."""
 
     def __init__(self, holding: Holding, method_of: Callable[[str], str], final: Callable[[str], bool],
-                 linked: Callable[[int], tuple[Decimal, Decimal, Decimal] | None], std_cost: Decimal | None):
+                 linked: Callable[[int], tuple[Decimal, Decimal, Decimal] | None], std_cost: Decimal | None,
+                 shared: Callable[[int], Decimal | None] = lambda move_id: None):
         self.holding, self.method_of, self.final = holding, method_of, final
-        self.linked, self.std_cost = linked, std_cost or ZERO
+        self.linked, self.std_cost, self.shared = linked, std_cost or ZERO, shared
         self.own: dict[int, tuple[Decimal, Decimal, Decimal]] = {}  # (qty, value, correction) valued here
 
     def run(self, moves: Sequence[Move]) -> list[Valued]:
@@ -247,6 +260,8 @@ class Pricing:
         issue is at the month's rate and nothing is settled or swept."""
         h = self.holding
         fifo = method == FIFO
+        if move.basis == LANDED:
+            return self._landed(move, fifo)
         amount, preset = self._amount(move, month_rate)
         before = h.value
         if move.qty >= 0:
@@ -277,13 +292,39 @@ class Pricing:
             return (None, at_rate) if move.qty < 0 else (at_rate, None)
         if move.basis == COST and move.given is not None:
             return move.given, None
+        if move.basis == SHARE:
+            return self.shared(move.id), None
         if move.basis in (LINK, REVERSE):
-            linked = (self.own.get(move.linked_to) if move.linked_here else None) or self.linked(move.linked_to)
+            linked = self._linked(move)
+            if linked and not linked[0] and move.basis == REVERSE:  # a landed cost's: qty 0
+                return -(linked[1] + linked[2]), -linked[1]
             if linked and linked[0]:
                 qty, value, correction = linked
                 amount = money((value + correction) * move.qty / qty)
                 return amount, money(value * move.qty / qty) if move.basis == REVERSE else None
         return None, None
+
+    def _linked(self, move: Move) -> tuple[Decimal, Decimal, Decimal] | None:
+        return (self.own.get(move.linked_to) if move.linked_here else None) or self.linked(move.linked_to)
+
+    def _landed(self, move: Move, fifo: bool) -> Valued:
+        """A landed cost: its receipt's part still on hand takes its share as value, the
+        rest is the correction (cost of sales)."""
+        h = self.holding
+        amount = move.given or ZERO
+        received = (self._linked(move) or (ZERO,))[0]
+        if fifo:
+            layer = next((l for l in h.layers if l.origin == move.linked_to and l.qty > 0), None)
+            on_hand = layer.qty if layer else ZERO
+        else:
+            layer = h.layers[0] if h.layers and h.qty > 0 else None
+            on_hand = min(received, h.qty) if layer else ZERO
+        part = money(amount * on_hand / received) if received > 0 and on_hand > 0 else ZERO
+        if part:
+            layer.value += part
+        h.settle_rate()
+        self.own[move.id] = (move.qty, part, amount - part)
+        return Valued(move.id, part, h.qty, h.value, h.last_rate, amount - part)
 
     def _current_rate(self) -> Decimal:
         h = self.holding
@@ -313,7 +354,8 @@ class Pricing:
     def _month_rate(self, moves: Sequence[Move], provisional: Decimal) -> Decimal:
         """(opening + the month's receipts) ÷ their qty, at full precision."""
         h = self.holding
-        fixed = [m for m in moves if not self._at_rate(m)]
+        # a landed cost's part on hand is known only as it is valued: it joins next month's rate
+        fixed = [m for m in moves if not self._at_rate(m) and m.basis != LANDED]
         values = [preset if preset is not None else amount for amount, preset in map(self._amount, fixed, repeat(None))]
         qty = h.qty + sum((m.qty for m in fixed), ZERO)
         if qty <= 0 or None in values:
@@ -372,9 +414,10 @@ def opening_holding(qty: Decimal, value: Decimal, last_rate: Decimal, day: date)
 def value_moves(holding: Holding, moves: Sequence[Move], method_of: Callable[[str], str],
                 final: Callable[[str], bool] = lambda month: False,
                 linked: Callable[[int], tuple[Decimal, Decimal, Decimal] | None] = lambda i: None,
-                std_cost: Decimal | None = None) -> list[Valued]:
+                std_cost: Decimal | None = None,
+                shared: Callable[[int], Decimal | None] = lambda move_id: None) -> list[Valued]:
     """Values `moves` (one pair's, in valuation order) from `holding`, which it updates."""
-    return Pricing(holding, method_of, final, linked, std_cost).run(moves)
+    return Pricing(holding, method_of, final, linked, std_cost, shared).run(moves)
 
 
 def constant(method: str) -> Callable[[str], str]:

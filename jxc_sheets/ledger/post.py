@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
-from . import bulk, chain, costing, queries, repost, schema
+from . import assembly, bulk, chain, costing, queries, repost, schema
 from .costing import ZERO, money
 
 
@@ -76,6 +76,9 @@ def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
     for kind_name in kinds.MASTER_ORDER:
         kind_rows = [r for r in rows if r.kind == kind_name]
         if not kind_rows:
+            continue
+        if kind_name == "boms":
+            assembly.replace_boms(conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]
@@ -202,6 +205,10 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMo
 def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
     """What a new movement's value rests on (costing.py)."""
     kind = kinds.KINDS[doc.kind]
+    if doc.kind in costing.SHARED_KINDS and qty > 0:  # the fee (assembly) or the weight (disassembly)
+        return costing.SHARE, line.amount or ZERO, None
+    if doc.kind == "landed_cost":
+        return costing.LANDED, line.amount or ZERO, line.follows
     linked = returned.get((doc.header.get("ref_doc"), line.sku)) if doc.kind in RETURNS else None
     if qty < 0 and kind.cost_field and line.unit_cost is not None:  # a purchase return at its own price
         return costing.COST, -_stock_amount(line), linked

@@ -1,7 +1,8 @@
 """Reposting (重算成本): values the movements of some sku × warehouse pairs from a
 point on, in valuation order (date, posting sequence), writes what changed, and
 follows the value into the pairs that take it on — a transfer's in leg, a reversal,
-a return at the cost it left with — until nothing changes.
+a return at the cost it left with, an assembly's finished goods (which follow all of
+its document's out legs, `Shares`) — until nothing changes.
 
 Posting calls it for the pairs a file touched, from each pair's first new movement:
 a document dated after everything of its pairs costs one step; a backdated one
@@ -54,9 +55,10 @@ def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int]
     queue = dict(starts)
     context = Context.load(conn, {sku for sku, _w in starts}, final_months)
     known: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    shares = Shares(conn, known)
     while queue:
         round_, queue = queue, {}
-        changed = _revalue_round(conn, round_, context, known, new)
+        changed = _revalue_round(conn, round_, context, known, new, shares)
         for pair, key in _dependents(conn, changed).items():
             if pair not in queue or key < queue[pair]:
                 queue[pair] = key
@@ -64,25 +66,28 @@ def revalue(conn: Connection, starts: Mapping[Pair, Key], new_ids: Iterable[int]
 
 
 def _revalue_round(conn: Connection, starts: Mapping[Pair, Key], context: Context,
-                   known: dict[int, tuple[Decimal, Decimal, Decimal]], new: set[int]) -> list[tuple[Pair, int]]:
+                   known: dict[int, tuple[Decimal, Decimal, Decimal]], new: set[int],
+                   shares: "Shares") -> list[tuple[Pair, int]]:
     rows_by_pair = _appended(conn, starts, context, new)
     rows_by_pair.update(_rows_sharing_a_start(conn, {p: k for p, k in starts.items() if p not in rows_by_pair}, context))
     for pair, start in starts.items():
         if pair not in rows_by_pair:
             rows_by_pair[pair] = _rows(conn, pair, start, context)
     _load_linked(conn, rows_by_pair.values(), known)
+    shares.load(r.id for history, live in rows_by_pair.values() for r in (*history, *live)
+                if getattr(r, "basis", None) == costing.SHARE)  # an _Opening has none
     changed, updates, balances = [], [], {}
     for pair in sorted(starts, key=lambda p: starts[p]):
         history, live = rows_by_pair[pair]
-        valued, holding = value_pair(pair, history, live, context, known)
+        valued, holding = value_pair(pair, history, live, context, known, shares)
         for row, v in zip(live, valued):
             known[row.id] = (row.qty, v.value, v.correction)
             if row.id in new or (v.value, v.balance_qty, v.balance_value, v.last_rate, v.correction) != \
                     (row.value, row.balance_qty, row.balance_value, row.last_rate, row.correction or ZERO):
                 updates.append({"id": row.id, **_valued_columns(row.qty, v)})
             moved = (v.value, v.correction) != (row.value, row.correction or ZERO)
-            if (row.id not in new and moved) or (row.id in new and row.kind == "transfer" and row.qty < 0):
-                changed.append((pair, row.id))  # others may follow it: a new one only a transfer's in leg
+            if (row.id not in new and moved) or (row.id in new and row.kind in FOLLOWED_OUT_LEGS and row.qty < 0):
+                changed.append((pair, row.id))  # others may follow it: a new one only a transfer's or assembly's in leg
         if live:
             balances[pair] = holding.state()
     _write(conn, updates, balances)
@@ -105,7 +110,7 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
     for pair, rows in by_pair.items():
         first = min(row.doc_date for row in rows)
         fresh = pair not in last_dates  # nothing moved yet: any method starts from nothing
-        if any(row.basis in (costing.LINK, costing.REVERSE) for row in rows) or not fresh and (
+        if any(row.basis in RESTING_ON_OTHERS for row in rows) or not fresh and (
                 last_dates[pair] > first or not context.methods.only_average(pair[0], month_of(first))):
             continue
         state = held.get(pair)
@@ -119,6 +124,10 @@ def value_appended(conn: Connection, movements: Sequence, last_dates: Mapping[Pa
                 setattr(row, name, same.setdefault(value, value))
         left[pair] = holding.state()
     return left
+
+
+RESTING_ON_OTHERS = (costing.LINK, costing.REVERSE, costing.SHARE, costing.LANDED)
+FOLLOWED_OUT_LEGS = ("transfer", *costing.SHARED_KINDS)  # a new out leg of these has a new follower
 
 
 def _valued_columns(qty: Decimal, v: Valued) -> dict:
@@ -163,20 +172,25 @@ class _Opening:
 
 
 def value_pair(pair: Pair, history: Sequence, live: Sequence, context: Context,
-               known: Mapping[int, tuple[Decimal, Decimal, Decimal]]) -> tuple[list[Valued], Holding]:
+               known: Mapping[int, tuple[Decimal, Decimal, Decimal]],
+               shares: "Shares | None" = None) -> tuple[list[Valued], Holding]:
     """Values `live` (rows in valuation order) after `history` (the rows before them that
     were loaded: all of them for fifo, else the one just before)."""
     sku = pair[0]
     method_of = context.methods.method_of(sku)
     std_cost = context.std_costs.get(sku)
-    holding = _opening(pair, history, context, known, method_of, std_cost)
+    holding = _opening(pair, history, context, known, method_of, std_cost, shares)
     moves = [_move(row, pair) for row in live]
     valued = costing.value_moves(holding, moves, method_of, lambda m: m in context.final_months,
-                                 known.get, std_cost)
+                                 known.get, std_cost, shares or _no_share)
     return valued, holding
 
 
-def _opening(pair: Pair, history: Sequence, context: Context, known, method_of, std_cost) -> Holding:
+def _no_share(_move_id: int) -> None:
+    return None
+
+
+def _opening(pair: Pair, history: Sequence, context: Context, known, method_of, std_cost, shares=None) -> Holding:
     if not history:
         return Holding()
     before = history[-1]
@@ -184,7 +198,7 @@ def _opening(pair: Pair, history: Sequence, context: Context, known, method_of, 
     if len(history) > 1 or method_of(month_of(before.doc_date)) == costing.FIFO:
         holding = Holding()
         costing.value_moves(holding, [_move(r, pair) for r in history], method_of,
-                            lambda m: m in context.final_months, known.get, std_cost)
+                            lambda m: m in context.final_months, known.get, std_cost, shares or _no_share)
         if (holding.qty, holding.value) == (before.balance_qty, before.balance_value):
             holding.last_rate = last_rate
             return holding
@@ -315,7 +329,69 @@ def _dependents(conn: Connection, changed: Sequence[tuple[Pair, int]]) -> dict[P
             pair, key = (r.sku, r.warehouse), (r.doc_date, r.id)
             if pair != own[r.linked_to] and (pair not in found or key < found[pair]):
                 found[pair] = key
+        out_leg = m.alias("out_leg")
+        query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, out_leg.c.id.label("out_leg")) \
+            .join(out_leg, out_leg.c.document_id == m.c.document_id) \
+            .where(out_leg.c.id.in_(batch), out_leg.c.qty < 0, m.c.basis == costing.SHARE)
+        for r in conn.execute(query):
+            pair, key = (r.sku, r.warehouse), (r.doc_date, r.id)
+            if pair != own[r.out_leg] and (pair not in found or key < found[pair]):
+                found[pair] = key
     return found
+
+
+class Shares:
+    """The amounts of assembly and disassembly in legs (basis share), worked out from
+    their document's out legs as valued now (`known`, else as stored): an assembly's
+    finished goods take the out legs' sum plus their fee (`given`); a disassembly's
+    outputs split it by their weights (`given`), the last output taking the remainder."""
+
+    def __init__(self, conn: Connection, known: Mapping[int, tuple[Decimal, Decimal, Decimal]]):
+        self.conn, self.known = conn, known
+        self.legs: dict[int, tuple] = {}  # in leg id → its document's legs, in posting order
+
+    def load(self, ids: Iterable[int]) -> None:
+        wanted = sorted(set(ids) - set(self.legs))
+        m = schema.movements
+        leg = m.alias("leg")
+        by_share: dict[int, list] = defaultdict(list)
+        for batch in queries.chunks(wanted):
+            query = select(m.c.id.label("share"), leg.c.id, leg.c.kind, leg.c.qty, leg.c.value, leg.c.correction,
+                           leg.c.given, leg.c.basis).join(leg, leg.c.document_id == m.c.document_id) \
+                .where(m.c.id.in_(batch)).order_by(leg.c.id)
+            for r in self.conn.execute(query):
+                by_share[r.share].append(r)
+        self.legs.update({share: tuple(rows) for share, rows in by_share.items()})
+
+    def __call__(self, move_id: int) -> Decimal | None:
+        if move_id not in self.legs:
+            self.load([move_id])
+        legs = self.legs.get(move_id)
+        if not legs:
+            return None
+        out = ZERO
+        for leg in legs:
+            if leg.qty < 0:
+                _qty, value, correction = self.known.get(leg.id) or (leg.qty, leg.value, leg.correction or ZERO)
+                out -= value + correction
+        ins = [leg for leg in legs if leg.qty > 0 and leg.basis == costing.SHARE]
+        if legs[0].kind == "assembly":
+            return out + sum((leg.given or ZERO for leg in ins if leg.id == move_id), ZERO)
+        return split_by_weights(out, [(leg.id, leg.given or ZERO) for leg in ins]).get(move_id)
+
+
+def split_by_weights(total: Decimal, weights: Sequence[tuple[int, Decimal]]) -> dict[int, Decimal]:
+    """`total` split over keys by their weights, to the cent; the last key takes the remainder
+    (all of it equally when every weight is zero)."""
+    whole = sum((w for _k, w in weights), ZERO)
+    shares, left = {}, total
+    for i, (key, weight) in enumerate(weights):
+        if i == len(weights) - 1:
+            shares[key] = left
+        else:
+            shares[key] = costing.money(total * weight / whole) if whole else costing.money(total / len(weights))
+            left -= shares[key]
+    return shares
 
 
 def _write(conn: Connection, updates: list[dict], balances: Mapping[Pair, costing.CostState]) -> None:
@@ -347,6 +423,8 @@ def replay_differences(conn: Connection) -> list[str]:
     known = {r.id: (r.qty, r.value, r.correction or ZERO)
              for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
     query = _query().order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    shares = Shares(conn, {})  # the out legs as stored
+    shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE)).scalars())
     differences = []
     rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
     for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
@@ -356,7 +434,7 @@ def replay_differences(conn: Connection) -> list[str]:
         live = pair_rows[len(history):]
         if not context.methods.any_fifo(pair[0], month_of(start[0])):
             history = history[-1:]
-        valued, _holding = value_pair(pair, history, live, context, known)
+        valued, _holding = value_pair(pair, history, live, context, known, shares)
         wrong = next(((row, v) for row, v in zip(live, valued)
                       if (v.value, v.correction) != (row.value, row.correction or ZERO)), None)
         if wrong:
@@ -378,9 +456,11 @@ def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
              for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
     query = _query().where(m.c.doc_date <= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
     found = {}
+    shares = Shares(conn, {})
+    shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE, m.c.doc_date <= day)).scalars())
     rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
     for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
-        _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known)
+        _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known, shares)
         if holding.layers:
             found[pair] = holding.layers
     return found

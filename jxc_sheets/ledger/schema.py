@@ -404,5 +404,15 @@ fund_entries = Table(
     Index("ix_fund_entries_document", "document_id"),
 )
 
+boms = Table(
+    "boms", metadata,  # bills of materials, by version: a later valid_from keeps the old one for earlier documents
+    Column("sku", String(64), primary_key=True),  # the finished item
+    Column("valid_from", Date, primary_key=True),  # 0001-01-01 when the form left it empty
+    Column("component", String(64), primary_key=True),
+    Column("qty", Qty(), nullable=False),  # per finished unit, in the component's base unit
+    Column("scrap_pct", Qty(), nullable=False, default=Decimal(0)),  # 5 for 5 %
+    Column("remark", Text, nullable=False, default=""),
+)
+
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,
                  "funds_accounts": funds_accounts}

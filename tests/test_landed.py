@@ -1,0 +1,129 @@
+"""Landed cost (费用分摊单): an expense spread over receipts, posted through the real
+check and ledger; every figure worked out by hand in the docstrings.
+
+The stock of A001 and B002 in WH1:
+    09-30  OP1  opening  A001 40 @ 9.00 = 360.00
+    10-02  R1   receipt  A001 100 @ 10.00 = 1000.00;  B002 50 @ 4.00 = 200.00
+    10-05  D1   delivery A001 50 (so R1 is partly issued)
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from jxc_sheets.ledger import methods, periods, schema
+from jxc_sheets.ledger.integrity import check_ledger
+from test_post import balance, delivery, doc, ln, posted, receipt, submit
+from test_post import ledger, postgres_ledger  # noqa: F401  (fixtures)
+
+Q = Decimal
+LC = date(2026, 10, 8)
+
+
+def stock(engine: Engine, method: str = "moving_average") -> None:
+    with engine.begin() as conn:
+        methods.sync(conn, method, {})
+    posted(engine, doc("opening", "OP1", date(2026, 9, 30), ln("A001", 40, "9.00", warehouse="WH1")))
+    posted(engine, receipt("R1", date(2026, 10, 2), ln("A001", 100, "10.00"), ln("B002", 50, "4.00")))
+    posted(engine, delivery("D1", date(2026, 10, 5), ln("A001", 50)))
+
+
+def expense(doc_no: str, amount: str, *receipts: str, basis: str | None = None, tax: str | None = None,
+            day: date = LC, **line_values):
+    lines = [ln("", 0) for _r in receipts]
+    document = doc("landed_cost", doc_no, day, *lines, expense_amount=Q(amount), basis=basis,
+                   expense_tax=None if tax is None else Q(tax))
+    from dataclasses import replace
+    return replace(document, lines=tuple(replace(line, sku=line_values.get("sku"), receipt_no=r,
+                                                 amount=line_values.get("amounts", {}).get(r), qty=None, qty_entered=None)
+                                         for line, r in zip(document.lines, receipts)))
+
+
+def landed(engine: Engine, doc_no: str) -> dict[str, tuple]:
+    """sku → (value, correction, amount, tax) of the landed cost's movements and lines."""
+    m, d, l = schema.movements, schema.documents, schema.lines
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.c.sku, m.c.value, m.c.correction, l.c.amount, l.c.tax)
+                            .join(d, d.c.id == m.c.document_id)
+                            .join(l, (l.c.document_id == m.c.document_id) & (l.c.line_no == m.c.line_no))
+                            .where(d.c.doc_no == doc_no))
+        return {r.sku: (r.value, r.correction, r.amount, r.tax) for r in rows}
+
+
+@pytest.mark.parametrize("method", ["moving_average", "fifo"])
+def test_by_amount_on_a_receipt_half_issued(ledger, method):
+    """Freight 120.00 + tax 10.80 over R1 by amount: A001 120 × 1000 / 1200 = 100.00,
+    B002 (the last) 20.00; the tax 9.00 and 1.80 the same way.
+    A001: R1 brought 100, 90 of them are still on hand (moving average: the pool holds
+    140 − 50 = 90; fifo: D1 took the opening's 40 and 10 of R1's layer), so the stock
+    takes 100.00 × 90 / 100 = 90.00 and cost of sales the other 10.00. B002 is all on
+    hand: 20.00 into stock.
+    A001's shelf: moving average 140 @ 1360.00, D1 50 × 1360 / 140 = 485.71 → 874.29,
+    + 90.00 = 964.29; fifo D1 40 × 9 + 10 × 10 = 460.00 → 900.00, + 90.00 = 990.00."""
+    stock(ledger, method)
+    posted(ledger, expense("LC1", "120.00", "R1", tax="10.80"))
+    assert landed(ledger, "LC1") == {"A001": (Q("90.00"), Q("10.00"), Q("100.00"), Q("9.00")),
+                                     "B002": (Q("20.00"), Q("0.00"), Q("20.00"), Q("1.80"))}
+    assert balance(ledger, "A001")[:2] == (Q(90), Q("964.29") if method == "moving_average" else Q("990.00"))
+    assert balance(ledger, "B002")[:2] == (Q(50), Q("220.00"))
+    with ledger.connect() as conn:
+        assert check_ledger(conn) == []
+
+
+def test_by_qty(ledger):
+    """Freight 90.00 by qty: A001 100 units, B002 50 → 90 × 100 / 150 = 60.00 and 30.00.
+    A001 has 90 of R1's 100 on hand: 60.00 × 90 / 100 = 54.00 into stock, 6.00 to cost
+    of sales; B002 30.00 into stock."""
+    stock(ledger)
+    posted(ledger, expense("LC2", "90.00", "R1", basis="数量"))
+    assert {s: v[:2] for s, v in landed(ledger, "LC2").items()} == {"A001": (Q("54.00"), Q("6.00")),
+                                                                    "B002": (Q("30.00"), Q("0.00"))}
+
+
+def test_by_hand_on_one_item(ledger):
+    """By hand, 15.00 on R1's A001 only: 15.00 × 90 / 100 = 13.50 into stock, 1.50 out."""
+    stock(ledger)
+    posted(ledger, expense("LC3", "15.00", "R1", basis="手工", sku="A001", amounts={"R1": Q("15.00")}))
+    assert {s: v[:2] for s, v in landed(ledger, "LC3").items()} == {"A001": (Q("13.50"), Q("1.50"))}
+
+
+def test_an_empty_shelf_takes_nothing(ledger):
+    """All of A001 delivered (90 more on 10-06): the shelf is empty, so A001's 100.00
+    goes to cost of sales whole and the shelf stays at 0.00."""
+    stock(ledger)
+    posted(ledger, delivery("D2", date(2026, 10, 6), ln("A001", 90)))
+    posted(ledger, expense("LC1", "120.00", "R1"))
+    assert landed(ledger, "LC1")["A001"][:2] == (Q("0.00"), Q("100.00"))
+    assert balance(ledger, "A001")[:2] == (Q(0), Q("0.00"))
+
+
+def test_the_expense_before_its_receipt_waits(ledger):
+    """Freight for R2, whose goods are not in yet: refused at the receipt's cell, and
+    nothing posts. Once R2 (10 A001 @ 10.00) is posted, the same form posts: all 10
+    on hand, 30.00 into stock."""
+    stock(ledger)
+    early = submit(ledger, expense("LC4", "30.00", "R2"))
+    assert [(p.where, p.code) for p in early.problems] == [("明细!A10", "landed-receipt-unknown")]
+    assert "R2" in early.problems[0].zh and "not posted yet" in early.problems[0].en
+    posted(ledger, receipt("R2", date(2026, 10, 7), ln("A001", 10, "10.00")))
+    posted(ledger, expense("LC4", "30.00", "R2"))
+    assert landed(ledger, "LC4")["A001"][:2] == (Q("30.00"), Q("0.00"))
+
+
+def test_a_receipt_in_a_closed_month_is_refused(ledger):
+    """R0 is dated in September, which is closed: the expense is refused at R0's cell."""
+    stock(ledger)
+    posted(ledger, receipt("R0", date(2026, 9, 20), ln("B002", 5, "4.00")))
+    with ledger.begin() as conn:
+        periods.close(conn, "2026-09", "test", forced=True)
+    refused = submit(ledger, expense("LC5", "10.00", "R0"))
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!A10", "landed-receipt-closed")]
+
+
+def test_a_manual_split_must_add_up(ledger):
+    stock(ledger)
+    refused = submit(ledger, expense("LC6", "20.00", "R1", basis="manual", amounts={"R1": Q("15.00")}))
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!E4", "landed-manual-total")]
