@@ -127,3 +127,29 @@ def test_a_manual_split_must_add_up(ledger):
     stock(ledger)
     refused = submit(ledger, expense("LC6", "20.00", "R1", basis="manual", amounts={"R1": Q("15.00")}))
     assert [(p.where, p.code) for p in refused.problems] == [("明细!E4", "landed-manual-total")]
+
+
+def test_a_landed_cost_is_booked_as_purchase_cost_and_the_supplier_is_owed_it_all(ledger, tmp_path):
+    """Moving average, October, LC1 as in the first test (S01's freight 120.00 + tax 10.80).
+    1 采购入库        Dr 1405 R1 1,000 + 200 and LC1's stock part 90 + 20 = 1,310.00 / Cr 2202 (S01)
+    2 结转销售成本    Dr 6401 485.71 / Cr 1405 485.71 (D1)
+    3 成本调整-采购   Dr 6401 10.00 / Cr 2202 10.00: LC1's share of goods already issued
+    4 进项税额        Dr 22210101 R1's 13% 156.00 + LC1's 10.80 = 166.80 / Cr 2202 166.80
+    S01 is owed 1,310 + 10 + 166.80 = 1,486.80 = R1's 1,356.00 + LC1's 130.80."""
+    from jxc_sheets.config import FinanceConfig
+    from jxc_sheets.reports.monthend import write_pack
+    from test_closing import sheet
+
+    stock(ledger)
+    posted(ledger, expense("LC1", "120.00", "R1", tax="10.80"))
+    with ledger.begin() as conn:
+        pack, *_ = write_pack(conn, tmp_path, "2026-10", FinanceConfig())
+    booked: dict[tuple[str, str], Q] = {}
+    for r in sheet(pack, "vouchers"):
+        key = (r["voucher_no"], r["account_code"])
+        booked[key] = booked.get(key, Q(0)) + Q(str(r["debit"] or 0)) - Q(str(r["credit"] or 0))
+    assert {k: v.quantize(Q("0.01")) for k, v in booked.items()} == {
+        ("1", "1405"): Q("1310.00"), ("1", "2202"): Q("-1310.00"),
+        ("2", "6401"): Q("485.71"), ("2", "1405"): Q("-485.71"),
+        ("3", "6401"): Q("10.00"), ("3", "2202"): Q("-10.00"),
+        ("4", "22210101"): Q("166.80"), ("4", "2202"): Q("-166.80")}

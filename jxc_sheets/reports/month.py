@@ -17,7 +17,8 @@ def month_bounds(month: str) -> tuple[date, date]:
 def movement_type(kind: str, positive: bool) -> str:
     """The pack's column of a movement: in_purchase, out_sales, … (opening stock: `opening`)."""
     fixed = {"receipt": "in_purchase", "sales_return": "in_sales_return", "delivery": "out_sales",
-             "purchase_return": "out_purchase_return", OPENING: OPENING}
+             "purchase_return": "out_purchase_return", OPENING: OPENING,
+             "landed_cost": "in_purchase"}  # freight and duty: part of what the goods cost, owed to their supplier
     if kind in fixed:
         return fixed[kind]
     if kind == "transfer":

@@ -2,8 +2,8 @@
 
 - sales (销售出库, 销售退回 in red): Dr 应收账款 价税合计 / Cr 主营业务收入 金额 + 销项税额
   税额 (a small-scale taxpayer: 应交增值税), by customer;
-- input VAT on purchases a general taxpayer may deduct (专票): Dr 进项税额 / Cr 应付账款,
-  by supplier — the goods themselves are booked at their value by the stock vouchers,
+- input VAT on purchases (and landed costs) a general taxpayer may deduct (专票): Dr 进项税额 /
+  Cr 应付账款, by supplier — the goods themselves are booked at their value by the stock vouchers,
   and tax that is not deductible is part of that value;
 - 进项税额转出: goods lost by 非正常损失 (an adjustment or count loss whose reason holds
   one of `tax.abnormal_loss`): their cost × the item's rate, from the reason's account;
@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from ..config import TaxConfig
 from ..ledger import schema
@@ -42,7 +42,7 @@ def _priced_lines(conn: Connection, month: str, kinds: tuple[str, ...]) -> Itera
     return conn.execute(select(d.c.kind, d.c.partner, d.c.invoice_type, l.c.amount, l.c.tax, l.c.gross)
                         .join(d, d.c.id == l.c.document_id)
                         .where(d.c.kind.in_(kinds), d.c.doc_date >= start, d.c.doc_date <= end,
-                               l.c.gross.is_not(None)))
+                               or_(l.c.gross.is_not(None), d.c.kind == "landed_cost")))
 
 
 def _sales(conn: Connection, month: str, chart: Chart, tax: TaxConfig) -> list[Entry]:
@@ -70,8 +70,9 @@ def _input_vat(conn: Connection, month: str, chart: Chart, tax: TaxConfig) -> li
         return []
     _start, end = month_bounds(month)
     by_supplier: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for kind, supplier, invoice, _amount, vat, _gross in _priced_lines(conn, month, ("receipt", "purchase_return")):
-        if (invoice or "专票") == "专票":
+    for kind, supplier, invoice, _amount, vat, _gross in _priced_lines(conn, month, ("receipt", "purchase_return",
+                                                                                     "landed_cost")):
+        if vat and (invoice or "专票") == "专票":
             by_supplier[supplier] += -vat if kind == "purchase_return" else vat
     entries = []
     for supplier, vat in sorted(by_supplier.items()):
