@@ -148,6 +148,12 @@ def test_a_landed_cost_is_booked_as_purchase_cost_and_the_supplier_is_owed_it_al
     for r in sheet(pack, "vouchers"):
         key = (r["voucher_no"], r["account_code"])
         booked[key] = booked.get(key, Q(0)) + Q(str(r["debit"] or 0)) - Q(str(r["credit"] or 0))
+    from jxc_sheets.ledger import money
+    d = schema.documents
+    with ledger.connect() as conn:  # what the payables ledger records for each (the pipeline records them)
+        ids = dict(conn.execute(select(d.c.doc_no, d.c.id).where(d.c.doc_no.in_(["R1", "LC1"]))).all())
+        amounts = money.document_amounts(conn, ids.values())
+    assert {no: amounts[i] for no, i in ids.items()} == {"R1": Q("1356.00"), "LC1": Q("130.80")}
     assert {k: v.quantize(Q("0.01")) for k, v in booked.items()} == {
         ("1", "1405"): Q("1310.00"), ("1", "2202"): Q("-1310.00"),
         ("2", "6401"): Q("485.71"), ("2", "1405"): Q("-485.71"),

@@ -34,6 +34,7 @@ CENT = Decimal("0.01")
 STOCK_ITEMS = {
     "delivery": ("customer", +1, "unit_price"), "sales_return": ("customer", -1, "unit_price"),
     "receipt": ("supplier", +1, "unit_cost"), "purchase_return": ("supplier", -1, "unit_cost"),
+    "landed_cost": ("supplier", +1, "amount"),  # the expense's 金额 + 税额, owed to its supplier
 }
 FUNDS_KINDS = {"collection": ("customer", +1), "payment": ("supplier", -1)}  # side, sign in the funds account
 SIDE_OF_KIND = {**{k: v[0] for k, v in STOCK_ITEMS.items()}, **{k: v[0] for k, v in FUNDS_KINDS.items()}}
@@ -53,10 +54,14 @@ def document_amounts(conn: Connection, ids: Iterable[int]) -> dict[int, Decimal]
     d, l = schema.documents, schema.lines
     found = {doc_id: ZERO for doc_id in ids}
     for batch in queries.chunks(sorted(found)):
-        rows = conn.execute(select(l.c.document_id, d.c.kind, l.c.qty_entered, l.c.unit_price, l.c.unit_cost, l.c.gross)
+        rows = conn.execute(select(l.c.document_id, d.c.kind, l.c.qty_entered, l.c.unit_price, l.c.unit_cost, l.c.gross,
+                                   l.c.amount, l.c.tax)
                             .join(d, d.c.id == l.c.document_id).where(l.c.document_id.in_(batch)))
         for r in rows:
             if r.kind not in STOCK_ITEMS:
+                continue
+            if r.kind == "landed_cost":
+                found[r.document_id] += (r.amount or ZERO) + (r.tax or ZERO)
                 continue
             if r.gross is not None:
                 found[r.document_id] += r.gross if r.qty_entered >= 0 else -r.gross
