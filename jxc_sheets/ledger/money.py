@@ -49,10 +49,12 @@ def document_amounts(conn: Connection, ids: Iterable[int]) -> dict[int, Decimal]
     """The amount each stock document is a receivable or payable at: the sum of its lines'
     价税合计 (check/tax.py; what the invoice says, tax included), or for lines posted
     before it existed qty entered × unit price (deliveries, sales returns) or × unit cost
-    (receipts, purchase returns), each rounded to the cent, half up. A reversal's comes
-    out negative. Documents of other kinds, and lines without a price, count 0."""
+    (receipts, purchase returns), each rounded to the cent, half up; a supplier return
+    with no price at the cost it left with. A reversal's comes out negative. Documents of
+    other kinds, and other lines without a price, count 0."""
     d, l = schema.documents, schema.lines
     found = {doc_id: ZERO for doc_id in ids}
+    unpriced: set[int] = set()
     for batch in queries.chunks(sorted(found)):
         rows = conn.execute(select(l.c.document_id, d.c.kind, l.c.qty_entered, l.c.unit_price, l.c.unit_cost, l.c.gross,
                                    l.c.amount, l.c.tax)
@@ -69,6 +71,14 @@ def document_amounts(conn: Connection, ids: Iterable[int]) -> dict[int, Decimal]
             price = getattr(r, STOCK_ITEMS[r.kind][2])
             if price is not None:
                 found[r.document_id] += cents(r.qty_entered * price)
+            elif r.kind == "purchase_return":
+                unpriced.add(r.document_id)
+    m = schema.movements
+    for batch in queries.chunks(sorted(unpriced)):  # a supplier return with no price: at the cost it left with
+        for doc_id, value, correction in conn.execute(
+                select(m.c.document_id, func.sum(m.c.value), func.sum(m.c.correction))
+                .where(m.c.document_id.in_(batch)).group_by(m.c.document_id)):
+            found[doc_id] += -(Decimal(value or 0) + Decimal(correction or 0))
     return found
 
 

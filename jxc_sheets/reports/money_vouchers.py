@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ..config import FinanceConfig
 from ..ledger import schema
@@ -116,3 +116,29 @@ def _transfers_and_others(conn: Connection, start: date, end: date, chart: Chart
 
 def _aux(chart: Chart, account: str, side: str, partner: str) -> dict[str, str]:
     return {side: partner} if side in chart.carries.get(account, ()) else {}
+
+
+def money_checks(conn: Connection, month: str, lines: list, chart: Chart, finance: FinanceConfig) -> list[tuple]:
+    """The money side reconciled to its vouchers, as (name, expected, actual): what customers
+    owe changed by the vouchers' 应收 + 预收, what is owed to suppliers by − (应付 + 预付), the
+    funds by the funds accounts' GL accounts. Opening items (期初) are the GL's opening
+    balances, in neither."""
+    start, end = month_bounds(month)
+    d, i, e = schema.documents, schema.money_items, schema.fund_entries
+    moved = dict(conn.execute(select(i.c.side, func.coalesce(func.sum(i.c.amount), 0)).join(d, d.c.id == i.c.document_id)
+                              .where(i.c.doc_date >= start, i.c.doc_date <= end, d.c.kind != "opening_ar_ap")
+                              .group_by(i.c.side)).all())
+    funds = conn.execute(select(func.coalesce(func.sum(e.c.amount), 0))
+                         .where(e.c.doc_date >= start, e.c.doc_date <= end)).scalar()
+    gl = set(_funds_gl(conn, chart, finance).values()) | {chart.code("cash"), chart.code("bank")}
+
+    def net(*codes: str) -> Decimal:
+        return sum((l.debit - l.credit for l in lines if l.account_code in codes), ZERO)
+
+    return [
+        ("应收变动 = 应收账款+预收账款 / receivables moved = the vouchers' 1122 + 2203",
+         Decimal(moved.get("customer", 0)), net(chart.code("receivable"), chart.code("advance_received"))),
+        ("应付变动 = -(应付账款+预付账款) / payables moved = -(the vouchers' 2202 + 1123)",
+         Decimal(moved.get("supplier", 0)), -net(chart.code("goods_received"), chart.code("advance_paid"))),
+        ("资金变动 = 现金+银行存款 / funds moved = the vouchers' cash and bank", Decimal(funds), net(*gl)),
+    ]

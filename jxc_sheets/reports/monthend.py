@@ -46,6 +46,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 
 from ..config import FinanceConfig, TaxConfig
 from ..ledger import counts as ledger_counts
+from ..ledger import money as ledger_money
 from ..ledger import methods, periods, schema
 from ..ledger.costing import FIFO, money
 from .data import Transit, in_transit
@@ -60,7 +61,8 @@ from .stock_summary import SUMMARY_SHEET as STOCK_SUMMARY_SHEET
 from .stock_summary import stock_rows
 from .cost_detail import (CORRECTION_COLUMNS, LAYER_LEFT_COLUMNS, RATE_COLUMNS, cost_corrections, fifo_layers,
                           monthly_rates)
-from .money_vouchers import money_entries
+from .money import BALANCE_COLUMNS, JOURNAL_COLUMNS
+from .money_vouchers import money_checks, money_entries
 from .vat import vat_entries
 from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
                        stock_entries, unbalanced, write_voucher_book, write_vouchers_csv)
@@ -444,7 +446,7 @@ class Check:
 
 
 def checks(conn: Connection, month: str, broken: int, group, lines: list[VoucherLine], chart: Chart,
-           transit: InTransit) -> list[Check]:
+           transit: InTransit, more: list[tuple] = ()) -> list[Check]:
     start, end = month_bounds(month)
     m = schema.movements
     transfers = func.coalesce(func.sum(case((m.c.kind == "transfer", m.c.value), else_=0)), 0)
@@ -470,6 +472,7 @@ def checks(conn: Connection, month: str, broken: int, group, lines: list[Voucher
         # every transfer's out and in carry the same value: what has left and not arrived is in transit
         ("期末在途金额 = 账本调拨流水 / closing transit value = the ledger's transfers not yet arrived",
          -Decimal(ledger_transfers), group.closing_transit_value),
+        *more,
     ]
     if periods.months_with_movements(conn)[-1:] == [month]:
         b = schema.balances
@@ -564,7 +567,7 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
     chart = chart_of(rules, dict(warehouses), _sites(conn))
     entries = stock_entries(conn, month, chart) + vat_entries(conn, month, chart, tax) + money_entries(conn, month, chart, rules)
     lines = number(entries, chart, rules)
-    found = checks(conn, month, summarised.broken, group, lines, chart, transit)
+    found = checks(conn, month, summarised.broken, group, lines, chart, transit, money_checks(conn, month, lines, chart, rules))
     start, end = month_bounds(month)
     by_item, by_warehouse = stock_rows(conn, summarised.rows)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
@@ -585,6 +588,8 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
         book.add_table("fifo_layers", LAYER_LEFT_COLUMNS, fifo_layers(conn, month))
         book.add_table("monthly_rates", RATE_COLUMNS, monthly_rates(conn, month))
         book.add_table("cost_corrections", CORRECTION_COLUMNS, cost_corrections(conn, month))
+        book.add_table("ar_ap", BALANCE_COLUMNS, ledger_money.partner_balances(conn, start, end))
+        book.add_table("funds", JOURNAL_COLUMNS, [r for r in ledger_money.funds_journal(conn, end) if r.doc_date and r.doc_date >= start])
         book.add_table("count_variance", COUNT_COLUMNS, [
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])

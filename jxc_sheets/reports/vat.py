@@ -36,13 +36,17 @@ def vat_entries(conn: Connection, month: str, chart: Chart, tax: TaxConfig) -> l
             *_losses_and_gifts(conn, month, chart, tax)]
 
 
-def _priced_lines(conn: Connection, month: str, kinds: tuple[str, ...]) -> Iterable:
+def _priced_lines(conn: Connection, month: str, kinds: tuple[str, ...]) -> Iterable[tuple]:
+    """(kind, partner, invoice type, 金额, 税额, 价税合计) of each priced line, a reversal's in red."""
     start, end = month_bounds(month)
     l, d = schema.lines, schema.documents
-    return conn.execute(select(d.c.kind, d.c.partner, d.c.invoice_type, l.c.amount, l.c.tax, l.c.gross)
+    rows = conn.execute(select(d.c.kind, d.c.partner, d.c.invoice_type, l.c.qty_entered, l.c.amount, l.c.tax, l.c.gross)
                         .join(d, d.c.id == l.c.document_id)
                         .where(d.c.kind.in_(kinds), d.c.doc_date >= start, d.c.doc_date <= end,
                                or_(l.c.gross.is_not(None), d.c.kind == "landed_cost")))
+    for kind, partner, invoice, qty, amount, tax, gross in rows:
+        red = -1 if qty is not None and qty < 0 else 1
+        yield kind, partner, invoice, red * (amount or ZERO), red * (tax or ZERO), red * (gross or ZERO)
 
 
 def _sales(conn: Connection, month: str, chart: Chart, tax: TaxConfig) -> list[Entry]:
