@@ -40,10 +40,9 @@ def department_folders(settings: Settings) -> list[Path]:
 
 
 def write_workspace_templates(settings: Settings) -> list[Path]:
-    from .sheets.forms import choices_from_ledger, write_templates
+    from .sheets.forms import choices_from_ledger, refresh_templates
 
-    engine = open_ledger(settings.ledger_url)
-    return write_templates(settings.templates, choices_from_ledger(engine))
+    return refresh_templates(settings.templates, choices_from_ledger(open_ledger(settings.ledger_url)), always=True)
 
 
 def status(settings: Settings) -> dict:
@@ -134,7 +133,6 @@ def run_demo(root: Path, today: date) -> int:
     outcomes = run_inbox(settings)
     for outcome in outcomes:
         print(describe(outcome))
-    write_workspace_templates(settings)  # dropdowns now list the demo's master data
     posted = sum(o.status == "posted" for o in outcomes)
     rejected = [o for o in outcomes if o.status in ("rejected", "failed")]
     print(f"\n{posted} 个文件已过账 posted, {len(rejected)} 个被退回 rejected.")

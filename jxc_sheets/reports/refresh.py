@@ -14,6 +14,7 @@ from .. import clock, config
 from ..ledger.db import reading
 from . import closed_sales, counts, html, mirror, orders, reorder, stock
 from . import log as log_report
+from ..sheets.forms import choices_from, refresh_templates
 from .book import ReportLocked, atomic_path, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
         if settings.config.orders.reorder_forms:
             written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
+        written += refresh_templates(settings.templates, choices_from(conn))
     return written
 
 

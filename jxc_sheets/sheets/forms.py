@@ -10,6 +10,7 @@ sits); the reader finds fields by their label text, the demo and the tests by
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import unicodedata
@@ -174,6 +175,25 @@ def write_templates(dest: Path, choices: Choices | None = None) -> list[Path]:
     written = [write_form(dest / f"{name}.xlsx", kind, choices) for name, kind in KINDS.items() if kind.template]
     written += [write_form(dest / "batch" / f"{name}.xlsx", kind, choices, batch=True)
                 for name, kind in KINDS.items() if kind.template and not kind.is_master]
+    return written
+
+
+LISTS_MARK = ".jxc-lists"  # in the templates folder: a digest of the codes its dropdowns list
+
+
+def refresh_templates(dest: Path, choices: Choices, always: bool = False) -> list[Path]:
+    """Rewrites the templates when the master codes differ from those they list (or a
+    form is missing): after a batch that posted master data, the dropdowns show it."""
+    digest = hashlib.sha256(repr(choices).encode("utf-8")).hexdigest()
+    mark = dest / LISTS_MARK
+    expected = [dest / f"{name}.xlsx" for name, kind in KINDS.items() if kind.template]
+    try:
+        if not always and mark.read_text(encoding="ascii") == digest and all(p.exists() for p in expected):
+            return []
+    except OSError:
+        pass  # never written
+    written = write_templates(dest, choices)
+    mark.write_text(digest, encoding="ascii")
     return written
 
 
