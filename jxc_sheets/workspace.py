@@ -149,4 +149,7 @@ def run_demo(root: Path, today: date) -> int:
         print(f"  {pack}  月结报表 month-end pack")
     print(f"  {settings.rejected}/*.errors.xlsx   退回文件, 红色单元格有批注 / rejected files, red cells carry comments")
     print(f"  {settings.templates}                 空白表单 blank forms (dropdowns filled)")
+    print("\n自己开始 / your own start: 先放基础资料 items.xlsx、warehouses.xlsx、suppliers.xlsx、customers.xlsx,"
+          " 过账后再放单据 (表单的下拉框随之更新)\n  master data first: drop the items, warehouses, suppliers and"
+          " customers forms, then the documents (the forms' dropdowns follow by themselves)")
     return 0
