@@ -3,8 +3,9 @@ that say what to do first, lookups from the command line, no accidental close.""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -98,3 +99,70 @@ def test_no_message_for_a_clerk_names_a_jxc_command():
     texts = [t for pair in CATALOGUE.values() for t in pair] + [t for pair in NOT_A_NUMBER_FIXES.values() for t in pair]
     texts += [t for ref in ("items", "warehouses") for none in (True, False) for t in unknown_code_fix(ref, none).values()]
     assert [t for t in texts for command in EXAMPLES if f"jxc {command}" in t] == []
+
+
+def _stocked(tmp_path) -> Path:
+    """Master data, an opening of A001 in WH1 (10 包 @ 20) and WH2 (3 包 @ 21) and of
+    B002 in WH1 (24 支 @ 1.5); dated in October."""
+    root = tmp_path / "ws"
+    jxc("init", str(root), cwd=tmp_path)
+    drop_master(root / "inbox")
+    make_form(root / "inbox" / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": date(2026, 10, 31)},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20},
+               {"warehouse": "WH2", "sku": "A001", "qty": 3, "unit_cost": 21},
+               {"warehouse": "WH1", "sku": "B002", "qty": 24, "unit_cost": "1.5"}])
+    jxc("run", "--quiet", cwd=root)
+    return root
+
+
+def test_jxc_stock_looks_up_an_item_or_a_warehouse(tmp_path):
+    """A001: 10 包 in WH1 worth 200.00 and 3 包 in WH2 worth 63.00, together 13 包 and 263.00.
+    WH1: A001 200.00 + B002 24 × 1.5 = 36.00, together 236.00; 包 and 支 are not added up."""
+    root = _stocked(tmp_path)
+    item = jxc("stock", "A001", cwd=root).stdout.splitlines()
+    assert [line.split()[:4] for line in item[1:3]] == [["WH1", "A001", "A4", "复印纸"], ["WH2", "A001", "A4", "复印纸"]]
+    assert item[-1] == "合计 total: 2 行 rows · 13 包 · 金额 value 263.00"
+    warehouse = jxc("stock", "WH1", cwd=root).stdout.splitlines()
+    assert warehouse[-1] == "合计 total: 2 行 rows · 金额 value 236.00"
+    rows = json.loads(jxc("stock", "WH1", "--json", cwd=root).stdout)
+    assert [(r["sku"], r["qty"], r["unit"], r["value"]) for r in rows] == [("A001", "10.0000", "包", "200.00"),
+                                                                          ("B002", "24.0000", "支", "36.00")]
+    unknown = jxc("stock", "NOPE", cwd=root, check=False)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("jxc: NOPE 既不是仓库编码也不是物料编码 / ")
+
+
+def test_jxc_status_reads_as_sentences_with_local_times(tmp_path):
+    root = _stocked(tmp_path)
+    outbox = root / "outbox" / ".status"
+    outbox.mkdir(parents=True, exist_ok=True)
+    (outbox / "otherhost~7.json").write_text(json.dumps({
+        "host": "otherhost", "pid": 7, "running_since": "2026-11-19T08:00:00", "stopped_at": "2026-11-19T18:30:05",
+        "last_scan": "2026-11-19T18:30:00", "observer": "polling", "inbox_available": True}), encoding="utf-8")
+    (outbox / "thishost~8.json").write_text(json.dumps({
+        "host": "remote", "pid": 8, "running_since": "2026-11-20T08:00:00", "stopped_at": "",
+        "last_scan": datetime.now().isoformat(timespec="microseconds"), "observer": "polling",
+        "inbox_available": True}), encoding="utf-8")
+    out = jxc("status", cwd=root).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("● 运行中 running   remote~8  since 2026-11-20 08:00:00")
+    assert lines[1].startswith("○ 未运行 stopped   otherhost~7  stopped 2026-11-19 18:30:05")
+    assert "{" not in out and "'" not in out  # no JSON, no Python reprs
+    assert re.search(r"^  2026-\d\d-\d\d \d\d:\d\d:\d\d  已过账 posted\s+opening.xlsx$", out, re.M)
+    info = json.loads(jxc("status", "--json", cwd=root).stdout)
+    assert sorted(w["running"] for w in info["watchers"]) == [False, True]
+
+
+def test_jxc_close_shows_what_it_locks_and_asks(tmp_path):
+    root = _stocked(tmp_path)
+    dry = jxc("close", "2026-10", "--dry-run", cwd=root)
+    assert "将结账并锁定 2026-10" in dry.stdout and "期初库存 opening 1" in dry.stdout
+    assert "dry run: nothing was closed" in dry.stdout
+    unanswered = jxc("close", "2026-10", cwd=root, check=False)  # stdin closed: no answer is no
+    assert unanswered.returncode == 2 and "--yes" in unanswered.stderr
+    declined = jxc("close", "2026-10", cwd=root, check=False, answer="n\n")
+    assert declined.returncode == 2 and not (root / "outbox" / "monthend" / "2026-10.xlsx").exists()
+    closed = jxc("close", "2026-10", cwd=root, answer="y\n")
+    assert "已结账 closed: 2026-10" in closed.stdout
+    again = jxc("close", "2026-10", "--dry-run", cwd=root, check=False)
+    assert again.returncode == 2 and "already closed" in again.stderr
+    assert "已结账 closed: 2026-10" not in jxc("close", "2026-11", "--dry-run", cwd=root, check=False).stdout

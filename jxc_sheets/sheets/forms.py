@@ -384,7 +384,7 @@ def _write_help(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
         ws.cell(row, 1).alignment = Alignment(vertical="top")
         ws.cell(row, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(HELP_WIDTHS))
-        lines = -(-_display_width(text) // (sum(HELP_WIDTHS[1:]) - 4))
+        lines = -(-display_width(text) // (sum(HELP_WIDTHS[1:]) - 4))
         ws.row_dimensions[row].height = 16 * lines
         row += 1
     row += 1
@@ -458,7 +458,7 @@ def _set_widths(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
         texts.setdefault(column, []).append(field.label)
         minimum[column + 1] = 16  # header values: dates and document numbers
     for column, labels in texts.items():
-        widest = max(_display_width(label) for label in labels) + 4
+        widest = max(display_width(label) for label in labels) + 4
         ws.column_dimensions[get_column_letter(column)].width = max(10, minimum.get(column, 0), min(widest, 36))
     for column, width in minimum.items():
         if column not in texts:
@@ -473,7 +473,7 @@ def _fit_to_page_width(ws: Worksheet) -> None:
     ws.page_setup.fitToHeight = 0
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
