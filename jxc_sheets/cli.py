@@ -65,12 +65,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jxc: {e}", file=sys.stderr)
             return 2
         logging.getLogger("jxc").debug("failed", exc_info=True)
-        print(f"jxc: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"jxc: {e}", file=sys.stderr)
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jxc", description="jxc-sheets: 进销存 for teams that keep working in Excel")
+    parser = argparse.ArgumentParser(
+        prog="jxc", description="jxc-sheets: 进销存 for teams that keep working in Excel",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  jxc init D:\\jxc      # a new workspace\n  jxc watch            # run it: process"
+               " every form dropped into inbox/\n\n第一次使用? 先运行 jxc demo 看一个完整的例子"
+               " / new here? jxc demo builds a demo workspace and walks through it end to end.\n"
+               "jxc COMMAND --help: that command's options and an example.")
     parser.add_argument("--config", type=Path, help="config.yaml (default: ./config.yaml, else the embedded default)")
     parser.add_argument("--version", action="version", version=f"jxc-sheets {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -82,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command("init", cmd_init, "create a new workspace: config.yaml, folders, blank forms, ledger")
-    sub.add_argument("dir", type=Path)
+    sub.add_argument("dir", type=Path, help="the workspace folder (made if missing)")
     command("templates", cmd_templates, "(re)write the blank forms into templates/")
     command("watch", cmd_watch, "watch the inbox until stopped; processes what is already there first")
     sub = command("run", cmd_run, "process the inbox once and exit")
@@ -96,41 +102,48 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("what", nargs="?", metavar="SKU|WAREHOUSE", help="a sku or a warehouse code (default: all stock)")
     sub.add_argument("--json", action="store_true", help="a JSON list, quantities and money as exact decimal strings")
     sub = command("reverse", cmd_reverse, "post the reversal (红字冲销) of a posted document")
-    sub.add_argument("doc_no")
+    sub.add_argument("doc_no", help="the posted document's number (单号)")
     sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
-    sub.add_argument("--date", type=date.fromisoformat, help="the reversal's date (default: today)")
+    sub.add_argument("--date", type=_date, help="the reversal's date, YYYY-MM-DD (default: today)")
     sub = command("close-order", cmd_close_order, "short-close an open order: what is still open is cancelled")
-    sub.add_argument("doc_no")
+    sub.add_argument("doc_no", help="the order's number (单号)")
     sub.add_argument("--reason", required=True, help="why (shown in the order report)")
     sub.add_argument("--kind", choices=["purchase_order", "sales_order"], help="when the number is both")
     sub = command("count-sheet", cmd_count_sheet, "a pre-filled count form (盘点表) for one warehouse, into outbox/count/")
-    sub.add_argument("warehouse")
+    sub.add_argument("warehouse", help="the warehouse code")
     sub.add_argument("--blind", action="store_true", help="leave the book quantity out (盲盘)")
     sub.add_argument("--category", help="only this item category (a partial count)")
     sub.add_argument("--abc", choices=["A", "B", "C"], help="only this ABC class (a partial count)")
     sub.add_argument("--all-items", action="store_true", help="every active item, not only those with stock")
-    sub.add_argument("--date", type=date.fromisoformat, help="the count date (default: today)")
+    sub.add_argument("--date", type=_date, help="the count date, YYYY-MM-DD (default: today)")
     sub = command("close", cmd_close, "month-end close: lock the month and write the month-end pack")
-    sub.add_argument("month", help="YYYY-MM")
+    sub.add_argument("month", help="the month to close, YYYY-MM")
     sub.add_argument("--yes", action="store_true", help="close without asking for confirmation (for scripts)")
     sub.add_argument("--dry-run", action="store_true", help="show what would be locked and what stops it; change nothing")
     sub.add_argument("--force", action="store_true", help="close despite the blockers (recorded in the audit)")
     sub.add_argument("--reason", default="", help="why, when forcing")
     sub = command("reopen", cmd_reopen, "reopen the latest closed month (recorded in the audit)")
-    sub.add_argument("month", help="YYYY-MM")
-    sub.add_argument("--reason", required=True)
+    sub.add_argument("month", help="the latest closed month, YYYY-MM")
+    sub.add_argument("--reason", required=True, help="why (recorded in the audit)")
     command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
     sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger, dated and rotated")
     sub.add_argument("dest", type=Path, nargs="?", help="a file or folder (default: backups/, keeping backup.keep)")
     sub = command("restore", cmd_restore, "bring a backup back as the ledger, after it passes jxc check")
-    sub.add_argument("source", type=Path)
+    sub.add_argument("source", type=Path, help="the backup file (from jxc backup)")
     sub = command("migrate-ledger", cmd_migrate_ledger,
                   "copy the ledger into an empty database (SQLite → PostgreSQL, or back), verified")
     sub.add_argument("--to", required=True, metavar="URL", help="the empty target, e.g. postgresql+psycopg://user@host/db")
     sub = command("demo", cmd_demo, "a demo workspace with master data and filled forms, processed end to end")
-    sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"))
-    sub.add_argument("--date", type=date.fromisoformat, help="the demo's today (default: today)")
+    sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"), help="a new, empty folder (default: jxc-demo)")
+    sub.add_argument("--date", type=_date, help="the demo's today, YYYY-MM-DD (default: today)")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期应写成 2026-11-03 这样 / a date reads like 2026-11-03, not {text!r}") from None
 
 
 def _settings(args) -> Settings:

@@ -166,3 +166,25 @@ def test_jxc_close_shows_what_it_locks_and_asks(tmp_path):
     again = jxc("close", "2026-10", "--dry-run", cwd=root, check=False)
     assert again.returncode == 2 and "already closed" in again.stderr
     assert "已结账 closed: 2026-10" not in jxc("close", "2026-11", "--dry-run", cwd=root, check=False).stdout
+
+
+def test_help_explains_every_argument_and_errors_name_no_exception_class(tmp_path):
+    import argparse
+
+    from jxc_sheets.cli import _parser
+
+    parser = _parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [f"{name} {action.dest}" for name, sub in commands.choices.items() for action in sub._actions
+              if not action.help]
+    assert silent == []
+    top = jxc("--help", cwd=tmp_path).stdout
+    assert "jxc init" in top and "jxc watch" in top and "jxc demo" in top
+    bad_date = jxc("reverse", "CG-1", "--date", "2026-13-01", cwd=tmp_path, check=False)
+    assert bad_date.returncode == 2 and "日期应写成 2026-11-03" in bad_date.stderr
+    assert bad_date.stderr.index("日期") < bad_date.stderr.index("a date reads")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    not_empty = jxc("demo", "full", cwd=tmp_path, check=False)
+    assert not_empty.returncode == 2 and not_empty.stderr.startswith("jxc: full 不是空文件夹")
+    assert "Error" not in not_empty.stderr
