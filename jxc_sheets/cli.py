@@ -187,7 +187,11 @@ def cmd_run(args) -> int:
     from .pipeline import run_inbox
 
     settings = _settings(args)
-    outcomes = run_inbox(settings, dry_run=args.dry_run)
+    if sys.stdout.isatty() and not args.json:
+        with StageProgress() as progress:
+            outcomes = run_inbox(settings, dry_run=args.dry_run, stage=progress.enter)
+    else:
+        outcomes = run_inbox(settings, dry_run=args.dry_run)
     for outcome in outcomes:
         if args.json:
             print(json.dumps(outcome_json(outcome), ensure_ascii=False))
@@ -196,6 +200,47 @@ def cmd_run(args) -> int:
     if not outcomes and not args.json and not args.quiet:
         print(f"收件箱为空 / nothing waiting in {settings.inbox}")
     return 0
+
+
+STAGE_WORDS = {"read": "读取 reading", "validate": "校验 validating", "check": "核对账本 checking",
+               "post": "过账 posting", "file away": "归档 filing away", "reports": "更新报表 writing reports"}
+
+
+class StageProgress:
+    """A big file's stages in the terminal (rich): each finished one with its time, the
+    current one with a spinner."""
+
+    def __init__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+        self.task = None
+        self.current = ""
+        self.started = 0.0
+
+    def __enter__(self) -> StageProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._finish()
+        self.progress.stop()
+
+    def enter(self, file: str, stage: str) -> None:
+        import time
+
+        self._finish()
+        self.current, self.started = f"{STAGE_WORDS.get(stage, stage)}  {file}".rstrip(), time.monotonic()
+        if self.task is None:
+            self.task = self.progress.add_task(self.current, total=None)
+        self.progress.update(self.task, description=self.current)
+
+    def _finish(self) -> None:
+        import time
+
+        if self.current:
+            self.progress.console.print(f"  ✔ {self.current}  {time.monotonic() - self.started:.1f} s")
+            self.current = ""
 
 
 def cmd_report(args) -> int:

@@ -188,3 +188,44 @@ def test_help_explains_every_argument_and_errors_name_no_exception_class(tmp_pat
     not_empty = jxc("demo", "full", cwd=tmp_path, check=False)
     assert not_empty.returncode == 2 and not_empty.stderr.startswith("jxc: full 不是空文件夹")
     assert "Error" not in not_empty.stderr
+
+
+def _big_receipt(root: Path, lines: int) -> None:
+    make_form(root / "inbox" / "big.xlsx", "receipt", {"doc_no": "CG-BIG", "doc_date": D, "warehouse": "WH1",
+                                                       "supplier": "S01"},
+              [{"sku": "A001", "qty": 1, "unit_cost": 20}] * lines)
+
+
+def test_a_big_file_shows_its_stages_in_a_terminal_only(tmp_path):
+    import os
+    import pty
+    import sys
+
+    root = tmp_path / "ws"
+    jxc("init", str(root), cwd=tmp_path)
+    drop_master(root / "inbox")
+    jxc("run", "--quiet", cwd=root)
+    _big_receipt(root, 5001)
+    main, child = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-m", "jxc_sheets", "run"], cwd=root, stdout=child, stderr=child,
+                           stdin=subprocess.DEVNULL)
+    os.close(child)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert run.wait(timeout=300) == 0
+    text = shown.decode("utf-8", "replace")
+    for words in ("校验 validating  big.xlsx", "核对账本 checking  big.xlsx", "过账 posting  big.xlsx",
+                  "更新报表 writing reports"):
+        assert f"✔ {words}" in text, words
+    assert "✔ 已过账 posted  big.xlsx" in text
+
+    _big_receipt(root, 5001)  # the same file again: skipped, and no terminal: no stages
+    piped = jxc("run", cwd=root).stdout
+    assert "validating" not in piped and "big.xlsx" in piped
