@@ -229,3 +229,26 @@ def test_a_big_file_shows_its_stages_in_a_terminal_only(tmp_path):
     _big_receipt(root, 5001)  # the same file again: skipped, and no terminal: no stages
     piped = jxc("run", cwd=root).stdout
     assert "validating" not in piped and "big.xlsx" in piped
+
+
+def test_reports_and_forms_print_one_page_wide_with_their_labels_on_every_page(tmp_path):
+    """stock.xlsx: A4, fit to one page wide, landscape (its 11 columns are wider than a
+    portrait page), the label row repeated; the summary's print area reaches round its chart;
+    quantity columns carry a number format; the forms and the errors copy print the same way."""
+    root = _stocked(tmp_path)
+    make_form(root / "inbox" / "bad.xlsx", "receipt", {"doc_no": "CG-9", "doc_date": D, "warehouse": "WH1",
+                                                       "supplier": "S01"}, [{"sku": "A001", "qty": "12箱"}])
+    jxc("run", "--quiet", cwd=root)
+    book = openpyxl.load_workbook(root / "outbox" / "stock.xlsx")
+    stock = book["stock"]
+    assert (stock.page_setup.paperSize, stock.page_setup.orientation) == (9, "landscape")
+    assert stock.sheet_properties.pageSetUpPr.fitToPage and stock.page_setup.fitToHeight == 0
+    assert stock.page_setup.fitToWidth in (None, 1)  # 1 is the default, which xlsxwriter leaves out
+    assert stock.print_title_rows == "$1:$1"
+    assert stock["G2"].number_format == "#,##0.00##"  # qty
+    summary = book["summary"]
+    assert summary.print_area == "'summary'!$A$1:$P$18"  # round the chart, right of the tables and below them
+    for path in (root / "templates" / "receipt.xlsx", root / "rejected" / "bad.errors.xlsx"):
+        sheet = openpyxl.load_workbook(path).worksheets[0]
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.paperSize) == (1, 9), path.name
+        assert sheet.print_title_rows, path.name

@@ -222,7 +222,7 @@ def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
     _write_meta(wb.create_sheet(META_SHEET), kind, layout)
     _set_widths(ws, kind, layout)
     ws.freeze_panes = f"A{layout.table_row + 1}"
-    _fit_to_page_width(ws)
+    fit_to_page_width(ws, title_row=layout.table_row)
     if finish is not None:
         finish(wb, layout)
     wb.active = 0
@@ -402,7 +402,7 @@ def _write_help(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
                 ws.cell(row, column, value).data_type = "s"
     for column, width in enumerate(HELP_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(column)].width = width
-    _fit_to_page_width(ws)
+    fit_to_page_width(ws)
 
 
 def _help_paragraphs(kind: Kind, layout: FormLayout) -> list[tuple[str, str]]:
@@ -465,12 +465,17 @@ def _set_widths(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
             ws.column_dimensions[get_column_letter(column)].width = width
 
 
-def _fit_to_page_width(ws: Worksheet) -> None:
-    """A printed form is one page wide, as long as it needs."""
+def fit_to_page_width(ws: Worksheet, title_row: int | None = None) -> None:
+    """A printed form is A4, one page wide, as long as it needs, its table's label row on
+    every page and the page numbers in the footer."""
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
+    ws.oddFooter.right.text = "&P / &N"
+    if title_row:
+        ws.print_title_rows = f"{title_row}:{title_row}"
 
 
 def display_width(text: str) -> int:
