@@ -156,7 +156,7 @@ def _load_all(claimed: list[tuple[Path, str, str]], local: Path, limits: ReaderC
     loaded = []
     for taken, name, department in claimed:
         try:
-            if taken.stat().st_size > BIG_FILE_BYTES:
+            if taken.lstat().st_size > BIG_FILE_BYTES:  # lstat: a link is answered unread, even a dangling one
                 stage(inbox.label(department, name), "read")
             loaded.append(load(taken, name, local, department, limits))
         except OSError:  # the share went away mid-copy: the claim is taken back later
