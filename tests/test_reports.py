@@ -168,7 +168,7 @@ def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     assert b002["name"] == SCRIPT and b002["site"] == "上海"
     assert [r["below_safety"] for r in rows] == ["Y", "Y", None, "Y"]  # A001: 50.5 over both, safety 100
     assert q(rows[3]["safety_stock"]) == D("100")
-    assert sheet["G2"].number_format == "General"
+    assert sheet["G2"].number_format == "#,##0.00##"  # qty: thousands apart, up to 4 places
     assert sheet["H2"].number_format == "#,##0.0000"
     assert sheet["I2"].number_format == "#,##0.00"
 
