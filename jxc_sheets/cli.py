@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from . import __version__, clock
@@ -23,11 +24,12 @@ EXAMPLES = {
     "watch": "jxc watch                    # watch the inbox until Ctrl-C or SIGTERM",
     "run": "jxc run                      # process the inbox once\n  jxc run --dry-run            # show what would post; change nothing",
     "report": "jxc report                   # rewrite the outbox reports",
-    "status": "jxc status                   # what waits, what failed last",
+    "status": "jxc status                   # the watchers (running first), what waits, what failed last",
+    "stock": "jxc stock WH-SH1              # one warehouse's stock\n  jxc stock A-100 --json       # one item in every warehouse, for scripts",
     "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
     "close-order": "jxc close-order CG20261103-01 --reason \"供应商停产 / discontinued\"",
     "count-sheet": "jxc count-sheet WH-SH1 --blind   # outbox/count/盘点表-WH-SH1-YYYYMMDD-blind.xlsx",
-    "close": "jxc close 2026-10           # lock October and write outbox/monthend/2026-10.xlsx",
+    "close": "jxc close 2026-10 --dry-run  # what it would lock, and what stops it\n  jxc close 2026-10            # asks, then locks October and writes outbox/monthend/2026-10.xlsx",
     "reopen": "jxc reopen 2026-10 --reason \"补录漏单 / a missed receipt\"",
     "check": "jxc check                    # recompute balances from movements; exit 1 on differences",
     "backup": "jxc backup                   # into backups/, keeping the newest backup.keep",
@@ -63,12 +65,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jxc: {e}", file=sys.stderr)
             return 2
         logging.getLogger("jxc").debug("failed", exc_info=True)
-        print(f"jxc: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"jxc: {e}", file=sys.stderr)
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jxc", description="jxc-sheets: 进销存 for teams that keep working in Excel")
+    parser = argparse.ArgumentParser(
+        prog="jxc", description="jxc-sheets: 进销存 for teams that keep working in Excel",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  jxc init D:\\jxc      # a new workspace\n  jxc watch            # run it: process"
+               " every form dropped into inbox/\n\n第一次使用? 先运行 jxc demo 看一个完整的例子"
+               " / new here? jxc demo builds a demo workspace and walks through it end to end.\n"
+               "jxc COMMAND --help: that command's options and an example.")
     parser.add_argument("--config", type=Path, help="config.yaml (default: ./config.yaml, else the embedded default)")
     parser.add_argument("--version", action="version", version=f"jxc-sheets {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -80,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     sub = command("init", cmd_init, "create a new workspace: config.yaml, folders, blank forms, ledger")
-    sub.add_argument("dir", type=Path)
+    sub.add_argument("dir", type=Path, help="the workspace folder (made if missing)")
     command("templates", cmd_templates, "(re)write the blank forms into templates/")
     command("watch", cmd_watch, "watch the inbox until stopped; processes what is already there first")
     sub = command("run", cmd_run, "process the inbox once and exit")
@@ -88,42 +96,54 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--json", action="store_true", help="one JSON object per file")
     sub.add_argument("--quiet", action="store_true", help="print only rejected and failed files")
     command("report", cmd_report, "rewrite the outbox reports")
-    sub = command("status", cmd_status, "what waits in the inbox and what happened last")
-    sub.add_argument("--json", action="store_true")
+    sub = command("status", cmd_status, "is the watcher running, what waits in the inbox, what happened last")
+    sub.add_argument("--json", action="store_true", help="the same as one JSON object, for scripts")
+    sub = command("stock", cmd_stock, "stock on hand now: all of it, one warehouse's, or one item's")
+    sub.add_argument("what", nargs="?", metavar="SKU|WAREHOUSE", help="a sku or a warehouse code (default: all stock)")
+    sub.add_argument("--json", action="store_true", help="a JSON list, quantities and money as exact decimal strings")
     sub = command("reverse", cmd_reverse, "post the reversal (红字冲销) of a posted document")
-    sub.add_argument("doc_no")
+    sub.add_argument("doc_no", help="the posted document's number (单号)")
     sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
-    sub.add_argument("--date", type=date.fromisoformat, help="the reversal's date (default: today)")
+    sub.add_argument("--date", type=_date, help="the reversal's date, YYYY-MM-DD (default: today)")
     sub = command("close-order", cmd_close_order, "short-close an open order: what is still open is cancelled")
-    sub.add_argument("doc_no")
+    sub.add_argument("doc_no", help="the order's number (单号)")
     sub.add_argument("--reason", required=True, help="why (shown in the order report)")
     sub.add_argument("--kind", choices=["purchase_order", "sales_order"], help="when the number is both")
     sub = command("count-sheet", cmd_count_sheet, "a pre-filled count form (盘点表) for one warehouse, into outbox/count/")
-    sub.add_argument("warehouse")
+    sub.add_argument("warehouse", help="the warehouse code")
     sub.add_argument("--blind", action="store_true", help="leave the book quantity out (盲盘)")
     sub.add_argument("--category", help="only this item category (a partial count)")
     sub.add_argument("--abc", choices=["A", "B", "C"], help="only this ABC class (a partial count)")
     sub.add_argument("--all-items", action="store_true", help="every active item, not only those with stock")
-    sub.add_argument("--date", type=date.fromisoformat, help="the count date (default: today)")
+    sub.add_argument("--date", type=_date, help="the count date, YYYY-MM-DD (default: today)")
     sub = command("close", cmd_close, "month-end close: lock the month and write the month-end pack")
-    sub.add_argument("month", help="YYYY-MM")
+    sub.add_argument("month", help="the month to close, YYYY-MM")
+    sub.add_argument("--yes", action="store_true", help="close without asking for confirmation (for scripts)")
+    sub.add_argument("--dry-run", action="store_true", help="show what would be locked and what stops it; change nothing")
     sub.add_argument("--force", action="store_true", help="close despite the blockers (recorded in the audit)")
     sub.add_argument("--reason", default="", help="why, when forcing")
     sub = command("reopen", cmd_reopen, "reopen the latest closed month (recorded in the audit)")
-    sub.add_argument("month", help="YYYY-MM")
-    sub.add_argument("--reason", required=True)
+    sub.add_argument("month", help="the latest closed month, YYYY-MM")
+    sub.add_argument("--reason", required=True, help="why (recorded in the audit)")
     command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
     sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger, dated and rotated")
     sub.add_argument("dest", type=Path, nargs="?", help="a file or folder (default: backups/, keeping backup.keep)")
     sub = command("restore", cmd_restore, "bring a backup back as the ledger, after it passes jxc check")
-    sub.add_argument("source", type=Path)
+    sub.add_argument("source", type=Path, help="the backup file (from jxc backup)")
     sub = command("migrate-ledger", cmd_migrate_ledger,
                   "copy the ledger into an empty database (SQLite → PostgreSQL, or back), verified")
     sub.add_argument("--to", required=True, metavar="URL", help="the empty target, e.g. postgresql+psycopg://user@host/db")
     sub = command("demo", cmd_demo, "a demo workspace with master data and filled forms, processed end to end")
-    sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"))
-    sub.add_argument("--date", type=date.fromisoformat, help="the demo's today (default: today)")
+    sub.add_argument("dir", type=Path, nargs="?", default=Path("jxc-demo"), help="a new, empty folder (default: jxc-demo)")
+    sub.add_argument("--date", type=_date, help="the demo's today, YYYY-MM-DD (default: today)")
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期应写成 2026-11-03 这样 / a date reads like 2026-11-03, not {text!r}") from None
 
 
 def _settings(args) -> Settings:
@@ -167,7 +187,11 @@ def cmd_run(args) -> int:
     from .pipeline import run_inbox
 
     settings = _settings(args)
-    outcomes = run_inbox(settings, dry_run=args.dry_run)
+    if sys.stdout.isatty() and not args.json:
+        with StageProgress() as progress:
+            outcomes = run_inbox(settings, dry_run=args.dry_run, stage=progress.enter)
+    else:
+        outcomes = run_inbox(settings, dry_run=args.dry_run)
     for outcome in outcomes:
         if args.json:
             print(json.dumps(outcome_json(outcome), ensure_ascii=False))
@@ -176,6 +200,47 @@ def cmd_run(args) -> int:
     if not outcomes and not args.json and not args.quiet:
         print(f"收件箱为空 / nothing waiting in {settings.inbox}")
     return 0
+
+
+STAGE_WORDS = {"read": "读取 reading", "validate": "校验 validating", "check": "核对账本 checking",
+               "post": "过账 posting", "file away": "归档 filing away", "reports": "更新报表 writing reports"}
+
+
+class StageProgress:
+    """A big file's stages in the terminal (rich): each finished one with its time, the
+    current one with a spinner."""
+
+    def __init__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+        self.task = None
+        self.current = ""
+        self.started = 0.0
+
+    def __enter__(self) -> StageProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._finish()
+        self.progress.stop()
+
+    def enter(self, file: str, stage: str) -> None:
+        import time
+
+        self._finish()
+        self.current, self.started = f"{STAGE_WORDS.get(stage, stage)}  {file}".rstrip(), time.monotonic()
+        if self.task is None:
+            self.task = self.progress.add_task(self.current, total=None)
+        self.progress.update(self.task, description=self.current)
+
+    def _finish(self) -> None:
+        import time
+
+        if self.current:
+            self.progress.console.print(f"  ✔ {self.current}  {time.monotonic() - self.started:.1f} s")
+            self.current = ""
 
 
 def cmd_report(args) -> int:
@@ -189,33 +254,50 @@ def cmd_report(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .workspace import status
+    from .workspace import status, status_lines
 
     info = status(_settings(args))
     if args.json:
         print(json.dumps(info, ensure_ascii=False, default=str))
         return 0
-    for w in info["watchers"]:
-        state = "运行中 running" if w["running"] else f"未运行 not running (stopped {w.get('stopped_at') or '?'})"
-        print(f"watcher {w['host']}~{w['pid']}: {state} · since {w['running_since']} · observer {w['observer']}"
-              f" · last scan {w['last_scan']} · inbox {'ok' if w['inbox_available'] else 'UNAVAILABLE'}")
-        if w.get("last_error"):
-            print(f"    last error {w['last_error_at']}: {w['last_error']}")
-    if not info["watchers"]:
-        print("没有运行中的 jxc watch / no watcher has reported")
-    print(f"今日 today: {json.dumps(info['today'], ensure_ascii=False)}")
-    print(f"等待处理 waiting: {len(info['waiting'])}  {' '.join(info['waiting'][:10])}")
-    if info["in_work"]:
-        print(f"处理中 in progress: {' '.join(info['in_work'])}")
-    for row in info["last"]:
-        print(f"  {row['processed_at']}  {row['status']:<8} {row['name']}")
-    changes = [f"{c['scope'] if c['scope'] != '*' else 'all'} → {c['method'] or 'as all'} from {c['from_month']}"
-               for c in info["costing"]["ledger"]]
-    print(f"成本计价 costing: {info['costing']['config']}" + (f"  ({'; '.join(changes)})" if changes else ""))
-    if info["last_failed"]:
-        row = info["last_failed"]
-        print(f"最近退回或出错 last rejected/failed: {row['processed_at']} {row['name']}\n    {row['first_problems']}")
+    print("\n".join(status_lines(info)))
     return 0
+
+
+def cmd_stock(args) -> int:
+    from .sheets.forms import display_width
+    from .workspace import stock_on_hand
+
+    rows = stock_on_hand(_settings(args), args.what)
+    if args.json:
+        print(json.dumps([{k: str(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows],
+                         ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"没有库存 / no stock{f' for {args.what}' if args.what else ''}")
+        return 0
+    labels = ("仓库 warehouse", "物料 sku", "名称 name", "数量 qty", "单位 unit", "单位成本 unit_cost", "金额 value")
+    table = [labels] + [(r["warehouse"], r["sku"], r["name"], _number(r["qty"]), r["unit"],
+                         f"{r['unit_cost']:,.4f}", f"{r['value']:,.2f}") for r in rows]
+    widths = [max(display_width(str(row[i])) for row in table) for i in range(len(labels))]
+    right = {3, 5, 6}
+    for row in table:
+        cells = [(" " * (w - display_width(str(v))) + str(v)) if i in right else str(v) + " " * (w - display_width(str(v)))
+                 for i, (v, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells).rstrip())
+    by_unit: dict[str, Decimal] = {}
+    for r in rows:  # quantities add up only within one unit
+        by_unit[r["unit"]] = by_unit.get(r["unit"], Decimal(0)) + r["qty"]
+    qty = "; ".join(f"{_number(q)} {u}" for u, q in by_unit.items()) if len({r["sku"] for r in rows}) == 1 else ""
+    value = sum((r["value"] for r in rows), Decimal(0))
+    print(f"合计 total: {len(rows)} 行 rows" + (f" · {qty}" if qty else "") + f" · 金额 value {value:,.2f}")
+    return 0
+
+
+def _number(qty: Decimal) -> str:
+    """A quantity with its thousands separated and no trailing zeros: 1,234.5"""
+    text = f"{qty:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def cmd_reverse(args) -> int:
@@ -266,12 +348,32 @@ def cmd_count_sheet(args) -> int:
 
 
 def cmd_close(args) -> int:
-    from .closing import close_month
+    from .closing import Blocked, close_month, plan_close
+    from .kinds import KINDS
     from .ledger.db import open_ledger
     from .ledger.reverse import login_name
 
     settings = _settings(args)
-    closed = close_month(open_ledger(settings.ledger_url), settings, args.month, login_name(), args.force, args.reason)
+    engine = open_ledger(settings.ledger_url)
+    plan = plan_close(engine, settings, args.month)
+    if plan.already_closed:
+        raise UsageError(f"{plan.month} 已结账 / {plan.month} is already closed")
+    documents = ", ".join(f"{KINDS[k].zh if k in KINDS else k} {k} {n}" for k, n in plan.documents) or "无 none"
+    print(f"将结账并锁定 {plan.month} / this closes and locks {plan.month}:\n"
+          f"  本月单据 documents dated in it: {documents}\n"
+          f"  锁定后本月不能再过账, 只能由财务反结账 / once locked, nothing posts into it until finance reopens it\n"
+          f"  月结报表 pack: {plan.pack_folder / (plan.month + '.xlsx')}, {plan.month}-vouchers.csv")
+    if plan.blockers:
+        print("阻止结账 blockers:\n" + "\n".join(f"  - {b}" for b in plan.blockers))
+    if args.dry_run:
+        print("试运行, 未结账 / dry run: nothing was closed")
+        return 0
+    if plan.blockers and not args.force:
+        raise Blocked(plan.month, plan.blockers)
+    if not args.yes and not _confirmed(f"确认结账 {plan.month}? 输入 y 确认 / close {plan.month}? type y to confirm [y/N] "):
+        raise UsageError(f"未确认, 未结账; 不经询问直接结账请加 --yes / not confirmed, nothing closed: "
+                         f"pass --yes to close without being asked (jxc close {plan.month} --yes)")
+    closed = close_month(engine, settings, plan.month, login_name(), args.force, args.reason)
     if closed.forced:
         print("强制结账, 已记录 / forced, recorded:\n" + "\n".join(f"  - {b}" for b in closed.blockers))
     failed = [c for c in closed.checks if c.ok != "Y"]
@@ -279,6 +381,16 @@ def cmd_close(args) -> int:
     for check in failed:
         print(f"  检查未通过 check failed: {check.check}: {check.expected} ≠ {check.actual}")
     return 1 if failed else 0
+
+
+def _confirmed(question: str) -> bool:
+    """Asks on the terminal; no answer (stdin closed or not a terminal at its end) is no."""
+    try:
+        answer = input(question)
+    except (EOFError, OSError, ValueError):
+        print()
+        return False
+    return answer.strip().lower() in ("y", "yes", "是")
 
 
 def cmd_reopen(args) -> int:

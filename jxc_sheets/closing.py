@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from . import clock
 from .config import Settings
@@ -29,6 +29,7 @@ from .inbox import is_resolved
 from .pipeline import sync_costing
 from .ledger import counts as ledger_counts
 from .ledger import periods, repost, schema
+from .ledger.db import reading
 from .ledger.errors import LedgerError
 from .reports.monthend import Check, month_bounds, summary, write_pack
 
@@ -92,6 +93,30 @@ def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> li
         if r.moved_to and not is_resolved(r.moved_to) and (settings.root / r.moved_to).exists():
             unresolved.append(r.name)
     return sorted(set(unresolved))
+
+
+@dataclass(frozen=True)
+class ClosePlan:
+    """What `jxc close MONTH` would do: the month it locks, the documents dated in it by
+    kind, what stops it, and where the pack goes."""
+
+    month: str
+    already_closed: bool
+    blockers: tuple[str, ...]
+    documents: tuple[tuple[str, int], ...]  # (kind, how many)
+    pack_folder: Path
+
+
+def plan_close(engine: Engine, settings: Settings, month: str, today: date | None = None) -> ClosePlan:
+    month = parse_month(month)
+    start, end = month_bounds(month)
+    d = schema.documents
+    with reading(engine) as conn:
+        found = blockers(conn, settings, month, today or clock.today())
+        counted = conn.execute(select(d.c.kind, func.count()).where(d.c.doc_date.between(start, end))
+                               .group_by(d.c.kind).order_by(d.c.kind)).all()
+        closed = month in periods.closed_months(conn)
+    return ClosePlan(month, closed, tuple(found), tuple((k, n) for k, n in counted), settings.outbox / "monthend")
 
 
 def close_month(engine: Engine, settings: Settings, month: str, by: str, force: bool = False,

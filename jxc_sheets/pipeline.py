@@ -44,6 +44,15 @@ from .values import Unparseable, as_code, as_date
 
 log = logging.getLogger("jxc")
 FIRST_PROBLEMS = 5
+BIG_FILE_LINES = 5000  # a file this long reports each stage it enters (jxc run in a terminal)
+BIG_FILE_BYTES = 1 << 20  # … and a file this big its reading, before its lines are known
+
+Stage = Callable[[str, str], None]
+"""Told (file, stage) as a big file enters each stage: read, validate, check, post, file away, reports."""
+
+
+def no_stage(file: str, stage: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -75,13 +84,15 @@ class Retries(Protocol):
     def again(self, name: str, file_hash: str) -> bool: ...
 
 
-def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | None = None) -> list[Outcome]:
+def run_inbox(settings: Settings, *, dry_run: bool = False, engine: Engine | None = None,
+              stage: Stage = no_stage) -> list[Outcome]:
     """Processes every file waiting in the inbox once, in a sensible order, then rewrites the reports."""
     engine = engine or open_ledger(settings.ledger_url)
     if not dry_run:
         clear_leftovers(settings)
         inbox.recover_abandoned(settings.inbox, filed_in=(settings.archive, settings.rejected))
-    return process_batch(inbox.candidates(settings.inbox, settings.departments), settings, engine, dry_run=dry_run)
+    return process_batch(inbox.candidates(settings.inbox, settings.departments), settings, engine, dry_run=dry_run,
+                         stage=stage)
 
 
 LOCAL_COPIES = "jxc-"  # the temporary folder of one batch's local copies
@@ -106,7 +117,8 @@ def clear_leftovers(settings: Settings) -> None:
 def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, dry_run: bool = False,
                   retries: Retries | None = None, should_stop: Callable[[], bool] = lambda: False,
                   on_outcome: Callable[[Outcome], None] = lambda outcome: None,
-                  refresh: Callable[[Sequence[Outcome]], object] | None = None) -> list[Outcome]:
+                  refresh: Callable[[Sequence[Outcome]], object] | None = None,
+                  stage: Stage = no_stage) -> list[Outcome]:
     """Claims `paths`, reads local copies of them, processes them in a sensible order,
     and rewrites the reports once — or hands the outcomes to `refresh` (the watcher's
     background refresher). Stopping leaves unprocessed files in the inbox."""
@@ -117,26 +129,36 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
             claimed.append((taken, path.name, inbox.department_of(path, settings.inbox)))
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix=LOCAL_COPIES) as local:
-        loaded = sorted(_load_all(claimed, Path(local), settings.config.reader), key=order)
+        loaded = sorted(_load_all(claimed, Path(local), settings.config.reader, stage), key=order)
         for i, item in enumerate(loaded):
             if should_stop() and not dry_run:
                 for rest in loaded[i:]:
                     inbox.move_unique(rest.path, inbox.department_folder(settings.inbox, rest.department), rest.name)
                     inbox.release(rest.path)
                 break
-            outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries))
+            outcomes.append(process_loaded(item, settings, engine, dry_run=dry_run, retries=retries,
+                                           stage=stage if _is_big(item) else no_stage))
             if not dry_run and not item.path.exists():
                 inbox.release(item.path)
             on_outcome(outcomes[-1])
     if any(o.status in ("posted", "skipped", "rejected", "failed") for o in outcomes) and not dry_run:
+        if any(_is_big(item) for item in loaded):
+            stage("", "reports")
         (refresh or partial(refresh_reports, engine, settings))(outcomes)
     return outcomes
 
 
-def _load_all(claimed: list[tuple[Path, str, str]], local: Path, limits: ReaderConfig) -> list[Loaded]:
+def _is_big(item: Loaded) -> bool:
+    return sum(len(r.lines) for r in item.raws) > BIG_FILE_LINES
+
+
+def _load_all(claimed: list[tuple[Path, str, str]], local: Path, limits: ReaderConfig,
+              stage: Stage = no_stage) -> list[Loaded]:
     loaded = []
     for taken, name, department in claimed:
         try:
+            if taken.lstat().st_size > BIG_FILE_BYTES:  # lstat: a link is answered unread, even a dangling one
+                stage(inbox.label(department, name), "read")
             loaded.append(load(taken, name, local, department, limits))
         except OSError:  # the share went away mid-copy: the claim is taken back later
             log.exception("could not copy %s from the inbox", name)
@@ -210,9 +232,9 @@ def _earliest_date(raws: Sequence[RawDocument]) -> date:
 
 
 def process_loaded(item: Loaded, settings: Settings, engine: Engine, *, dry_run: bool = False,
-                   retries: Retries | None = None) -> Outcome:
+                   retries: Retries | None = None, stage: Stage = no_stage) -> Outcome:
     try:
-        outcome = _process(item, settings, engine, dry_run)
+        outcome = _process(item, settings, engine, dry_run, partial(stage, item.label))
     except Exception as e:
         log.exception("processing %s failed", item.name)
         too_long = isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG
@@ -242,12 +264,15 @@ def system_failure(error: Exception) -> bool:
     return isinstance(error, (OSError, MemoryError, DBAPIError))
 
 
-def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) -> Outcome:
+def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
+             stage: Callable[[str], None] = lambda name: None) -> Outcome:
     unread = item.problems or tuple(misplaced(item.raws, item.department, settings, item.local or item.path))
     if unread:  # unreadable, or of a kind its folder may not post: answered before any validation
         return _dry(item, unread) if dry_run else _reject(item, settings, engine, unread)
+    stage("validate")
     validated = validate(item.raws)
     with engine.begin() as conn:
+        stage("check")
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
                         money_rules=settings.config.money)
@@ -257,6 +282,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         else:
             warnings = (*reader_warnings(item.raws), *checked.warnings)
             resolving = _rejections_resolved(conn, item, checked, settings)
+            stage("post")
             status, file_id = _post(conn, item, checked, settings, warnings, tuple(_resolved_note(r) for r in resolving))
     if problems:
         return _dry(item, problems) if dry_run else _reject(item, settings, engine, problems)
@@ -269,6 +295,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool) ->
         would = tuple(f"{d.kind} {d.doc_no} {d.doc_date} · {len(d.lines)} 行 lines" for d in checked.posting)
         return Outcome(item.label, "dry-run", item.kind, len(checked.posting), lines, notes=would + notes)
     notes += tuple(w.render() for w in reader_warnings(item.raws))
+    stage("file away")
     moved_to = _archive(item, settings, engine, file_id)
     _file_resolved(resolving, settings, engine)
     return Outcome(item.label, status, item.kind, len(checked.posting), lines,

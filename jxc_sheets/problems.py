@@ -7,7 +7,8 @@ from .records import Problem
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # the file as a whole
-    "file-unreadable": ("无法作为 Excel 工作簿打开: {reason_zh}", "cannot be opened as a workbook: {reason}"),
+    "file-unreadable": ("无法作为 Excel 工作簿打开: {reason_zh}; 请用 Excel 打开后另存为 .xlsx 工作簿, 再放入收件箱",
+                        "cannot be opened as a workbook: {reason}; open it in Excel, save it as an .xlsx workbook and drop that"),
     "file-too-large": ("文件{what_zh}为 {actual} MB, 超过上限 {limit} MB (配置 reader.{key}); 请拆成几个较小的文件",
                        "the file's {what} is {actual} MB, over the limit of {limit} MB (config reader.{key}); split it into smaller files"),
     "file-zip-bomb": ("{part} 解压后是压缩时的 {actual} 倍, 超过上限 {limit} 倍 (配置 reader.max_compression_ratio); "
@@ -22,72 +23,84 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "delete stray cells far from the table, or split the file"),
     "file-no-form": ("不是 jxc 表单: 没有 _meta 工作表, 也没有单据类型(kind)列; 请使用 templates/ 中的表单",
                      "not a jxc form: no _meta sheet and no kind column; use a form from templates/"),
-    "file-unknown-kind": ("未知的单据类型 '{kind}'", "unknown form kind '{kind}'"),
-    "file-form-version": ("表单版本 {version} 比本程序新, 请升级 jxc 或使用 templates/ 中的表单",
-                          "form version {version} is newer than this program; use a form from templates/"),
+    "file-unknown-kind": ("未知的单据类型 '{kind}'; 请使用 templates/ 中的表单", "unknown form kind '{kind}'; use a form from templates/"),
+    "file-form-version": ("表单版本 {version} 比本程序新, 请 IT 升级 jxc, 或使用 templates/ 中的表单",
+                          "form version {version} is newer than this program; ask IT to upgrade jxc, or use a form from templates/"),
     "file-name-too-long": ("文件名太长 ({size} 字节), 无法存放; 请改短 (不超过 {limit} 字节, 约 {limit_zh} 个汉字) 后重新放进收件箱",
                            "the file name is too long ({size} bytes) to be filed; shorten it (at most {limit} bytes) and drop it again"),
     "file-is-link": ("这是一个链接 (快捷方式), 指向 {target}; 为安全起见, jxc 不读链接; 请把文件本身放进收件箱",
                      "this is a link (shortcut) to {target}; jxc never reads through a link: put the file itself into the inbox"),
     "department-kind": ("{folder} 文件夹不能提交{kind_zh}({kind}), 只能提交: {allowed_zh}; {fix_zh}",
                         "the folder {folder} may not post {kind}, only: {allowed}; {fix}"),
-    "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行)", "no line table found (a row of labels such as 'sku')"),
-    "file-no-lines": ("没有填写任何明细行", "no lines filled in"),
-    "missing-column": ("明细表缺少列 {label}", "the line table lacks the column {label}"),
-    "missing-field": ("表头缺少字段 {label}", "the form lacks the header field {label}"),
+    "file-no-table": ("找不到明细表头(如 '物料编码 sku' 一行); 请使用 templates/ 中的表单, 不要删改标题行",
+                      "no line table found (a row of labels such as 'sku'); use a form from templates/ and keep its label row"),
+    "file-no-lines": ("没有填写任何明细行; 请在标题行下面至少填一行", "no lines filled in; fill in at least one row below the labels"),
+    "missing-column": ("明细表缺少列 {label}; 请使用 templates/ 中的表单, 或把这一列补回标题行",
+                       "the line table lacks the column {label}; use a form from templates/, or put the column back"),
+    "missing-field": ("表头缺少字段 {label}; 请使用 templates/ 中的表单", "the form lacks the header field {label}; use a form from templates/"),
     # one cell
-    "required": ("{label} 不能为空", "{key} must not be empty"),
-    "not-a-number": ("{label} 不是数字", "{key} is not a number"),
+    "required": ("{label} 不能为空, 请填写", "{key} must not be empty: fill it in"),
+    "not-a-number": ("{label} 不是数字; {fix_zh}", "{key} is not a number; {fix}"),
     "not-a-date": ("{label} 不是日期(如 2026-11-03)", "{key} is not a date (e.g. 2026-11-03)"),
     "not-a-month": ("{label} 不是月份(如 2026-12)", "{key} is not a month (e.g. 2026-12)"),
-    "not-an-integer": ("{label} 必须是整数", "{key} must be a whole number"),
+    "not-an-integer": ("{label} 必须是整数, 如 3", "{key} must be a whole number, such as 3"),
     "not-yes-no": ("{label} 只能填 Y 或 N", "{key} must be Y or N"),
     "not-an-amount": ("{label} 不是金额, 请写成 1200.00 (也可写 ￥1,200.00元)",
                       "{key} is not an amount: write 1200.00 (RMB 1,200.00 is read too)"),
-    "too-many-decimals": ("{label} 最多 {places} 位小数", "{key} allows at most {places} decimal places"),
-    "too-long": ("{label} 最长 {limit} 个字符", "{key} allows at most {limit} characters"),
-    "negative": ("{label} 不能为负数", "{key} must not be negative"),
-    "number-too-large": ("{label} 超过最大值 {limit}", "{key} is larger than the most the ledger holds, {limit}"),
-    "amount-too-large": ("数量 × {label} = {amount}, 超过金额的最大值 {limit}",
-                         "qty × {key} = {amount}, more than the largest amount the ledger holds, {limit}"),
-    "qty-positive": ("数量必须大于 0", "qty must be > 0"),
+    "too-many-decimals": ("{label} 最多 {places} 位小数; 请四舍五入", "{key} allows at most {places} decimal places: round it"),
+    "too-long": ("{label} 最长 {limit} 个字符; 请缩短", "{key} allows at most {limit} characters: shorten it"),
+    "negative": ("{label} 不能为负数; 请填 0 或正数", "{key} must not be negative: give 0 or more"),
+    "number-too-large": ("{label} 超过最大值 {limit}; 请核对数字 (是否多打了几位)",
+                         "{key} is larger than the most the ledger holds, {limit}: check the figure for extra digits"),
+    "amount-too-large": ("数量 × {label} = {amount}, 超过金额的最大值 {limit}; 请核对数量和单价",
+                         "qty × {key} = {amount}, more than the largest amount the ledger holds, {limit}: check qty and price"),
+    "qty-positive": ("数量必须大于 0; 退货请用退货单 (purchase_return / sales_return)",
+                     "qty must be > 0; for a return use the return form (purchase_return / sales_return)"),
     "qty-nonzero": ("数量不能为 0 (正数入库, 负数出库)", "qty must not be 0 (+ in, - out)"),
     "formula-no-value": ("公式没有保存的计算结果, 请在 Excel 中重新计算后保存",
                          "a formula with no saved result: recalculate in Excel and save"),
     "cell-error": ("单元格显示错误 {error}: 请修正公式 (或改填数值)", "the cell shows the error {error}: fix the formula (or type the value)"),
-    "bad-units": ("辅助单位应写成 箱=24; 包=6", "alternate units must read like box=24; pack=6"),
-    "duplicate-key": ("编码 {key} 在本文件中重复(另见 {other})", "code {key} appears twice in this file (see also {other})"),
-    "conflicting-header": ("同一单号 {doc_no} 的 {label} 前后不一致(另见 {other})",
-                           "rows of document {doc_no} disagree on {label} (see {other})"),
-    "doc-no-repeated": ("单号 {doc_no} 在本文件中出现两次且内容不同", "document {doc_no} appears twice in this file with different content"),
-    "same-warehouse": ("调出仓库与调入仓库相同", "from_warehouse and to_warehouse are the same"),
+    "bad-units": ("辅助单位应写成 箱=24; 包=6 (单位=含多少个基本单位, 多个用分号隔开)",
+                  "alternate units must read like box=24; pack=6 (unit = how many base units, separated by semicolons)"),
+    "duplicate-key": ("编码 {key} 在本文件中重复(另见 {other}); 请删除或合并其中一行",
+                      "code {key} appears twice in this file (see also {other}); delete or merge one of the rows"),
+    "conflicting-header": ("同一单号 {doc_no} 的 {label} 前后不一致(另见 {other}); 请改成一致, 或用不同单号分开",
+                           "rows of document {doc_no} disagree on {label} (see {other}); make them agree, or split them under two numbers"),
+    "doc-no-repeated": ("单号 {doc_no} 在本文件中出现两次且内容不同; 请给第二张单据换一个单号",
+                        "document {doc_no} appears twice in this file with different content; give the second one a new number"),
+    "same-warehouse": ("调出仓库与调入仓库相同; 请改填不同的仓库", "from_warehouse and to_warehouse are the same: name two different warehouses"),
     "arrival-before-date": ("到货日期 {arrival} 早于调出日期 {doc_date}; 请填当日或以后的日期, 当日到货可留空",
                             "arrival_date {arrival} is before doc_date {doc_date}: give that day or later, "
                             "or leave it empty when the goods arrive the same day"),
     # against the ledger
-    "unknown-items": ("物料编码 {code} 不存在(请先在 items 表中登记)", "unknown sku {code} (register it in the items form first)"),
-    "unknown-warehouses": ("仓库 {code} 不存在", "unknown warehouse {code}"),
-    "unknown-suppliers": ("供应商 {code} 不存在", "unknown supplier {code}"),
-    "unknown-customers": ("客户 {code} 不存在", "unknown customer {code}"),
-    "inactive-item": ("物料 {code} 已停用", "item {code} is inactive"),
-    "unknown-unit": ("物料 {sku} 没有单位 '{unit}' (可用: {units})", "item {sku} has no unit '{unit}' (known: {units})"),
-    "unit-change": ("物料 {sku} 已有库存流水, 不能把基本单位从 {old} 改为 {new}",
-                    "item {sku} has movements: its base unit cannot change from {old} to {new}"),
-    "doc-no-conflict": ("单号 {doc_no} 已过账且内容不同; 如需更正, 请先冲销(jxc reverse {doc_no}), 再用新单号提交",
-                        "{doc_no} is already posted with different content; to correct it, reverse it (jxc reverse {doc_no}) and post anew under a new number"),
-    "insufficient-stock": ("库存不足: {sku} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}",
-                           "not enough stock: {sku} in {warehouse} on {date} has {available}, this needs {needed}"),
+    "unknown-items": ("物料编码 {code} 不存在; {fix_zh}", "unknown sku {code}; {fix}"),
+    "unknown-warehouses": ("仓库 {code} 不存在; {fix_zh}", "unknown warehouse {code}; {fix}"),
+    "unknown-suppliers": ("供应商 {code} 不存在; {fix_zh}", "unknown supplier {code}; {fix}"),
+    "unknown-customers": ("客户 {code} 不存在; {fix_zh}", "unknown customer {code}; {fix}"),
+    "inactive-item": ("物料 {code} 已停用; 请改用在用的物料, 或在物料表 items.xlsx 把 是否启用 改为 Y 后重新放入",
+                      "item {code} is inactive; use an active item, or set active to Y in items.xlsx and drop that first"),
+    "unknown-unit": ("物料 {sku} 没有单位 '{unit}' (可用: {units}); 请改填可用的单位, 或在物料表的 辅助单位 登记它",
+                     "item {sku} has no unit '{unit}' (known: {units}); use a known unit, or register it under alt_units in items.xlsx"),
+    "unit-change": ("物料 {sku} 已有库存流水, 不能把基本单位从 {old} 改为 {new}; 请保持原单位, 或新建一个物料编码",
+                    "item {sku} has movements: its base unit cannot change from {old} to {new}; keep it, or register a new sku"),
+    "doc-no-conflict": ("单号 {doc_no} 已过账且内容不同; 如需更正, 请 IT 先红字冲销 {doc_no}, 再用新单号提交; 如是另一张单据, 请换一个单号",
+                        "{doc_no} is already posted with different content; to correct it, ask IT to reverse {doc_no}, then post anew under a new number; another document needs a number of its own"),
+    "insufficient-stock": ("库存不足: {sku} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}; 请核对数量和仓库, 或先提交入库单",
+                           "not enough stock: {sku} in {warehouse} on {date} has {available}, this needs {needed}; check qty and warehouse, or post the receipt first"),
     "period-closed": ("{month} 已结账, 不能再过账 {doc_no}; 请改用未结账月份的日期, 或请财务反结账",
                       "{month} is closed: {doc_no} cannot post there; date it in an open month, or ask finance to reopen"),
     # orders
-    "order-unknown": ("关联单号 {ref} 不是已过账的{order_zh}", "ref_doc {ref} is not a posted {order_en}"),
-    "order-closed": ("{order_zh} {ref} 已关闭或已全部{done_zh}, 没有未完成数量",
-                     "{order_en} {ref} is closed or complete: nothing is open on it"),
-    "order-other-party": ("{order_zh} {ref} 属于{party_zh} {owner}, 不是 {party}",
-                          "{order_en} {ref} belongs to {owner}, not {party}"),
-    "order-sku-not-ordered": ("物料 {sku} 不在{order_zh} {ref} 上", "{sku} is not on {order_en} {ref}"),
-    "order-over": ("超出{order_zh} {ref}: {sku} 尚未{done_zh} {open} {unit}, 本行 {qty} (允许超出 {tolerance}%)",
-                   "more than {order_en} {ref} has open: {sku} has {open} {unit} open, this line {qty} (tolerance {tolerance}%)"),
+    "order-unknown": ("关联单号 {ref} 不是已过账的{order_zh}; 请核对单号, 或先提交该订单",
+                      "ref_doc {ref} is not a posted {order_en}; check the number, or post the order first"),
+    "order-closed": ("{order_zh} {ref} 已关闭或已全部{done_zh}, 没有未完成数量; 请改填未完成的订单号, 或清空关联单号",
+                     "{order_en} {ref} is closed or complete: nothing is open on it; name an open order, or leave ref_doc empty"),
+    "order-other-party": ("{order_zh} {ref} 属于{party_zh} {owner}, 不是 {party}; 请核对单号或{party_zh}",
+                          "{order_en} {ref} belongs to {owner}, not {party}; check the number or the party"),
+    "order-sku-not-ordered": ("物料 {sku} 不在{order_zh} {ref} 上; 请核对物料, 或把这一行另开一张不关联订单的单据",
+                              "{sku} is not on {order_en} {ref}; check the sku, or put the line on a document without ref_doc"),
+    "order-over": ("超出{order_zh} {ref}: {sku} 尚未{done_zh} {open} {unit}, 本行 {qty} (允许超出 {tolerance}%); 请减少数量, 或为多出的部分另下订单",
+                   "more than {order_en} {ref} has open: {sku} has {open} {unit} open, this line {qty} (tolerance {tolerance}%);"
+                   " lower the qty, or put the rest on a new order"),
     "order-close-new": ("订单 {doc_no} 尚未过账, 关闭标记只用于已过账的订单; 新订单请留空",
                         "{doc_no} is not posted yet: the close marker is for an order already posted; leave it empty"),
     # counts
@@ -106,7 +119,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                       " posted, the book at the count date would no longer be what was counted; date it after"
                       " the count, or ask a supervisor to reverse the count first"),
     "count-scope": ("盘点范围只能填 全盘(full) 或 抽盘(partial)", "scope must be full or partial"),
-    "count-unknown": ("盘点单 {doc_no} 未过账, 无从审批", "count {doc_no} is not posted: there is nothing to approve"),
+    "count-unknown": ("盘点单 {doc_no} 未过账, 无从审批; 请先提交盘点单, 再用 outbox/variance/ 中的审批表",
+                      "count {doc_no} is not posted: there is nothing to approve; post the count first, then use the workbook from outbox/variance/"),
     "count-line-unknown": ("盘点单 {doc_no} 没有第 {line} 行物料 {sku}; 请使用 outbox/variance/ 中的审批表",
                            "count {doc_no} has no line {line} for {sku}; use the workbook from outbox/variance/"),
     # money: receipts and payments, opening receivables and payables
@@ -138,9 +152,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "landed-receipt-unknown": ("入库单 {ref} 还没有过账: 费用先到了, 请等货物入库、入库单过账后再把本单放进收件箱 (本单未入账, 不会丢失)",
                                "receipt {ref} is not posted yet: the expense came before the goods; drop this form again"
                                " once the receipt has posted (nothing was posted, nothing is lost)"),
-    "landed-receipt-closed": ("入库单 {ref} 在已结账的 {month}, 不能再分摊费用; 请财务反结账 (jxc reopen {month}) 后再提交",
+    "landed-receipt-closed": ("入库单 {ref} 在已结账的 {month}, 不能再分摊费用; 请财务先反结账 {month} 后再提交",
                               "receipt {ref} is in the closed month {month}: no expense can be added to it; ask finance"
-                              " to reopen it (jxc reopen {month}) first"),
+                              " to reopen {month} first"),
     "landed-before-receipt": ("费用日期早于入库单 {ref} 的日期 {date}; 请填入库当日或以后的日期",
                               "the expense is dated before receipt {ref} ({date}): date it on or after the receipt"),
     "landed-sku-not-on-receipt": ("入库单 {ref} 上没有物料 {sku}; 留空即分摊到整张入库单",
@@ -167,7 +181,48 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+NOT_A_NUMBER_FIXES: dict[str, tuple[str, str]] = {
+    "unit": ("数量和单位分开填: 在 数量 填 {number}, 在 单位 填 {unit}",
+             "put the number and the unit apart: {number} in qty, {unit} in unit"),
+    "comma": ("小数请用小数点: 写成 {dotted}", "use a decimal point: {dotted}"),
+    "text": ("请只填数字, 如 {number}, 不要带单位或文字", "type the number only, such as {number}, without units or words"),
+    "other": ("请只填数字, 如 12 或 1.5", "type digits only, such as 12 or 1.5"),
+}
+
+UNKNOWN_FIXES: dict[str, tuple[str, str, str]] = {  # ref → its form, what it holds (zh, en)
+    "items": ("items.xlsx", "物料", "items"),
+    "warehouses": ("warehouses.xlsx", "仓库", "warehouses"),
+    "suppliers": ("suppliers.xlsx", "供应商", "suppliers"),
+    "customers": ("customers.xlsx", "客户", "customers"),
+}
+
+
+def unknown_code_fix(ref: str, none_yet: bool) -> dict[str, str]:
+    """How to fix an unknown code: register it; on a ledger with none of its kind yet,
+    master data goes first."""
+    form, zh, en = UNKNOWN_FIXES[ref]
+    if none_yet:
+        return {"fix_zh": f"{zh}表里还没有任何{zh}: 先放入 {form} ({zh}表) 并等它过账, 再重新放入本文件",
+                "fix": f"the ledger has no {en} yet: drop {form} (the {en} form) first, let it post, then drop this file again"}
+    return {"fix_zh": f"请先在{zh}表 {form} 登记 (填好后放入收件箱), 或从下拉框选择已登记的编码",
+            "fix": f"register it in the {en} form {form} first (drop that into the inbox), or pick a registered code from the dropdown"}
+
+
+def not_a_number_fix(how: str, **params: str) -> dict[str, str]:
+    zh, en = NOT_A_NUMBER_FIXES[how]
+    return {"fix_zh": zh.format(**params), "fix": en.format(**params)}
+
+
 def problem(code: str, /, where: str = "", value: object = "", **params: object) -> Problem:
     zh, en = CATALOGUE[code]
+    params = {**_default_fix(code), **params}
     shown = "" if value is None else str(value)
     return Problem(where, code, zh.format(**params), en.format(**params), shown)
+
+
+def _default_fix(code: str) -> dict[str, str]:
+    """The fix of a code whose fix depends on what was seen, when the caller named none."""
+    if code == "not-a-number":
+        return not_a_number_fix("other")
+    ref = code.removeprefix("unknown-")
+    return unknown_code_fix(ref, False) if ref in UNKNOWN_FIXES else {}

@@ -14,11 +14,11 @@ from typing import Any, Callable, Iterable, Mapping
 from . import kinds
 from .kinds import Field, FieldType, Kind
 from .ledger import schema
-from .problems import problem
+from .problems import not_a_number_fix, problem
 from .records import Document, Line, MasterRow, MoneyLine, Problem, RawDocument, RawLine, RowCells, Seen
 from .values import (
     CellError, FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
-    as_money, as_month, as_rate, as_units, is_blank, places,
+    as_money, as_month, as_rate, as_units, is_blank, number_fix, places,
 )
 
 ONE = Decimal(1)
@@ -117,6 +117,14 @@ _ACCEPTED: dict[tuple, Any] = {}
 _ACCEPTED_KEPT = 200_000
 
 
+def _number_fix(field: Field, value: object) -> dict[str, str]:
+    """The fix a not-a-number problem names; a unit belongs in the unit column only for a quantity."""
+    how, params = number_fix(value)
+    if how == "unit" and field.key != "qty":
+        how = "text"
+    return not_a_number_fix(how, **params)
+
+
 def _typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
     if isinstance(value, FormulaWithoutValue):
         problems.append(problem("formula-no-value", where(), value.shown))
@@ -132,7 +140,7 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
         result = PARSERS[field.type](value)
     except Unparseable as e:
         problems.append(problem(str(e), where(), as_text(value), label=field.label, key=field.key,
-                                places=PLACES.get(field.type, 0)))
+                                places=PLACES.get(field.type, 0), **_number_fix(field, value)))
         return None
     limit = MAX_LENGTH.get(field.key, MAX_LENGTH.get(field.type))
     if limit and isinstance(result, str) and len(result) > limit:

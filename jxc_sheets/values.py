@@ -134,6 +134,19 @@ def as_money(value: object) -> Decimal:
         return as_decimal(sign + rest)
     except Unparseable as e:
         raise Unparseable("not-an-amount") from e
+_NUMBER_THEN_WORDS = re.compile(r"^([+-]?\d[\d,. ]*?)\s*([^\d\s.,+-][^\d]*)$")
+_DECIMAL_COMMA = re.compile(r"^([+-]?\d+),(\d+)$")
+
+
+def number_fix(value: object) -> tuple[str, dict[str, str]]:
+    """Why a cell is not a number, as the fix a clerk needs (problems.NOT_A_NUMBER_FIXES):
+    a unit typed after it (12箱), a decimal comma (1,5), other words, or anything else."""
+    text = normalise(str(value))
+    if m := _DECIMAL_COMMA.match(text):
+        return "comma", {"dotted": f"{m[1]}.{m[2]}"}
+    if (m := _NUMBER_THEN_WORDS.match(text)) and _NUMBER.match(m[1].strip()):
+        return "unit", {"number": m[1].strip(), "unit": m[2].strip()}
+    return "other", {}
 
 
 def places(number: Decimal) -> int:

@@ -1,7 +1,7 @@
 """The workspace: creating one, its forms, its status, its backup, the demo."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -40,10 +40,9 @@ def department_folders(settings: Settings) -> list[Path]:
 
 
 def write_workspace_templates(settings: Settings) -> list[Path]:
-    from .sheets.forms import choices_from_ledger, write_templates
+    from .sheets.forms import choices_from_ledger, refresh_templates
 
-    engine = open_ledger(settings.ledger_url)
-    return write_templates(settings.templates, choices_from_ledger(engine))
+    return refresh_templates(settings.templates, choices_from_ledger(open_ledger(settings.ledger_url)), always=True)
 
 
 def status(settings: Settings) -> dict:
@@ -72,6 +71,89 @@ def status(settings: Settings) -> dict:
         "costing": {"config": settings.config.costing.method, "items": dict(settings.config.costing.items),
                     "ledger": costing},  # the ledger's history: from which month which method
     }
+
+
+STATUS_WORDS = {"posted": "已过账 posted", "skipped": "跳过 skipped", "rejected": "退回 rejected",
+                "failed": "出错 failed"}
+
+
+def status_lines(info: dict) -> list[str]:
+    """`jxc status` for people: local times to the second, the live watchers first."""
+    lines = []
+    watchers = sorted(info["watchers"], key=lambda w: (not w["running"], w.get("host", ""), w.get("pid", 0)))
+    for w in watchers:
+        where = f"{w['host']}~{w['pid']}"
+        if w["running"]:
+            inbox_state = "可用 ok" if w["inbox_available"] else "不可用 UNAVAILABLE"
+            lines.append(f"● 运行中 running   {where}  since {local_time(w['running_since'])}"
+                         f" · 上次扫描 last scan {local_time(w['last_scan'])} · 收件箱 inbox {inbox_state}"
+                         f" · {w['observer']}")
+        else:
+            lines.append(f"○ 未运行 stopped   {where}  stopped {local_time(w.get('stopped_at')) or '?'}"
+                         f" (last scan {local_time(w.get('last_scan')) or '?'})")
+        if w.get("last_error"):
+            lines.append(f"    最近错误 last error {local_time(w['last_error_at'])}: {w['last_error']}")
+    if not any(w["running"] for w in watchers):
+        lines.append("没有运行中的 jxc watch / no watcher is running")
+    today = " · ".join(f"{STATUS_WORDS.get(k, k)} {n}" for k, n in sorted(info["today"].items())) or "—"
+    lines.append(f"今日 today: {today}")
+    waiting = info["waiting"]
+    more = f" (+{len(waiting) - 10})" if len(waiting) > 10 else ""
+    lines.append(f"等待处理 waiting: {len(waiting)}  {' '.join(waiting[:10])}{more}".rstrip())
+    if info["in_work"]:
+        lines.append(f"处理中 in progress: {' '.join(info['in_work'])}")
+    if info["last"]:
+        lines.append("最近处理 last files:")
+        lines += [f"  {local_time(r['processed_at'])}  {STATUS_WORDS.get(r['status'], r['status']):<16} {r['name']}"
+                  for r in info["last"]]
+    changes = [f"{c['scope'] if c['scope'] != '*' else 'all'} → {c['method'] or 'as all'} from {c['from_month']}"
+               for c in info["costing"]["ledger"]]
+    lines.append(f"成本计价 costing: {info['costing']['config']}" + (f"  ({'; '.join(changes)})" if changes else ""))
+    if info["last_failed"]:
+        row = info["last_failed"]
+        lines.append(f"最近退回或出错 last rejected/failed: {local_time(row['processed_at'])}  {row['name']}")
+        lines += [f"    {p}" for p in (row["first_problems"] or "").splitlines()]
+    return lines
+
+
+def local_time(value) -> str:
+    """A timestamp (a datetime or ISO text) as local time to the second; "" for none."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is not None:
+        value = value.astimezone()
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+STOCK_KEYS = ("warehouse", "sku", "name", "qty", "unit", "unit_cost", "value")
+
+
+def stock_on_hand(settings: Settings, what: str | None = None) -> list[dict]:
+    """Stock on hand today, one dict per sku × warehouse: all of it, one warehouse's, or
+    one item's (`what` is a warehouse code or a sku; a sku whose leading zeros Excel
+    dropped still finds its item)."""
+    from . import clock
+    from .check.master import resolve_code
+    from .ledger.errors import LedgerError
+    from .ledger.queries import master_data
+    from .reports.data import stock_rows
+
+    with reading(open_ledger(settings.ledger_url)) as conn:
+        known = master_data(conn)
+        match = lambda row: True  # noqa: E731
+        if what and what in known.warehouses:
+            match = lambda row: row.warehouse == what  # noqa: E731
+        elif what:
+            sku = resolve_code(what, known.items)
+            if sku is None:
+                raise LedgerError(f"{what} 既不是仓库编码也不是物料编码 / {what} is neither a warehouse nor a sku")
+            match = lambda row: row.sku == sku  # noqa: E731
+        return [{key: getattr(row, key) for key in STOCK_KEYS} for row in stock_rows(conn, clock.today()) if match(row)]
 
 
 def _sqlite_path(settings: Settings) -> Path:
@@ -134,7 +216,6 @@ def run_demo(root: Path, today: date) -> int:
     outcomes = run_inbox(settings)
     for outcome in outcomes:
         print(describe(outcome))
-    write_workspace_templates(settings)  # dropdowns now list the demo's master data
     posted = sum(o.status == "posted" for o in outcomes)
     rejected = [o for o in outcomes if o.status in ("rejected", "failed")]
     print(f"\n{posted} 个文件已过账 posted, {len(rejected)} 个被退回 rejected.")
@@ -151,4 +232,7 @@ def run_demo(root: Path, today: date) -> int:
         print(f"  {pack}  月结报表 month-end pack")
     print(f"  {settings.rejected}/*.errors.xlsx   退回文件, 红色单元格有批注 / rejected files, red cells carry comments")
     print(f"  {settings.templates}                 空白表单 blank forms (dropdowns filled)")
+    print("\n自己开始 / your own start: 先放基础资料 items.xlsx、warehouses.xlsx、suppliers.xlsx、customers.xlsx,"
+          " 过账后再放单据 (表单的下拉框随之更新)\n  master data first: drop the items, warehouses, suppliers and"
+          " customers forms, then the documents (the forms' dropdowns follow by themselves)")
     return 0

@@ -120,10 +120,11 @@ def drop_master(inbox: Path) -> None:
     make_table(inbox / "items.xlsx", "items", ITEMS)
 
 
-def jxc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """The real command, as a subprocess."""
+def jxc(*args: str, cwd: Path, check: bool = True, answer: str | None = None) -> subprocess.CompletedProcess:
+    """The real command, as a subprocess; `answer` is typed when it asks (else its stdin is closed)."""
     result = subprocess.run([sys.executable, "-m", "jxc_sheets", *args], cwd=cwd, capture_output=True,
-                            text=True, encoding="utf-8", timeout=300)
+                            text=True, encoding="utf-8", timeout=300,
+                            **({"input": answer} if answer is not None else {"stdin": subprocess.DEVNULL}))
     if check and result.returncode != 0:
         raise AssertionError(f"jxc {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result

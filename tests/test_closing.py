@@ -122,8 +122,8 @@ def test_a_closed_month_takes_no_documents_until_reopened(tmp_path):
     settings = Settings(Config(), ws)
     engine = open_ledger(settings.ledger_url)
     worked_month(settings, engine)
-    jxc("close", "2026-09", cwd=ws)
-    result = jxc("close", "2026-10", cwd=ws)
+    jxc("close", "2026-09", "--yes", cwd=ws)
+    result = jxc("close", "2026-10", "--yes", cwd=ws)
     assert "outbox/monthend/2026-10.xlsx" in result.stdout.replace("\\", "/")
     late = {"doc_no": "LATE-1", "doc_date": date(2026, 10, 31), "warehouse": "WH1", "supplier": "S01"}
     make_form(settings.inbox / "late.xlsx", "receipt", late, [{"sku": "A001", "qty": 1, "unit_cost": 20}])

@@ -1,5 +1,5 @@
 """The forms: layout contract of the blank templates, filled forms read back exactly,
-and the committed templates/ folder kept in step with the code."""
+and the committed forms/ folder kept in step with the code."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -21,7 +21,7 @@ SHEETS = ["明细", "填写说明", "_lists", "_meta"]
 DOCUMENT_KINDS = [k for k in KINDS.values() if k.template and not k.is_master]
 CHOICES = Choices(skus=("00123", "A-100"), warehouses=("WH-SH1", "WH-SZ"), suppliers=("SUP01",),
                   customers=("CUS01", "CUS02"))
-COMMITTED = Path(__file__).parents[1] / "templates"
+COMMITTED = Path(__file__).parents[1] / "forms"
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +251,7 @@ def sheet_values(path: Path) -> dict[str, list[tuple]]:
 
 
 def test_committed_templates_match_the_code(templates):
-    """templates/ is generated: regenerate it with write_templates(Path("templates")) after changing a form."""
+    """forms/ holds the blank forms as shipped: regenerate it with write_templates(Path("forms")) after changing a form."""
     fresh = sorted(p.relative_to(templates).as_posix() for p in templates.rglob("*.xlsx"))
     committed = sorted(p.relative_to(COMMITTED).as_posix() for p in COMMITTED.rglob("*.xlsx"))
     assert committed == fresh

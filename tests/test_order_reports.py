@@ -180,7 +180,7 @@ def test_the_closed_months_of_the_sales_sheet_are_kept_until_their_inputs_change
     make_form(ws.inbox / "d2.xlsx", "delivery", {"doc_no": "CK-2", "doc_date": TODAY, "warehouse": "WH1", "customer": "C01"},
               [{"sku": "B002", "qty": 5, "unit_price": 4}])
     assert {o.status for o in run_files(ws, engine).values()} == {"posted"}
-    jxc("close", month, cwd=ws.root)
+    jxc("close", month, "--yes", cwd=ws.root)
     jxc("report", cwd=ws.root)
     kept = ws.outbox / ".cache" / f"sales-{month}.gz"
     assert kept.exists()

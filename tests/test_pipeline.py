@@ -123,7 +123,7 @@ def test_a_posted_number_with_other_content_is_refused_with_the_way_to_correct_i
     [outcome] = run_inbox(workspace, engine=engine)
 
     assert [(p.where, p.code) for p in outcome.problems] == [("明细!B3", "doc-no-conflict")]
-    assert "jxc reverse QC-1" in outcome.problems[0].zh
+    assert "请 IT 先红字冲销 QC-1, 再用新单号提交" in outcome.problems[0].zh  # what to ask IT for, no command
 
 
 def test_all_documents_of_a_file_post_or_none(workspace, engine):

@@ -104,7 +104,7 @@ def test_the_voucher_workbook_of_a_worked_month(tmp_path):
     2,200 − 840 − 357 − 231 = 772.00 = closing 2,772.00 − opening 2,000.00. The opening is no voucher."""
     settings, engine = workspace_with(tmp_path)
     worked_month(settings, engine)
-    result = jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
+    result = jxc("close", "2026-10", "--yes", "--force", "--reason", "测试", cwd=settings.root)
     book = settings.outbox / "monthend" / "2026-10-凭证.xlsx"
     assert str(book.name) in result.stdout
     rows = voucher_rows(book)
@@ -151,7 +151,7 @@ def test_the_opening_is_the_months_opening_and_the_stock_summary_reads_as_the_er
     合计: 期初 150 / 2,150.00, 收入 100 / 2,200.00, 发出 68 / 1,428.00, 期末 182 / 2,922.00."""
     settings, engine = workspace_with(tmp_path)
     worked_month(settings, engine)
-    jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
+    jxc("close", "2026-10", "--yes", "--force", "--reason", "测试", cwd=settings.root)
     pack = settings.outbox / "monthend" / "2026-10.xlsx"
     summary = {r["warehouse"]: r for r in sheet(pack, "summary")}
     assert (summary["WH1"]["opening_qty"], summary["WH1"]["opening_value"], summary["WH1"]["in_other_qty"]) == (
@@ -187,7 +187,7 @@ def test_the_small_business_chart_and_an_account_named_in_the_config(tmp_path):
     settings, engine = workspace_with(tmp_path, {"chart": "small_business", "accounts": {"selling_expenses": "560101"},
                                                  "account_names": {"560101": "销售费用-样品"}})
     worked_month(settings, engine)
-    jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
+    jxc("close", "2026-10", "--yes", "--force", "--reason", "测试", cwd=settings.root)
     rows = voucher_rows(settings.outbox / "monthend" / "2026-10-凭证.xlsx")
     found = booked(rows)
     assert found[("2", "5401")] == Decimal("840.00")
@@ -234,7 +234,7 @@ def test_a_cost_correction_and_vat_transferred_out_are_vouchers_and_the_payable_
                                                 "reason": "管理不善霉烂"}, [{"sku": "A001", "qty": -1}])
     assert {o.status for o in run_files(settings, engine).values()} == {"posted"}
     engine.dispose()
-    jxc("close", "2026-10", "--force", "--reason", "测试", cwd=settings.root)
+    jxc("close", "2026-10", "--yes", "--force", "--reason", "测试", cwd=settings.root)
     rows = voucher_rows(settings.outbox / "monthend" / "2026-10-凭证.xlsx")
     assert booked(rows) == {
         ("1", "1405"): Decimal("560.00"), ("1", "2202"): Decimal("-560.00"),

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping
 
 from .. import kinds
-from ..problems import problem
+from ..problems import problem, unknown_code_fix
 from ..records import Document, Item, Line, MasterData, MasterRow, Problem
 
 ONE = Decimal(1)
@@ -48,7 +48,7 @@ def resolve(doc: Document, data: MasterData, problems: list[Problem]) -> Documen
 def _known(ref: str, code: str, data: MasterData, where: str, problems: list[Problem]) -> str:
     found = resolve_code(code, data.codes(ref))
     if found is None:
-        problems.append(problem(f"unknown-{ref}", where, code, code=code))
+        problems.append(problem(f"unknown-{ref}", where, code, code=code, **unknown_code_fix(ref, not data.codes(ref))))
         return code
     return found
 
@@ -59,7 +59,8 @@ def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line
     partner = line.partner and _known("customers", line.partner, data, where.get("customer", ""), problems)
     sku = resolve_code(line.sku, data.items)
     if sku is None:
-        problems.append(problem("unknown-items", where.get("sku", ""), line.sku, code=line.sku))
+        problems.append(problem("unknown-items", where.get("sku", ""), line.sku, code=line.sku,
+                                **unknown_code_fix("items", not data.items)))
         return line
     item = data.items[sku]
     if not item.active:

@@ -51,7 +51,7 @@ WORKBOOK_OPTIONS = {
 }
 
 NUMBER_FORMATS = {
-    "qty": "General",
+    "qty": "#,##0.00##",  # thousands apart, up to the ledger's 4 places
     "money": "#,##0.00",
     "cost": "#,##0.0000",
     "int": "#,##0",
@@ -138,6 +138,7 @@ class Book:
             kind: self.workbook.add_format({"num_format": fmt, "bold": True, "top": 1})
             for kind, fmt in NUMBER_FORMATS.items()}
         self._spools: dict[str, _Spool] = {}  # sheet part name → its rows
+        self._table_sheets: set[str] = set()  # sheets whose first row is the labels: repeated on each page
 
     def __enter__(self) -> Book:
         return self
@@ -151,6 +152,8 @@ class Book:
     def close(self) -> None:
         """Writes the workbook to `path`."""
         try:
+            for sheet in self.workbook.worksheets():
+                set_up_pages(sheet, table=sheet.name in self._table_sheets)
             self.workbook.close()
             with zipfile.ZipFile(self._skeleton) as skeleton, \
                     zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
@@ -206,6 +209,7 @@ class Book:
 
     def _table_sheet(self, name: str, columns: tuple[Column, ...], rows: int) -> Worksheet:
         sheet = self.workbook.add_worksheet(name)
+        self._table_sheets.add(name)
         for col, column in enumerate(columns):
             sheet.set_column(col, col, column.width, self.formats[column.type])
         self.write_labels(sheet, 0, 0, columns)
@@ -241,6 +245,51 @@ class Book:
             else:
                 # Exact Decimals in the ledger; Excel only holds floats, so convert here and nowhere earlier.
                 sheet.write_number(row_no, col + offset, float(value), cell_format)
+
+
+# --- the printed page --------------------------------------------------------------
+
+PORTRAIT_PIXELS = 700  # what an A4 page holds across in portrait, at Excel's 96 pixels an inch
+ROW_PIXELS = 20
+A4 = 9
+
+
+def set_up_pages(sheet: Worksheet, table: bool = False) -> None:
+    """Every report prints on A4, one page wide and as long as it needs, landscape when
+    it is wider than a portrait page, page numbers in the footer; a table's label row
+    on every page; and the print area reaching round its charts, so none is cut off."""
+    if not hasattr(sheet, "fit_to_pages"):  # a chart sheet prints as one page anyway
+        return
+    sheet.set_paper(A4)
+    sheet.fit_to_pages(1, 0)
+    sheet.set_footer("&L&A&R&P / &N")
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    columns, rows = _drawn_extent(sheet)
+    if _columns_width(sheet, columns) > PORTRAIT_PIXELS:
+        sheet.set_landscape()
+    if table and not sheet.repeat_row_range:
+        sheet.repeat_rows(0)
+    if sheet.charts and not sheet.print_area_range:
+        sheet.print_area(0, 0, max(rows, sheet.dim_rowmax or 0), max(columns, sheet.dim_colmax or 0))
+
+
+def _columns_width(sheet: Worksheet, last_col: int) -> int:
+    widths = [sheet.col_info[col].width if col in sheet.col_info and sheet.col_info[col].width is not None else 64
+              for col in range(last_col + 1)]
+    return sum(widths)
+
+
+def _drawn_extent(sheet: Worksheet) -> tuple[int, int]:
+    """The last column and row that hold data or a chart."""
+    last_col, last_row = sheet.dim_colmax or 0, sheet.dim_rowmax or 0
+    for chart in sheet.charts:
+        row, col, drawn = chart[0], chart[1], chart[2]
+        x_scale, y_scale = chart[5], chart[6]
+        right = _columns_width(sheet, col - 1) + chart[3] + drawn.width * x_scale
+        while _columns_width(sheet, last_col) < right:
+            last_col += 1
+        last_row = max(last_row, row + int((chart[4] + drawn.height * y_scale) // ROW_PIXELS) + 1)
+    return last_col, last_row
 
 
 # --- streamed sheet XML ----------------------------------------------------------

@@ -14,6 +14,7 @@ from .. import clock, config
 from ..ledger.db import reading
 from . import closed_sales, counts, html, kits, mirror, money, orders, reorder, stock
 from . import log as log_report
+from ..sheets.forms import choices_from, refresh_templates
 from .book import ReportLocked, atomic_path, remove_stale_temps
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
             written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
         written += money.write_statements(conn, outbox / money.STATEMENTS, today)
+        refresh_templates(settings.templates, choices_from(conn))  # not a report: not among those returned
     return written
 
 

@@ -20,7 +20,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -180,4 +180,5 @@ def _safe(code: str) -> str:
 
 
 def _show(qty: Decimal) -> str:
-    return format(qty.normalize(), "f")
+    """A quantity in a remark, to the cent at most: 订货点 481.27, not 481.2666."""
+    return format(qty.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize(), "f")

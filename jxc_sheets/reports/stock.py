@@ -1,8 +1,8 @@
 """Report stage: outbox/stock.xlsx — stock on hand now, read from `balances`.
 
 Sheets: `stock` (the plain table: one row per sku × warehouse with stock),
-`summary` (totals by warehouse and by category, with a chart of value by
-warehouse), `below_safety` (items whose total is below safety stock) and
+`summary` (value by warehouse and by category — no quantity totals, the items'
+units differ — with a chart of value by warehouse), `below_safety` (items whose total is below safety stock) and
 `in_transit` (transfers on their way: in neither warehouse's stock, a line of
 their own in the warehouse totals; the category totals and safety stock count them).
 """
@@ -40,8 +40,7 @@ WAREHOUSE_COLUMNS = (
     Column("name", "仓库名称", width=20),
     Column("site", "地点", width=12),
     Column("skus", "品种数", "int", width=12),
-    Column("qty", "数量", "qty", width=14),
-    Column("value", "金额", "money", width=18),
+    Column("value", "金额", "money", width=18),  # no qty: the items' units differ, their sum means nothing
 )
 
 CATEGORY_COLUMNS = (

@@ -30,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..records import Problem
 from ..values import is_blank
-from .forms import save_atomically
+from .forms import fit_to_page_width, save_atomically
 from .read import sheet_grid
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,7 @@ def write_problem_sheet(ws: Worksheet, problems: Sequence[Problem], source_name:
     last_row = HEADER_ROW + max(len(problems), 1)
     ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(HEADER))}{last_row}"
     set_widths(ws)
+    fit_to_page_width(ws, title_row=HEADER_ROW)
 
 
 def write_problem_row(ws: Worksheet, row: int, p: Problem, ref: CellRef | None) -> None:

@@ -10,6 +10,7 @@ sits); the reader finds fields by their label text, the demo and the tests by
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import unicodedata
@@ -180,6 +181,25 @@ def write_templates(dest: Path, choices: Choices | None = None) -> list[Path]:
     return written
 
 
+LISTS_MARK = ".jxc-lists"  # in the templates folder: a digest of the codes its dropdowns list
+
+
+def refresh_templates(dest: Path, choices: Choices, always: bool = False) -> list[Path]:
+    """Rewrites the templates when the master codes differ from those they list (or a
+    form is missing): after a batch that posted master data, the dropdowns show it."""
+    digest = hashlib.sha256(repr(choices).encode("utf-8")).hexdigest()
+    mark = dest / LISTS_MARK
+    expected = [dest / f"{name}.xlsx" for name, kind in KINDS.items() if kind.template]
+    try:
+        if not always and mark.read_text(encoding="ascii") == digest and all(p.exists() for p in expected):
+            return []
+    except OSError:
+        pass  # never written
+    written = write_templates(dest, choices)
+    mark.write_text(digest, encoding="ascii")
+    return written
+
+
 def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
                header: Mapping[str, Any] | None = None,
                lines: Sequence[Mapping[str, Any]] = (), batch: bool = False,
@@ -205,7 +225,7 @@ def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
     _write_meta(wb.create_sheet(META_SHEET), kind, layout)
     _set_widths(ws, kind, layout)
     ws.freeze_panes = f"A{layout.table_row + 1}"
-    _fit_to_page_width(ws)
+    fit_to_page_width(ws, title_row=layout.table_row)
     if finish is not None:
         finish(wb, layout)
     wb.active = 0
@@ -367,7 +387,7 @@ def _write_help(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
         ws.cell(row, 1).alignment = Alignment(vertical="top")
         ws.cell(row, 2, text).alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=len(HELP_WIDTHS))
-        lines = -(-_display_width(text) // (sum(HELP_WIDTHS[1:]) - 4))
+        lines = -(-display_width(text) // (sum(HELP_WIDTHS[1:]) - 4))
         ws.row_dimensions[row].height = 16 * lines
         row += 1
     row += 1
@@ -385,7 +405,7 @@ def _write_help(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
                 ws.cell(row, column, value).data_type = "s"
     for column, width in enumerate(HELP_WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(column)].width = width
-    _fit_to_page_width(ws)
+    fit_to_page_width(ws)
 
 
 def _help_paragraphs(kind: Kind, layout: FormLayout) -> list[tuple[str, str]]:
@@ -441,22 +461,27 @@ def _set_widths(ws: Worksheet, kind: Kind, layout: FormLayout) -> None:
         texts.setdefault(column, []).append(field.label)
         minimum[column + 1] = 16  # header values: dates and document numbers
     for column, labels in texts.items():
-        widest = max(_display_width(label) for label in labels) + 4
+        widest = max(display_width(label) for label in labels) + 4
         ws.column_dimensions[get_column_letter(column)].width = max(10, minimum.get(column, 0), min(widest, 36))
     for column, width in minimum.items():
         if column not in texts:
             ws.column_dimensions[get_column_letter(column)].width = width
 
 
-def _fit_to_page_width(ws: Worksheet) -> None:
-    """A printed form is one page wide, as long as it needs."""
+def fit_to_page_width(ws: Worksheet, title_row: int | None = None) -> None:
+    """A printed form is A4, one page wide, as long as it needs, its table's label row on
+    every page and the page numbers in the footer."""
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
+    ws.oddFooter.right.text = "&P / &N"
+    if title_row:
+        ws.print_title_rows = f"{title_row}:{title_row}"
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
