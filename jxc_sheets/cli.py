@@ -171,9 +171,11 @@ def cmd_templates(args) -> int:
 
 def cmd_watch(args) -> int:
     from .watch import LiveConsole, SameFilesystemError, Watcher, setup_logging
+    from .workspace import forms_in_place
 
     settings = _settings(args)
     setup_logging(settings)
+    forms_in_place(settings)
     try:
         if sys.stdout.isatty():
             view = LiveConsole()
@@ -185,8 +187,11 @@ def cmd_watch(args) -> int:
 
 def cmd_run(args) -> int:
     from .pipeline import run_inbox
+    from .workspace import forms_in_place
 
     settings = _settings(args)
+    if not args.dry_run:
+        forms_in_place(settings)
     if sys.stdout.isatty() and not args.json:
         with StageProgress() as progress:
             outcomes = run_inbox(settings, dry_run=args.dry_run, stage=progress.enter)

@@ -39,6 +39,13 @@ def department_folders(settings: Settings) -> list[Path]:
     return [base / d for d in settings.departments for base in (settings.inbox, settings.rejected, settings.archive)]
 
 
+def forms_in_place(settings: Settings) -> None:
+    """The blank forms in templates/ on a first start (a fresh checkout ships them in
+    forms/, without dropdowns): after that, each posting of master data refreshes them."""
+    if not any(settings.templates.glob("*.xlsx")):
+        write_workspace_templates(settings)
+
+
 def write_workspace_templates(settings: Settings) -> list[Path]:
     from .sheets.forms import choices_from_ledger, refresh_templates
 

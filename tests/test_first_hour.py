@@ -252,3 +252,10 @@ def test_reports_and_forms_print_one_page_wide_with_their_labels_on_every_page(t
         sheet = openpyxl.load_workbook(path).worksheets[0]
         assert (sheet.page_setup.fitToWidth, sheet.page_setup.paperSize) == (1, 9), path.name
         assert sheet.print_title_rows, path.name
+
+
+def test_a_first_run_on_a_fresh_checkout_puts_the_blank_forms_in_templates(tmp_path):
+    """A clone has the shipped forms in forms/ and no templates/: the first `jxc run` (or
+    `jxc watch`) writes them, and the README's first screen can say "from templates/"."""
+    jxc("run", "--quiet", cwd=tmp_path)
+    assert (tmp_path / "templates" / "receipt.xlsx").exists() and (tmp_path / "templates" / "items.xlsx").exists()
