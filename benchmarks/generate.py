@@ -24,8 +24,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import select
+
 from jxc_sheets import kinds
-from jxc_sheets.ledger import chain, costing, integrity, schema
+from jxc_sheets.ledger import chain, costing, integrity, money, schema
 from jxc_sheets.ledger.db import open_ledger
 
 RECEIPT_COLUMNS = ["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit", "unit_cost", "batch", "remark"]
@@ -106,7 +108,7 @@ class Shape:
 def source_key() -> str:
     """Changes when this generator or what it imitates (schema, chain, costing) changes."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for module in (schema, chain, costing):
+    for module in (schema, chain, costing, money):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -128,6 +130,10 @@ def cached_ledger(shape: Shape, cache: Path, log=print) -> Path:
     write_ledger(partial, shape)
     written = time.perf_counter() - started
     engine = open_ledger(f"sqlite:///{partial}")
+    with engine.begin() as conn:  # what each delivery, receipt and return is owed, as posting records it
+        d = schema.documents
+        ids = conn.execute(select(d.c.id).where(d.c.kind.in_(money.STOCK_ITEMS)).order_by(d.c.id)).scalars().all()
+        money.allocate(conn, money.record_documents(conn, ids))
     with engine.connect() as conn:
         problems = integrity.check_ledger(conn)
     engine.dispose()

@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from ..config import TaxConfig
 from ..ledger import schema
@@ -37,15 +37,23 @@ def vat_entries(conn: Connection, month: str, chart: Chart, tax: TaxConfig) -> l
 
 
 def _priced_lines(conn: Connection, month: str, kinds: tuple[str, ...]) -> Iterable[tuple]:
-    """(kind, partner, invoice type, 金额, 税额, 价税合计) of each priced line, a reversal's in red."""
+    """(kind, partner, invoice type, 金额, 税额, 价税合计) of each priced line, a reversal's in
+    red; a line without 价税合计 (written before tax existed) at qty × its price, tax 0, as
+    ledger/money.py owes it."""
     start, end = month_bounds(month)
     l, d = schema.lines, schema.documents
-    rows = conn.execute(select(d.c.kind, d.c.partner, d.c.invoice_type, l.c.qty_entered, l.c.amount, l.c.tax, l.c.gross)
+    rows = conn.execute(select(d.c.kind, d.c.partner, d.c.invoice_type, l.c.qty_entered, l.c.amount, l.c.tax, l.c.gross,
+                               l.c.unit_price, l.c.unit_cost)
                         .join(d, d.c.id == l.c.document_id)
-                        .where(d.c.kind.in_(kinds), d.c.doc_date >= start, d.c.doc_date <= end,
-                               or_(l.c.gross.is_not(None), d.c.kind == "landed_cost")))
-    for kind, partner, invoice, qty, amount, tax, gross in rows:
+                        .where(d.c.kind.in_(kinds), d.c.doc_date >= start, d.c.doc_date <= end))
+    for kind, partner, invoice, qty, amount, tax, gross, unit_price, unit_cost in rows:
         red = -1 if qty is not None and qty < 0 else 1
+        price = unit_price if unit_price is not None else unit_cost
+        if gross is None and kind != "landed_cost":
+            if price is None or qty is None:
+                continue
+            amount = gross = money(abs(qty) * price)
+            tax = ZERO
         yield kind, partner, invoice, red * (amount or ZERO), red * (tax or ZERO), red * (gross or ZERO)
 
 
