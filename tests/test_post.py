@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from conftest import make_form, make_table, pg_schema, pg_url
 from jxc_sheets import kinds
 from jxc_sheets.check import Checked, check
-from jxc_sheets.ledger import schema
+from jxc_sheets.ledger import money, schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.ledger.post import FileRecord, post_documents, record_file, set_moved_to, upsert_master
@@ -136,7 +136,8 @@ def submit(engine: Engine, *docs: Document, allow_negative_stock: bool = False,
             return checked
         file_id = record_file(conn, FileRecord(name, "0" * 64, ",".join(sorted({d.kind for d in docs})), "posted"))
         upsert_master(conn, checked.master)
-        post_documents(conn, checked.to_post, file_id)
+        ids = post_documents(conn, checked.to_post, file_id)
+        money.allocate(conn, money.record_documents(conn, ids))  # what each is owed, as pipeline._post records it
     return checked
 
 

@@ -185,7 +185,10 @@ def _places(root: Path) -> dict[str, list[Path]]:
     seen += list(work.iterdir()) if work.is_dir() else []
     seen += [p for p in (root / "archive").rglob("*") if p.is_file() and not p.name.startswith(".")]
     # hidden: the temporary file of an errors copy whose writing was killed
-    seen += [p for p in (root / "rejected").iterdir() if not _ANNOTATED.search(p.name) and not p.name.startswith(".")]
+    seen += [p for p in (root / "rejected").iterdir() if not _ANNOTATED.search(p.name) and not p.name.startswith(".")
+             and p.is_file()]
+    resolved = root / "rejected" / "resolved"  # a rejected file a later posting resolved (same number or name)
+    seen += [p for p in resolved.iterdir() if not _ANNOTATED.search(p.name)] if resolved.is_dir() else []
     for path in seen:
         name = inbox.original_name(path) if path.parent == work else path.name
         copy = _COPY.match(name)
