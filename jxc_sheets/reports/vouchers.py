@@ -198,43 +198,40 @@ def _account(role: str, a: Amount, chart: Chart) -> str:
 def _stock_amounts(conn: Connection, month: str, chart: Chart) -> Iterable[Amount]:
     """The month's movements by pack column and the 辅助核算 any account carries; counts,
     transfers and opening stock are booked elsewhere (or not at all)."""
-    start, end = month_bounds(month)
-    m, d = schema.movements, schema.documents
-    positive = case((m.c.qty > 0, 1), else_=0)
-    by_sku = any("sku" in dims for dims in chart.carries.values())
-    keys = [m.c.kind, positive, m.c.warehouse, d.c.partner, d.c.reason, *([m.c.sku] if by_sku else [])]
-    query = (select(*keys, periods.stored(func.sum(m.c.value)))
-             .join(d, d.c.id == m.c.document_id)
-             .where(m.c.doc_date >= start, m.c.doc_date <= end,
-                    m.c.kind.notin_((OPENING, "transfer", "count", "count_approval")))
-             .group_by(*keys))
-    for kind, is_positive, warehouse, partner, reason, *rest in conn.execute(query):
-        *sku, value = rest
-        rule = movement_type(kind, bool(is_positive))
-        amount = _money(value) * (1 if rule.startswith("in_") else -1)
-        partner_is = KINDS[kind].partner_field if kind in KINDS else None
-        yield Amount(rule, warehouse, partner if partner_is == "supplier" else "",
-                     partner if partner_is == "customer" else "", sku[0] if sku else "", reason or "", amount)
+    m = schema.movements
+    for kind, rule, warehouse, partner, reason, sku, value in _grouped(
+            conn, month, chart, m.c.value, m.c.kind.notin_((OPENING, "transfer", "count", "count_approval"))):
+        yield _amount(rule, kind, warehouse, partner, reason, sku, _money(value) * (1 if rule.startswith("in_") else -1))
 
 
 def _corrections(conn: Connection, month: str, chart: Chart) -> Iterable[Amount]:
     """The month's cost corrections (movements.correction) by the rule of their movement."""
+    m = schema.movements
+    for kind, rule, warehouse, partner, reason, sku, correction in _grouped(conn, month, chart, m.c.correction,
+                                                                            m.c.correction != 0):
+        if CORRECTED.get(rule) and correction:
+            yield _amount(CORRECTED[rule], kind, warehouse, partner, reason, sku, _money(correction))
+
+
+def _grouped(conn: Connection, month: str, chart: Chart, summed, where) -> Iterable[tuple]:
+    """(kind, pack column, warehouse, partner, reason, sku, Σ summed as stored) of the
+    month's movements matching `where`; sku only when an account carries it."""
     start, end = month_bounds(month)
     m, d = schema.movements, schema.documents
     positive = case((m.c.qty > 0, 1), else_=0)
     by_sku = any("sku" in dims for dims in chart.carries.values())
     keys = [m.c.kind, positive, m.c.warehouse, d.c.partner, d.c.reason, *([m.c.sku] if by_sku else [])]
-    query = (select(*keys, periods.stored(func.sum(m.c.correction)))
-             .join(d, d.c.id == m.c.document_id)
-             .where(m.c.doc_date >= start, m.c.doc_date <= end, m.c.correction != 0)
-             .group_by(*keys))
+    query = (select(*keys, periods.stored(func.sum(summed))).join(d, d.c.id == m.c.document_id)
+             .where(m.c.doc_date >= start, m.c.doc_date <= end, where).group_by(*keys))
     for kind, is_positive, warehouse, partner, reason, *rest in conn.execute(query):
-        *sku, correction = rest
-        rule = CORRECTED.get(movement_type(kind, bool(is_positive)))
-        if rule and correction:
-            partner_is = KINDS[kind].partner_field if kind in KINDS else None
-            yield Amount(rule, warehouse, partner if partner_is == "supplier" else "", "", sku[0] if sku else "",
-                         reason or "", _money(correction))
+        *sku, total = rest
+        yield kind, movement_type(kind, bool(is_positive)), warehouse, partner, reason, sku[0] if sku else "", total
+
+
+def _amount(rule: str, kind: str, warehouse: str, partner: str, reason: str | None, sku: str, amount: Decimal) -> Amount:
+    partner_is = KINDS[kind].partner_field if kind in KINDS else None
+    return Amount(rule, warehouse, partner if partner_is == "supplier" else "", partner if partner_is == "customer" else "",
+                  sku, reason or "", amount)
 
 
 def _count_amounts(conn: Connection, month: str) -> Iterable[Amount]:
