@@ -117,21 +117,42 @@ def test_required_labels_are_bold_on_yellow(templates):
     assert not batch.font.b
 
 
+def _typed_format(ws, row: int, column: int) -> str:
+    """The format a value typed into an empty cell takes: the cell's own style if it has
+    one, else its column's (as Excel and LibreOffice apply it)."""
+    cell = ws.cell(row, column)
+    if cell.has_style:
+        return cell.number_format
+    return ws.column_dimensions[get_column_letter(column)].number_format
+
+
 def test_number_formats(templates):
+    """Line columns carry their format as the column's style: row 9 and row 5,000 alike."""
     ws = openpyxl.load_workbook(templates / "receipt.xlsx")["明细"]
-    for row in (9, 308):
-        assert ws[f"A{row}"].number_format == "@"  # sku: text keeps leading zeros
-        assert ws[f"B{row}"].number_format == "General"
-        assert ws[f"D{row}"].number_format == "#,##0.00####"
+    for row in (9, 308, 5000):
+        assert _typed_format(ws, row, 1) == "@"  # sku: text keeps leading zeros
+        assert _typed_format(ws, row, 2) == "General"
+        assert _typed_format(ws, row, 4) == "#,##0.00####"
     assert ws["E3"].number_format == "yyyy-mm-dd"
     assert ws["B3"].number_format == "@"
     items = openpyxl.load_workbook(templates / "items.xlsx")["明细"]
     layout = form_layout(KINDS["items"])
-    fmt = {key: items.cell(2, col).number_format for key, col in layout.columns.items()}
+    fmt = {key: _typed_format(items, 2, col) for key, col in layout.columns.items()}
     assert (fmt["sku"], fmt["safety_stock"], fmt["lead_time_days"], fmt["std_cost"]) == (
         "@", "General", "0", "#,##0.00####")
     opening = openpyxl.load_workbook(templates / "batch" / "opening.xlsx")["明细"]
-    assert opening.cell(2, form_layout(KINDS["opening"], batch=True).columns["doc_date"]).number_format == "yyyy-mm-dd"
+    assert _typed_format(opening, 2, form_layout(KINDS["opening"], batch=True).columns["doc_date"]) == "yyyy-mm-dd"
+
+
+def test_filled_lines_carry_their_formats_on_their_cells(tmp_path):
+    """A cell with a value does not take its column's style, so filled lines format their own."""
+    path = write_form(tmp_path / "r.xlsx", KINDS["receipt"], header={"doc_no": "RK-1"},
+                      lines=[{"sku": "00123", "unit_cost": 2.5}])
+    ws = openpyxl.load_workbook(path)["明细"]
+    columns = form_layout(KINDS["receipt"]).columns
+    sku, price = ws.cell(9, columns["sku"]), ws.cell(9, columns["unit_cost"])
+    assert (sku.value, sku.number_format) == ("00123", "@")
+    assert (price.value, price.number_format) == (2.5, "#,##0.00####")
 
 
 def test_dropdowns_from_choices(with_choices):

@@ -38,7 +38,6 @@ META_SHEET = "_meta"
 LISTS_SHEET = "_lists"
 
 HEADER_FIRST_ROW = 3
-FORMATTED_ROWS = 300  # line rows that get number formats in a blank form
 VALIDATED_ROWS = 1000  # validations are one range each, so they can reach further
 
 NUMBER_FORMATS: dict[FieldType, str] = {
@@ -217,7 +216,7 @@ def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
     if layout.layout == "form":
         _write_form_head(ws, kind, layout)
     _write_table_labels(ws, layout_fields(kind, layout), layout.table_row)
-    _format_lines(ws, kind, layout, max(FORMATTED_ROWS, len(lines)))
+    _format_lines(ws, kind, layout, len(lines))
     _fill(ws, kind, layout, header, lines)
     _write_help(wb.create_sheet(HELP_SHEET), kind, layout)
     lists = _write_lists(wb.create_sheet(LISTS_SHEET), choices or Choices())
@@ -261,9 +260,13 @@ def _style_label(cell, field: Field, fill_optional: bool) -> None:
 
 
 def _format_lines(ws: Worksheet, kind: Kind, layout: FormLayout, rows: int) -> None:
+    """Each line column's number format is the column's own style, so every row a user
+    types in gets it (Excel and LibreOffice give an empty cell its column's style); the
+    `rows` filled here carry it on their cells, which a cell with a value needs."""
     for field in layout_fields(kind, layout):
         column = layout.columns[field.key]
         fmt = NUMBER_FORMATS[field.type]
+        ws.column_dimensions[get_column_letter(column)].number_format = fmt
         for row in range(layout.table_row + 1, layout.table_row + 1 + rows):
             ws.cell(row, column).number_format = fmt
 
