@@ -27,6 +27,13 @@ the tests marked `clock` again at a month's end, a month's start and a year's en
 os.environ.update(clock.pinned(TEST_NOW))
 
 
+@pytest.fixture(autouse=True)
+def clock_at_test_now():
+    """Every test starts at TEST_NOW, however long the tests before it ran: a module that fixed
+    its "today" at import still agrees with the clock, even when TEST_NOW is a minute to midnight."""
+    os.environ.update(clock.pinned(TEST_NOW))
+
+
 def make_form(path: Path, kind: str, header: Mapping[str, Any], lines: Sequence[Mapping[str, Any]],
               *, meta: bool = True, first_row: int = 3) -> Path:
     """A stock form laid out as templates/ lays it out (sheets/forms.form_layout), filled
