@@ -202,6 +202,25 @@ def test_summary_totals_and_chart(ledger, settings):
     assert len(sheet._charts) == 1
 
 
+def test_the_summary_chart_of_forty_warehouses_prints_whole_on_the_first_page(tmp_path, settings):
+    """40 warehouses would draw a chart of 60 + 28 × 40 = 1,180 px (59 rows, two pages); it is
+    held to 560 px (28 rows of 20 px: rows 2 to 30), and the first page ends under it, after row
+    30, as the tables go on to row 48 (title, labels, 40 warehouses, total, a blank row, title,
+    labels, one category, total)."""
+    engine = open_ledger("sqlite:///" + str(tmp_path / "many.sqlite3"))
+    codes = [f"W{i:02d}" for i in range(40)]
+    with engine.begin() as conn:
+        conn.execute(insert(s.warehouses), [dict(code=c, name=f"仓库{c}", site="上海") for c in codes])
+        conn.execute(insert(s.items), [item("A001", "螺丝", category="五金")])
+        conn.execute(insert(s.balances), [balance("A001", c, "1", "10.00", "10") for c in codes])
+    write_reports(engine, settings, months=[])
+    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["summary"]
+    [chart] = sheet._charts
+    assert chart.anchor._from.row == 1 and chart.height * 37.8 <= 560 + 1  # cm → px at 96 dpi
+    assert [b.id for b in sheet.row_breaks.brk] == [30]
+    assert sheet.max_row == 48
+
+
 def test_below_safety_sheet_lists_active_items_short_over_all_warehouses(ledger, settings):
     write_reports(ledger, settings, months=[])
     sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["below_safety"]

@@ -125,11 +125,11 @@ def _write_summary(book: Book, sheet: Worksheet, by_warehouse: list[data.Warehou
                                      qty=sum((w.qty for w in rows), Decimal(0)),
                                      value=sum((w.value for w in rows), Decimal(0))))
     categories = [c if c.category else data.CategoryTotal(NO_CATEGORY, c.skus, c.value) for c in by_category]
-    _write_totals_table(book, sheet, row + 1, "按类别汇总 by category", CATEGORY_COLUMNS, categories,
-                        _Total(category=TOTAL_LABEL, skus=sum(c.skus for c in categories),
-                               value=sum((c.value for c in categories), Decimal(0))))
+    last_row = _write_totals_table(book, sheet, row + 1, "按类别汇总 by category", CATEGORY_COLUMNS, categories,
+                                   _Total(category=TOTAL_LABEL, skus=sum(c.skus for c in categories),
+                                          value=sum((c.value for c in categories), Decimal(0)))) - 1
     if by_warehouse:
-        _insert_value_chart(book, sheet, by_warehouse)
+        _insert_value_chart(book, sheet, by_warehouse, last_row)
 
 
 def _transit_total(transit: list[data.Transit]) -> data.WarehouseTotal:
@@ -150,7 +150,7 @@ def _write_totals_table(book: Book, sheet: Worksheet, row: int, title: str, colu
     return row + 1
 
 
-def _insert_value_chart(book: Book, sheet: Worksheet, by_warehouse: list[data.WarehouseTotal]) -> None:
+def _insert_value_chart(book: Book, sheet: Worksheet, by_warehouse: list[data.WarehouseTotal], last_row: int) -> None:
     last = _FIRST_WAREHOUSE_ROW + len(by_warehouse) - 1
     label_col = 1 if all(w.name for w in by_warehouse) else 0
     value_col = next(i for i, c in enumerate(WAREHOUSE_COLUMNS) if c.key == "value")
@@ -167,5 +167,17 @@ def _insert_value_chart(book: Book, sheet: Worksheet, by_warehouse: list[data.Wa
     # Bar charts list the first category at the bottom unless reversed; "max" keeps the values axis below.
     chart.set_y_axis({"reverse": True, "crossing": "max"})
     chart.set_x_axis({"num_format": "#,##0"})
-    chart.set_size({"width": 640, "height": max(300, 60 + 28 * len(by_warehouse))})
+    height = min(CHART_MAX_HEIGHT, max(300, 60 + 28 * len(by_warehouse)))
+    chart.set_size({"width": 640, "height": height})
     sheet.insert_chart(xl_rowcol_to_cell(1, len(WAREHOUSE_COLUMNS) + 1), chart)
+    if last_row > chart_end_row(height):
+        # the printed page ends under the chart, so the chart is never cut in two
+        sheet.set_h_pagebreaks([chart_end_row(height) + 1])
+
+
+CHART_MAX_HEIGHT = 560  # px: 28 rows of 20 px, well inside one printed page
+
+
+def chart_end_row(height: int) -> int:
+    """The last row (0-based) a chart anchored at row 1 covers, rows being 20 px."""
+    return 1 + -(-height // 20)
