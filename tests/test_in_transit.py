@@ -104,7 +104,7 @@ def test_the_stock_report_and_dashboard_show_goods_in_transit_now(workspace, eng
                 {"doc_no": "DB-NOW", "doc_date": today - timedelta(days=1), "arrival_date": today + timedelta(days=3),
                  **TRANSFER}, [{"sku": "A001", "qty": 40}]).status == "posted"
     book = openpyxl.load_workbook(workspace.outbox / "stock.xlsx")
-    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit"]
+    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit", "_meta"]
     stock = {r["warehouse"]: (r["qty"], r["value"]) for r in sheet(workspace.outbox / "stock.xlsx", "stock")}
     assert stock == {"WH1": (60, 1200), "WH2": (10, 200)}  # the 40 are in neither
     [transit] = sheet(workspace.outbox / "stock.xlsx", "in_transit")

@@ -151,7 +151,7 @@ def test_a_malformed_month_is_refused_before_anything_is_written(ledger, setting
 def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     write_reports(ledger, settings, months=[])
     book = openpyxl.load_workbook(settings.outbox / "stock.xlsx")
-    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit"]
+    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit", "_meta"]
     sheet = book["stock"]
     assert sheet["A1"].value == "物料编码 sku"
     assert keys(sheet) == ["sku", "name", "category", "unit", "warehouse", "site", "qty", "unit_cost",
@@ -171,6 +171,21 @@ def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     assert sheet["G2"].number_format == "#,##0.00##"  # qty: thousands apart, up to 4 places
     assert sheet["H2"].number_format == "#,##0.0000"
     assert sheet["I2"].number_format == "#,##0.00"
+
+
+def test_every_outbox_workbook_names_its_kind_in_a_hidden_meta_sheet(ledger, settings):
+    """A program finds a report by its `_meta` kind, never by its file name; the forms in
+    outbox/reorder/ carry their form kind the same way."""
+    write_reports(ledger, settings)
+    kinds = {}
+    for path in sorted(settings.outbox.rglob("*.xlsx")):
+        book = openpyxl.load_workbook(path, read_only=True)
+        meta = book["_meta"]
+        assert meta.sheet_state == "hidden" and book.sheetnames[-1] == "_meta", path
+        kinds[path.relative_to(settings.outbox).parts[0]] = dict(meta.iter_rows(max_col=2, values_only=True))["kind"]
+    assert kinds == {"stock.xlsx": "stock", "orders.xlsx": "orders", "count_plan.xlsx": "count_plan",
+                     "money.xlsx": "money", "kits.xlsx": "kits", "log.xlsx": "log", "ledger": "ledger_month",
+                     "reorder": "purchase_order"}
 
 
 def test_user_text_that_looks_like_a_formula_stays_text(ledger, settings):

@@ -124,8 +124,9 @@ class Book:
     """A report workbook: xlsxwriter for the formats, labels, charts and small
     tables; big plain tables streamed straight to sheet XML (see add_table)."""
 
-    def __init__(self, path: Path, rows_per_sheet: int = EXCEL_MAX_ROWS - 1):
+    def __init__(self, path: Path, rows_per_sheet: int = EXCEL_MAX_ROWS - 1, kind: str | None = None):
         self.path = path
+        self.kind = kind  # named in a hidden _meta sheet, last, when the book is closed
         self.rows_per_sheet = rows_per_sheet
         self._skeleton = io.BytesIO()
         self.workbook = xlsxwriter.Workbook(self._skeleton, WORKBOOK_OPTIONS)
@@ -152,6 +153,8 @@ class Book:
     def close(self) -> None:
         """Writes the workbook to `path`."""
         try:
+            if self.kind and "_meta" not in self.workbook.sheetnames:
+                self.add_meta(self.kind)
             for sheet in self.workbook.worksheets():
                 set_up_pages(sheet, table=sheet.name in self._table_sheets)
             self.workbook.close()

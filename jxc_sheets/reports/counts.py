@@ -253,7 +253,7 @@ def write_count_plan(conn: Connection, path: Path, today: date, rules: CountsCon
     rows = plan_rows(conn, today, rules)
     horizon = today + timedelta(days=rules.plan_days)
     due = bisect_right(rows, horizon, key=lambda r: r.due)  # rows are by due date: this week's come first
-    with Book(path) as book:
+    with Book(path, kind="count_plan") as book:
         book.add_table("all", PLAN_COLUMNS, rows, head=("this_week", due))
         book.add_table("accuracy", ACCURACY_COLUMNS, accuracy_rows(conn))
 

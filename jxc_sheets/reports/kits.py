@@ -91,6 +91,6 @@ def kit_rows(conn: Connection, today: date) -> tuple[list[KitRow], list[Componen
 
 def write_kits(conn: Connection, path: Path, today: date | None = None) -> None:
     kits, parts = kit_rows(conn, today or clock.today())
-    with Book(path) as book:
+    with Book(path, kind="kits") as book:
         book.add_table("kits", KIT_COLUMNS, kits)
         book.add_table("components", COMPONENT_COLUMNS, parts)

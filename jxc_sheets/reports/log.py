@@ -31,7 +31,7 @@ STATUS_COLOURS = {
 
 
 def write_log(conn: Connection, path: Path, limit: int) -> None:
-    with Book(path) as book:
+    with Book(path, kind="log") as book:
         for sheet in book.add_table("log", LOG_COLUMNS, data.log_rows(conn, limit)):
             _colour_status(book, sheet)
 

@@ -43,5 +43,5 @@ def months_to_write(conn: Connection, months: Iterable[str] | None) -> list[str]
 
 
 def write_month(conn: Connection, path: Path, month: str) -> None:
-    with Book(path) as book:
+    with Book(path, kind="ledger_month") as book:
         book.add_table("ledger", LEDGER_COLUMNS, data.ledger_rows(conn, month))

@@ -572,7 +572,7 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
     by_item, by_warehouse = stock_rows(conn, summarised.rows)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
     voucher_book = folder / f"{month}-凭证.xlsx"
-    with atomic_path(pack) as temp, Book(temp) as book:
+    with atomic_path(pack) as temp, Book(temp, kind="monthend") as book:
         book.add_table("summary", SUMMARY_COLUMNS, summarised.rows)
         book.add_table(STOCK_SUMMARY_SHEET, STOCK_ITEM_COLUMNS, by_item)
         book.add_table(STOCK_BY_WAREHOUSE_SHEET, STOCK_COLUMNS, by_warehouse)

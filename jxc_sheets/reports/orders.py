@@ -68,7 +68,7 @@ def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig,
     """`cache`: the folder where the closed months of the sales sheet are kept
     (closed_sales.py), None writes them all from the movements; `suggestions`: the reorder
     suggestions when they were made already (for the reorder forms)."""
-    with Book(path) as book:
+    with Book(path, kind="orders") as book:
         book.add_table("purchase_orders", PURCHASE_COLUMNS, order_data.open_purchase_lines(conn, today))
         book.add_table("sales_orders", SALES_ORDER_COLUMNS, order_data.open_sales_lines(conn, today))
         book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days))

@@ -98,7 +98,7 @@ class _Total:
 def write_stock(conn: Connection, path: Path, today: date | None = None) -> None:
     today = today or clock.today()
     transit = data.in_transit(conn, today)
-    with Book(path) as book:
+    with Book(path, kind="stock") as book:
         _write_stock_sheet(book, conn, today)
         summary = book.workbook.add_worksheet("summary")
         _write_summary(book, summary, data.warehouse_totals(conn, today), data.category_totals(conn), transit)

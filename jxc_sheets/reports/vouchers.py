@@ -347,7 +347,7 @@ VOUCHER_COLUMNS = (
 def write_voucher_book(path: Path, lines: list[VoucherLine]) -> None:
     """The import workbook: one sheet 凭证, its header the Chinese names the import
     templates match (日期 … 制单人), a line per row."""
-    with atomic_path(path) as temp, Book(temp) as book:
+    with atomic_path(path) as temp, Book(temp, kind="vouchers") as book:
         sheet = book.workbook.add_worksheet("凭证")
         for col, column in enumerate(VOUCHER_COLUMNS):
             sheet.set_column(col, col, column.width, book.formats[column.type])
