@@ -329,11 +329,15 @@ def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal
     items = conn.execute(select(i).where(i.c.document_id == original_id).order_by(i.c.id)).all()
     undo = []
     for item in items:
-        pairs = conn.execute(select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("amount"))
+        pairs = conn.execute(select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("amount"),
+                                    func.max(s.c.doc_date).label("settled_on"))
                              .where((s.c.debit_item_id == item.id) | (s.c.credit_item_id == item.id))
                              .group_by(s.c.debit_item_id, s.c.credit_item_id)).all()
+        # never dated before the settlement it undoes: a reversal dated before a later
+        # document that the original had settled would otherwise, as things stood at a date
+        # in between, take back what was not yet settled
         undo += [dict(debit_item_id=p.debit_item_id, credit_item_id=p.credit_item_id,
-                      amount=-_money(p.amount), doc_date=on, document_id=reversal_id)
+                      amount=-_money(p.amount), doc_date=max(on, p.settled_on), document_id=reversal_id)
                  for p in pairs if p.amount]
     bulk.insert_rows(conn, s, undo)
     new_ids = _insert_items(conn, [dict(document_id=reversal_id, line_no=item.line_no, side=item.side,
@@ -353,6 +357,46 @@ def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal
 
 
 # --- what reports and the month-end read ---------------------------------------------
+
+@dataclass(frozen=True)
+class UnappliedPayment:
+    """A receipt (payment) of funds that, at the end of a day, still held money unspent
+    while the same partner had documents of that day or before open."""
+
+    side: str
+    partner: str
+    name: str
+    doc_no: str
+    doc_date: date
+    unapplied: Decimal  # what it still held, > 0
+    open_documents: tuple[tuple[str, date, Decimal], ...]  # (ref, date, open), oldest due first
+
+
+def unapplied_payments(conn: Connection, end: date) -> list[UnappliedPayment]:
+    """Receipts and payments of funds dated `end` or before that still held an unspent
+    amount at the end of `end` while their partner had documents dated `end` or before
+    open then. Allocation pairs them as soon as both are posted, so this only happens when
+    the credit was spent on a later document before an earlier one was posted (backdating)."""
+    i, d = schema.money_items, schema.documents
+    funds_docs = select(d.c.id).where(d.c.kind.in_(tuple(FUNDS_KINDS)))
+    credits = [it for it in open_items(conn, (i.c.amount < 0) & i.c.document_id.in_(funds_docs), on=end)
+               if it.open < 0]
+    if not credits:
+        return []
+    partners = {(it.side, it.partner) for it in credits}
+    debits: dict[Partner, list[OpenItem]] = defaultdict(list)
+    for side in sorted({side for side, _partner in partners}):
+        codes = sorted(code for s, code in partners if s == side)
+        for batch in queries.chunks(codes):
+            for it in open_items(conn, (i.c.side == side) & i.c.partner.in_(batch) & (i.c.amount > 0), on=end):
+                if it.open > 0:
+                    debits[(it.side, it.partner)].append(it)
+    names = partner_names(conn)
+    return [UnappliedPayment(it.side, it.partner, names.get((it.side, it.partner), ""), it.ref, it.doc_date, -it.open,
+                             tuple((o.ref, o.doc_date, o.open) for o in debits[(it.side, it.partner)]))
+            for it in sorted(credits, key=lambda it: (it.side, it.partner, it.doc_date, it.id))
+            if debits.get((it.side, it.partner))]
+
 
 @dataclass(frozen=True)
 class PartnerBalance:
