@@ -319,7 +319,9 @@ def test_a_statement_confirmed_by_workbook_with_a_dispute_then_withdrawn(ws, eng
               for key in ("line_no", "ref_doc", "debit", "credit", "balance")] for n in (1, 2)]
     assert lines == [[1, "XS2", 250, 0, 350], [2, "SK1", 0, 300, 50]]
     assert sheet.cell(layout.table_row + 1, layout.columns["confirm"]).fill.fgColor.rgb.endswith("FFFF00")
-    assert sheet.page_setup.fitToWidth == 1
+    # one page wide: fit to page on, fitToWidth 1 (written, or left out: 1 is OOXML's default), height free
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth in (1, None)
+    assert sheet.page_setup.fitToHeight == 0 and sheet.page_setup.orientation == "landscape"
 
     no_reason = run_after_drop(ws, engine, answer(statement, ws.inbox / "no-reason.xlsx", {1: ("有异议", None)}))
     assert [(p.where, p.code) for p in no_reason.problems] == [(f"明细!I{layout.table_row + 1}", "dispute-reason")]
@@ -491,3 +493,26 @@ def test_a_month_with_a_receipt_unapplied_against_its_open_documents_does_not_cl
     assert plan_close(engine, ws, "2026-10").blockers == ()
     assert not close_month(engine, ws, "2026-10", "test").forced
     assert balance(engine) == Q("400.00")
+
+
+def test_a_refresh_rewrites_only_the_statements_whose_month_changed(ws, engine):
+    """C01 and C02 each have a November delivery; a refresh with nothing new rewrites neither
+    statement; a receipt of C01 rewrites C01's November statement only (its lines and closing
+    changed: 100.00 − 40.00 = 60.00)."""
+    import openpyxl
+    from jxc_sheets import kinds
+    from jxc_sheets.reports.money import write_statements
+    from jxc_sheets.sheets.forms import form_layout
+
+    deliver(ws, engine, "XS1", date(2026, 11, 2), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS2", date(2026, 11, 3), ("A001", 2, "10", None), customer="C02")
+    folder = ws.outbox / "statements"
+    c01, c02 = (folder / "2026-11" / f"对账单-customer-{c}.xlsx" for c in ("C01", "C02"))
+    stamps = {p: p.stat().st_mtime_ns for p in (c01, c02)}
+    with engine.connect() as conn:
+        assert set(write_statements(conn, folder, date(2026, 11, 20))) >= {c01, c02}
+    assert {p: p.stat().st_mtime_ns for p in (c01, c02)} == stamps
+    collect(ws, engine, "SK1", date(2026, 11, 10), 40)
+    assert c01.stat().st_mtime_ns != stamps[c01] and c02.stat().st_mtime_ns == stamps[c02]
+    layout = form_layout(kinds.KINDS["statement_confirmation"])
+    assert openpyxl.load_workbook(c01)["明细"][layout.header_cells["closing"]].value == 60
