@@ -172,7 +172,7 @@ def write_statement(path: Path, statement: money.Statement, on: date) -> Path:
               "debit": l.debit, "credit": l.credit, "balance": l.balance} for l in statement.lines]
     return write_filled_form(path, kind, header, lines,
                              title=f"对账单 statement · {statement.name or statement.partner} · {statement.month:%Y-%m}",
-                             highlight=("confirm",))
+                             highlight=("confirm", "reason"))
 
 
 def _kind_label(kind: str) -> str:

@@ -460,7 +460,8 @@ def write_filled_form(path: Path, kind: Kind, header: Mapping[str, Any], lines: 
     block, line table, instructions, `_meta`, one page wide — written by xlsxwriter in
     memory: a few milliseconds where openpyxl takes tens, for the outbox's many filled
     forms (statements). No dropdowns: nothing in it names master codes to choose.
-    `highlight`: line columns filled yellow from their label down to the last line."""
+    `highlight`: line columns filled yellow from their label down to the last line, the
+    ones to fill; the instructions explain only them.""" 
     import xlsxwriter
 
     layout = form_layout(kind)
@@ -542,16 +543,15 @@ def write_filled_form(path: Path, kind: Kind, header: Mapping[str, Any], lines: 
             help_sheet.merge_range(row, 1, row, len(HELP_WIDTHS) - 1, text, fmt(text_wrap=True, valign="top"))
             help_sheet.set_row(row, 16 * -(-display_width(text) // (sum(HELP_WIDTHS[1:]) - 4)))
             row += 1
-        row += 1
-        for column, heading in enumerate(("字段 label", "必填 required", "类型 type", "说明 hint", "位置 place")):
-            help_sheet.write_string(row, column, heading, fmt(bold=True, bg_color="#EDEDED"))
+        # the fields to fill only (the rest is filled in already): each cell of the instructions
+        # costs time over thousands of workbooks
         for field, place in _help_fields(kind, layout):
+            if field.key not in highlight:
+                continue
             row += 1
             help_sheet.write_string(row, 0, field.label, label_format(field, fill_optional=False))
-            for column, value in enumerate(("Y" if field.required else "N", TYPE_NAMES[field.type],
-                                            _hint(field), place), start=1):
-                if value:
-                    help_sheet.write_string(row, column, value)
+            help_sheet.merge_range(row, 1, row, len(HELP_WIDTHS) - 1, f"{_hint(field)} ({place})",
+                                   fmt(text_wrap=True, valign="top"))
         for column, width in enumerate(HELP_WIDTHS):
             help_sheet.set_column(column, column, width)
         help_sheet.set_landscape()
