@@ -356,3 +356,120 @@ def delivery_form(path: Path, doc_no: str, skus: list[str], bad: bool = False) -
         lines[-1]["qty"] = "三个"
     header = {"doc_no": doc_no, "doc_date": DROP_DAY, "warehouse": _warehouse(0), "customer": "C001"}
     return write_form(path, kinds.KINDS["delivery"], header=header, lines=lines)
+
+
+# --- the money ledger: receivables of many partners --------------------------------------------------
+
+BIG_CUSTOMER = "BIG"  # the customer whose 收款单 the money benchmark posts
+MONEY_ACCOUNT = "BANK1"
+
+
+@dataclass(frozen=True)
+class MoneyShape:
+    """`documents` deliveries over the 24 months, the first `big_open` of them BIG_CUSTOMER's
+    (open in full, oldest first), the rest spread over `partners` customers; each of those
+    is half settled by one receipt of funds of its customer, so every delivery is open."""
+
+    documents: int
+    partners: int
+    big_open: int
+
+
+def money_ledger(path: Path, shape: MoneyShape) -> Path:
+    """A ledger of receivables only: documents (no lines, no movements: the money side
+    reads none), money items, settlements, one funds account, the customers. Written
+    straight into SQLite; its hash chain is not computed (the documents carry a placeholder:
+    `jxc check` would report them), since only posting after them and reading them is timed."""
+    open_ledger(f"sqlite:///{path}").dispose()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    tables = (schema.money_items, schema.settlements, schema.documents)
+    indexes = [ix for table in tables for ix in table.indexes]
+    for ix in indexes:
+        db.execute(f'DROP INDEX "{ix.name}"')
+    days = (LAST_DAY - FIRST_DAY).days + 1
+    with db:
+        db.execute("INSERT INTO funds_accounts (code, name, type, bank_account, remark) VALUES (?, '银行', '银行', '', '')",
+                   (MONEY_ACCOUNT,))
+        customers = [(f"C{i:05d}", f"客户{i:05d}") for i in range(shape.partners)] + [(BIG_CUSTOMER, "大客户")]
+        db.executemany("INSERT INTO customers (code, name, contact, phone, address, remark, payment_days)"
+                       " VALUES (?, ?, '', '', '', '', 30)", customers)
+        documents, items, settlements = [], [], []
+        big_open = shape.big_open
+        spread = shape.documents - big_open
+        for n in range(shape.documents):
+            doc_id = n + 1
+            if n < big_open:
+                partner, day = BIG_CUSTOMER, FIRST_DAY + timedelta(days=n * days // big_open)
+            else:
+                k = n - big_open
+                partner, day = f"C{k % shape.partners:05d}", FIRST_DAY + timedelta(days=k * days // spread)
+            doc_no = f"XS{doc_id:08d}"
+            documents.append((doc_id, "delivery", doc_no, day.isoformat(), partner, hashlib.sha256(doc_no.encode()).hexdigest(),
+                              _stamp(day)))
+            amount = (1_000 + (n * 7919) % 900_000) * MONEY // 100
+            items.append((doc_id, doc_id, partner, doc_no, day.isoformat(), (day + timedelta(days=30)).isoformat(), amount))
+        # one receipt of funds per spread customer, on the last day, settling half of each of its deliveries
+        paid: dict[str, int] = {}
+        for doc_id, _d, partner, _ref, _day, _due, amount in items[big_open:]:
+            paid[partner] = paid.get(partner, 0) + amount // 2
+        next_id = shape.documents + 1
+        credit_of = {}
+        for partner, total in sorted(paid.items()):
+            doc_no = f"SK{next_id:08d}"
+            documents.append((next_id, "collection", doc_no, LAST_DAY.isoformat(), partner,
+                              hashlib.sha256(doc_no.encode()).hexdigest(), _stamp(LAST_DAY)))
+            items.append((next_id, next_id, partner, doc_no, LAST_DAY.isoformat(), LAST_DAY.isoformat(), -total))
+            credit_of[partner] = next_id
+            next_id += 1
+        for doc_id, _d, partner, _ref, _day, _due, amount in items[big_open:shape.documents]:
+            settlements.append((doc_id, credit_of[partner], amount // 2, LAST_DAY.isoformat(), credit_of[partner]))
+        db.executemany("INSERT INTO documents (id, kind, doc_no, doc_date, warehouse, to_warehouse, partner, ref_doc,"
+                       " reason, prepared_by, remark, source_file, content_hash, posted_at, chain_hash)"
+                       " VALUES (?, ?, ?, ?, '', '', ?, '', '', '', '', 'generated', ?, ?, 'generated')", documents)
+        db.executemany("INSERT INTO money_items (id, document_id, line_no, side, partner, ref, doc_date, due_date, amount)"
+                       " VALUES (?, ?, 0, 'customer', ?, ?, ?, ?, ?)", items)
+        db.executemany("INSERT INTO settlements (debit_item_id, credit_item_id, amount, doc_date, document_id)"
+                       " VALUES (?, ?, ?, ?, ?)", settlements)
+    engine = open_ledger(f"sqlite:///{path}", create=False)
+    for ix in indexes:
+        ix.create(engine)
+    engine.dispose()
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("ANALYZE")
+    db.close()
+    return path
+
+
+def cached_money_ledger(shape: MoneyShape, cache: Path, log=print) -> Path:
+    path = cache / f"money-{shape.documents}-{shape.partners}-{shape.big_open}-{source_key()}.sqlite3"
+    if path.exists():
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob(f"money-{shape.documents}-{shape.partners}-{shape.big_open}-*"):
+        stale.unlink()
+    started = time.perf_counter()
+    partial = money_ledger(path.with_suffix(".partial"), shape)
+    for leftover in cache.glob(partial.name + "-*"):
+        leftover.unlink()
+    partial.rename(path)
+    log(f"generated a money ledger of {shape.documents:,} documents, {shape.partners:,} partners "
+        f"in {time.perf_counter() - started:.1f} s: {path}")
+    return path
+
+
+def collection_form(path: Path, lines: int, settles: int) -> tuple[Path, int]:
+    """BIG_CUSTOMER's 收款单 of `lines` lines, each naming one of its `settles` oldest
+    deliveries (evenly spread), for what those `settles` are owed in all: the named ones
+    settle first, the rest of them oldest first. Returns the form and that amount (cents)."""
+    from jxc_sheets.sheets.forms import write_form
+
+    amounts = [(1_000 + (n * 7919) % 900_000) for n in range(settles)]  # cents, as money_ledger made them
+    step = max(1, settles // lines)
+    named = [{"settle_doc": f"XS{n + 1:08d}"} for n in range(0, settles, step)][:lines]
+    total = sum(amounts)
+    write_form(path, kinds.KINDS["collection"], header={
+        "doc_no": "SK-BENCH", "doc_date": DROP_DAY, "customer": BIG_CUSTOMER, "account": MONEY_ACCOUNT,
+        "amount": Decimal(total).scaleb(-2)}, lines=named)
+    return path, total

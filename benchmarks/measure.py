@@ -201,6 +201,104 @@ def plain_xlsxwriter(ledger: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
+# --- the money side -----------------------------------------------------------------------------------
+
+def money_post(ledger: str, form: str) -> dict:
+    """A 收款单 read, validated, checked and posted (its settlements made, named then oldest
+    first) in one transaction, as the pipeline does for one file."""
+    from jxc_sheets.check import check
+    from jxc_sheets.ledger import money, post
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.sheets.read import read_workbook
+    from jxc_sheets.validate import validate
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    with engine.connect() as conn:  # warm the page cache as a running watcher has it
+        money.balance_of(conn, "customer", "BIG")
+    start = time.perf_counter()
+    raws, problems = read_workbook(Path(form))
+    validated = validate(raws)
+    with engine.begin() as conn:
+        checked = check(conn, validated.documents, validated.master, False)
+        if problems or validated.problems or checked.problems:
+            raise AssertionError((problems[:3], validated.problems[:3], checked.problems[:3]))
+        file_id = post.record_file(conn, post.FileRecord(Path(form).name, "", "collection", "posted"))
+        money.allocate(conn, money.post_money(conn, checked.money, file_id))
+    seconds = time.perf_counter() - start
+    with engine.connect() as conn:
+        from jxc_sheets.ledger import schema
+        s = schema.settlements
+        d = schema.documents
+        settled = conn.execute(s.select().with_only_columns(s.c.id).where(
+            s.c.document_id == conn.execute(d.select().with_only_columns(d.c.id).where(d.c.doc_no == "SK-BENCH"))
+            .scalar_one())).all()
+    return {"seconds": seconds, "lines": len(checked.money[0].lines), "settled": len(settled)}
+
+
+def money_aging(ledger: str, at: str) -> dict:
+    """money.aging at a date (what money.xlsx's aging sheet shows) over every open item."""
+    from jxc_sheets.ledger import money
+    from jxc_sheets.ledger.db import open_ledger, reading
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    start = time.perf_counter()
+    with reading(engine) as conn:
+        rows = money.aging(conn, date.fromisoformat(at))
+    seconds = time.perf_counter() - start
+    with reading(engine) as conn:
+        open_items = len(money.open_items(conn))
+    return {"seconds": seconds, "partners": len(rows), "open_items": open_items}
+
+
+def money_statements(ledger: str, folder: str, month: str) -> dict:
+    """Every partner's 对账单 of `month` written (reports.money.write_month_statements),
+    into an empty folder; then again with nothing changed."""
+    from jxc_sheets.ledger.db import open_ledger, reading
+    from jxc_sheets.reports.money import write_month_statements
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    first = date.fromisoformat(f"{month}-01")
+    start = time.perf_counter()
+    with reading(engine) as conn:
+        written = write_month_statements(conn, Path(folder), first, _month_end(first))
+    seconds = time.perf_counter() - start
+    with reading(engine) as conn:
+        write_month_statements(conn, Path(folder), first, _month_end(first))
+    return {"seconds": seconds, "again": time.perf_counter() - start - seconds, "statements": len(written)}
+
+
+def plain_statements(ledger: str, out: str, month: str) -> dict:
+    """The same statements' rows (a partner's header row, then its lines) as one sheet by
+    plain xlsxwriter in constant_memory mode."""
+    import xlsxwriter
+
+    from jxc_sheets.ledger import money
+    from jxc_sheets.ledger.db import open_ledger, reading
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    first = date.fromisoformat(f"{month}-01")
+    start = time.perf_counter()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet("statements")
+    row = 0
+    with reading(engine) as conn:
+        for st in money.statements(conn, first, _month_end(first)):
+            sheet.write_row(row, 0, [st.side, st.partner, st.name, float(st.opening), float(st.closing)])
+            row += 1
+            for line in st.lines:
+                sheet.write_row(row, 0, [line.line_no, line.ref_date.isoformat(), line.kind, line.ref_doc,
+                                         float(line.debit), float(line.credit), float(line.balance)])
+                row += 1
+    book.close()
+    return {"seconds": time.perf_counter() - start, "rows": row}
+
+
+def _month_end(first: date) -> date:
+    from datetime import timedelta
+
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 # --- the watcher at rest ----------------------------------------------------------------------------
 
 def watch_cpu(root: str, observer: str, idle_seconds: float, copy_seconds: float, stall_seconds: float) -> dict:
@@ -281,7 +379,8 @@ def hledger(journal: str) -> dict:
     return {"seconds": seconds, "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu)}
+CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
+                                     money_post, money_aging, money_statements, plain_statements)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

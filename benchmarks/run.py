@@ -21,6 +21,13 @@ Every measurement stands beside its denominator, measured in the same run:
              monthly average applying from that month on).
   reports    stock.xlsx of 200,000 sku × warehouse rows (reports.stock.write_stock) ÷ the
              same rows of the same query written by plain xlsxwriter in constant_memory mode.
+  money      on a ledger of 1,000,000 receivables (deliveries, each half settled) of 20,000
+             customers, plus one customer's 6,000 open ones (SQLite only): a 500-line 收款单
+             naming 500 of that customer's deliveries and paying its oldest 5,000 (read,
+             validated, checked, posted, settled; target ≤ 1 s) ÷ the same on a ledger of
+             10,000; the aging of every open item (money.aging; target ≤ 2 s); every
+             customer's 对账单 of a month, one workbook each (target ≤ 60 s) ÷ the same rows
+             as one sheet by plain xlsxwriter (target ≤ 2), and that month again unchanged.
   peers      hledger `balance` on the same 1,000,000 movements as an hledger journal.
   watch      `jxc watch` at rest, with the native and with the polling observer: its CPU
              time (user + system, /proc) ÷ wall time, idle for 10 s, and while a form arrives
@@ -36,7 +43,8 @@ Each measurement runs in a child process of its own, whose peak RSS is reported.
 Data is generated into a temporary folder and removed afterwards, except the big
 ledger and its journal, which are cached (--cache) by shape and by the source they
 imitate, so a second run starts at once. --scale multiplies every size (the
-latency drop keeps its 50 lines while there are 50 skus).
+latency drop keeps its 50 lines while there are 50 skus). $JXC_BENCH_SCALE sets the
+default of --scale.
 """
 from __future__ import annotations
 
@@ -62,7 +70,7 @@ sys.path.insert(0, str(ROOT))
 import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
-BENCHMARKS = ("ingest", "latency", "month-end", "reports", "peers", "watch")
+BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch")
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -230,6 +238,43 @@ class Suite:
                 stock["peak_rss_mb"], "with its summary and below_safety sheets"),
         ]
 
+    def money(self) -> list[Row]:
+        settles = max(50, round(5_000 * self.scale))
+        lines = max(5, round(500 * self.scale))
+        big_open = settles + settles // 5
+        big = generate.MoneyShape(max(2 * big_open, self.scaled(1_000_000)), max(10, self.scaled(20_000)), big_open)
+        small_docs = max(2 * big_open, self.scaled(10_000))
+        small = generate.MoneyShape(small_docs, max(10, (small_docs - big_open) // 50), big_open)
+        folder = self.work / "money"
+        folder.mkdir()
+        form, _total = generate.collection_form(folder / "收款-BENCH.xlsx", lines, settles)
+        log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+        posted = {}
+        for name, shape in (("big", big), ("small", small)):
+            ledger = folder / f"{name}.sqlite3"
+            shutil.copyfile(generate.cached_money_ledger(shape, self.cache, log), ledger)
+            posted[name] = child("money_post", ledger=str(ledger), form=str(form))
+        ledger = str(folder / "big.sqlite3")
+        aging = child("money_aging", ledger=ledger, at=generate.DROP_DAY.isoformat())
+        month = f"{generate.LAST_DAY:%Y-%m}"
+        plain = child("plain_statements", ledger=ledger, out=str(folder / "plain.xlsx"), month=month)
+        statements = child("money_statements", ledger=ledger, folder=str(folder / "statements"), month=month)
+        b, s = posted["big"], posted["small"]
+        size = f"{big.documents:,} documents, {big.partners:,} partners"
+        return [
+            Row("money", f"post a {b['lines']}-line 收款单 settling {b['settled']:,} documents ({size})", b["seconds"],
+                b["seconds"] / s["seconds"], b["peak_rss_mb"],
+                f"target ≤ 1 s; ÷ same at {small.documents:,} documents ({s['seconds']:.2f} s, {s['settled']:,} settled)"
+                f"; target ≤ 1.5"),
+            Row("money", f"aging of {aging['open_items']:,} open items ({aging['partners']:,} partners)", aging["seconds"],
+                None, aging["peak_rss_mb"], "target ≤ 2 s"),
+            Row("money", f"plain xlsxwriter, the statements' {plain['rows']:,} rows as one sheet (denominator)",
+                plain["seconds"], 1.0, plain["peak_rss_mb"]),
+            Row("money", f"对账单 of {month}: {statements['statements']:,} workbooks", statements["seconds"],
+                statements["seconds"] / plain["seconds"], statements["peak_rss_mb"],
+                f"target ≤ 60 s and ≤ 2; again, nothing changed: {statements['again']:.2f} s"),
+        ]
+
     def watch(self) -> list[Row]:
         idle, copy = (10.0, 4.0) if self.scale >= 1 else (3.0, 2.0)
         stall = 5.0  # longer than inbox.stable_seconds (3)
@@ -304,7 +349,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(BENCHMARKS),
                         help=f"comma-separated, of: {', '.join(BENCHMARKS)} (default: all)")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size, e.g. 0.1 for a quick run")
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("JXC_BENCH_SCALE", "1")),
+                        help="multiplies every size, e.g. 0.1 for a quick run (default: $JXC_BENCH_SCALE or 1)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jxc-bench-cache",
                         help="where the generated ledger and journal are kept between runs (default: %(default)s)")
     parser.add_argument("--pg", default=POSTGRES, metavar="URL",

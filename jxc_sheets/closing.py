@@ -4,8 +4,10 @@ A month may be closed when it is over, every earlier month with movements is
 closed, no count line dated in it (or before) awaits approval, and no file sits in
 rejected/ unresolved from it (a rejected file is resolved once a file of the same
 name has posted since, or it is no longer in rejected/: a posting of one of its
-document numbers, or of its red-marked copy, moves it into rejected/resolved/). `--force` closes anyway;
-the audit trail says so. Closing writes the month-end pack and locks the month:
+document numbers, or of its red-marked copy, moves it into rejected/resolved/), and no
+receipt or payment of funds dated in it (or before) still holds money unapplied at its
+end while the same partner has documents of the month (or of a closed month) open then —
+the payment settles them first. `--force` closes anyway; the audit trail says so. Closing writes the month-end pack and locks the month:
 the check stage then refuses documents dated in it.
 
 Closing values the month's monthly-average items at the month's rate (their
@@ -28,7 +30,7 @@ from .config import Settings
 from .inbox import is_resolved
 from .pipeline import sync_costing
 from .ledger import counts as ledger_counts
-from .ledger import periods, repost, schema
+from .ledger import money, periods, repost, schema
 from .ledger.db import reading
 from .ledger.errors import LedgerError
 from .reports.monthend import Check, month_bounds, summary, write_pack
@@ -66,11 +68,39 @@ def blockers(conn: Connection, settings: Settings, month: str, today: date) -> l
     if held:
         counts = sorted({l.doc_no for l in held})
         found.append(f"{len(held)} 行盘点差异待审批 / count lines await approval: {', '.join(counts)}")
+    unapplied = money.unapplied_payments(conn, end)
+    found += [unapplied_blocker(u, month) for u in unapplied[:10]]
+    if len(unapplied) > 10:
+        found.append(f"另有 {len(unapplied) - 10} 张收付款单同样未核销 / {len(unapplied) - 10} more receipts or payments "
+                     f"hold money unapplied the same way")
     rejected = unresolved_rejections(conn, settings, end)
     if rejected:
         found.append(f"rejected/ 中有未处理的退回文件 / rejected files not resolved: {', '.join(rejected[:10])}"
                      + (f" (+{len(rejected) - 10})" if len(rejected) > 10 else ""))
     return found
+
+
+FUNDS_WORDS = {"customer": ("收款单", "客户", "预收", "receipt", "customer"),
+               "supplier": ("付款单", "供应商", "预付", "payment", "supplier")}
+
+
+def unapplied_blocker(u: money.UnappliedPayment, month: str) -> str:
+    """A receipt (payment) still holding money while the partner's documents up to the month
+    are open: closing now would lock an advance and an open receivable (payable) of the same
+    partner side by side in the month."""
+    doc_zh, partner_zh, advance_zh, doc_en, partner_en = FUNDS_WORDS[u.side]
+    shown = u.open_documents[:5]
+    docs = ", ".join(f"{ref} {on.isoformat()} {amount:,.2f}" for ref, on, amount in shown)
+    if len(u.open_documents) > len(shown):
+        docs += f" (+{len(u.open_documents) - len(shown)})"
+    who = f"{u.partner} {u.name}".strip()
+    return (f"{doc_zh} {u.doc_no} ({u.doc_date.isoformat()}, {partner_zh} {who}) 尚有 {u.unapplied:,.2f} 未核销({advance_zh}), "
+            f"而该{partner_zh}{month}及以前的单据未结清: {docs}; 请冲销 {u.doc_no}(jxc reverse {u.doc_no} --date 本月日期)"
+            f"后重新录入{doc_zh}并在核销单号中写明这些单据, 或确认保留{advance_zh}后用 --force 结账"
+            f" / {doc_en} {u.doc_no} ({u.doc_date.isoformat()}, {partner_en} {who}) holds {u.unapplied:,.2f} unapplied "
+            f"(an advance) while the {partner_en}'s documents up to {month} are open: {docs}; reverse {u.doc_no} "
+            f"(jxc reverse {u.doc_no} --date a day of the month) and post it again naming them (核销单号 settle_doc), "
+            f"or keep the advance and close with --force")
 
 
 def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> list[str]:

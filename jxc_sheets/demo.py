@@ -2,6 +2,12 @@
 weeks — master data, opening stock, a month and a half of filled forms, and two
 files with mistakes that the validator must catch.
 
+The money side rides along: funds accounts, customers' payment terms, a partial
+receipt, a payment to a supplier, and a receipt larger than what the customer owes
+(an advance, 预收). CUS01 pays in 15 days and has not paid last month's delivery:
+overdue; it sends last month's statement back (the 对账单 form the outbox writes,
+its 确认 column filled) disputing that delivery.
+
 Everything is planned first (`plan_demo`), then written with the forms module.
 Quantities are chosen against a running stock count so that every valid
 document is covered by stock at its date; the random choices are seeded, so the
@@ -21,12 +27,24 @@ from .kinds import KINDS
 from .sheets.forms import write_form
 
 CENT = Decimal("0.01")
+DEFAULT_RATE = Decimal("0.13")  # config.yaml's tax.default_rate: the demo's items carry no rate of their own
 
 WAREHOUSES = (
     # code, name, site, remark
     ("WH-SH1", "上海总仓", "上海", "浦东新区川沙路 1288 号"),
     ("WH-SH2", "上海门店仓", "上海", "徐汇区漕溪北路门店后仓"),
     ("WH-SZ", "苏州仓", "苏州", "苏州工业园区星龙街 66 号"),
+)
+
+PAYMENT_DAYS = {"CUS01": 15, "CUS02": 45, "CUS03": 60, "CUS-ONLINE": 15}
+"""Customers' payment terms (账期天数); the others pay in 30 days, suppliers in 30."""
+OVERDUE_CUSTOMER, ADVANCE_CUSTOMER = "CUS01", "CUS03"
+DISPUTE_REASON = "数量与签收单不符, 实收少 2 件 / quantity differs from the signed delivery note: 2 short"
+
+FUNDS_ACCOUNTS = (
+    # code, name, type, bank account, opening balance
+    ("BANK-ICBC", "工商银行基本户", "银行", "1001 2345 6789 0123 456", "200000.00"),
+    ("CASH", "库存现金", "现金", "", "5000.00"),
 )
 
 SUPPLIERS = (
@@ -164,7 +182,7 @@ SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
 """The mistake of the second bad file: far more than this opening stock asked of it."""
 
 PREFIXES = {"opening": "QC", "receipt": "CG", "delivery": "XS", "purchase_return": "CT",
-            "sales_return": "XT", "transfer": "DB", "adjustment": "QT",
+            "sales_return": "XT", "transfer": "DB", "adjustment": "QT", "collection": "SK", "payment": "FK",
             "purchase_order": "PO", "sales_order": "SO", "sales_plan": "JH", "count": "PD"}
 
 
@@ -234,12 +252,18 @@ class _Planner:
     # master data
     def _master_files(self) -> list[PlannedFile]:
         keys = ("code", "name", "contact", "phone", "address")
+        accounts = tuple({"code": code, "name": name, "type": kind, "bank_account": number or None,
+                          "opening_balance": Decimal(balance), "opening_date": self.as_of}
+                         for code, name, kind, number, balance in FUNDS_ACCOUNTS)
         return [
             PlannedFile("00_仓库_warehouses.xlsx", "warehouses",
                         lines=tuple(dict(zip(("code", "name", "site", "remark"), w)) for w in WAREHOUSES)),
-            PlannedFile("01_供应商_suppliers.xlsx", "suppliers", lines=tuple(dict(zip(keys, s)) for s in SUPPLIERS)),
-            PlannedFile("02_客户_customers.xlsx", "customers", lines=tuple(dict(zip(keys, c)) for c in CUSTOMERS)),
+            PlannedFile("01_供应商_suppliers.xlsx", "suppliers",
+                        lines=tuple({**dict(zip(keys, s)), "payment_days": 30} for s in SUPPLIERS)),
+            PlannedFile("02_客户_customers.xlsx", "customers",
+                        lines=tuple({**dict(zip(keys, c)), "payment_days": PAYMENT_DAYS.get(c[0], 30)} for c in CUSTOMERS)),
             PlannedFile("03_物料_items.xlsx", "items", lines=tuple(_item_row(item) for item in ITEMS)),
+            PlannedFile("04_资金账户_funds_accounts.xlsx", "funds_accounts", lines=accounts),
         ]
 
     def _opening(self) -> PlannedFile:
@@ -265,19 +289,26 @@ class _Planner:
     def _previous_month(self) -> list[PlannedFile]:
         day = lambda n: self.previous_start + timedelta(days=n - 1)  # noqa: E731
         delivered_to_cus01 = self._delivery(day(6), "WH-SH1", "CUS01", "OFF BEV CLN", 5)
+        delivered_to_cus02 = self._delivery(day(12), "WH-SZ", "CUS02", "ELC OFF", 4)
+        self.delivered_to_cus03 = self._delivery(day(20), "WH-SH1", "CUS03", "OFF CLN", 6)
+        self.paper = self._receipt(day(2), "WH-SH1", "SUP06", ("OFF-001", "OFF-002"))
         return [
-            self._receipt(day(2), "WH-SH1", "SUP06", ("OFF-001", "OFF-002")),
+            self.paper,
             self._receipt(day(3), "WH-SH1", "SUP02", ("BEV-001", "BEV-003", "BEV-005", "BEV-008"), cases=True),
             delivered_to_cus01,
             # shipped two days before the month end, four days on the road: in transit at the close
             self._transfer(self.current_start - timedelta(days=2), "WH-SH1", "WH-SZ", "BEV CLN PKG", 4,
                            arrival=self.current_start + timedelta(days=2)),
-            self._delivery(day(12), "WH-SZ", "CUS02", "ELC OFF", 4),
+            delivered_to_cus02,
             self._receipt(day(15), "WH-SZ", "SUP03", ("CLN-001", "CLN-003", "CLN-004", "CLN-011")),
             self._purchase_return(day(18), "WH-SH1", "SUP04", ("ELC-003", "ELC-006")),
-            self._delivery(day(20), "WH-SH1", "CUS03", "OFF CLN", 6),
-            self._sales_return(day(22), "WH-SH1", "CUS01", delivered_to_cus01),
+            self.delivered_to_cus03,
+            returned_by_cus01 := self._sales_return(day(22), "WH-SH1", "CUS01", delivered_to_cus01),
             self._loss(day(26), "WH-SH1", ("BEV-002", "CLN-001")),
+            # half of CUS02's delivery paid, naming it; the rest stays open
+            self._collection(day(28), "CUS02", _half(delivered_to_cus02), "BANK-ICBC", settles=delivered_to_cus02,
+                             remark="部分回款"),
+            self._statement_answer(OVERDUE_CUSTOMER, delivered_to_cus01, returned_by_cus01),
         ]
 
     # the current month up to today, then the two files with mistakes
@@ -298,6 +329,10 @@ class _Planner:
             office_order,
             self._delivery_against(days[2], "WH-SH1", office_order, backorder=SHORT_SKU),
             self._delivery(days[2], "WH-SZ", "CUS06", "BEV CLN", 4),
+            # CUS03 pays ahead for next term's supplies: more than it owes, the rest an advance (预收)
+            self._collection(days[1], ADVANCE_CUSTOMER, _more_than(self.delivered_to_cus03), "BANK-ICBC",
+                             remark="预付下学期办公用品款"),
+            self._payment(days[2], "SUP06", _half(self.paper), "BANK-ICBC", remark="支付上月纸款(部分)"),
             self._online_batch(days[3], "WH-SH1"),
             self._sales_plan(self.today, ("BEV-001", "BEV-003", "OFF-001", "CLN-001")),
             self._count(self.today, "WH-SZ"),
@@ -329,6 +364,36 @@ class _Planner:
                  for sku, qty in self._take(day, warehouse, categories, count, (0.1, 0.35))]
         return self._document("delivery", day, {"warehouse": warehouse, "customer": customer,
                                                 "prepared_by": self._clerk()}, lines)
+
+    def _collection(self, day: date, customer: str, amount: Decimal, account: str,
+                    settles: PlannedFile | None = None, remark: str = "") -> PlannedFile:
+        lines = [{"settle_doc": settles.header["doc_no"]}] if settles else []
+        return self._document("collection", day, {"customer": customer, "account": account, "amount": amount,
+                                                  "prepared_by": "财务部", "remark": remark}, lines)
+
+    def _payment(self, day: date, supplier: str, amount: Decimal, account: str, remark: str = "") -> PlannedFile:
+        return self._document("payment", day, {"supplier": supplier, "account": account, "amount": amount,
+                                               "prepared_by": "财务部", "remark": remark}, [])
+
+    def _statement_answer(self, customer: str, delivered: PlannedFile, returned: PlannedFile) -> PlannedFile:
+        """Last month's 对账单 of `customer` (its delivery, then its return) as the customer sends
+        it back: the delivery disputed with a reason, the return agreed."""
+        end = self.current_start - timedelta(days=1)
+        month = f"{self.previous_start:%Y-%m}"
+        debit, credit = _gross(delivered), _gross(returned)
+        lines = (
+            {"line_no": 1, "ref_date": delivered.header["doc_date"], "kind": "销售出库 delivery",
+             "ref_doc": delivered.header["doc_no"], "debit": debit, "credit": Decimal(0), "balance": debit,
+             "confirm": "有异议", "reason": DISPUTE_REASON},
+            {"line_no": 2, "ref_date": returned.header["doc_date"], "kind": "销售退货 sales_return",
+             "ref_doc": returned.header["doc_no"], "debit": Decimal(0), "credit": credit, "balance": debit - credit,
+             "confirm": "Y"},
+        )
+        header = {"doc_no": f"DZ-{month}-customer-{customer}", "doc_date": end, "side": "customer",
+                  "partner": customer, "month": month, "opening": Decimal(0), "closing": debit - credit,
+                  "confirmed_by": "刘洋"}
+        return PlannedFile(f"{end.isoformat()}_对账确认_{customer}_{month}.xlsx", "statement_confirmation", header,
+                           lines)
 
     def _transfer(self, day: date, source: str, target: str, categories: str, count: int,
                   arrival: date) -> PlannedFile:
@@ -521,6 +586,33 @@ class _Planner:
 
     def _clerk(self) -> str:
         return self.random.choice(CLERKS)
+
+
+def _ex_tax(document: PlannedFile) -> Decimal:
+    """A delivery's (receipt's) lines at their ex-tax price: what its 价税合计 is at least."""
+    return sum((Decimal(line["qty"]) * Decimal(line.get("unit_price") or line.get("unit_cost") or 0)
+                for line in document.lines), Decimal(0))
+
+
+def _half(document: PlannedFile) -> Decimal:
+    """About half of what `document` is owed at, in hundreds: always less than it."""
+    half = _ex_tax(document) / 2
+    return (half // 100 * 100 if half >= 100 else half).quantize(CENT, ROUND_HALF_UP)
+
+
+def _more_than(document: PlannedFile) -> Decimal:
+    """Thousands more than `document` is owed at, tax included at any rate up to 20 %."""
+    return (_ex_tax(document) * Decimal("1.2") // 1000 * 1000 + 5000).quantize(CENT)
+
+
+def _gross(document: PlannedFile, rate: Decimal = DEFAULT_RATE) -> Decimal:
+    """What a priced document is owed at, as check/tax.py makes it from typed ex-tax prices:
+    per line 金额 = qty × 单价 and 税额 = 金额 × 税率, each to the cent, half up."""
+    total = Decimal(0)
+    for line in document.lines:
+        amount = (Decimal(line["qty"]) * Decimal(line["unit_price"])).quantize(CENT, ROUND_HALF_UP)
+        total += amount + (amount * rate).quantize(CENT, ROUND_HALF_UP)
+    return total
 
 
 def _item_row(item: DemoItem) -> dict[str, Any]:

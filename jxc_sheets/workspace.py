@@ -235,6 +235,10 @@ def run_demo(root: Path, today: date) -> int:
     print(f"  {settings.outbox / 'log.xlsx'}        处理记录 processing log")
     print(f"  {settings.outbox / 'variance'}        盘点差异 count variances: fill 批准 approve Y/N, drop back into inbox/")
     print(f"  {settings.outbox / 'count_plan.xlsx'} 盘点计划 what to count this week")
+    print(f"  {settings.outbox / 'money.xlsx'}      往来与资金 balances, aging (逾期 overdue), advances (预收),"
+          " funds journal, disputes (争议)")
+    print(f"  {settings.outbox / 'statements'}      对账单 statements per partner and month: the customer fills"
+          " 确认 Y / 有异议, drop it back into inbox/")
     for pack in closed:
         print(f"  {pack}  月结报表 month-end pack")
     print(f"  {settings.rejected}/*.errors.xlsx   退回文件, 红色单元格有批注 / rejected files, red cells carry comments")

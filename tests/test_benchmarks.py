@@ -30,6 +30,10 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("month-end", "close 2026-10, monthly weighted average", True),
     ("reports", "plain xlsxwriter constant_memory", True),
     ("reports", "stock.xlsx", True),
+    ("money", "post a", True),
+    ("money", "aging of", True),
+    ("money", "plain xlsxwriter, the statements'", True),
+    ("money", "对账单 of", True),
     ("peers", "hledger balance", False),  # skipped with a note without hledger
     ("watch", "idle CPU, native observer", True),
     ("watch", "settling CPU, native observer", True),

@@ -222,3 +222,39 @@ def test_any_today_plans_a_valid_demo(today):
         day = p.header.get("doc_date") or (p.lines[0].get("doc_date") if p.lines else None)
         if day is not None:
             assert day <= today
+
+
+def report_rows(path: Path, sheet: str) -> list[dict]:
+    """A report sheet's rows by the English key of each header cell."""
+    rows = list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
+    keys = [str(label).split()[-1] for label in rows[0]]
+    return [dict(zip(keys, row)) for row in rows[1:]]
+
+
+@pytest.mark.slow
+def test_the_demo_shows_the_money_side_in_the_outbox(tmp_path, capsys):
+    """`jxc demo` on the pinned today (2026-11-20), in-process: CUS01 pays in 15 days and has
+    not paid October's delivery (due in October): overdue; CUS03 paid more than it owed:
+    an advance; CUS01 sent October's statement back disputing its delivery: in 争议.
+    The closing lines point at money.xlsx and the statements."""
+    from conftest import TEST_NOW
+    from jxc_sheets.demo import DISPUTE_REASON
+    from jxc_sheets.workspace import run_demo
+
+    root = tmp_path / "demo"
+    assert run_demo(root, TEST_NOW.date()) == 0
+    printed = capsys.readouterr().out
+    book = root / "outbox" / "money.xlsx"
+    assert f"{book}" in printed and f"{root / 'outbox' / 'statements'}" in printed
+
+    aging = {(r["side"], r["partner"]): r for r in report_rows(book, "aging")}
+    overdue = aging["customer", "CUS01"]
+    assert overdue["open_total"] > overdue["not_due"] and overdue["advance"] == 0
+    advance = aging["customer", "CUS03"]
+    assert advance["advance"] > 0 and advance["open_total"] == 0 and advance["balance"] == -advance["advance"]
+    [dispute] = report_rows(book, "disputes")
+    assert (dispute["side"], dispute["partner"], dispute["month"], dispute["reason"]) == \
+        ("customer", "CUS01", "2026-10", DISPUTE_REASON)
+    assert dispute["doc_no"].startswith("XS20261006-")
+    assert (root / "outbox" / "statements" / "2026-10" / "对账单-customer-CUS01.xlsx").exists()
+    assert any(r["kind"] == "collection" for r in report_rows(book, "journal"))

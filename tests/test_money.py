@@ -319,7 +319,9 @@ def test_a_statement_confirmed_by_workbook_with_a_dispute_then_withdrawn(ws, eng
               for key in ("line_no", "ref_doc", "debit", "credit", "balance")] for n in (1, 2)]
     assert lines == [[1, "XS2", 250, 0, 350], [2, "SK1", 0, 300, 50]]
     assert sheet.cell(layout.table_row + 1, layout.columns["confirm"]).fill.fgColor.rgb.endswith("FFFF00")
-    assert sheet.page_setup.fitToWidth == 1
+    # one page wide: fit to page on, fitToWidth 1 (written, or left out: 1 is OOXML's default), height free
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth in (1, None)
+    assert sheet.page_setup.fitToHeight == 0 and sheet.page_setup.orientation == "landscape"
 
     no_reason = run_after_drop(ws, engine, answer(statement, ws.inbox / "no-reason.xlsx", {1: ("有异议", None)}))
     assert [(p.where, p.code) for p in no_reason.problems] == [(f"明细!I{layout.table_row + 1}", "dispute-reason")]
@@ -449,3 +451,68 @@ def test_receipts_and_payments_are_vouchers_with_their_advances(ws, engine):
         ("", "1002", "收款"): Q("1500.00"), ("C01", "1122", "收款"): Q("-1000.00"), ("C01", "2203", "收款"): Q("-500.00"),
         ("S01", "1123", "付款"): Q("200.00"), ("", "1001", "付款"): Q("-200.00")}
     assert money_lines("2026-11") == {("C01", "2203", "预收冲应收"): Q("300.00"), ("C01", "1122", "预收冲应收"): Q("-300.00")}
+
+
+def test_a_month_with_a_receipt_unapplied_against_its_open_documents_does_not_close(ws, engine):
+    """Goods at 0%, C01. SK1 10-03 receives 1,000.00 while nothing is open: an advance.
+    XS2 11-02 10 × 100.00 = 1,000.00: the advance settles it, the settlement dated 11-02.
+    XS1 10-10 4 × 100.00 = 400.00 is posted after it, backdated into open October: nothing is left to settle it.
+    At the end of 10-31 SK1 still holds 1,000.00 (its settlement of XS2 is November's) and XS1 is open
+    400.00: October is refused, naming C01, SK1, 1,000.00 and XS1 2026-10-10 400.00.
+    The fix: SK1 reversed on 10-31 (XS2 re-opens, 1,000.00) and posted again as SK1A 10-03 naming XS1:
+    XS1 settled 400.00 on 10-10, 600.00 settles XS2 on 11-02 (XS2 open 400.00). At 10-31 SK1A still
+    holds 600.00, but nothing of C01 dated up to 10-31 is open: October closes.
+    C01's balance: 400.00 + 1,000.00 − 1,000.00 (SK1A; SK1 and its reversal cancel) = 400.00."""
+    from jxc_sheets.closing import Blocked, close_month, plan_close
+    from jxc_sheets.ledger.reverse import reverse_document
+
+    assert collect(ws, engine, "SK1", date(2026, 10, 3), "1000.00").status == "posted"
+    deliver(ws, engine, "XS2", date(2026, 11, 2), ("A001", 10, "100.00", None))
+    deliver(ws, engine, "XS1", date(2026, 10, 10), ("A001", 4, "100.00", None))
+    assert open_by_doc(engine) == {"XS1": Q("400.00")}
+    for month in ("2026-06", "2026-07", "2026-08", "2026-09"):
+        close_month(engine, ws, month, "test")
+
+    [blocker] = plan_close(engine, ws, "2026-10").blockers
+    assert blocker.startswith("收款单 SK1 (2026-10-03, 客户 C01 宏达商贸) 尚有 1,000.00 未核销(预收)")
+    assert "XS1 2026-10-10 400.00" in blocker and "jxc reverse SK1" in blocker and "--force" in blocker
+    assert "receipt SK1 (2026-10-03, customer C01 宏达商贸) holds 1,000.00 unapplied" in blocker
+    with pytest.raises(Blocked):
+        close_month(engine, ws, "2026-10", "test")
+
+    with engine.begin() as conn:
+        reverse_document(conn, "SK1", on=date(2026, 10, 31))
+    assert open_by_doc(engine) == {"XS1": Q("400.00"), "XS2": Q("1000.00")}
+    assert collect(ws, engine, "SK1A", date(2026, 10, 3), "1000.00", ("XS1",)).status == "posted"
+    assert open_by_doc(engine) == {"XS2": Q("400.00")}
+    with engine.connect() as conn:
+        assert money.unapplied_payments(conn, date(2026, 10, 31)) == []
+        as_of = {item.ref: item.open for item in money.open_items(conn, on=date(2026, 10, 31))}
+        assert check_ledger(conn) == []
+    assert as_of == {"SK1A": Q("-600.00")}  # SK1 and SK1-R settle each other on 10-31
+    assert plan_close(engine, ws, "2026-10").blockers == ()
+    assert not close_month(engine, ws, "2026-10", "test").forced
+    assert balance(engine) == Q("400.00")
+
+
+def test_a_refresh_rewrites_only_the_statements_whose_month_changed(ws, engine):
+    """C01 and C02 each have a November delivery; a refresh with nothing new rewrites neither
+    statement; a receipt of C01 rewrites C01's November statement only (its lines and closing
+    changed: 100.00 − 40.00 = 60.00)."""
+    import openpyxl
+    from jxc_sheets import kinds
+    from jxc_sheets.reports.money import write_statements
+    from jxc_sheets.sheets.forms import form_layout
+
+    deliver(ws, engine, "XS1", date(2026, 11, 2), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS2", date(2026, 11, 3), ("A001", 2, "10", None), customer="C02")
+    folder = ws.outbox / "statements"
+    c01, c02 = (folder / "2026-11" / f"对账单-customer-{c}.xlsx" for c in ("C01", "C02"))
+    stamps = {p: p.stat().st_mtime_ns for p in (c01, c02)}
+    with engine.connect() as conn:
+        assert set(write_statements(conn, folder, date(2026, 11, 20))) >= {c01, c02}
+    assert {p: p.stat().st_mtime_ns for p in (c01, c02)} == stamps
+    collect(ws, engine, "SK1", date(2026, 11, 10), 40)
+    assert c01.stat().st_mtime_ns != stamps[c01] and c02.stat().st_mtime_ns == stamps[c02]
+    layout = form_layout(kinds.KINDS["statement_confirmation"])
+    assert openpyxl.load_workbook(c01)["明细"][layout.header_cells["closing"]].value == 60

@@ -218,10 +218,17 @@ class OpenItem:
     open: Decimal  # + what is still owed on a debit; - what is still unspent of a credit
 
 
-def _settled_sums():
+def _settled_sums(items=None, on: date | None = None):
+    """What is settled of each item (debits +, credits −), up to the end of `on` when given;
+    only of the items `items` (a select of money_items ids) when given, which lets the
+    database read just their settlements by index instead of summing every settlement."""
     s = schema.settlements
     debit = select(s.c.debit_item_id.label("item_id"), s.c.amount.label("amount"))
     credit = select(s.c.credit_item_id.label("item_id"), (-s.c.amount).label("amount"))
+    if items is not None:
+        debit, credit = debit.where(s.c.debit_item_id.in_(items)), credit.where(s.c.credit_item_id.in_(items))
+    if on is not None:
+        debit, credit = debit.where(s.c.doc_date <= on), credit.where(s.c.doc_date <= on)
     both = debit.union_all(credit).subquery()
     return select(both.c.item_id, func.sum(both.c.amount).label("settled")).group_by(both.c.item_id).subquery()
 
@@ -229,14 +236,8 @@ def _settled_sums():
 def open_items(conn: Connection, where=None, on: date | None = None) -> list[OpenItem]:
     """Items not settled in full, oldest due first; `where` narrows the items (a SQL
     condition on money_items). With `on`, as they stood at the end of that day."""
-    i, s = schema.money_items, schema.settlements
-    if on is None:
-        settled = _settled_sums()
-    else:
-        debit = select(s.c.debit_item_id.label("item_id"), s.c.amount.label("amount")).where(s.c.doc_date <= on)
-        credit = select(s.c.credit_item_id.label("item_id"), (-s.c.amount).label("amount")).where(s.c.doc_date <= on)
-        both = debit.union_all(credit).subquery()
-        settled = select(both.c.item_id, func.sum(both.c.amount).label("settled")).group_by(both.c.item_id).subquery()
+    i = schema.money_items
+    settled = _settled_sums(None if where is None else select(i.c.id).where(where), on)
     remaining = _raw(i.c.amount - func.coalesce(settled.c.settled, 0))
     query = (select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date, i.c.amount,
                     remaining.label("open"))
@@ -259,9 +260,9 @@ def _scaled(row) -> tuple:
 def open_by_ref(conn: Connection, side: str, refs: Iterable[str]) -> dict[str, list[OpenItem]]:
     """The debit items on `side` named `refs`, settled or not (open 0), by ref."""
     i = schema.money_items
-    settled = _settled_sums()
     found: dict[str, list[OpenItem]] = defaultdict(list)
     for batch in queries.chunks(sorted(set(refs))):
+        settled = _settled_sums(select(i.c.id).where(i.c.side == side, i.c.ref.in_(batch), i.c.amount > 0))
         query = (select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date,
                         i.c.amount, _raw(i.c.amount - func.coalesce(settled.c.settled, 0)).label("open"))
                  .outerjoin(settled, settled.c.item_id == i.c.id)
@@ -329,11 +330,15 @@ def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal
     items = conn.execute(select(i).where(i.c.document_id == original_id).order_by(i.c.id)).all()
     undo = []
     for item in items:
-        pairs = conn.execute(select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("amount"))
+        pairs = conn.execute(select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("amount"),
+                                    func.max(s.c.doc_date).label("settled_on"))
                              .where((s.c.debit_item_id == item.id) | (s.c.credit_item_id == item.id))
                              .group_by(s.c.debit_item_id, s.c.credit_item_id)).all()
+        # never dated before the settlement it undoes: a reversal dated before a later
+        # document that the original had settled would otherwise, as things stood at a date
+        # in between, take back what was not yet settled
         undo += [dict(debit_item_id=p.debit_item_id, credit_item_id=p.credit_item_id,
-                      amount=-_money(p.amount), doc_date=on, document_id=reversal_id)
+                      amount=-_money(p.amount), doc_date=max(on, p.settled_on), document_id=reversal_id)
                  for p in pairs if p.amount]
     bulk.insert_rows(conn, s, undo)
     new_ids = _insert_items(conn, [dict(document_id=reversal_id, line_no=item.line_no, side=item.side,
@@ -353,6 +358,46 @@ def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal
 
 
 # --- what reports and the month-end read ---------------------------------------------
+
+@dataclass(frozen=True)
+class UnappliedPayment:
+    """A receipt (payment) of funds that, at the end of a day, still held money unspent
+    while the same partner had documents of that day or before open."""
+
+    side: str
+    partner: str
+    name: str
+    doc_no: str
+    doc_date: date
+    unapplied: Decimal  # what it still held, > 0
+    open_documents: tuple[tuple[str, date, Decimal], ...]  # (ref, date, open), oldest due first
+
+
+def unapplied_payments(conn: Connection, end: date) -> list[UnappliedPayment]:
+    """Receipts and payments of funds dated `end` or before that still held an unspent
+    amount at the end of `end` while their partner had documents dated `end` or before
+    open then. Allocation pairs them as soon as both are posted, so this only happens when
+    the credit was spent on a later document before an earlier one was posted (backdating)."""
+    i, d = schema.money_items, schema.documents
+    funds_docs = select(d.c.id).where(d.c.kind.in_(tuple(FUNDS_KINDS)))
+    credits = [it for it in open_items(conn, (i.c.amount < 0) & i.c.document_id.in_(funds_docs), on=end)
+               if it.open < 0]
+    if not credits:
+        return []
+    partners = {(it.side, it.partner) for it in credits}
+    debits: dict[Partner, list[OpenItem]] = defaultdict(list)
+    for side in sorted({side for side, _partner in partners}):
+        codes = sorted(code for s, code in partners if s == side)
+        for batch in queries.chunks(codes):
+            for it in open_items(conn, (i.c.side == side) & i.c.partner.in_(batch) & (i.c.amount > 0), on=end):
+                if it.open > 0:
+                    debits[(it.side, it.partner)].append(it)
+    names = partner_names(conn)
+    return [UnappliedPayment(it.side, it.partner, names.get((it.side, it.partner), ""), it.ref, it.doc_date, -it.open,
+                             tuple((o.ref, o.doc_date, o.open) for o in debits[(it.side, it.partner)]))
+            for it in sorted(credits, key=lambda it: (it.side, it.partner, it.doc_date, it.id))
+            if debits.get((it.side, it.partner))]
+
 
 @dataclass(frozen=True)
 class PartnerBalance:
@@ -450,21 +495,38 @@ def aging_bucket(days_overdue: int) -> str:
 
 
 def aging(conn: Connection, at: date) -> list[AgingRow]:
-    """What each partner owes (is owed) at the end of `at`, by days past the due date."""
+    """What each partner owes (is owed) at the end of `at`, by days past the due date.
+    Summed in SQL, bucket by bucket (a million open items would be a million records in
+    Python): each item's open amount at `at`, then per partner the sums of the positive
+    ones by their due date's bucket and of the negative ones (advances)."""
+    i, s = schema.money_items, schema.settlements
+    debits = (select(s.c.debit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
+              .where(s.c.doc_date <= at).group_by(s.c.debit_item_id).subquery())
+    credits = (select(s.c.credit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
+               .where(s.c.doc_date <= at).group_by(s.c.credit_item_id).subquery())
+    remaining = (i.c.amount - func.coalesce(debits.c.settled, 0) + func.coalesce(credits.c.settled, 0))
+    items = (select(i.c.side, i.c.partner, i.c.due_date, remaining.label("open"))
+             .outerjoin(debits, debits.c.item_id == i.c.id).outerjoin(credits, credits.c.item_id == i.c.id)
+             .where(i.c.doc_date <= at).subquery())
+    owed = items.c.open > 0
+    # days past due ≤ limit ⇔ due date ≥ at − limit; due after `at`: not due
+    edges = [(owed & (items.c.due_date > at), "not_due")]
+    edges += [(owed & (items.c.due_date <= at) & (items.c.due_date >= at - timedelta(days=limit))
+               & ((items.c.due_date < at - timedelta(days=previous)) if previous is not None else True), key)
+              for previous, (limit, key) in zip((None, 30, 60), AGING_BUCKETS)]
+    edges.append((owed & (items.c.due_date < at - timedelta(days=AGING_BUCKETS[-1][0])), "days_over_90"))
+    columns = [_raw(func.sum(func.coalesce(_when(condition, items.c.open), 0))).label(key) for condition, key in edges]
+    columns.append(_raw(func.sum(func.coalesce(_when(items.c.open < 0, -items.c.open), 0))).label("advance"))
+    query = (select(items.c.side, items.c.partner, *columns).where(items.c.open != 0)
+             .group_by(items.c.side, items.c.partner).order_by(items.c.side, items.c.partner))
     names = partner_names(conn)
-    sums: dict[Partner, dict[str, Decimal]] = {}
-    for item in open_items(conn, on=at):
-        row = sums.setdefault((item.side, item.partner), defaultdict(Decimal))
-        if item.open > 0:
-            row[aging_bucket((at - item.due_date).days)] += item.open
-        else:
-            row["advance"] -= item.open
     found = []
-    for (side, partner), row in sorted(sums.items()):
-        buckets = [row["not_due"], *(row[key] for _limit, key in AGING_BUCKETS), row["days_over_90"]]
+    for r in conn.execute(query):
+        buckets = [_money(v) for v in (r.not_due, r.days_0_30, r.days_31_60, r.days_61_90, r.days_over_90)]
+        advance = _money(r.advance)
         total = sum(buckets, ZERO)
-        found.append(AgingRow(side, partner, names.get((side, partner), ""), *buckets, total, row["advance"],
-                              total - row["advance"]))
+        found.append(AgingRow(r.side, r.partner, names.get((r.side, r.partner), ""), *buckets, total, advance,
+                              total - advance))
     return found
 
 

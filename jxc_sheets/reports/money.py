@@ -9,17 +9,19 @@ them (ledger/money.py: document_amounts). The rules are in ledger/money.py.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from openpyxl.styles import PatternFill
 from sqlalchemy import Connection
 
 from .. import kinds
 from ..ledger import money
-from ..sheets.forms import write_form
+from ..sheets.forms import write_filled_form
 from .book import Book, Column
 
 KIND = "money"
@@ -95,7 +97,6 @@ def money_panel(conn: Connection, today: date) -> MoneyPanel:
 # --- 对账单: statements a partner confirms ------------------------------------------
 
 STATEMENTS = "statements"
-CONFIRM_FILL = PatternFill("solid", fgColor="FFFF00")
 
 
 def statement_months(today: date) -> list[date]:
@@ -106,15 +107,60 @@ def statement_months(today: date) -> list[date]:
 
 def write_statements(conn: Connection, folder: Path, today: date) -> list[Path]:
     """outbox/statements/YYYY-MM/对账单-SIDE-PARTNER.xlsx for every partner with a balance or a
-    document in the month: a statement_confirmation form, filled, its 确认 column yellow."""
+    document in the month: a statement_confirmation form, filled, its 确认 column yellow.
+    A statement whose content is what it was when last written is not written again (each
+    month's folder keeps what it wrote in a hidden `.written.json`): a refresh rewrites only
+    the partners whose month changed."""
     written = []
     for month in statement_months(today):
         next_month = (month + timedelta(days=32)).replace(day=1)
-        end = min(today, next_month - timedelta(days=1))
-        for statement in money.statements(conn, month, end):
-            path = folder / f"{month:%Y-%m}" / f"对账单-{statement.side}-{statement.partner}.xlsx"
-            written.append(write_statement(path, statement, end))
+        written += write_month_statements(conn, folder, month, min(today, next_month - timedelta(days=1)))
     return written
+
+
+def write_month_statements(conn: Connection, folder: Path, month: date, end: date) -> list[Path]:
+    """The statements of the month starting `month`, as they stand at the end of `end`."""
+    month_folder = folder / f"{month:%Y-%m}"
+    index_path = month_folder / WRITTEN_INDEX
+    before = _read_index(index_path)
+    after, written = {}, []
+    for statement in money.statements(conn, month, end):
+        name = f"对账单-{statement.side}-{statement.partner}.xlsx"
+        path = month_folder / name
+        digest = _statement_digest(statement, end)
+        after[name] = digest
+        if before.get(name) != digest or not path.exists():
+            write_statement(path, statement, end)
+        written.append(path)
+    if after != before:
+        _write_index(index_path, after)
+    return written
+
+
+WRITTEN_INDEX = ".written.json"
+
+
+def _statement_digest(statement: money.Statement, on: date) -> str:
+    text = repr((STATEMENT_LAYOUT, statement, on))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_index(path: Path) -> dict[str, str]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_index(path: Path, index: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(index, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+STATEMENT_LAYOUT = 2  # raise when the statement workbook's layout changes: every statement is written again
 
 
 def write_statement(path: Path, statement: money.Statement, on: date) -> Path:
@@ -124,15 +170,9 @@ def write_statement(path: Path, statement: money.Statement, on: date) -> Path:
               "opening": statement.opening, "closing": statement.closing}
     lines = [{"line_no": l.line_no, "ref_date": l.ref_date, "kind": _kind_label(l.kind), "ref_doc": l.ref_doc,
               "debit": l.debit, "credit": l.credit, "balance": l.balance} for l in statement.lines]
-
-    def finish(wb, layout) -> None:
-        ws = wb["明细"]
-        ws["A1"] = f"对账单 statement · {statement.name or statement.partner} · {statement.month:%Y-%m}"
-        column = layout.columns["confirm"]
-        for row in range(layout.table_row, layout.table_row + len(lines) + 1):
-            ws.cell(row, column).fill = CONFIRM_FILL
-
-    return write_form(path, kind, header=header, lines=lines, finish=finish)
+    return write_filled_form(path, kind, header, lines,
+                             title=f"对账单 statement · {statement.name or statement.partner} · {statement.month:%Y-%m}",
+                             highlight=("confirm", "reason"))
 
 
 def _kind_label(kind: str) -> str:
