@@ -276,7 +276,7 @@ class Suite:
         ]
 
     def watch(self) -> list[Row]:
-        idle, copy = (10.0, 4.0) if self.scale >= 1 else (3.0, 2.0)
+        idle, copy = (10.0, 4.0) if self.scale >= 1 else (3.0, 2.0) if self.scale >= 0.01 else (1.0, 1.0)
         stall = 5.0  # longer than inbox.stable_seconds (3)
         rows = []
         for observer in ("native", "polling"):

@@ -4,7 +4,8 @@ in exactly one place, every good document posted exactly once — the same ledge
 the cent, as the same files processed without a kill — and whole reports.
 
 The plan (which files, which command, when to kill) comes from one seed, printed on
-failure; JXC_SOAK_SEED=N replays the plan (the moments themselves depend on timing)."""
+failure; JXC_SOAK_SEED=N replays the plan (the moments themselves depend on timing).
+Each run kills 16 times (a new seed each run, so CI soaks on); JXC_SOAK_KILLS=N for a longer soak."""
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ from jxc_sheets.pipeline import run_inbox
 from test_watch import _workspace
 
 SEED = int(os.environ.get("JXC_SOAK_SEED") or random.randrange(1 << 32))
-KILLS = 28
+KILLS = int(os.environ.get("JXC_SOAK_KILLS") or 16)
 OPENED, DAY = date(2026, 11, 1), date(2026, 11, 3)
 # One cost per sku, whole quantities: every average stays exactly that cost, so the
 # values do not depend on the order the files happen to be posted in after a kill.
