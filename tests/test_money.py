@@ -516,3 +516,26 @@ def test_a_refresh_rewrites_only_the_statements_whose_month_changed(ws, engine):
     assert c01.stat().st_mtime_ns != stamps[c01] and c02.stat().st_mtime_ns == stamps[c02]
     layout = form_layout(kinds.KINDS["statement_confirmation"])
     assert openpyxl.load_workbook(c01)["明细"][layout.header_cells["closing"]].value == 60
+
+
+def test_jxc_check_finds_a_settlement_beyond_its_document_and_one_across_partners(ws, engine):
+    """XS1 100.00 and SK1 100.00 settle each other exactly: sound. Raised to 130.00, the
+    settlement exceeds both items (settled 130.00 of 100.00, and −130.00 of −100.00); moved to
+    another customer's item, it pairs two partners."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    collect(ws, engine, "SK1", date(2026, 11, 1), "100.00")
+    s, i = schema.settlements, schema.money_items
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+    with engine.begin() as conn:
+        conn.execute(s.update().values(amount=Q("130.00")))
+    with engine.connect() as conn:
+        found = check_ledger(conn)
+    assert [line.split(":")[0] for line in found] == ["customer C01 SK1", "customer C01 XS1"]
+    assert all("超出金额" in line for line in found)
+    with engine.begin() as conn:
+        conn.execute(s.update().values(amount=Q("100.00")))
+        conn.execute(i.update().where(i.c.ref == "XS1").values(partner="C02"))
+    with engine.connect() as conn:
+        [found] = check_ledger(conn)
+    assert found.startswith("核销 settlement") and "C02" in found and "do not pair" in found

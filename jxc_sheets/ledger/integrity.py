@@ -3,7 +3,8 @@
 Three things must agree: the sum of a pair's movements, the running balance
 stored on each movement (in valuation order, date then posting sequence), and the
 balances table; the values of the open months must be what costing gives them again
-(repost.py); and the documents' hash chain must be unbroken (chain.py). Any
+(repost.py); every settlement of receivables and payables must pair and stay within its
+items (money.py); and the documents' hash chain must be unbroken (chain.py). Any
 difference is listed.
 """
 from __future__ import annotations
@@ -13,14 +14,15 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select
 
 from .. import kinds
-from . import chain, repost, schema
+from . import chain, money, repost, schema
 
 STOCK_KINDS = sorted(k.name for k in kinds.KINDS.values() if k.category is kinds.Category.STOCK)
 
 
 def check_ledger(conn: Connection) -> list[str]:
     return (_sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
-            + _fulfilments_off_their_orders(conn) + repost.replay_differences(conn) + chain.broken_links(conn))
+            + _fulfilments_off_their_orders(conn) + money.differences(conn) + repost.replay_differences(conn)
+            + chain.broken_links(conn))
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:

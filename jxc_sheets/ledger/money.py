@@ -671,3 +671,35 @@ def statements(conn: Connection, month: date, end: date) -> list[Statement]:
             lines.append(StatementLine(n, r.doc_date, r.kind, r.ref, max(r.amount, ZERO), max(-r.amount, ZERO), balance))
         found.append(Statement(*key, names.get(key, ""), month, opening.get(key, ZERO), tuple(lines), balance))
     return found
+
+
+def differences(conn: Connection) -> list[str]:
+    """`jxc check` of the money side: every settlement pairs a debit item (+) with a credit
+    item (−) of one partner, no pair is undone below nothing, and no item is settled beyond
+    its amount or below zero. Empty when sound."""
+    i, s = schema.money_items, schema.settlements
+    debit, credit = i.alias("debit"), i.alias("credit")
+    found = [f"核销 settlement {r.id}: 借方 {r.d_ref} ({r.d_side} {r.d_partner}, {_money(r.d_amount)}) 与贷方 "
+             f"{r.c_ref} ({r.c_side} {r.c_partner}, {_money(r.c_amount)}) 不能相抵 / do not pair"
+             for r in conn.execute(
+                 select(s.c.id, debit.c.ref.label("d_ref"), debit.c.side.label("d_side"),
+                        debit.c.partner.label("d_partner"), _raw(debit.c.amount).label("d_amount"),
+                        credit.c.ref.label("c_ref"), credit.c.side.label("c_side"),
+                        credit.c.partner.label("c_partner"), _raw(credit.c.amount).label("c_amount"))
+                 .join(debit, debit.c.id == s.c.debit_item_id).join(credit, credit.c.id == s.c.credit_item_id)
+                 .where((_raw(debit.c.amount) <= 0) | (_raw(credit.c.amount) >= 0) | (debit.c.side != credit.c.side)
+                        | (debit.c.partner != credit.c.partner))
+                 .order_by(s.c.id))]
+    pairs = (select(s.c.debit_item_id, s.c.credit_item_id, _raw(func.sum(s.c.amount)).label("total"))
+             .group_by(s.c.debit_item_id, s.c.credit_item_id).having(_raw(func.sum(s.c.amount)) < 0))
+    found += [f"核销 settlements of items {r.debit_item_id} / {r.credit_item_id}: 冲销多于核销 undone beyond what was "
+              f"settled ({_money(r.total)})" for r in conn.execute(pairs)]
+    settled = _settled_sums()
+    over = (select(i.c.side, i.c.partner, i.c.ref, _raw(i.c.amount).label("amount"), _raw(settled.c.settled).label("settled"))
+            .join(settled, settled.c.item_id == i.c.id)
+            .where(((_raw(i.c.amount) > 0) & ((settled.c.settled < 0) | (settled.c.settled > _raw(i.c.amount))))
+                   | ((_raw(i.c.amount) < 0) & ((settled.c.settled > 0) | (settled.c.settled < _raw(i.c.amount)))))
+            .order_by(i.c.side, i.c.partner, i.c.ref))
+    found += [f"{r.side} {r.partner} {r.ref}: 已核销 {_money(r.settled)} 超出金额 {_money(r.amount)} / settled beyond "
+              f"its amount" for r in conn.execute(over)]
+    return found
