@@ -223,6 +223,8 @@ KINDS: dict[str, Kind] = {
                 Field("std_cost", "标准成本", K),
                 Field("sale_price", "销售单价", K, hint="不含税 / before tax"),
                 Field("tax_rate", "税率", RATE, hint="如 13%、9%、6%; 留空按 config.yaml 的 tax.default_rate / empty = the default"),
+                Field("weight", "单位重量", Q, hint="每个基本单位的重量 (kg), 费用按重量分摊时用 / the weight of one base unit"
+                                                 " (kg): landed cost by weight"),
                 Field("active", "启用", B, hint="Y/N, 留空为 Y / empty means Y"),
             ),
             key="sku",
@@ -501,8 +503,9 @@ KINDS.update({k.name: k for k in (
                                    hint="运费、报关、保险等发票的开票方 / who invoiced the freight, duty or insurance"),
                 Field("expense_amount", "费用金额", M, True, hint="不含税 / before tax"),
                 Field("expense_tax", "税额", M, hint="发票上的进项税额 / the input VAT on the invoice"),
-                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 手工 manual (每行填分摊金额)"
-                                               " / by amount (empty), by qty, or by hand (each line's amount)"),
+                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 重量 weight (物料的单位重量)"
+                                               " / 手工 manual (每行填分摊金额) / by amount (empty), by qty, by weight"
+                                               " (the items' unit weight), or by hand (each line's amount)"),
                 INVOICE_TYPE, *DOC_TAIL),
         lines=(Field("receipt_no", "入库单号", C, True, hint="费用所属的采购入库单 / the receipt the expense belongs to"),
                Field("sku", "物料编码", C, ref="items", hint="留空即整张入库单 / empty: every line of the receipt"),

@@ -73,7 +73,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
     problems += [*money.problems, *check_periods(conn, money.to_post)]
     # a landed cost is hashed as typed, then spread over the receipt lines it reaches
-    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems)
+    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems,
+                           [doc.doc_no for doc in documents if doc.kind == "receipt"])
     resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
