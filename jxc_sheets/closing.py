@@ -6,7 +6,9 @@ rejected/ unresolved from it (a rejected file is resolved once a file of the sam
 name has posted since, or it is no longer in rejected/: a posting of one of its
 document numbers, or of its red-marked copy, moves it into rejected/resolved/). `--force` closes anyway;
 the audit trail says so. Closing writes the month-end pack and locks the month:
-the check stage then refuses documents dated in it.
+the check stage then refuses documents dated in it. Under 企业会计准则, stock worth more
+than its net realisable value at the month end stops the close until finance answers
+the write-down proposal (outbox/monthend/YYYY-MM-跌价准备.xlsx, written when it stops).
 
 Closing values the month's monthly-average items at the month's rate (their
 issues carried a provisional rate until then); moving average and fifo need no
@@ -31,6 +33,7 @@ from .ledger import counts as ledger_counts
 from .ledger import periods, repost, schema
 from .ledger.db import reading
 from .ledger.errors import LedgerError
+from .reports import write_down
 from .reports.monthend import Check, month_bounds, summary, write_pack
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -66,11 +69,27 @@ def blockers(conn: Connection, settings: Settings, month: str, today: date) -> l
     if held:
         counts = sorted({l.doc_no for l in held})
         found.append(f"{len(held)} 行盘点差异待审批 / count lines await approval: {', '.join(counts)}")
+    waiting = propose_write_down(conn, settings, month) if not found else []
+    if waiting:
+        found.append(f"{len(waiting)} 行存货跌价准备待确认: 核对 outbox/monthend/{month}-跌价准备.xlsx 后放入 inbox/"
+                     f" / a write-down awaits confirmation: check outbox/monthend/{month}-跌价准备.xlsx and drop it"
+                     f" into inbox/")
     rejected = unresolved_rejections(conn, settings, end)
     if rejected:
         found.append(f"rejected/ 中有未处理的退回文件 / rejected files not resolved: {', '.join(rejected[:10])}"
                      + (f" (+{len(rejected) - 10})" if len(rejected) > 10 else ""))
     return found
+
+
+def propose_write_down(conn: Connection, settings: Settings, month: str) -> list:
+    """The month end's write-down rows still to book (企业会计准则, none answered for the
+    month yet), written as the proposal for finance to confirm."""
+    if settings.config.finance.chart != "enterprise":
+        return []
+    waiting = write_down.pending(conn, month)
+    if waiting:
+        write_down.write_proposal(conn, settings.outbox / "monthend", month, waiting)
+    return waiting
 
 
 def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> list[str]:

@@ -172,6 +172,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                          " or spread by amount or qty"),
     "landed-manual-total": ("手工分摊的各行合计 {lines} 不等于费用金额 {total}",
                             "the lines' amounts add up to {lines}, not the expense amount {total}"),
+    # write-down
+    "write-down-reversal-exceeds": ("转回 {amount} 超过 {sku} 在仓库 {warehouse} 已计提的跌价准备 {booked}: 最多转回 {booked}",
+                                    "reversing {amount} takes back more than the provision booked for {sku} in {warehouse}"
+                                    " ({booked}): reverse at most {booked}"),
+    "write-down-small-business": ("小企业会计准则不计提存货跌价准备 (config.yaml 的 finance.chart 是 {chart}): 本单不能过账;"
+                                  " 执行企业会计准则请把 finance.chart 改为 enterprise",
+                                  "the small business standard books no write-down (finance.chart is {chart}): this form"
+                                  " cannot post; under the enterprise standard set finance.chart to enterprise"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),
