@@ -35,6 +35,8 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("watch", "settling CPU, native observer", True),
     ("watch", "idle CPU, polling observer", True),
     ("watch", "settling CPU, polling observer", True),
+    ("assembly", "assemble 1 from a BOM of", True),
+    ("landed-cost", "landed cost over 50 receipts", True),
 ]
 
 
