@@ -167,6 +167,89 @@ def monthend(root: str, month: str, method: str = "moving_average") -> dict:
     return {"seconds": seconds, "pack_mb": closed.pack.stat().st_size / 1e6}
 
 
+# --- assembly and landed cost ----------------------------------------------------------------------------
+
+def _posted(engine, docs, master=()) -> float:
+    """Seconds to check and post `docs` as the pipeline posts one file: one transaction."""
+    from jxc_sheets.check import check
+    from jxc_sheets.ledger import money, post
+
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        checked = check(conn, docs, master, False)
+        if checked.problems:
+            raise AssertionError([p.render() for p in checked.problems[:3]])
+        file_id = post.record_file(conn, post.FileRecord("bench.xlsx", "", docs[0].kind if docs else "", "posted"))
+        post.upsert_master(conn, checked.master)
+        ids = post.post_documents(conn, checked.to_post, file_id)
+        money.allocate(conn, money.record_documents(conn, ids))
+    return time.perf_counter() - start
+
+
+def _document(kind: str, doc_no: str, day: date, lines=(), **header):
+    from jxc_sheets import kinds
+    from jxc_sheets.records import Document
+
+    values = {f.key: None for f in kinds.KINDS[kind].header} | {"doc_no": doc_no, "doc_date": day} | header
+    return Document(kind, doc_no, day, values, tuple(lines), f"{doc_no}.xlsx", "", {})
+
+
+def _line(n: int, sku: str, qty, cost=None, receipt_no: str = ""):
+    from decimal import Decimal
+
+    from jxc_sheets.records import Line
+
+    qty = None if qty is None else Decimal(qty)
+    return Line(n, sku, qty, "", qty, Decimal(1), None if cost is None else Decimal(cost), None, "", "", None, {},
+                receipt_no=receipt_no)
+
+
+def assembly(root: str, components: int, day: str) -> dict:
+    """One box assembled in WH01 from a BOM of `components` items with stock there, checked and
+    posted as a dropped file is; the finished item and its BOM registered first (not timed)."""
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from jxc_sheets import kinds
+    from jxc_sheets.ledger import schema
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.records import MasterRow
+
+    engine = open_ledger(f"sqlite:///{Path(root) / 'ledger.sqlite3'}")
+    b = schema.balances
+    with engine.connect() as conn:
+        parts = conn.execute(select(b.c.sku).where(b.c.warehouse == "WH01", b.c.qty >= 1).order_by(b.c.sku)
+                             .limit(components)).scalars().all()
+    item = {f.key: None for f in kinds.KINDS["items"].lines} | {"sku": "KIT", "name": "礼盒", "unit": "盒"}
+    bom = [MasterRow("boms", "KIT", {f.key: None for f in kinds.KINDS["boms"].lines}
+                     | {"sku": "KIT", "component": sku, "qty": Decimal(1)}, 2 + n, {}) for n, sku in enumerate(parts)]
+    _posted(engine, [], [MasterRow("items", "KIT", item, 2, {})])
+    _posted(engine, [], bom)
+    seconds = _posted(engine, [_document("assembly", "ZZ-1", date.fromisoformat(day), warehouse="WH01",
+                                         finished_sku="KIT", finished_qty=Decimal(1), fee=Decimal("5.00"))])
+    return {"seconds": seconds, "components": len(parts)}
+
+
+def landed(root: str, receipts: int, lines: int, skus: int, day: str) -> dict:
+    """`receipts` receipts of `lines` lines each posted into WH01 (not timed), then one landed
+    cost naming them all, spread by amount, checked and posted as a dropped file is."""
+    from decimal import Decimal
+
+    from jxc_sheets.ledger.db import open_ledger
+
+    engine = open_ledger(f"sqlite:///{Path(root) / 'ledger.sqlite3'}")
+    on = date.fromisoformat(day)
+    numbers = [f"RK-LC{r:03d}" for r in range(receipts)]
+    for r, doc_no in enumerate(numbers):
+        _posted(engine, [_document("receipt", doc_no, on, warehouse="WH01", supplier="S01", lines=[
+            _line(i + 1, f"SKU{(r * lines + i) % skus:05d}", 10 + i % 7, f"{1 + (r + i) % 90}.25") for i in range(lines)])])
+    expense = _document("landed_cost", "FY-1", on, supplier="S02", expense_amount=Decimal("98765.43"),
+                        expense_tax=Decimal("8888.89"),
+                        lines=[_line(n, "", None, receipt_no=doc_no) for n, doc_no in enumerate(numbers, start=1)])
+    return {"seconds": _posted(engine, [expense]), "lines": receipts * lines}
+
+
 # --- reports -------------------------------------------------------------------------------------------
 
 def stock_report(ledger: str, out: str) -> dict:
@@ -380,7 +463,7 @@ def hledger(journal: str) -> dict:
 
 
 CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
-                                     money_post, money_aging, money_statements, plain_statements)}
+                                   money_post, money_aging, money_statements, plain_statements, assembly, landed)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

@@ -33,6 +33,11 @@ Every measurement stands beside its denominator, measured in the same run:
              time (user + system, /proc) ÷ wall time, idle for 10 s, and while a form arrives
              slowly (a copy that stalls halfway for longer than inbox.stable_seconds) until
              it is taken. The target: at most 3 % of a core (× denominator ≤ 0.03).
+  assembly   one box assembled from a BOM of 200 components with stock, checked and posted as
+             a dropped file, on the 1,000,000-movement ledger (target ≤ 0.3 s) ÷ the same on the
+             10,000-movement one.
+  landed-cost  a landed cost over 50 receipts of 100 lines (5,000 lines), spread by amount,
+             checked and posted, on the big ledger (target ≤ 1 s) ÷ the same on the small one.
 
 Ingest and latency run again with the ledger on PostgreSQL (--pg, a schema of its own
 per run, dropped afterwards): ingest into a fresh schema, latency on the same ledgers
@@ -70,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
-BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch")
+BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost")
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -288,6 +293,28 @@ class Suite:
                 rows.append(Row("watch", f"{name} CPU, {observer} observer", cpu, cpu / wall,
                                 note=f"{100 * cpu / wall:.1f} % of a core: CPU s ÷ {wall:.1f} s wall; {what}"))
         return rows
+
+    def assembly(self) -> list[Row]:
+        components = min(200, self.big.history_skus)  # the small ledger has as many as it holds
+        runs = {name: child("assembly", root=str(self.workspace(f"assembly-{name}", shape)), components=components,
+                            day=generate.DROP_DAY.isoformat())
+                for name, shape in (("big", self.big), ("small", self.small))}
+        big, small = runs["big"], runs["small"]
+        return [Row("assembly", f"assemble 1 from a BOM of {big['components']} components ({self.big.movements:,} movements)",
+                    big["seconds"], big["seconds"] / small["seconds"], big["peak_rss_mb"],
+                    f"target ≤ 0.3 s; ÷ same at {self.small.movements:,} movements, {small['components']} components"
+                    f" ({small['seconds']:.2f} s)")]
+
+    def landed_cost(self) -> list[Row]:
+        receipts, lines = 50, max(1, self.scaled(5_000) // 50)
+        runs = {name: child("landed", root=str(self.workspace(f"landed-{name}", shape)), receipts=receipts, lines=lines,
+                            skus=shape.skus, day=generate.DROP_DAY.isoformat())
+                for name, shape in (("big", self.big), ("small", self.small))}
+        big, small = runs["big"], runs["small"]
+        return [Row("landed-cost", f"landed cost over {receipts} receipts, {big['lines']:,} lines "
+                                   f"({self.big.movements:,} movements)",
+                    big["seconds"], big["seconds"] / small["seconds"], big["peak_rss_mb"],
+                    f"target ≤ 1 s; ÷ same at {self.small.movements:,} movements ({small['seconds']:.2f} s)")]
 
 
 @contextmanager

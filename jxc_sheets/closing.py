@@ -8,7 +8,9 @@ document numbers, or of its red-marked copy, moves it into rejected/resolved/), 
 receipt or payment of funds dated in it (or before) still holds money unapplied at its
 end while the same partner has documents of the month (or of a closed month) open then —
 the payment settles them first. `--force` closes anyway; the audit trail says so. Closing writes the month-end pack and locks the month:
-the check stage then refuses documents dated in it.
+the check stage then refuses documents dated in it. Under 企业会计准则, stock worth more
+than its net realisable value at the month end stops the close until finance answers
+the write-down proposal (outbox/monthend/YYYY-MM-跌价准备.xlsx, written when it stops).
 
 Closing values the month's monthly-average items at the month's rate (their
 issues carried a provisional rate until then); moving average and fifo need no
@@ -33,6 +35,7 @@ from .ledger import counts as ledger_counts
 from .ledger import money, periods, repost, schema
 from .ledger.db import reading
 from .ledger.errors import LedgerError
+from .reports import write_down
 from .reports.monthend import Check, month_bounds, summary, write_pack
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -73,6 +76,11 @@ def blockers(conn: Connection, settings: Settings, month: str, today: date) -> l
     if len(unapplied) > 10:
         found.append(f"另有 {len(unapplied) - 10} 张收付款单同样未核销 / {len(unapplied) - 10} more receipts or payments "
                      f"hold money unapplied the same way")
+    waiting = propose_write_down(conn, settings, month) if not found else []
+    if waiting:
+        found.append(f"{len(waiting)} 行存货跌价准备待确认: 核对 outbox/monthend/{month}-跌价准备.xlsx 后放入 inbox/"
+                     f" / a write-down awaits confirmation: check outbox/monthend/{month}-跌价准备.xlsx and drop it"
+                     f" into inbox/")
     rejected = unresolved_rejections(conn, settings, end)
     if rejected:
         found.append(f"rejected/ 中有未处理的退回文件 / rejected files not resolved: {', '.join(rejected[:10])}"
@@ -101,6 +109,15 @@ def unapplied_blocker(u: money.UnappliedPayment, month: str) -> str:
             f"(an advance) while the {partner_en}'s documents up to {month} are open: {docs}; reverse {u.doc_no} "
             f"(jxc reverse {u.doc_no} --date a day of the month) and post it again naming them (核销单号 settle_doc), "
             f"or keep the advance and close with --force")
+def propose_write_down(conn: Connection, settings: Settings, month: str) -> list:
+    """The month end's write-down rows still to book (企业会计准则, none answered for the
+    month yet), written as the proposal for finance to confirm."""
+    if settings.config.finance.chart != "enterprise":
+        return []
+    waiting = write_down.pending(conn, month)
+    if waiting:
+        write_down.write_proposal(conn, settings.outbox / "monthend", month, waiting)
+    return waiting
 
 
 def unresolved_rejections(conn: Connection, settings: Settings, end: date) -> list[str]:

@@ -160,6 +160,8 @@ class AccountsConfig(_Section):
     cash: str | None = None  # 库存现金: funds accounts of type 现金
     bank: str | None = None  # 银行存款: the other funds accounts (finance.funds_accounts names sub-accounts)
     other_income: str | None = None  # 其他业务收入: other income whose category names no account
+    impairment_loss: str | None = None  # 资产减值损失: write-downs of stock (企业会计准则 only)
+    inventory_provision: str | None = None  # 存货跌价准备 (企业会计准则 only)
 
 
 ROLE_NAMES = {  # role → the account's standard name
@@ -170,7 +172,7 @@ ROLE_NAMES = {  # role → the account's standard name
     "input_vat": "应交税费—应交增值税(进项税额)", "output_vat": "应交税费—应交增值税(销项税额)",
     "input_vat_out": "应交税费—应交增值税(进项税额转出)", "vat_payable": "应交税费—应交增值税",
     "advance_received": "预收账款", "advance_paid": "预付账款", "cash": "库存现金", "bank": "银行存款",
-    "other_income": "其他业务收入",
+    "other_income": "其他业务收入", "impairment_loss": "资产减值损失", "inventory_provision": "存货跌价准备",
 }
 
 # The standards fix only the first level (2221 应交税费); the VAT sub-accounts follow the
@@ -184,7 +186,8 @@ CHARTS: dict[str, dict[str, str]] = {
     "enterprise": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "6401", "revenue": "6001",
                    "count_variance": "1901", "other": "1901", "admin_expenses": "6602", "selling_expenses": "6601",
                    "non_operating_expenses": "6711", "non_operating_income": "6301", "other_receivables": "1221",
-                   "count_loss": "6602", "count_gain": "6602", "other_income": "6051", **VAT_ACCOUNTS},
+                   "count_loss": "6602", "count_gain": "6602", "other_income": "6051",
+                   "impairment_loss": "6701", "inventory_provision": "1471", **VAT_ACCOUNTS},
     # 小企业会计准则 (财会〔2011〕17号 附录): 存货盘亏净损失 to 营业外支出, 盘盈 to 营业外收入
     "small_business": {"inventory": "1405", "goods_received": "2202", "cost_of_sales": "5401", "revenue": "5001",
                        "count_variance": "1901", "other": "1901", "admin_expenses": "5602",

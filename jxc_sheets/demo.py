@@ -55,6 +55,7 @@ SUPPLIERS = (
     ("SUP04", "深圳联讯电子有限公司", "黄志强", "0755-2698 5502", "深圳市龙岗区坂田街道雪岗路 210 号"),
     ("SUP05", "昆山永固包装材料有限公司", "陆晓东", "0512-5778 2093", "昆山市开发区前进东路 55 号"),
     ("SUP06", "上海华纸纸业有限公司", "钱蓉", "021-6435 0918", "上海市宝山区长江西路 501 号"),
+    ("SUP07", "上海迅达国际货运代理有限公司", "范文斌", "021-5046 7712", "上海市浦东新区外高桥保税区华京路 8 号"),
 )
 
 CUSTOMERS = (
@@ -174,7 +175,12 @@ ITEMS: tuple[DemoItem, ...] = (
     """),
 )
 
-ITEMS_BY_SKU = {item.sku: item for item in ITEMS}
+GIFT_BOX = DemoItem("GFT-001", "茶歇礼盒", "速溶咖啡+红茶+橙汁2盒", "盒", "", "礼品", "70.00", "118.00", "SUP02", 0)
+"""Made in-house by 组装单 from its BOM (GIFT_BOM), never bought: outside ITEMS' random plan."""
+GIFT_BOM = (("BEV-006", 1), ("BEV-007", 1), ("BEV-004", 2))
+WEIGHTS = {"ELC-003": "0.1", "ELC-009": "0.05"}  # kg per unit: the import's freight is spread by weight
+
+ITEMS_BY_SKU = {item.sku: item for item in (*ITEMS, GIFT_BOX)}
 LEAD_TIMES = {"SUP01": 3, "SUP02": 5, "SUP03": 4, "SUP04": 10, "SUP05": 3, "SUP06": 3}
 CLERKS = ("王芳", "李强", "张伟", "陈静")
 
@@ -183,7 +189,8 @@ SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
 
 PREFIXES = {"opening": "QC", "receipt": "CG", "delivery": "XS", "purchase_return": "CT",
             "sales_return": "XT", "transfer": "DB", "adjustment": "QT", "collection": "SK", "payment": "FK",
-            "purchase_order": "PO", "sales_order": "SO", "sales_plan": "JH", "count": "PD"}
+            "purchase_order": "PO", "sales_order": "SO", "sales_plan": "JH", "count": "PD", "assembly": "ZZ",
+            "landed_cost": "FY"}
 
 
 @dataclass(frozen=True)
@@ -262,8 +269,10 @@ class _Planner:
                         lines=tuple({**dict(zip(keys, s)), "payment_days": 30} for s in SUPPLIERS)),
             PlannedFile("02_客户_customers.xlsx", "customers",
                         lines=tuple({**dict(zip(keys, c)), "payment_days": PAYMENT_DAYS.get(c[0], 30)} for c in CUSTOMERS)),
-            PlannedFile("03_物料_items.xlsx", "items", lines=tuple(_item_row(item) for item in ITEMS)),
+            PlannedFile("03_物料_items.xlsx", "items", lines=tuple(_item_row(item) for item in (*ITEMS, GIFT_BOX))),
             PlannedFile("04_资金账户_funds_accounts.xlsx", "funds_accounts", lines=accounts),
+            PlannedFile("05_物料清单_boms.xlsx", "boms", lines=tuple(
+                {"sku": GIFT_BOX.sku, "component": sku, "qty": Decimal(qty), "remark": "每盒用量"} for sku, qty in GIFT_BOM)),
         ]
 
     def _opening(self) -> PlannedFile:
@@ -309,6 +318,8 @@ class _Planner:
             self._collection(day(28), "CUS02", _half(delivered_to_cus02), "BANK-ICBC", settles=delivered_to_cus02,
                              remark="部分回款"),
             self._statement_answer(OVERDUE_CUSTOMER, delivered_to_cus01, returned_by_cus01),
+            *self._gift_boxes(day(8), day(9)),
+            *self._import(day(10), day(12)),
         ]
 
     # the current month up to today, then the two files with mistakes
@@ -537,6 +548,40 @@ class _Planner:
         return self._document("delivery", day, {"warehouse": SHORT_WAREHOUSE, "customer": "CUS07",
                                                 "prepared_by": self._clerk()}, lines, valid=False)
 
+    def _gift_boxes(self, stocked: date, made: date) -> list[PlannedFile]:
+        """The components bought in, then 40 gift boxes assembled from them by the BOM, with a fee."""
+        boxes = Decimal(40)
+        bought = {"BEV-006": Decimal(60), "BEV-007": Decimal(60), "BEV-004": Decimal(120)}
+        lines = []
+        for sku, qty in bought.items():
+            self.stock.move(sku, "WH-SH1", stocked, qty)
+            lines.append({"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit,
+                          "unit_cost": Decimal(ITEMS_BY_SKU[sku].std_cost)})
+        receipt = self._document("receipt", stocked, {"warehouse": "WH-SH1", "supplier": "SUP02",
+                                                      "prepared_by": self._clerk(), "remark": "礼盒备料"}, lines)
+        for sku, per_box in GIFT_BOM:
+            self.stock.move(sku, "WH-SH1", made, -boxes * per_box)
+        self.stock.move(GIFT_BOX.sku, "WH-SH1", made, boxes)
+        assembly = self._document("assembly", made, {"warehouse": "WH-SH1", "finished_sku": GIFT_BOX.sku,
+                                                     "finished_qty": boxes, "fee": Decimal("80.00"),
+                                                     "prepared_by": self._clerk(), "remark": "中秋礼盒 按物料清单组装"}, [])
+        return [receipt, assembly]
+
+    def _import(self, arrived: date, invoiced: date) -> list[PlannedFile]:
+        """Imported electronics, and the forwarder's freight and customs invoice spread over them by weight."""
+        bought = {"ELC-009": (Decimal(100), Decimal("45.00")), "ELC-003": (Decimal(80), Decimal("28.50"))}
+        for sku, (qty, _cost) in bought.items():
+            self.stock.move(sku, "WH-SH1", arrived, qty)
+        receipt = self._document("receipt", arrived, {"warehouse": "WH-SH1", "supplier": "SUP04",
+                                                      "prepared_by": self._clerk(), "remark": "进口到货"},
+                                 [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "unit_cost": cost}
+                                  for sku, (qty, cost) in bought.items()])
+        freight = self._document("landed_cost", invoiced, {
+            "supplier": "SUP07", "expense_amount": Decimal("1260.00"), "expense_tax": Decimal("113.40"),
+            "basis": "重量", "prepared_by": "财务部", "remark": "国际运费及报关费"},
+            [{"receipt_no": receipt.header["doc_no"], "remark": "按重量分摊"}])
+        return [receipt, freight]
+
     # helpers
     def _document(self, kind: str, day: date, header: dict, lines: list, valid: bool = True) -> PlannedFile:
         doc_no = self._doc_no(kind, day)
@@ -623,7 +668,7 @@ def _item_row(item: DemoItem) -> dict[str, Any]:
         "safety_stock": _safety_stock(item.sku, reorder), "reorder_qty": reorder,
         "lead_time_days": LEAD_TIMES[item.supplier], "default_supplier": item.supplier,
         "std_cost": Decimal(item.std_cost), "sale_price": Decimal(item.sale_price),
-        "active": "Y" if item.active else "N",
+        "active": "Y" if item.active else "N", "weight": Decimal(WEIGHTS[item.sku]) if item.sku in WEIGHTS else None,
     }
 
 

@@ -49,6 +49,7 @@ class Field:
     ref: str | None = None  # the master kind whose codes this field must name
     hint: str = ""  # one line for the instructions sheet
     info: bool = False  # shown on the form for the reader's sake; never read back
+    signed: bool = False  # an amount that may be negative (a write-down's reversal)
 
     @property
     def label(self) -> str:
@@ -223,6 +224,8 @@ KINDS: dict[str, Kind] = {
                 Field("std_cost", "标准成本", K),
                 Field("sale_price", "销售单价", K, hint="不含税 / before tax"),
                 Field("tax_rate", "税率", RATE, hint="如 13%、9%、6%; 留空按 config.yaml 的 tax.default_rate / empty = the default"),
+                Field("weight", "单位重量", Q, hint="每个基本单位的重量 (kg), 费用按重量分摊时用 / the weight of one base unit"
+                                                 " (kg): landed cost by weight"),
                 Field("active", "启用", B, hint="Y/N, 留空为 Y / empty means Y"),
             ),
             key="sku",
@@ -454,7 +457,7 @@ KINDS.update({k.name: k for k in (
 
 MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms")
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms", "nrv")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 FINISHED_SKU = Field("finished_sku", "成品编码", C, True, ref="items")
 SPLIT_BY = Field("split_by", "分摊依据", T, hint="标准成本 std_cost (留空) 或 售价 price: 成本按各产出的 数量×它 分摊"
@@ -501,8 +504,9 @@ KINDS.update({k.name: k for k in (
                                    hint="运费、报关、保险等发票的开票方 / who invoiced the freight, duty or insurance"),
                 Field("expense_amount", "费用金额", M, True, hint="不含税 / before tax"),
                 Field("expense_tax", "税额", M, hint="发票上的进项税额 / the input VAT on the invoice"),
-                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 手工 manual (每行填分摊金额)"
-                                               " / by amount (empty), by qty, or by hand (each line's amount)"),
+                Field("basis", "分摊方式", T, hint="金额 amount (留空即按金额) / 数量 qty / 重量 weight (物料的单位重量)"
+                                               " / 手工 manual (每行填分摊金额) / by amount (empty), by qty, by weight"
+                                               " (the items' unit weight), or by hand (each line's amount)"),
                 INVOICE_TYPE, *DOC_TAIL),
         lines=(Field("receipt_no", "入库单号", C, True, hint="费用所属的采购入库单 / the receipt the expense belongs to"),
                Field("sku", "物料编码", C, ref="items", hint="留空即整张入库单 / empty: every line of the receipt"),
@@ -510,6 +514,38 @@ KINDS.update({k.name: k for k in (
                LINE_REMARK),
         legs=(Leg("warehouse", +1),), partner_field="supplier",
         description="费用分摊单 / landed cost: freight, duty or insurance added to the goods of receipts",
+    ),
+)})
+
+
+# --- write-down (存货跌价准备, 企业会计准则): net realisable values, and the provision finance confirms
+KINDS.update({k.name: k for k in (
+    Kind(
+        "nrv", "可变现净值", Category.MASTER, header=(),
+        lines=(
+            Field("sku", "物料编码", C, True, ref="items"),
+            Field("warehouse", "仓库", C, ref="warehouses", hint="留空即该物料的所有仓库 / empty: every warehouse of the item"),
+            Field("nrv", "可变现净值单价", K, True, hint="每个基本单位: 估计售价 − 销售费用和税金 / per base unit: the expected"
+                                                       " price less the costs to sell it"),
+            Field("valid_from", "日期", D, True, hint="从这天起适用, 直到下一个日期 / holds from this day until a later one"),
+            Field("remark", "备注", T),
+        ),
+        key="sku", key_also=("warehouse", "valid_from"),
+        description="可变现净值 / net realisable value: below cost at a month end, the pack proposes a write-down",
+    ),
+    Kind(
+        "write_down", "存货跌价准备", Category.STOCK,
+        header=(Field("doc_no", "计提单号", C, True), Field("doc_date", "计提日期", D, True, hint="月末 / the month end"),
+                Field("confirmed_by", "确认人", T), REMARK),
+        lines=(SKU, Field("warehouse", "仓库", C, True, ref="warehouses"),
+               *(Field(key, zh, t, info=True) for key, zh, t in (
+                   ("name", "名称", T), ("qty", "结存数量", Q), ("unit_cost", "单位成本", K), ("nrv", "可变现净值单价", K),
+                   ("required", "应有准备", M), ("booked", "已提准备", M))),
+               Field("amount", "本次计提", M, True, signed=True,
+                     hint="正数计提, 负数转回 (最多转回已提准备) / + provides, − reverses (at most what is booked)"),
+               LINE_REMARK),
+        qty_field="", template=False,
+        description="存货跌价准备 / inventory write-down: the month-end pack's proposal, confirmed by dropping it back",
     ),
 )})
 

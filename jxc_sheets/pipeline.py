@@ -129,7 +129,7 @@ def process_batch(paths: Sequence[Path], settings: Settings, engine: Engine, *, 
             claimed.append((taken, path.name, inbox.department_of(path, settings.inbox)))
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix=LOCAL_COPIES) as local:
-        loaded = sorted(_load_all(claimed, Path(local), settings.config.reader, stage), key=order)
+        loaded = receipts_first(sorted(_load_all(claimed, Path(local), settings.config.reader, stage), key=order))
         for i, item in enumerate(loaded):
             if should_stop() and not dry_run:
                 for rest in loaded[i:]:
@@ -213,6 +213,37 @@ def order(item: Loaded) -> tuple:
     return (rank, _earliest_date(item.raws), within_day, item.name)
 
 
+def receipts_first(loaded: list[Loaded]) -> list[Loaded]:
+    """The batch in `order`, except that a file of landed costs comes after every file of
+    the batch holding a receipt it names: the expense and its goods dropped together
+    post, whatever their dates and names (a landed cost follows posted receipts only)."""
+    result = list(loaded)
+    for item in [i for i in loaded if any(r.kind == "landed_cost" for r in i.raws)]:
+        named = {_text(line.cells.value("receipt_no")) for r in item.raws if r.kind == "landed_cost"
+                 for line in r.lines if "receipt_no" in line.cells}
+        holding = [j for j, other in enumerate(result) if other is not item and named & _receipt_numbers(other)]
+        if holding and max(holding) > result.index(item):
+            result.remove(item)
+            result.insert(max(holding), item)  # just after the last of them, which moved up by one
+    return result
+
+
+def _receipt_numbers(item: Loaded) -> set[str]:
+    numbers = set()
+    for r in item.raws:
+        if r.kind == "receipt":
+            numbers.add(_text(r.header["doc_no"].value) if "doc_no" in r.header else "")
+            numbers |= {_text(line.cells.value("doc_no")) for line in r.lines if "doc_no" in line.cells}
+    return numbers - {""}
+
+
+def _text(value) -> str:
+    try:
+        return as_code(value) if value is not None else ""
+    except Unparseable:
+        return ""
+
+
 def _first_date(item: Loaded) -> date | None:
     """The earliest date a rejected file holds, so the month-end close knows whose month it is."""
     earliest = _earliest_date(item.raws)
@@ -275,7 +306,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
         stage("check")
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
-                        money_rules=settings.config.money)
+                        money_rules=settings.config.money, chart=settings.config.finance.chart)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()

@@ -149,9 +149,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                     "{sku} has no bill of materials in force on {date}: post its BOM (boms.xlsx) first, or list the components on the form"),
     # landed cost
     "landed-basis": ("分摊方式只能填 金额、数量 或 手工 (留空按金额)", "basis must be amount, qty or manual (empty: amount)"),
-    "landed-receipt-unknown": ("入库单 {ref} 还没有过账: 费用先到了, 请等货物入库、入库单过账后再把本单放进收件箱 (本单未入账, 不会丢失)",
-                               "receipt {ref} is not posted yet: the expense came before the goods; drop this form again"
+    "landed-receipt-unknown": ("入库单 {ref} 还没有过账: 请先放入入库单 {ref}, 或把它和本单一起放进收件箱 (同一批先过入库单);"
+                               " 货还没到就等入库单过账后再放本单 (本单未入账, 不会丢失)",
+                               "receipt {ref} is not posted: drop receipt {ref} first, or together with this form"
+                               " (a batch posts its receipts first); if the goods are not in yet, drop this form again"
                                " once the receipt has posted (nothing was posted, nothing is lost)"),
+    "landed-receipt-same-file": ("入库单 {ref} 和本费用分摊单在同一个文件里: 费用只能分摊到已过账的入库单; 请把费用分摊单另存为"
+                                 "单独的文件, 和入库单一起放进收件箱 (同一批先过入库单)",
+                                 "receipt {ref} is in the same file as this landed cost, which is spread over posted"
+                                 " receipts only: save the landed cost as a file of its own and drop both together"
+                                 " (a batch posts its receipts first)"),
     "landed-receipt-closed": ("入库单 {ref} 在已结账的 {month}, 不能再分摊费用; 请财务先反结账 {month} 后再提交",
                               "receipt {ref} is in the closed month {month}: no expense can be added to it; ask finance"
                               " to reopen {month} first"),
@@ -159,8 +166,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                               "the expense is dated before receipt {ref} ({date}): date it on or after the receipt"),
     "landed-sku-not-on-receipt": ("入库单 {ref} 上没有物料 {sku}; 留空即分摊到整张入库单",
                                   "receipt {ref} has no line of {sku}; leave sku empty to spread over the whole receipt"),
+    "landed-no-weight": ("按重量分摊, 但物料 {skus} 没有单位重量: 请在物料资料 items.xlsx 的 单位重量 列填上并放入收件箱,"
+                         " 或改用 金额/数量 分摊",
+                         "by weight, but items {skus} have no unit weight: fill the weight column of items.xlsx and drop it,"
+                         " or spread by amount or qty"),
     "landed-manual-total": ("手工分摊的各行合计 {lines} 不等于费用金额 {total}",
                             "the lines' amounts add up to {lines}, not the expense amount {total}"),
+    # write-down
+    "write-down-reversal-exceeds": ("转回 {amount} 超过 {sku} 在仓库 {warehouse} 已计提的跌价准备 {booked}: 最多转回 {booked}",
+                                    "reversing {amount} takes back more than the provision booked for {sku} in {warehouse}"
+                                    " ({booked}): reverse at most {booked}"),
+    "write-down-small-business": ("小企业会计准则不计提存货跌价准备 (config.yaml 的 finance.chart 是 {chart}): 本单不能过账;"
+                                  " 执行企业会计准则请把 finance.chart 改为 enterprise",
+                                  "the small business standard books no write-down (finance.chart is {chart}): this form"
+                                  " cannot post; under the enterprise standard set finance.chart to enterprise"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

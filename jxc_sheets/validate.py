@@ -97,7 +97,7 @@ def typed_value(field: Field, value: object, where: Callable[[], str], problems:
     # A batch repeats its codes, dates and numbers on thousands of rows: each distinct
     # value a field accepts is worked out once (the value's type is part of the key, as
     # True == 1 == 1.0 would share one otherwise). What it refuses is not kept.
-    key = (field.key, field.type, field.required, type(value), value)
+    key = (field.key, field.type, field.required, field.signed, type(value), value)
     try:
         return _ACCEPTED[key]
     except KeyError:
@@ -150,7 +150,7 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
         problems.append(problem("number-too-large", where(), as_text(value), label=field.label, key=field.key,
                                 limit=f"{LARGEST[field.type]:,}"))
         return None
-    if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty":
+    if field.type in (FieldType.MONEY, FieldType.COST, FieldType.QTY) and result < 0 and field.key != "qty" and not field.signed:
         problems.append(problem("negative", where(), as_text(value), label=field.label, key=field.key))
         return None
     return result

@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 import openpyxl
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import Engine, select
@@ -204,6 +206,63 @@ def test_value_is_conserved_across_assembly_and_disassembly(engine, boxes, fee, 
                        split_by="price"))
     parts = by_sku(engine, "DIS")
     assert -parts["KIT"][1] == parts["A001"][1] + parts["B002"][1]
+    clean(engine)
+
+
+_day = st.integers(1, 8).map(lambda d: date(2026, 10, d))
+_cost = st.sampled_from([Q("3.333333"), Q("0.335"), Q("0.01")]) | st.decimals("0.01", "50", places=2)
+_step = st.one_of(
+    st.tuples(st.just("receipt"), st.sampled_from(["A001", "B002"]), st.integers(1, 30), _cost, _day),
+    st.tuples(st.just("assembly"), st.integers(1, 6), st.decimals("0", "20", places=2), _day),
+    st.tuples(st.just("disassembly"), st.integers(1, 4), st.sampled_from(["", "price"]), _day),
+    st.tuples(st.just("delivery"), st.sampled_from(["A001", "B002", "KIT"]), st.integers(1, 8), _day))
+
+
+@pytest.mark.slow
+@hypothesis_settings(max_examples=25, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(_step, min_size=1, max_size=8),
+       method=st.sampled_from(["moving_average", "fifo", "monthly_weighted_average"]))
+def test_value_is_conserved_over_random_sequences_of_assembly_and_disassembly(engine, steps, method):
+    """Receipts of components, assemblies (with a fee), disassemblies and deliveries in a
+    random order of random dates, so that a backdated receipt or issue revalues assemblies
+    already posted: after the whole sequence, as every document's value now stands, each
+    assembly's components out = its boxes in − its fee, each disassembly's box out = its
+    parts in; documents the stock cannot bear are refused whole; `jxc check` is clean.
+    Four boxes are assembled on 10-03 first, so that there are boxes to take apart."""
+    from test_post import empty, seed
+    empty(engine)
+    seed(engine)
+    stock(engine, method)
+    posted(engine, assemble("ASM", 4, day=date(2026, 10, 3), fee="1.00"))  # boxes to take apart
+    fees: dict[str, Q] = {"ASM": Q("1.00")}
+    taken_apart: list[str] = []
+    for n, (kind, *args, day) in enumerate(steps):
+        no = f"{kind[:3].upper()}{n}"
+        if kind == "receipt":
+            sku, qty, cost = args
+            document = receipt(no, day, ln(sku, qty, str(cost)))
+        elif kind == "assembly":
+            boxes, fee = args
+            document = assemble(no, boxes, day=day, fee=str(fee))
+        elif kind == "disassembly":
+            boxes, split = args
+            document = doc("disassembly", no, day, finished_sku="KIT", finished_qty=Q(boxes), split_by=split or None)
+        else:
+            sku, qty = args
+            document = delivery(no, day, ln(sku, qty))
+        refused = submit(engine, document).problems
+        assert {p.code for p in refused} <= {"insufficient-stock"}, refused
+        if not refused and kind == "assembly":
+            fees[no] = Q(str(args[1]))
+        elif not refused and kind == "disassembly":
+            taken_apart.append(no)
+    for no, fee in fees.items():
+        made = by_sku(engine, no)
+        assert made["KIT"][1] - fee == -(made["A001"][1] + made["B002"][1]), no
+    for no in taken_apart:
+        parts = by_sku(engine, no)
+        assert -parts["KIT"][1] == parts["A001"][1] + parts["B002"][1], no
     clean(engine)
 
 

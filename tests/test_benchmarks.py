@@ -39,10 +39,12 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("watch", "settling CPU, native observer", True),
     ("watch", "idle CPU, polling observer", True),
     ("watch", "settling CPU, polling observer", True),
+    ("assembly", "assemble 1 from a BOM of", True),
+    ("landed-cost", "landed cost over 50 receipts", True),
 ]
 
 
-HALVES = [("ingest", "latency", "peers"), ("month-end", "reports", "money", "watch")]  # run side by side
+HALVES = [("ingest", "latency", "peers", "assembly", "landed-cost"), ("month-end", "reports", "money", "watch")]  # run side by side
 
 
 @pytest.mark.slow

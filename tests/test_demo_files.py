@@ -17,7 +17,7 @@ from jxc_sheets.sheets.forms import form_layout
 
 TODAY = date(2026, 11, 25)
 PREFIXES = {"receipt": "CG", "delivery": "XS", "purchase_return": "CT", "sales_return": "XT",
-            "transfer": "DB", "adjustment": "QT", "opening": "QC"}
+            "transfer": "DB", "adjustment": "QT", "opening": "QC", "assembly": "ZZ", "landed_cost": "FY"}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,8 @@ def movements(doc: dict, factors) -> list[tuple[date, str, str, Decimal]]:
     """(date, sku, warehouse, signed base qty) of every leg of every line; a transfer's
     goods come in on its arrival date (到货日期) when it has one."""
     kind = KINDS[doc["kind"]]
+    if kind.name in ("assembly", "landed_cost"):
+        return []  # by its BOM, no lines; an expense on goods received, no qty (the planner checks them)
     day = as_day(doc["header"]["doc_date"])
     arrival = as_day(doc["header"].get("arrival_date") or day)
     moved = []
@@ -258,3 +260,50 @@ def test_the_demo_shows_the_money_side_in_the_outbox(tmp_path, capsys):
     assert dispute["doc_no"].startswith("XS20261006-")
     assert (root / "outbox" / "statements" / "2026-10" / "对账单-customer-CUS01.xlsx").exists()
     assert any(r["kind"] == "collection" for r in report_rows(book, "journal"))
+
+
+@pytest.mark.slow
+def test_the_demo_assembles_gift_boxes_and_spreads_the_imports_freight_by_weight(demo, tmp_path):
+    """The demo posted in process. 40 gift boxes (GFT-001) are assembled in WH-SH1 from 40
+    速溶咖啡 + 40 袋泡红茶 + 80 橙汁, plus 80.00 of 加工费: the boxes come in at the components'
+    cost out + 80.00 (components out = boxes in − fee), and kits.xlsx lists GFT-001 with
+    what WH-SH1 could still assemble. The import (100 ELC-009 at 0.05 kg, 80 ELC-003 at
+    0.1 kg: 5 kg and 8 kg) takes the forwarder's 1,260.00 by weight: ELC-009
+    1,260 × 5 / 13 = 484.62, ELC-003 (the last) 775.38 — as stock, or cost of sales for
+    what was already issued."""
+    import shutil
+
+    from sqlalchemy import select
+
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger import schema
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.pipeline import run_inbox
+
+    settings = Settings(Config(), tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    for path in demo:
+        shutil.copy(path, settings.inbox / path.name)
+    engine = open_ledger(settings.ledger_url)
+    outcomes = {o.file: o.status for o in run_inbox(settings, engine=engine)}
+    assert outcomes["2026-10-09_组装单_ZZ20261009-01.xlsx"] == "posted"
+    assert outcomes["2026-10-12_费用分摊单_FY20261012-01.xlsx"] == "posted"
+    m, d, l = schema.movements, schema.documents, schema.lines
+    with engine.connect() as conn:
+        made = {r.sku: (r.qty, r.value) for r in conn.execute(
+            select(m.c.sku, m.c.qty, m.c.value).join(d, d.c.id == m.c.document_id).where(d.c.doc_no == "ZZ20261009-01"))}
+        spread = {r.sku: r.amount for r in conn.execute(
+            select(l.c.sku, l.c.amount).join(d, d.c.id == l.c.document_id).where(d.c.doc_no == "FY20261012-01"))}
+        freight = {r.sku: r.value + r.correction for r in conn.execute(
+            select(m.c.sku, m.c.value, m.c.correction).join(d, d.c.id == m.c.document_id)
+            .where(d.c.doc_no == "FY20261012-01"))}
+    assert {sku: qty for sku, (qty, _v) in made.items()} == {"GFT-001": 40, "BEV-006": -40, "BEV-007": -40,
+                                                              "BEV-004": -80}
+    assert made["GFT-001"][1] - Decimal("80.00") == -sum(v for sku, (_q, v) in made.items() if sku != "GFT-001")
+    assert spread == {"ELC-009": Decimal("484.62"), "ELC-003": Decimal("775.38")} == freight
+    kits = openpyxl.load_workbook(settings.outbox / "kits.xlsx", read_only=True)["kits"]
+    rows = list(kits.iter_rows(values_only=True))
+    keys = [str(label).split(" ")[-1] for label in rows[0]]
+    gift = [dict(zip(keys, row)) for row in rows[1:] if row[0] == "GFT-001"]
+    assert {r["warehouse"] for r in gift} >= {"WH-SH1"} and all(r["buildable"] >= 0 for r in gift)

@@ -8,6 +8,7 @@ The stock of A001 and B002 in WH1:
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -107,7 +108,7 @@ def test_the_expense_before_its_receipt_waits(ledger):
     stock(ledger)
     early = submit(ledger, expense("LC4", "30.00", "R2"))
     assert [(p.where, p.code) for p in early.problems] == [("明细!A10", "landed-receipt-unknown")]
-    assert "R2" in early.problems[0].zh and "not posted yet" in early.problems[0].en
+    assert "先放入入库单 R2" in early.problems[0].zh and "drop receipt R2 first, or together" in early.problems[0].en
     posted(ledger, receipt("R2", date(2026, 10, 7), ln("A001", 10, "10.00")))
     posted(ledger, expense("LC4", "30.00", "R2"))
     assert landed(ledger, "LC4")["A001"][:2] == (Q("30.00"), Q("0.00"))
@@ -159,3 +160,76 @@ def test_a_landed_cost_is_booked_as_purchase_cost_and_the_supplier_is_owed_it_al
         ("2", "6401"): Q("485.71"), ("2", "1405"): Q("-485.71"),
         ("3", "6401"): Q("10.00"), ("3", "2202"): Q("-10.00"),
         ("4", "22210101"): Q("166.80"), ("4", "2202"): Q("-166.80")}
+
+
+def weigh(engine: Engine, **weights: str | None) -> None:
+    """Gives items a 单位重量 (kg per base unit), as an items form would."""
+    from jxc_sheets.ledger.post import upsert_master
+    from test_post import MASTER
+    with engine.begin() as conn:
+        upsert_master(conn, [replace(row, values={**row.values, "weight": None if weights.get(row.key) is None
+                                                   else Q(weights[row.key])})
+                             for row in MASTER if row.kind == "items"])
+
+
+def test_by_weight_from_the_item_master(ledger):
+    """A001 weighs 2.5 kg, B002 0.2 kg. R1 carries 100 × 2.5 = 250 kg of A001 and
+    50 × 0.2 = 10 kg of B002, 260 kg in all; freight 52.00 by weight: A001
+    52 × 250 / 260 = 50.00, B002 (the last) 2.00. A001 has 90 of R1's 100 on hand:
+    50.00 × 90 / 100 = 45.00 into stock, 5.00 to cost of sales; B002 2.00 into stock."""
+    stock(ledger)
+    weigh(ledger, A001="2.5", B002="0.2")
+    posted(ledger, expense("LC7", "52.00", "R1", basis="重量"))
+    assert {s: v[:3] for s, v in landed(ledger, "LC7").items()} == {"A001": (Q("45.00"), Q("5.00"), Q("50.00")),
+                                                                    "B002": (Q("2.00"), Q("0.00"), Q("2.00"))}
+    assert balance(ledger, "B002")[:2] == (Q(50), Q("202.00"))
+
+
+def test_by_weight_an_item_without_a_weight_is_named(ledger):
+    """B002 has no 单位重量: refused at the basis cell, naming B002; nothing posts."""
+    stock(ledger)
+    weigh(ledger, A001="2.5")
+    refused = submit(ledger, expense("LC8", "52.00", "R1", basis="weight"))
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!E5", "landed-no-weight")]
+    assert "B002" in refused.problems[0].zh and "A001" not in refused.problems[0].en
+    assert landed(ledger, "LC8") == {}
+
+
+def test_a_receipt_in_the_same_file_is_named_so(ledger):
+    """A receipt and the landed cost naming it in one file (a kind-column export): the
+    receipt has no movements yet, so the landed cost is refused with its own code, saying
+    to drop it as a file of its own; the receipt does not post either (all or nothing)."""
+    stock(ledger)
+    refused = submit(ledger, receipt("R3", date(2026, 10, 7), ln("A001", 10, "10.00")), expense("LC9", "30.00", "R3"))
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!A10", "landed-receipt-same-file")]
+    assert "单独的文件" in refused.problems[0].zh and "file of its own" in refused.problems[0].en
+
+
+def test_dropped_together_the_receipt_posts_first(workspace, engine):
+    """The expense and its goods in one drop, the freight's file named to sort first and
+    dated the same day as the receipt: the batch posts the receipt first, then the freight.
+    CG-7 brings 10 A001 @ 20.00 = 200.00; the freight 15.00 all goes on them (nothing
+    issued): A001 10 @ 215.00. A freight naming a receipt nobody dropped is refused, its
+    message saying to drop the receipt first or together."""
+    from conftest import drop_master, make_form, run_files
+    day = date(2026, 11, 3)
+    drop_master(workspace.inbox)
+    make_form(workspace.inbox / "a-freight.xlsx", "landed_cost",
+              {"doc_no": "FY-1", "doc_date": day, "supplier": "S01", "expense_amount": 15},
+              [{"receipt_no": "CG-7"}])
+    make_form(workspace.inbox / "b-receipt.xlsx", "receipt",
+              {"doc_no": "CG-7", "doc_date": day, "warehouse": "WH1", "supplier": "S01"},
+              [{"sku": "A001", "qty": 10, "unit_cost": 20}])
+    make_form(workspace.inbox / "c-freight.xlsx", "landed_cost",
+              {"doc_no": "FY-2", "doc_date": day, "supplier": "S01", "expense_amount": 9},
+              [{"receipt_no": "CG-8"}])
+    outcomes = run_files(workspace, engine)
+    assert [name for name in outcomes if name.endswith(("freight.xlsx", "receipt.xlsx"))] == \
+        ["b-receipt.xlsx", "a-freight.xlsx", "c-freight.xlsx"]
+    assert {name: o.status for name, o in outcomes.items() if "freight" in name or "receipt" in name} == {
+        "a-freight.xlsx": "posted", "b-receipt.xlsx": "posted", "c-freight.xlsx": "rejected"}
+    assert balance(engine, "A001")[:2] == (Q(10), Q("215.00"))
+    errors = next(workspace.rejected.glob("c-freight*.errors.xlsx"))
+    import openpyxl
+    listed = " ".join(str(c.value) for row in openpyxl.load_workbook(errors).worksheets[0].iter_rows() for c in row)
+    assert "landed-receipt-unknown" in listed and "drop receipt CG-8 first, or together" in listed

@@ -44,6 +44,8 @@ def test_a_version_1_ledger_upgrades_in_place_and_keeps_its_numbers(tmp_path):
         assert version == str(schema.SCHEMA_VERSION)
         assert {"fulfilments", "order_closures"} <= set(inspect(conn).get_table_names())
         assert "expected_date" in {c["name"] for c in inspect(conn).get_columns("lines")}
+        assert "weight" in {c["name"] for c in inspect(conn).get_columns("items")}  # v8, with the nrv table
+        assert "nrv" in set(inspect(conn).get_table_names())
         assert check_ledger(conn) == []  # the hash chain and the balances survive the upgrade
         # v6: lines posted before keep their meaning: prices before tax, 税率 0, 金额 = 价税合计
         l = schema.lines

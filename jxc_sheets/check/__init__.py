@@ -9,6 +9,7 @@
 - counts: counts against the book at their date, approvals of their variances;
 - assembly: an assembly or disassembly made into its posting lines, from its BOM;
 - landed: a landed cost spread over the receipt lines it names;
+- write_down: a write-down's reversals within the provision booked, its lines' figures from the ledger;
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item;
@@ -32,6 +33,7 @@ from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .assembly import expand_assemblies
 from .landed import expand_landed
+from .write_down import check_write_downs
 from .counts import backdated_before_counts, check_counts
 from .master import check_master_row, resolve, resolve_code
 from .money import check_credit, check_money
@@ -65,7 +67,7 @@ class Checked:
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
-          money_rules: MoneyConfig = MoneyConfig()) -> Checked:
+          money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise") -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
@@ -73,10 +75,12 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
     problems += [*money.problems, *check_periods(conn, money.to_post)]
     # a landed cost is hashed as typed, then spread over the receipt lines it reaches
-    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems)
+    spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems,
+                           [doc.doc_no for doc in documents if doc.kind == "receipt"])
     resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
+    new = check_write_downs(conn, new, chart, problems)
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})

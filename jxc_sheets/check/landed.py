@@ -2,11 +2,13 @@
 
 Each form line names a receipt (and optionally one of its items); the expense is
 split over the receipt lines reached by their amount (金额, the default), their
-quantity, or by hand (each form line's 分摊金额, split over its receipt's lines by
+quantity, their weight (qty × the item master's 单位重量), or by hand (each form line's 分摊金额, split over its receipt's lines by
 amount), to the cent, the last line taking the remainder; the tax the same way.
-Refused: a receipt not posted yet (the expense waits for it: drop the form again
-once the goods are in), a receipt in a closed month, an expense dated before its
-receipt.
+Refused: a receipt not posted yet (the expense waits for it: drop the receipt
+first, or with the form in one batch — the pipeline posts a batch's receipts before
+the landed costs naming them — or the form again once the goods are in), a receipt
+in the same file (it has no movements to follow yet), a receipt in a closed month,
+an expense dated before its receipt, by weight an item with no weight.
 """
 from __future__ import annotations
 
@@ -23,22 +25,31 @@ from ..problems import problem
 from ..records import Document, Line, Problem
 
 BASES = {"": "amount", "amount": "amount", "金额": "amount", "按金额": "amount", "qty": "qty", "数量": "qty",
-         "按数量": "qty", "manual": "manual", "手工": "manual"}
+         "按数量": "qty", "weight": "weight", "重量": "weight", "按重量": "weight", "manual": "manual", "手工": "manual"}
 
 
-def expand_landed(conn: Connection, docs: Sequence[Document], problems: list[Problem]) -> list[Document]:
+def expand_landed(conn: Connection, docs: Sequence[Document], problems: list[Problem],
+                  same_file: Sequence[str] = ()) -> list[Document]:
     """Each landed cost with one line per receipt line it reaches, carrying its share
-    (amount, tax) and the receipt movement it follows."""
+    (amount, tax) and the receipt movement it follows. `same_file`: the receipts the
+    file itself holds."""
     if not docs:
         return []
     receipts = landed.receipt_lines(conn, {line.receipt_no for doc in docs for line in doc.lines})
     closed = periods.closed_among(conn, {r.doc_date for lines in receipts.values() for r in lines})
-    return [_expand(doc, receipts, closed, problems) for doc in docs]
+    by_weight = [doc for doc in docs if BASES.get(_basis_text(doc)) == "weight"]
+    weights = landed.item_weights(conn, {r.sku for doc in by_weight for line in doc.lines
+                                         for r in receipts.get(line.receipt_no, ())})
+    return [_expand(doc, receipts, closed, problems, weights, set(same_file)) for doc in docs]
 
 
-def _expand(doc: Document, receipts, closed, problems: list[Problem]) -> Document:
+def _basis_text(doc: Document) -> str:
+    return str(doc.header.get("basis") or "").strip().lower()
+
+
+def _expand(doc: Document, receipts, closed, problems: list[Problem], weights, same_file) -> Document:
     before = len(problems)
-    basis = BASES.get(str(doc.header.get("basis") or "").strip().lower())
+    basis = BASES.get(_basis_text(doc))
     if basis is None:
         problems.append(problem("landed-basis", doc.where.get("basis", ""), doc.header.get("basis")))
     reached: list[tuple[Line, landed.ReceiptLine]] = []
@@ -46,7 +57,8 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem]) -> Documen
         found = receipts.get(line.receipt_no)
         cell = line.where.get("receipt_no", "")
         if not found:
-            problems.append(problem("landed-receipt-unknown", cell, line.receipt_no, ref=line.receipt_no))
+            code = "landed-receipt-same-file" if line.receipt_no in same_file else "landed-receipt-unknown"
+            problems.append(problem(code, cell, line.receipt_no, ref=line.receipt_no))
             continue
         if found[0].doc_date in closed:
             problems.append(problem("landed-receipt-closed", cell, line.receipt_no, ref=line.receipt_no,
@@ -61,6 +73,11 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem]) -> Documen
         if basis == "manual" and line.amount is None:
             problems.append(problem("required", line.where.get("amount", ""), label="分摊金额", key="amount"))
         reached += [(line, r) for r in lines if r.movement not in {seen.movement for _l, seen in reached}]
+    if basis == "weight":
+        weightless = sorted({r.sku for _l, r in reached if not weights.get(r.sku)})
+        if weightless:
+            problems.append(problem("landed-no-weight", doc.where.get("basis", ""), doc.header.get("basis"),
+                                    skus=", ".join(weightless)))
     total = doc.header.get("expense_amount") or ZERO
     if basis == "manual" and len(problems) == before:
         typed = sum((line.amount or ZERO for line in doc.lines), ZERO)
@@ -69,7 +86,7 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem]) -> Documen
                                     total=str(total), lines=str(typed)))
     if len(problems) > before or not reached:
         return replace(doc, lines=())
-    amounts = _shares(doc, basis, reached, total)
+    amounts = _shares(doc, basis, reached, total, weights)
     taxes = split_by_weights(doc.header.get("expense_tax") or ZERO, [(r.movement, amounts[r.movement]) for _l, r in reached])
     return replace(doc, lines=tuple(
         Line(n, r.sku, ZERO, "", ZERO, Decimal(1), None, None, "", line.remark, r.warehouse, line.where,
@@ -78,9 +95,9 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem]) -> Documen
         for n, (line, r) in enumerate(reached, start=1)))
 
 
-def _shares(doc: Document, basis: str, reached, total: Decimal) -> dict[int, Decimal]:
+def _shares(doc: Document, basis: str, reached, total: Decimal, weights) -> dict[int, Decimal]:
     if basis != "manual":
-        weigh = (lambda r: r.qty) if basis == "qty" else (lambda r: r.amount)
+        weigh = {"qty": lambda r: r.qty, "weight": lambda r: r.qty * weights[r.sku]}.get(basis, lambda r: r.amount)
         return split_by_weights(total, [(r.movement, weigh(r)) for _l, r in reached])
     shares: dict[int, Decimal] = {}
     for line in doc.lines:  # each typed amount over its own receipt lines, by their amounts

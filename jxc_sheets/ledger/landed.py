@@ -41,3 +41,12 @@ def receipt_lines(conn: Connection, doc_nos: Iterable[str]) -> dict[str, list[Re
             found.setdefault(r.doc_no, []).append(ReceiptLine(r.doc_no, r.doc_date, r.line_no, r.sku, r.warehouse, r.qty,
                                                               r.given if r.given is not None else r.value, r.id))
     return found
+
+
+def item_weights(conn: Connection, skus: Iterable[str]) -> dict[str, Decimal | None]:
+    """sku → the weight of one base unit (items.weight; None when the item master has none)."""
+    i = schema.items
+    found: dict[str, Decimal | None] = {}
+    for batch in queries.chunks(sorted(set(skus))):
+        found.update({r.sku: r.weight for r in conn.execute(select(i.c.sku, i.c.weight).where(i.c.sku.in_(batch)))})
+    return found

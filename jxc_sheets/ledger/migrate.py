@@ -132,8 +132,15 @@ def _v7_money(conn: Connection) -> None:
     money.allocate(conn, money.record_documents(conn, ids))
 
 
+def _v8_weights_and_write_downs(conn: Connection) -> None:
+    """Items carry a unit weight (landed cost by weight); net realisable values (the `nrv`
+    table, created empty) and write-downs (documents of their own) need nothing of the past."""
+    _add_columns(conn, schema.items, "weight")
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
-                                                  6: _v6_tax_and_corrections, 7: _v7_money}
+                                                  6: _v6_tax_and_corrections, 7: _v7_money,
+                                                  8: _v8_weights_and_write_downs}
 
 
 def prepare(engine: Engine) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
-from . import assembly, bulk, chain, costing, queries, repost, schema
+from . import assembly, bulk, chain, costing, queries, repost, schema, write_down
 from .costing import ZERO, money
 
 
@@ -79,6 +79,9 @@ def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
             continue
         if kind_name == "boms":
             assembly.replace_boms(conn, kind_rows)
+            continue
+        if kind_name == "nrv":
+            write_down.replace_nrv(conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 7  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 8  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -117,6 +117,7 @@ items = Table(
     Column("order_multiple", Qty()),  # v2
     Column("location", Text),  # v3: the usual bin, for count sheets
     Column("tax_rate", Cost()),  # v6: 税率 as a fraction, 0.13
+    Column("weight", Qty()),  # v8: of one base unit, for landed cost by weight
 )
 
 item_units = Table(
@@ -411,6 +412,15 @@ boms = Table(
     Column("component", String(64), primary_key=True),
     Column("qty", Qty(), nullable=False),  # per finished unit, in the component's base unit
     Column("scrap_pct", Qty(), nullable=False, default=Decimal(0)),  # 5 for 5 %
+    Column("remark", Text, nullable=False, default=""),
+)
+
+nrv = Table(
+    "nrv", metadata,  # v8: 可变现净值, net realisable value per unit, by date: the latest on or before a month end holds
+    Column("sku", String(64), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),  # "" for every warehouse of the item
+    Column("valid_from", Date, primary_key=True),
+    Column("nrv", Cost(), nullable=False),  # per base unit, before tax
     Column("remark", Text, nullable=False, default=""),
 )
 

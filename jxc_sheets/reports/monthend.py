@@ -22,6 +22,8 @@ Sheets:
   first out), each with its age: at its receipt cost under fifo, at the closing
   average otherwise;
 - `count_variance`: the month's count lines;
+- `write_down` (企业会计准则 only): stock worth more than its net realisable value at the
+  month end, the provision it needs and what is booked (reports/write_down.py);
 - `vouchers`: the month's accounting entries (also the CSV), per site; transfers
   that cross a month end go through the goods-in-transit account (在途物资) of the
   receiving site: in at the month end, out when they arrive;
@@ -64,6 +66,7 @@ from .cost_detail import (CORRECTION_COLUMNS, LAYER_LEFT_COLUMNS, RATE_COLUMNS, 
 from .money import BALANCE_COLUMNS, JOURNAL_COLUMNS
 from .money_vouchers import money_checks, money_entries
 from .vat import vat_entries
+from .write_down import PROVISION_COLUMNS, provision_rows
 from .vouchers import (OPENING_COLUMNS, VOUCHER_COLUMNS, Chart, VoucherLine, chart_of, number, opening_balances,
                        stock_entries, unbalanced, write_voucher_book, write_vouchers_csv)
 
@@ -594,6 +597,8 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])
             for l in ledger_counts.count_lines(conn) if start <= l.doc_date <= end])
+        if rules.chart == "enterprise":
+            book.add_table("write_down", PROVISION_COLUMNS, provision_rows(conn, month))
         book.add_table("vouchers", VOUCHER_COLUMNS, lines)
         book.add_table("opening_balances", OPENING_COLUMNS, opening_balances(conn, month, chart))
         book.add_table("checks", CHECK_COLUMNS, found)

@@ -23,6 +23,8 @@ What books what (amounts may be negative, 红字, where reversals outweigh):
 - cost corrections (成本调整, costing.py): to 主营业务成本 against the account the
   document's other side went to (应付账款 for purchases and supplier returns, the
   reason's for adjustments, 待处理财产损溢 for counts, goods in transit for transfers).
+- write-downs (存货跌价准备, 企业会计准则): a provision Dr 资产减值损失 6701 / Cr 存货跌价准备
+  1471, a reversal the other way round, per sku × warehouse netted within the month.
 VAT (sales, input VAT, 进项税额转出, 视同销售) is reports/vat.py's.
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ from sqlalchemy import Connection, case, func, select
 
 from ..config import CHARTS, ROLE_NAMES, FinanceConfig
 from ..kinds import KINDS
-from ..ledger import periods, schema
+from ..ledger import periods, schema, write_down
 from .book import Book, Column, atomic_path
 from .month import OPENING, month_bounds, movement_type
 
@@ -137,6 +139,8 @@ RULES = {  # pack column → summary, debit role, credit role (STOCK: the wareho
     "correction_other": ("成本调整-其他出入库", "cost_of_sales", "other"),
     "correction_count": ("成本调整-盘点", "cost_of_sales", "count_variance"),
     "correction_transfer": ("成本调整-调拨", "cost_of_sales", "stock_in_transit"),
+    "write_down": ("计提存货跌价准备", "impairment_loss", "inventory_provision"),
+    "write_down_reversal": ("存货跌价准备转回", "inventory_provision", "impairment_loss"),
 }
 CORRECTED = {"in_purchase": "correction_purchase", "out_purchase_return": "correction_purchase",
              "in_other": "correction_other", "out_other": "correction_other", "in_count_gain": "correction_count",
@@ -161,7 +165,8 @@ def stock_entries(conn: Connection, month: str, chart: Chart) -> list[Entry]:
     """The stock side's vouchers of the month, by RULES, then transfers."""
     _start, end = month_bounds(month)
     by_rule: dict[str, list[Amount]] = defaultdict(list)
-    for amount in (*_stock_amounts(conn, month, chart), *_count_amounts(conn, month), *_corrections(conn, month, chart)):
+    for amount in (*_stock_amounts(conn, month, chart), *_count_amounts(conn, month), *_corrections(conn, month, chart),
+                   *_write_downs(conn, month, chart)):
         by_rule[amount.rule].append(amount)
     entries = []
     for rule, (text, debit, credit) in RULES.items():
@@ -253,6 +258,17 @@ def _count_amounts(conn: Connection, month: str) -> Iterable[Amount]:
         reason = " ".join(r for r in (decision, line_reason) if r)
         for rule in (("in_count_gain", "approved_gain") if gain else ("out_count_loss", "approved_loss")):
             yield Amount(rule, warehouse, "", "", sku, reason, amount)
+
+
+def _write_downs(conn: Connection, month: str, chart: Chart) -> Iterable[Amount]:
+    """The month's write-downs per sku × warehouse, netted: provided, or reversed (as a positive
+    amount of the reversal rule). A chart without the provision's accounts books none."""
+    if not {"impairment_loss", "inventory_provision"} <= set(chart.codes):
+        return
+    start, end = month_bounds(month)
+    for (sku, warehouse), amount in sorted(write_down.booked_by_month(conn, start, end).items()):
+        if amount:
+            yield Amount("write_down" if amount > 0 else "write_down_reversal", warehouse, "", "", sku, "", abs(amount))
 
 
 def transfer_entries(conn: Connection, month: str, chart: Chart) -> list[Entry]:
