@@ -428,8 +428,13 @@ def money_ledger(path: Path, shape: MoneyShape) -> Path:
         db.executemany("INSERT INTO documents (id, kind, doc_no, doc_date, warehouse, to_warehouse, partner, ref_doc,"
                        " reason, prepared_by, remark, source_file, content_hash, posted_at, chain_hash)"
                        " VALUES (?, ?, ?, ?, '', '', ?, '', '', '', '', 'generated', ?, ?, 'generated')", documents)
-        db.executemany("INSERT INTO money_items (id, document_id, line_no, side, partner, ref, doc_date, due_date, amount)"
-                       " VALUES (?, ?, 0, 'customer', ?, ?, ?, ?, ?)", items)
+        settled: dict[int, int] = {}  # what the settlements add up to, kept on each item as the ledger keeps it
+        for debit, credit, amount, _day, _doc in settlements:
+            settled[debit] = settled.get(debit, 0) + amount
+            settled[credit] = settled.get(credit, 0) - amount
+        db.executemany("INSERT INTO money_items (id, document_id, line_no, side, partner, ref, doc_date, due_date, amount,"
+                       " settled) VALUES (?, ?, 0, 'customer', ?, ?, ?, ?, ?, ?)",
+                       [(*item, settled.get(item[0], 0)) for item in items])
         db.executemany("INSERT INTO settlements (debit_item_id, credit_item_id, amount, doc_date, document_id)"
                        " VALUES (?, ?, ?, ?, ?)", settlements)
     engine = open_ledger(f"sqlite:///{path}", create=False)

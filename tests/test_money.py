@@ -531,11 +531,29 @@ def test_jxc_check_finds_a_settlement_beyond_its_document_and_one_across_partner
         conn.execute(s.update().values(amount=Q("130.00")))
     with engine.connect() as conn:
         found = check_ledger(conn)
-    assert [line.split(":")[0] for line in found] == ["customer C01 SK1", "customer C01 XS1"]
-    assert all("超出金额" in line for line in found)
+    beyond = [line.split(":")[0] for line in found if "超出金额" in line]
+    assert beyond == ["customer C01 SK1", "customer C01 XS1"]
+    # and the items still keep 100.00 settled, not the 130.00 their settlements now add up to
+    assert [line.split(":")[0] for line in found if "kept ≠ the sum" in line] == beyond
     with engine.begin() as conn:
         conn.execute(s.update().values(amount=Q("100.00")))
         conn.execute(i.update().where(i.c.ref == "XS1").values(partner="C02"))
     with engine.connect() as conn:
         [found] = check_ledger(conn)
     assert found.startswith("核销 settlement") and "C02" in found and "do not pair" in found
+
+
+def test_what_is_open_now_is_kept_on_each_item_and_a_date_before_a_settlement_still_sums_them(ws, engine):
+    """XS1 100.00 (10-01), SK1 60.00 (11-01) settles 60.00 of it: XS1 keeps settled 60.00 and
+    is open 40.00 now. Aging at 10-31, before SK1, sums the settlements up to that day:
+    XS1 open 100.00 (due 10-31 on 30 days: days 0–30) and no advance; at 11-20, 40.00."""
+    deliver(ws, engine, "XS1", date(2026, 10, 1), ("A001", 10, "10", None))
+    collect(ws, engine, "SK1", date(2026, 11, 1), "60.00")
+    i = schema.money_items
+    with engine.connect() as conn:
+        kept = dict(conn.execute(select(i.c.ref, i.c.settled)).all())
+        assert kept == {"XS1": Q("60.00"), "SK1": Q("-60.00")}
+        [before] = money.aging(conn, date(2026, 10, 31))
+        [now] = money.aging(conn, date(2026, 11, 20))
+    assert (before.days_0_30, before.advance, before.balance) == (Q("100.00"), 0, Q("100.00"))
+    assert (now.days_0_30, now.balance) == (Q("40.00"), Q("40.00"))

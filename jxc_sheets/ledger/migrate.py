@@ -138,9 +138,16 @@ def _v8_weights_and_write_downs(conn: Connection) -> None:
     _add_columns(conn, schema.items, "weight")
 
 
+def _v9_settled(conn: Connection) -> None:
+    """Each receivable's and payable's settled amount, kept on it from now on: summed once
+    from the settlements so far."""
+    from . import money
+    money.resum_settled(conn)
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
                                                   6: _v6_tax_and_corrections, 7: _v7_money,
-                                                  8: _v8_weights_and_write_downs}
+                                                  8: _v8_weights_and_write_downs, 9: _v9_settled}
 
 
 def prepare(engine: Engine) -> int:

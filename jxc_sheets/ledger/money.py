@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import BigInteger, Connection, case, func, insert, select, type_coerce
+from sqlalchemy import BigInteger, Connection, bindparam, case, func, insert, select, type_coerce, update
 
 from .. import clock
 from ..records import Document
@@ -237,11 +237,14 @@ def open_items(conn: Connection, where=None, on: date | None = None) -> list[Ope
     """Items not settled in full, oldest due first; `where` narrows the items (a SQL
     condition on money_items). With `on`, as they stood at the end of that day."""
     i = schema.money_items
-    settled = _settled_sums(None if where is None else select(i.c.id).where(where), on)
-    remaining = _raw(i.c.amount - func.coalesce(settled.c.settled, 0))
-    query = (select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date, i.c.amount,
-                    remaining.label("open"))
-             .outerjoin(settled, settled.c.item_id == i.c.id).where(remaining != 0)
+    query = select(i.c.id, i.c.document_id, i.c.side, i.c.partner, i.c.ref, i.c.doc_date, i.c.due_date, i.c.amount)
+    if on is None or not _settled_since(conn, on):
+        remaining = _raw(i.c.amount - func.coalesce(i.c.settled, 0))
+    else:
+        settled = _settled_sums(None if where is None else select(i.c.id).where(where), on)
+        remaining = _raw(i.c.amount - func.coalesce(settled.c.settled, 0))
+        query = query.outerjoin(settled, settled.c.item_id == i.c.id)
+    query = (query.add_columns(remaining.label("open")).where(remaining != 0)
              .order_by(i.c.side, i.c.partner, i.c.due_date, i.c.doc_date, i.c.id))
     if where is not None:
         query = query.where(where)
@@ -272,6 +275,37 @@ def open_by_ref(conn: Connection, side: str, refs: Iterable[str]) -> dict[str, l
     return found
 
 
+def insert_settlements(conn: Connection, rows: Sequence[dict]) -> None:
+    """Settlements made, and what they settle added to their items' `settled` (+ on the
+    debit, − on the credit): the one way settlements are written."""
+    bulk.insert_rows(conn, schema.settlements, rows)
+    change: dict[int, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        change[row["debit_item_id"]] += row["amount"]
+        change[row["credit_item_id"]] -= row["amount"]
+    i = schema.money_items
+    moved = [dict(item=item, delta=delta) for item, delta in sorted(change.items()) if delta]
+    if moved:
+        conn.execute(update(i).where(i.c.id == bindparam("item"))
+                     .values(settled=func.coalesce(i.c.settled, 0) + bindparam("delta", type_=schema.Money())), moved)
+
+
+def resum_settled(conn: Connection) -> None:
+    """Every item's `settled` summed again from the settlements (the migration's step)."""
+    i, s = schema.money_items, schema.settlements
+    debit = select(func.coalesce(func.sum(s.c.amount), 0)).where(s.c.debit_item_id == i.c.id).scalar_subquery()
+    credit = select(func.coalesce(func.sum(s.c.amount), 0)).where(s.c.credit_item_id == i.c.id).scalar_subquery()
+    conn.execute(update(i).values(settled=_raw(debit) - _raw(credit)))
+
+
+def _settled_since(conn: Connection, day: date) -> bool:
+    """Whether any settlement or item is dated after `day`: then what stood at its end must be
+    summed from the settlements; else it is what the items keep."""
+    i, s = schema.money_items, schema.settlements
+    return bool(conn.execute(select(select(s.c.id).where(s.c.doc_date > day).exists()
+                                    | select(i.c.id).where(i.c.doc_date > day).exists())).scalar())
+
+
 def settle_named(conn: Connection, credit_id: int, side: str, partner: str,
                  named: Sequence[tuple[str, Decimal | None]], document_id: int, on: date) -> None:
     """Settles the debits `named` (ref, amount; None: what is open on it, as far as the credit
@@ -294,7 +328,7 @@ def settle_named(conn: Connection, credit_id: int, side: str, partner: str,
             left[item.id] -= take
             credit -= take
             break
-    bulk.insert_rows(conn, schema.settlements, rows)
+    insert_settlements(conn, rows)
 
 
 def allocate(conn: Connection, partners: Iterable[Partner], document_id: int | None = None) -> None:
@@ -318,7 +352,7 @@ def allocate(conn: Connection, partners: Iterable[Partner], document_id: int | N
                                  document_id=document_id or max(debit[0].document_id, credit[0].document_id)))
                 debit[1] -= take
                 credit[1] -= take
-    bulk.insert_rows(conn, schema.settlements, rows)
+    insert_settlements(conn, rows)
 
 
 # --- reversal ----------------------------------------------------------------------
@@ -340,11 +374,11 @@ def reverse_money(conn: Connection, original_id: int, reversal_id: int, reversal
         undo += [dict(debit_item_id=p.debit_item_id, credit_item_id=p.credit_item_id,
                       amount=-_money(p.amount), doc_date=max(on, p.settled_on), document_id=reversal_id)
                  for p in pairs if p.amount]
-    bulk.insert_rows(conn, s, undo)
+    insert_settlements(conn, undo)
     new_ids = _insert_items(conn, [dict(document_id=reversal_id, line_no=item.line_no, side=item.side,
                                         partner=item.partner, ref=reversal_no, doc_date=on, due_date=on,
                                         amount=-item.amount) for item in items])
-    bulk.insert_rows(conn, s, [
+    insert_settlements(conn, [
         dict(debit_item_id=item.id if item.amount > 0 else new_id, credit_item_id=new_id if item.amount > 0 else item.id,
              amount=abs(item.amount), doc_date=on, document_id=reversal_id)
         for item, new_id in zip(items, new_ids) if item.amount])
@@ -500,14 +534,18 @@ def aging(conn: Connection, at: date) -> list[AgingRow]:
     Python): each item's open amount at `at`, then per partner the sums of the positive
     ones by their due date's bucket and of the negative ones (advances)."""
     i, s = schema.money_items, schema.settlements
-    debits = (select(s.c.debit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
-              .where(s.c.doc_date <= at).group_by(s.c.debit_item_id).subquery())
-    credits = (select(s.c.credit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
-               .where(s.c.doc_date <= at).group_by(s.c.credit_item_id).subquery())
-    remaining = (i.c.amount - func.coalesce(debits.c.settled, 0) + func.coalesce(credits.c.settled, 0))
-    items = (select(i.c.side, i.c.partner, i.c.due_date, remaining.label("open"))
-             .outerjoin(debits, debits.c.item_id == i.c.id).outerjoin(credits, credits.c.item_id == i.c.id)
-             .where(i.c.doc_date <= at).subquery())
+    if not _settled_since(conn, at):  # as things stand now: what the items keep
+        items = select(i.c.side, i.c.partner, i.c.due_date,
+                       (i.c.amount - func.coalesce(i.c.settled, 0)).label("open")).subquery()
+    else:
+        debits = (select(s.c.debit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
+                  .where(s.c.doc_date <= at).group_by(s.c.debit_item_id).subquery())
+        credits = (select(s.c.credit_item_id.label("item_id"), func.sum(s.c.amount).label("settled"))
+                   .where(s.c.doc_date <= at).group_by(s.c.credit_item_id).subquery())
+        remaining = (i.c.amount - func.coalesce(debits.c.settled, 0) + func.coalesce(credits.c.settled, 0))
+        items = (select(i.c.side, i.c.partner, i.c.due_date, remaining.label("open"))
+                 .outerjoin(debits, debits.c.item_id == i.c.id).outerjoin(credits, credits.c.item_id == i.c.id)
+                 .where(i.c.doc_date <= at).subquery())
     owed = items.c.open > 0
     # days past due ≤ limit ⇔ due date ≥ at − limit; due after `at`: not due
     edges = [(owed & (items.c.due_date > at), "not_due")]
@@ -702,4 +740,11 @@ def differences(conn: Connection) -> list[str]:
             .order_by(i.c.side, i.c.partner, i.c.ref))
     found += [f"{r.side} {r.partner} {r.ref}: 已核销 {_money(r.settled)} 超出金额 {_money(r.amount)} / settled beyond "
               f"its amount" for r in conn.execute(over)]
+    kept = (select(i.c.side, i.c.partner, i.c.ref, _raw(func.coalesce(i.c.settled, 0)).label("kept"),
+                   _raw(func.coalesce(settled.c.settled, 0)).label("summed"))
+            .outerjoin(settled, settled.c.item_id == i.c.id)
+            .where(_raw(func.coalesce(i.c.settled, 0)) != _raw(func.coalesce(settled.c.settled, 0)))
+            .order_by(i.c.side, i.c.partner, i.c.ref))
+    found += [f"{r.side} {r.partner} {r.ref}: 记录的已核销 {_money(r.kept)} ≠ 核销合计 {_money(r.summed)} / settled as "
+              f"kept ≠ the sum of its settlements" for r in conn.execute(kept)]
     return found

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 8  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 9  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -373,6 +373,9 @@ money_items = Table(
     # signed: + raises what the customer owes us (what we owe the supplier): a delivery, a
     # receipt, an opening item; - lowers it: a receipt or payment of funds, a return, an advance
     Column("amount", Money(), nullable=False),
+    # what its settlements add up to (+ on a debit, − on a credit), kept with each settlement
+    # so that what is open today is amount − settled without reading the settlements
+    Column("settled", Money(), default=Decimal(0)),
     Index("ix_money_items_partner", "side", "partner"),
     Index("ix_money_items_ref", "side", "ref"),
     Index("ix_money_items_document", "document_id"),
