@@ -14,7 +14,7 @@ from jxc_sheets.kinds import FORM_VERSION, KINDS
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.sheets.forms import (
-    Choices, batch_fields, choices_from_ledger, form_layout, write_form, write_templates,
+    Choices, batch_fields, choices_from_ledger, form_layout, refresh_templates, write_form, write_templates,
 )
 
 SHEETS = ["明细", "填写说明", "_lists", "_meta"]
@@ -278,3 +278,19 @@ def test_committed_templates_match_the_code(templates):
     assert committed == fresh
     for name in fresh:
         assert sheet_values(COMMITTED / name) == sheet_values(templates / name), name
+
+
+def test_a_second_folder_with_the_same_codes_gets_the_same_forms_and_other_codes_get_their_own(tmp_path):
+    """The forms written for one set of codes are copied, byte for byte, into a second
+    templates folder that needs the same codes; another set of codes makes them anew."""
+    first = refresh_templates(tmp_path / "a", CHOICES)
+    second = refresh_templates(tmp_path / "b", CHOICES)
+    assert [p.relative_to(tmp_path / "b") for p in second] == [p.relative_to(tmp_path / "a") for p in first]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
+    assert refresh_templates(tmp_path / "b", CHOICES) == []  # nothing changed: nothing written
+    other = Choices(skus=("B-200",), warehouses=("WH-X",), suppliers=(), customers=())
+    refresh_templates(tmp_path / "b", other)
+    lists = openpyxl.load_workbook(tmp_path / "b" / "receipt.xlsx")["_lists"]
+    assert [lists.cell(r, 1).value for r in (1, 2, 3)] == ["sku", "B-200", None]
+    lists = openpyxl.load_workbook(tmp_path / "a" / "receipt.xlsx")["_lists"]
+    assert [lists.cell(r, 1).value for r in (1, 2, 3)] == ["sku", "00123", "A-100"]

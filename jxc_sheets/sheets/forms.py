@@ -11,6 +11,7 @@ sits); the reader finds fields by their label text, the demo and the tests by
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import unicodedata
@@ -194,9 +195,35 @@ def refresh_templates(dest: Path, choices: Choices, always: bool = False) -> lis
             return []
     except OSError:
         pass  # never written
-    written = write_templates(dest, choices)
+    written = _from_last_written(dest, digest) or write_templates(dest, choices)
+    _LAST_WRITTEN.clear()
+    _LAST_WRITTEN[digest] = {path.relative_to(dest): path.read_bytes() for path in written}
     mark.write_text(digest, encoding="ascii")
     return written
+
+
+_LAST_WRITTEN: dict[str, dict[Path, bytes]] = {}  # the digest → the bytes of the forms last written for it
+
+
+def _from_last_written(dest: Path, digest: str) -> list[Path]:
+    """The forms this process wrote last for the same codes, copied rather than made again
+    (a second workspace, or codes that came back)."""
+    forms = _LAST_WRITTEN.get(digest, {})
+    return [_write_bytes_atomically(dest / relative, content) for relative, content in forms.items()]
+
+
+def _write_bytes_atomically(path: Path, content: bytes) -> Path:
+    """Written under a hidden temporary name beside `path`, then renamed: nobody opens half a
+    file. Not mkstemp: its 0600 mode would hide the file from colleagues on a share."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the name's first 60 characters: a long name plus the suffix would not fit in 255 bytes
+    temporary = path.with_name(f".{path.name[:60]}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
@@ -610,14 +637,7 @@ def display_width(text: str) -> int:
 
 
 def save_atomically(wb: Workbook, path: Path) -> Path:
-    """Save under a hidden temporary name beside `path`, then rename: nobody opens half a
-    file. Not mkstemp: its 0600 mode would hide the file from colleagues on a share."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # the name's first 60 characters: a long name plus the suffix would not fit in 255 bytes
-    temporary = path.with_name(f".{path.name[:60]}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        wb.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    """Saved in memory, then written as _write_bytes_atomically writes."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return _write_bytes_atomically(path, buffer.getvalue())
