@@ -5,6 +5,7 @@ from anywhere else. Every value is autoescaped by jinja2.
 """
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,5 +203,7 @@ def write_dashboard(conn: Connection, path: Path, settings: config.Settings, now
     path.write_text(render_dashboard(conn, settings, now), encoding="utf-8")
 
 
+@functools.cache
 def _environment() -> Environment:
+    """One per process: it keeps the compiled template (and recompiles it if the file changes)."""
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True)
