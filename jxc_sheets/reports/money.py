@@ -27,7 +27,7 @@ from .book import Book, Column
 KIND = "money"
 DUE_SOON_DAYS = 14
 SIDE = Column("side", "往来类型", width=10)  # customer (应收) | supplier (应付)
-PARTNER = (SIDE, Column("partner", "往来单位", width=12), Column("name", "名称", width=20))
+PARTNER = (SIDE, Column("partner", "往来单位", width=15), Column("name", "名称", width=30))
 
 BALANCE_COLUMNS = (
     *PARTNER, Column("opening", "期初余额", "money", 14), Column("debits", "本期增加", "money", 14),
