@@ -286,16 +286,17 @@ def plain_xlsxwriter(ledger: str, out: str) -> dict:
 
 # --- the money side -----------------------------------------------------------------------------------
 
-def money_post(ledger: str, form: str) -> dict:
+def money_post(ledger: str, form: str, url: str = "") -> dict:
     """A 收款单 read, validated, checked and posted (its settlements made, named then oldest
-    first) in one transaction, as the pipeline does for one file."""
+    first) in one transaction, as the pipeline does for one file; on the ledger at `url`
+    (PostgreSQL) when given."""
     from jxc_sheets.check import check
     from jxc_sheets.ledger import money, post
     from jxc_sheets.ledger.db import open_ledger
     from jxc_sheets.sheets.read import read_workbook
     from jxc_sheets.validate import validate
 
-    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    engine = open_ledger(url or f"sqlite:///{ledger}", create=False)
     with engine.connect() as conn:  # warm the page cache as a running watcher has it
         money.balance_of(conn, "customer", "BIG")
     start = time.perf_counter()
@@ -318,12 +319,13 @@ def money_post(ledger: str, form: str) -> dict:
     return {"seconds": seconds, "lines": len(checked.money[0].lines), "settled": len(settled)}
 
 
-def money_aging(ledger: str, at: str) -> dict:
-    """money.aging at a date (what money.xlsx's aging sheet shows) over every open item."""
+def money_aging(ledger: str, at: str, url: str = "") -> dict:
+    """money.aging at a date (what money.xlsx's aging sheet shows) over every open item; on
+    the ledger at `url` (PostgreSQL) when given."""
     from jxc_sheets.ledger import money
     from jxc_sheets.ledger.db import open_ledger, reading
 
-    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    engine = open_ledger(url or f"sqlite:///{ledger}", create=False)
     start = time.perf_counter()
     with reading(engine) as conn:
         rows = money.aging(conn, date.fromisoformat(at))

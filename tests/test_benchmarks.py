@@ -34,6 +34,8 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("money", "aging of", True),
     ("money", "plain xlsxwriter, the statements'", True),
     ("money", "对账单 of", True),
+    ("money", "PostgreSQL: post a", True),
+    ("money", "PostgreSQL: aging of", True),
     ("peers", "hledger balance", False),  # skipped with a note without hledger
     ("watch", "idle CPU, native observer", True),
     ("watch", "settling CPU, native observer", True),
