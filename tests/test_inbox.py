@@ -27,9 +27,12 @@ def _receipt(path: Path, doc_no: str = "CG-0001", sku: str = "A001", day: date =
 
 
 def _long_name(tail: str) -> str:
-    """A name of 243 bytes or so: 80 Chinese characters and `tail`."""
-    name = LONG[:80] + tail
-    assert 240 <= len(name.encode()) <= 255
+    """A name of 252–255 bytes: as many Chinese characters as fit before `tail`. Even the
+    shortest claim prefix (`H~1~`) takes it past 255, so it is always claimed cut short,
+    whatever the host's name and the process id (80 characters and `-1.xlsx` fitted beside
+    a 2-letter host name and a 4-digit pid)."""
+    name = LONG[:(255 - len(tail.encode())) // 3] + tail
+    assert 252 <= len(name.encode()) <= 255
     return name
 
 
