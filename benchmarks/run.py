@@ -275,7 +275,7 @@ class Suite:
             return [Row("money", "PostgreSQL: post a 收款单", note="skipped: --pg ''")]
         from jxc_sheets.ledger import schema
         from jxc_sheets.ledger.db import open_ledger, reading
-        from jxc_sheets.ledger.transfer import copy_table, reset_sequences
+        from jxc_sheets.ledger.transfer import analyze, copy_table, reset_sequences
 
         log = lambda text: print(text, file=sys.stderr)  # noqa: E731
         posted, aging = {}, None
@@ -289,6 +289,7 @@ class Suite:
                     for table in schema.metadata.sorted_tables:
                         copy_table(src, dst, table)
                     reset_sequences(dst)
+                analyze(target)
                 source.dispose()
                 target.dispose()
                 posted[name] = child("money_post", ledger="", form=str(form), url=url)

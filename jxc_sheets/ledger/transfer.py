@@ -58,9 +58,18 @@ def migrate_ledger(source: Engine, target_url: str) -> Transferred:
                 raise TransferError(f"副本与源账本不一致, 已回滚 / the copy differs from the source,"
                                     f" rolled back: {_first(differences)}")
             balances = dict(rows)["balances"]
+        analyze(target)
     finally:
         target.dispose()
     return Transferred(shown(target_url), rows, balances)
+
+
+def analyze(engine: Engine) -> None:
+    """The planner's statistics of the tables just filled: without them the first postings
+    on a big copy read whole tables until autovacuum gets round to it."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
 
 
 def _first(found: list[str]) -> str:
