@@ -266,6 +266,7 @@ def test_value_is_conserved_over_random_sequences_of_assembly_and_disassembly(en
     clean(engine)
 
 
+@pytest.mark.slow
 def test_forms_dropped_into_the_inbox_assemble_a_gift_box_and_spread_freight(tmp_path):
     """Through `jxc run`, as staff would: a BOM (KIT = 2 A001 + 3 B002), opening stock
     A001 10 @ 20.00 and B002 30 @ 1.00, then an assembly of 4 boxes with a fee of 2.00:

@@ -81,6 +81,7 @@ def test_restore_waits_for_the_watcher_to_stop(workspace):
         restore(workspace, saved)
 
 
+@pytest.mark.slow
 def test_backup_and_restore_from_the_command_line(tmp_path):
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)

@@ -5,9 +5,12 @@ import json
 import sqlite3
 from datetime import date
 
+import pytest
+
 from conftest import D, drop_master, jxc, make_form
 
 
+@pytest.mark.slow
 def test_init_run_check_reverse_backup(tmp_path):
     root = tmp_path / "ws"
     out = jxc("init", str(root), cwd=tmp_path).stdout
@@ -38,6 +41,7 @@ def test_init_run_check_reverse_backup(tmp_path):
         assert conn.execute("select qty from balances where sku='A001'").fetchone()[0] == 10 * 10_000
 
 
+@pytest.mark.slow
 def test_check_exits_1_when_the_ledger_was_tampered_with(tmp_path):
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)
@@ -76,6 +80,7 @@ def test_every_command_has_help_with_an_example(tmp_path):
         assert "example:" in out and "jxc " + command in out.split("example:")[1]
 
 
+@pytest.mark.slow
 def test_status_lists_what_waits_and_what_failed(tmp_path):
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)
@@ -88,6 +93,7 @@ def test_status_lists_what_waits_and_what_failed(tmp_path):
     assert "file-unreadable" in info["last_failed"]["first_problems"]
 
 
+@pytest.mark.slow
 def test_a_costing_method_set_in_config_applies_from_the_next_month_and_status_says_so(tmp_path):
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)

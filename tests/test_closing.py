@@ -116,6 +116,7 @@ def test_close_lists_its_blockers_and_force_records_them(workspace, engine):
     assert audit[1]["reason"] == "审计要求先出报表"
 
 
+@pytest.mark.slow
 def test_a_closed_month_takes_no_documents_until_reopened(tmp_path):
     jxc("init", "ws", cwd=tmp_path)
     ws = tmp_path / "ws"

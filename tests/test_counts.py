@@ -63,6 +63,7 @@ def variance_rows(path) -> list[dict]:
 
 # --- count sheets -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_count_sheets_list_the_stock_by_bin_with_or_without_the_book(tmp_path):
     jxc("init", "ws", cwd=tmp_path)
     ws = tmp_path / "ws"

@@ -119,6 +119,7 @@ def _department_workspace(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_department_posts_its_own_kinds_and_a_kind_of_another_is_refused_at_its_kind_cell(tmp_path):
     root = _department_workspace(tmp_path)
     settings = load_settings(root / "config.yaml")

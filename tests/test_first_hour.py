@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from conftest import D, drop_master, jxc, make_form, make_table
 
@@ -21,6 +22,7 @@ def _listed(template: Path, column: int) -> list[str]:
     return [v for v in values if v]
 
 
+@pytest.mark.slow
 def test_templates_list_master_data_after_the_batch_that_posted_it(tmp_path):
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)
@@ -115,6 +117,7 @@ def _stocked(tmp_path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_jxc_stock_looks_up_an_item_or_a_warehouse(tmp_path):
     """A001: 10 包 in WH1 worth 200.00 and 3 包 in WH2 worth 63.00, together 13 包 and 263.00.
     WH1: A001 200.00 + B002 24 × 1.5 = 36.00, together 236.00; 包 and 支 are not added up."""
@@ -152,6 +155,7 @@ def test_jxc_status_reads_as_sentences_with_local_times(tmp_path):
     assert sorted(w["running"] for w in info["watchers"]) == [False, True]
 
 
+@pytest.mark.slow
 def test_jxc_close_shows_what_it_locks_and_asks(tmp_path):
     root = _stocked(tmp_path)
     dry = jxc("close", "2026-10", "--dry-run", cwd=root)
@@ -168,6 +172,7 @@ def test_jxc_close_shows_what_it_locks_and_asks(tmp_path):
     assert "已结账 closed: 2026-10" not in jxc("close", "2026-11", "--dry-run", cwd=root, check=False).stdout
 
 
+@pytest.mark.slow
 def test_help_explains_every_argument_and_errors_name_no_exception_class(tmp_path):
     import argparse
 
@@ -196,6 +201,7 @@ def _big_receipt(root: Path, lines: int) -> None:
               [{"sku": "A001", "qty": 1, "unit_cost": 20}] * lines)
 
 
+@pytest.mark.slow
 def test_a_big_file_shows_its_stages_in_a_terminal_only(tmp_path):
     import os
     import pty

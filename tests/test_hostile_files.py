@@ -220,6 +220,7 @@ def test_a_bad_cell_on_the_duplicated_sheet_rejects_the_file_at_that_sheet(ready
 
 # --- hidden rows post, and the answer says so --------------------------------------------------
 
+@pytest.mark.slow
 def test_hidden_rows_post_and_the_answer_log_and_dashboard_say_so(tmp_path):
     """The lines in rows 10–11 and 14 hidden (and the blank row 13 between): all five lines
     post, and `jxc run`, log.xlsx and the dashboard say which rows were hidden."""

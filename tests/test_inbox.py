@@ -80,6 +80,7 @@ def test_a_long_chinese_name_is_claimed_cut_short_and_answered_under_its_own_nam
     assert [p for p in (root / "inbox").rglob("*") if p.is_file()] == []  # nothing left claimed
 
 
+@pytest.mark.slow
 def test_the_watcher_answers_a_long_name_instead_of_retrying_it_forever(workspace, engine):
     drop_master(workspace.inbox)
     run_files(workspace, engine)

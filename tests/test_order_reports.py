@@ -169,6 +169,7 @@ def _tamper(kept: Path, old: str, new: str) -> None:
     kept.write_bytes(gzip.compress(text.replace(old, new).encode("utf-8")))
 
 
+@pytest.mark.slow
 def test_the_closed_months_of_the_sales_sheet_are_kept_until_their_inputs_change(ws):
     engine = open_ledger(ws.ledger_url)
     day = TODAY.replace(day=1) - timedelta(days=20)  # in last month

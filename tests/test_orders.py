@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from conftest import D, drop_master, jxc, make_form, make_table, run_files
@@ -166,6 +167,7 @@ def test_a_close_marker_on_a_new_order_is_a_problem(workspace, engine):
     assert problems(outcome) == [("明细!E5", "order-close-new")]
 
 
+@pytest.mark.slow
 def test_jxc_close_order_and_reverse_from_the_command_line(tmp_path):
     jxc("init", "ws", cwd=tmp_path)
     ws = tmp_path / "ws"
