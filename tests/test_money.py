@@ -557,3 +557,24 @@ def test_what_is_open_now_is_kept_on_each_item_and_a_date_before_a_settlement_st
         [now] = money.aging(conn, date(2026, 11, 20))
     assert (before.days_0_30, before.advance, before.balance) == (Q("100.00"), 0, Q("100.00"))
     assert (now.days_0_30, now.balance) == (Q("40.00"), Q("40.00"))
+
+
+def test_statements_written_by_a_process_per_core_are_the_ones_written_in_one(ws, engine, tmp_path):
+    """Many statements are spread over worker processes; with the threshold at 1, C01's and
+    C02's November statements come out of the workers with the same cells as written here."""
+    import openpyxl
+    from jxc_sheets.reports.money import write_month_statements
+
+    deliver(ws, engine, "XS1", date(2026, 11, 2), ("A001", 10, "10", None))
+    deliver(ws, engine, "XS2", date(2026, 11, 3), ("A001", 2, "10", None), customer="C02")
+    collect(ws, engine, "SK1", date(2026, 11, 10), 40)
+
+    def cells(path):
+        return [[c for c in row] for row in openpyxl.load_workbook(path)["明细"].iter_rows(values_only=True)]
+
+    month, end = date(2026, 11, 1), date(2026, 11, 20)
+    with engine.connect() as conn:
+        serial = write_month_statements(conn, tmp_path / "one", month, end, in_parallel_from=10_000)
+        spread = write_month_statements(conn, tmp_path / "many", month, end, in_parallel_from=1)
+    assert [p.name for p in spread] == [p.name for p in serial] == ["对账单-customer-C01.xlsx", "对账单-customer-C02.xlsx"]
+    assert all(cells(a) == cells(b) for a, b in zip(serial, spread))
