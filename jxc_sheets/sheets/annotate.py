@@ -471,7 +471,8 @@ class _Patch:
                 return b""
             if old is not None and index > old.index:
                 index -= 1
-            return pk.set_attr(name, b"localSheetId", str(index + 1).encode())
+            start = re.match(rb"<[^>]*>", name).group(0)
+            return pk.set_attr(start, b"localSheetId", str(index + 1).encode()) + name[len(start):]
 
         xml = pk.element_re(b"definedName").sub(shifted, xml)
         last = HEADER_ROW + max(len(self.problems), 1)
