@@ -420,3 +420,46 @@ def test_libreoffice_opens_the_copy_and_sees_its_marks(rich, tmp_path):
     assert again.sheetnames == [PROBLEMS_SHEET, "明细", "my sheet", "_meta"]
     for sheet, coordinate in MARKED:
         assert is_red(again[sheet][coordinate]) and again[sheet][coordinate].comment.author == AUTHOR
+
+
+def rewritten(path: Path, change) -> Path:
+    """The workbook with its parts changed by `change(parts)`, written again."""
+    with zipfile.ZipFile(path) as z:
+        contents = {name: z.read(name) for name in z.namelist()}
+    change(contents)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in contents.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_parts_written_with_a_namespace_prefix_are_patched_alike(tmp_path):
+    """Some generators write `<x:row>`, `<x:c>` … under a prefix, not the default namespace."""
+    import re
+
+    def prefixed(contents: dict[str, bytes]) -> None:
+        for name in ("xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml"):
+            xml = re.sub(rb"<(/?)([A-Za-z]\w*)(?=[\s/>])", rb"<\1x:\2", contents[name])
+            contents[name] = xml.replace(b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                                         b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')
+
+    original = rewritten(make_form(tmp_path / "x.xlsx"), prefixed)
+    assert b"<x:row " in parts(original)["xl/worksheets/sheet1.xml"]
+    wb = load_workbook(write_errors_copy(original, tmp_path / "x.errors.xlsx", PROBLEMS, "x.xlsx"))
+    assert wb.sheetnames == [PROBLEMS_SHEET, "明细", "my sheet", "_meta"]
+    assert all(is_red(wb[sheet][coordinate]) for sheet, coordinate in MARKED)
+    assert b"<x:c r=\"B7\" t=\"n\" s=" in parts(tmp_path / "x.errors.xlsx")["xl/worksheets/sheet1.xml"]
+
+
+def test_a_package_the_patch_cannot_read_is_copied_as_its_values(tmp_path):
+    """No styles part (Excel always writes one; a few generators do not): the copy holds the
+    sheet the reader read, as values, marked the same way."""
+    def without_styles(contents: dict[str, bytes]) -> None:
+        del contents["xl/styles.xml"]
+        contents["xl/_rels/workbook.xml.rels"] = contents["xl/_rels/workbook.xml.rels"].replace(b"/styles\"", b"/nostyles\"")
+
+    original = rewritten(make_form(tmp_path / "s.xlsx"), without_styles)
+    wb = load_workbook(write_errors_copy(original, tmp_path / "s.errors.xlsx", PROBLEMS[:2], "s.xlsx"))
+    assert wb.sheetnames == [PROBLEMS_SHEET, "明细"]
+    assert is_red(wb["明细"]["B7"]) and "[qty-positive]" in wb["明细"]["B7"].comment.text
+    assert wb["明细"]["A7"].value == "A100"

@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -367,23 +367,27 @@ class _Patch:
                 vml = vml.replace(b"</xml>", _VML_SHAPE_TYPE.encode() + b"</xml>")
         ids = [int(n) for n in re.findall(rb"_x0000_s(\d+)", vml)]
         next_id = max(ids + [1024]) + 1
-        shapes = b"".join(_vml_note(next_id + i, row, col, text) for i, (row, col, _, text) in enumerate(written))
         close = vml.rfind(b"</xml>")
         if close < 0:
             raise pk.Unpatchable("a drawing without </xml>")
-        vml = vml[:close] + shapes + vml[close:]
+
+        def drawing() -> Iterator[bytes]:  # streamed: one shape per comment
+            yield vml[:close]
+            for i, (row, col, _, text) in enumerate(written):
+                yield _vml_note(next_id + i, row, col, text)
+            yield vml[close:]
         if rel is not None:
-            self.package.put(rel.target, vml)
+            self.package.put(rel.target, drawing)
             return None
         if entry.vml_part is None:
             entry.vml_part = self.package.unused_name("xl/drawings/vmlDrawing{}.vml")
-        self.package.put(entry.vml_part, vml)
+        self.package.put(entry.vml_part, drawing)
         self.types.default("vml", pk.VML_CONTENT)
         return self.package.add_rel(entry.sheet.part, pk.VML_TYPE, entry.vml_part)
 
     # --- the problem sheet --------------------------------------------------------------------------
 
-    def _problem_sheet(self, links: dict[int, CellRef]) -> bytes:
+    def _problem_sheet(self, links: dict[int, CellRef]) -> Callable[[], Iterator[bytes]]:
         styles = self.styles
         p = styles.prefix
         base = styles.fonts[0]
@@ -410,38 +414,30 @@ class _Patch:
                                   + b" display=" + pk.xml_attr(clean(problem.where)) + b"/>")
             rows.append([(problem.where or WHOLE_FILE, link if ref is not None else 0), (problem.code, 0),
                          (problem.zh, wrap), (problem.en, wrap), (problem.value, wrap)])
-        widths = [min(max(least, max((display_width(clean(r[col - 1][0])) for r in rows[HEADER_ROW - 1:]
-                                      if len(r) >= col and r[col - 1]), default=0) + 2), most)
+        widths = [_column_width([r[col - 1][0] for r in rows[HEADER_ROW - 1:] if len(r) >= col], least, most)
                   for col, (least, most) in _WIDTH_LIMITS.items()]
         last = HEADER_ROW + max(count, 1)
-        body = []
-        for number, cells in enumerate(rows, start=1):
-            xml = []
-            for col, cell in enumerate(cells, start=1):
-                text, style = cell
-                ref = f"{get_column_letter(col)}{number}"
-                if text == "":
-                    xml.append(f'<c r="{ref}" s="{style}"/>'.encode())
-                else:
-                    xml.append(f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">'.encode()
-                               + pk.xml_text(clean(text)) + b"</t></is></c>")
-            body.append(f'<row r="{number}">'.encode() + b"".join(xml) + b"</row>")
         cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>' for c, w in enumerate(widths, 1))
         first = HEADER_ROW + 1
-        return (
-            b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            + f'<worksheet xmlns="{pk.MAIN_NS}" xmlns:r="{pk.REL_NS}">'
-              f'<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><dimension ref="A1:E{last}"/>'
-              f'<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
-              f'<pane ySplit="{HEADER_ROW}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/>'
-              f'<selection pane="bottomLeft" activeCell="A{first}" sqref="A{first}"/></sheetView></sheetViews>'
-              f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'.encode()
-            + b"".join(body)
-            + f'</sheetData><autoFilter ref="A{HEADER_ROW}:E{last}"/>'.encode()
-            + (b"<hyperlinks>" + b"".join(hyperlinks) + b"</hyperlinks>" if hyperlinks else b"")
-            + b'<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
-              b'<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
-              b"<headerFooter><oddFooter>&amp;R&amp;P / &amp;N</oddFooter></headerFooter></worksheet>")
+
+        def sheet() -> Iterator[bytes]:  # streamed: a file with every line wrong has a long list
+            yield (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                   + f'<worksheet xmlns="{pk.MAIN_NS}" xmlns:r="{pk.REL_NS}">'
+                     f'<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><dimension ref="A1:E{last}"/>'
+                     f'<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+                     f'<pane ySplit="{HEADER_ROW}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/>'
+                     f'<selection pane="bottomLeft" activeCell="A{first}" sqref="A{first}"/></sheetView></sheetViews>'
+                     f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'.encode())
+            for number, cells in enumerate(rows, start=1):
+                yield f'<row r="{number}">'.encode() + b"".join(_text_cell(number, col, text, style)
+                                                               for col, (text, style) in enumerate(cells, 1)) + b"</row>"
+            yield f'</sheetData><autoFilter ref="A{HEADER_ROW}:E{last}"/>'.encode()
+            if hyperlinks:
+                yield b"<hyperlinks>" + b"".join(hyperlinks) + b"</hyperlinks>"
+            yield (b'<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+                   b'<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+                   b"<headerFooter><oddFooter>&amp;R&amp;P / &amp;N</oddFooter></headerFooter></worksheet>")
+        return sheet
 
     # --- the workbook ---------------------------------------------------------------------------------
 
@@ -506,6 +502,24 @@ class _Patch:
             self.types.drop(part)
         self.package.drop_rels(self.workbook, lambda rel: rel.target not in dropped)
         self.types.override(self.workbook, pk.WORKBOOK_CONTENT)
+
+
+def _text_cell(row: int, col: int, text: str, style: int) -> bytes:
+    ref = f"{get_column_letter(col)}{row}"
+    if text == "":
+        return f'<c r="{ref}" s="{style}"/>'.encode()
+    return (f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">'.encode()
+            + pk.xml_text(clean(text)) + b"</t></is></c>")
+
+
+def _column_width(texts: list[str], least: int, most: int) -> int:
+    """As set_widths sizes a column, stopping at the first text that reaches the limit."""
+    widest = 0
+    for text in texts:
+        widest = max(widest, display_width(text[:most]))
+        if widest + 2 >= most:
+            return most
+    return max(least, widest + 2)
 
 
 def _sheet_head(chunks) -> bytes:
@@ -789,7 +803,9 @@ def set_widths(ws: Worksheet) -> None:
 
 def display_width(text: str) -> int:
     """Columns the text takes: Chinese (wide) characters count twice."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ch >= "\u1100" and unicodedata.east_asian_width(ch) in "WF")
 
 
 def put_text(cell, text: str):

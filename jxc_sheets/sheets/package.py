@@ -12,6 +12,7 @@ forbidden. A part written by a generator this code cannot patch raises
 """
 from __future__ import annotations
 
+import collections
 import posixpath
 import re
 import zipfile
@@ -153,7 +154,7 @@ class Package:
         self.archive = archive
         self.infos = {info.filename: info for info in archive.infolist() if not info.is_dir()}
         self.replaced: dict[str, bytes | Callable[[], Iterator[bytes]]] = {}
-        self.added: dict[str, bytes] = {}
+        self.added: dict[str, bytes | Callable[[], Iterator[bytes]]] = {}
         self.removed: set[str] = set()
         self.late: set[str] = set()  # written after the others: made from what writing them found
 
@@ -164,9 +165,7 @@ class Package:
         return part in self.names()
 
     def read(self, part: str) -> bytes:
-        if part in self.added:
-            return self.added[part]
-        current = self.replaced.get(part)
+        current = self.added.get(part, self.replaced.get(part))
         if isinstance(current, bytes):
             return current
         return self.archive.read(self.infos[part])
@@ -203,10 +202,8 @@ class Package:
             self.late.add(part)
         if part in self.infos:
             self.replaced[part] = data
-        elif isinstance(data, bytes):
-            self.added[part] = data
         else:
-            raise ValueError(part)
+            self.added[part] = data
 
     def remove(self, part: str) -> None:
         self.removed.add(part)
@@ -264,7 +261,9 @@ class Package:
                 if name not in self.removed:
                     new = zipfile.ZipInfo(name, stamp)
                     new.compress_type = zipfile.ZIP_DEFLATED
-                    dest.writestr(new, data)
+                    with dest.open(new, "w", force_zip64=True) as f:
+                        for chunk in [data] if isinstance(data, bytes) else data():
+                            f.write(chunk)
 
 
 def insert_before_close(xml: bytes, local: bytes, content: bytes) -> bytes:
@@ -496,7 +495,7 @@ def patch_sheet(chunks: Iterator[bytes], patch: SheetPatch) -> Iterator[bytes]:
     rows: dict[int, dict[int, StyleChange]] = {}
     for (row, col), change in patch.cells.items():
         rows.setdefault(row, {})[col] = change
-    pending = sorted(rows)  # rows not met yet
+    pending = collections.deque(sorted(rows))  # rows not met yet
     buf = b""
     chunks = iter(chunks)
     for chunk in chunks:  # the head, up to <sheetData>
@@ -535,10 +534,10 @@ def patch_sheet(chunks: Iterator[bytes], patch: SheetPatch) -> Iterator[bytes]:
             r = _R.search(m.group(0))
             number = int(r.group(1)) if r else last_row + 1
             if pending[0] < number:
-                before = [p for p in pending if p < number]
                 out.append(buf[pos:m.start()])
-                out += [_new_row(prefix, p, rows[p], cols) for p in before]
-                pending = pending[len(before):]
+                while pending and pending[0] < number:
+                    p = pending.popleft()
+                    out.append(_new_row(prefix, p, rows[p], cols))
                 pos = m.start()
             if pending and pending[0] == number:
                 end = m.end() if m.group(2) else None
@@ -550,7 +549,7 @@ def patch_sheet(chunks: Iterator[bytes], patch: SheetPatch) -> Iterator[bytes]:
                     end = close.end()
                 out.append(buf[pos:m.start()])
                 out.append(_patch_row(buf[m.start():end], m.end() - m.start(), number, rows[number], cols))
-                pending = pending[1:]
+                pending.popleft()
                 pos = search = end
             else:
                 search = m.end()
@@ -581,8 +580,10 @@ def _patch_row(row: bytes, start_len: int, number: int, changes: dict[int, Style
         body, end = row[start_len:close], row[close:]
     out, pos, col, left = [start], 0, 0, dict(changes)
     for m in _CELL.finditer(body):
+        if not left:
+            break  # the rest of the row stays as it is
         r = _R.search(m.group(2))
-        col = cell_index(r.group(1))[1] if r else col + 1
+        col = _column_of(r.group(1)) if r else col + 1
         for c in sorted(c for c in left if c < col):
             out += [body[pos:m.start()], _new_cell(prefix, number, c, left.pop(c)(_base(row_style, cols, c)))]
             pos = m.start()
@@ -600,6 +601,18 @@ def _patch_row(row: bytes, start_len: int, number: int, changes: dict[int, Style
         out.append(_new_cell(prefix, number, c, left[c](_base(row_style, cols, c))))
     out.append(end)
     return b"".join(out)
+
+
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _column_of(ref: bytes) -> int:
+    """The column of a cell reference (b"F12" → 6), its letters looked up once."""
+    letters = ref.rstrip(b"0123456789")
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = cell_index(letters + b"1")[1]
+    return col
 
 
 def _base(row_style: int | None, cols: dict[int, int], col: int) -> int:
