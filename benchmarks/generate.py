@@ -44,8 +44,9 @@ DELIVERY_LINES = 50
 
 # --- the ingest benchmark's workbook ----------------------------------------------------------
 
-def receipt_workbook(path: Path, lines: int, skus: int) -> None:
-    """A receipt in the batch layout, 10 columns, 1,000 lines per document."""
+def receipt_workbook(path: Path, lines: int, skus: int, bad_lines: tuple[int, ...] = ()) -> None:
+    """A receipt in the batch layout, 10 columns, 1,000 lines per document; the lines
+    numbered in `bad_lines` (0-based) have a quantity that is no number."""
     import xlsxwriter
 
     labels = {f.key: f.label for f in kinds.KINDS["receipt"].fields}
@@ -57,7 +58,7 @@ def receipt_workbook(path: Path, lines: int, skus: int) -> None:
         doc = i // 1000
         sheet.write_row(i + 1, 0, [
             f"CG-{doc:05d}", (start + timedelta(days=doc % 28)).isoformat(), f"WH{doc % 3 + 1}", "S01",
-            f"SKU{i % skus:05d}", (i % 50) + 1, "", f"{(i % 997) / 10 + 1:.2f}", f"B{doc}", "",
+            f"SKU{i % skus:05d}", "x" if i in bad_lines else (i % 50) + 1, "", f"{(i % 997) / 10 + 1:.2f}", f"B{doc}", "",
         ])
     meta = book.add_worksheet("_meta")
     meta.write_row(0, 0, ["kind", "receipt"])

@@ -63,6 +63,23 @@ def ingest(path: str, url: str) -> dict:
             "lines": sum(len(d.lines) for d in checked.to_post)}
 
 
+def rejected(path: str) -> dict:
+    """A file with bad cells, from the read to its annotated copy in rejected/, timed: what
+    the pipeline does for it before the ledger is asked anything."""
+    from jxc_sheets.sheets.annotate import write_errors_copy
+    from jxc_sheets.sheets.read import read_workbook
+    from jxc_sheets.validate import validate
+
+    source = Path(path)
+    t0 = time.perf_counter()
+    raws, problems = read_workbook(source)
+    problems = [*problems, *validate(raws).problems]
+    t1 = time.perf_counter()
+    write_errors_copy(source, source.with_name(source.stem + ".errors.xlsx"), problems, source.name)
+    t2 = time.perf_counter()
+    return {"read_validate": t1 - t0, "annotate": t2 - t1, "problems": [p.where for p in problems]}
+
+
 # --- latency ----------------------------------------------------------------------------------------
 
 WARM_DROPS = 3
@@ -464,7 +481,7 @@ def hledger(journal: str) -> dict:
     return {"seconds": seconds, "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-CHILDREN = {f.__name__: f for f in (ingest, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
+CHILDREN = {f.__name__: f for f in (ingest, rejected, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
                                    money_post, money_aging, money_statements, plain_statements, assembly, landed)}
 
 if __name__ == "__main__":

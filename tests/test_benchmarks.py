@@ -19,6 +19,7 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("ingest", "plain python-calamine read (denominator)", True),
     ("ingest", "total: read → posted", True),
     ("ingest", "PostgreSQL: total: read → posted", True),
+    ("ingest", "rejected, 2 bad cells: read → annotated copy", True),
     ("ingest", "re-saved by LibreOffice", False),  # skipped with a note without soffice
     ("latency", "drop → answer: posted + archived", True),
     ("latency", "drop → answer: rejected + annotated copy", True),

@@ -3,24 +3,35 @@
 A rejected workbook goes back to its user as a copy of itself: every bad cell
 filled red with a comment saying what is wrong, and a new first sheet listing
 every problem of the file with a link to its cell. The original is only read.
-A file openpyxl cannot open but the reader could read (.xls, .ods, a CSV or
-HTML table) is copied as its values, so the marks still land on the user's
-data. When the original cannot be read at all, or was refused unread (too
-large, a zip bomb, a DTD), the copy is a fresh workbook holding the problem
-list alone: a file refused unread is never opened here either.
+
+An .xlsx/.xlsm/.xltx/.xltm is copied by patching its own parts (package.py),
+whatever its size: the sheets with bad cells are streamed and only those cells'
+styles change; a red cell format is added per style a bad cell had, a comments
+part and its drawing per annotated sheet, and the problem sheet in front.
+Everything else — images, shapes, charts, sparklines, dropdowns, saved formula
+results — is copied as it came. Macros are left out (the copy is an .xlsx), and
+so is the calculation chain, which Excel rebuilds.
+
+A file that is no such package but the reader could read (.xls, .ods, .xlsb, a
+CSV or HTML table) is copied as its values into a fresh workbook, so the marks
+still land on the user's data; so is a package this code cannot patch. When the
+original cannot be read at all, or was refused unread (too large, a zip bomb, a
+DTD), the copy is a fresh workbook holding the problem list alone: a file
+refused unread is never opened here either.
 """
 from __future__ import annotations
 
 import copy
-import io
 import logging
+import re
 import unicodedata
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -30,7 +41,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..records import Problem
 from ..values import is_blank
-from .forms import fit_to_page_width, save_atomically
+from . import package as pk
+from .forms import atomic_file, fit_to_page_width, save_atomically
 from .read import sheet_grid
 
 log = logging.getLogger(__name__)
@@ -69,27 +81,533 @@ class CellRef:
 def write_errors_copy(original: Path, dest: Path, problems: Sequence[Problem], source_name: str) -> Path:
     """Write `dest`: the annotated copy of `original` (never touched), always as .xlsx."""
     original, dest = Path(original), Path(dest)
-    wb = copy_to_annotate(original, problems, source_name)
+    codes = {p.code for p in problems}
+    if not codes & REFUSED_UNREAD and spreadsheet_package(original):
+        try:
+            with atomic_file(dest) as temporary, open(temporary, "wb") as out:
+                write_patched_copy(original, out, problems, source_name)
+            return dest
+        except Exception:
+            # a package this code cannot patch: its values are copied instead, below
+            log.warning("patching a copy of %s failed; copying its values", source_name, exc_info=True)
+    wb = None if codes & (REFUSED_UNREAD | {"file-unreadable"}) else values_copy(original, source_name)
     if wb is not None:
         try:
             annotate(wb, problems, source_name)
             return save_atomically(wb, dest)
         except Exception:
-            # openpyxl read it but cannot rewrite it: the problem list still
-            # reaches the user, which is what matters.
             log.warning("annotated copy of %s failed; writing the problem list only", source_name, exc_info=True)
     return save_atomically(problems_only(problems, source_name), dest)
 
 
-def copy_to_annotate(original: Path, problems: Sequence[Problem], source_name: str) -> Workbook | None:
-    codes = {p.code for p in problems}
-    if codes & REFUSED_UNREAD:
-        return None
-    wb = open_copy(original)
-    if wb is None and "file-unreadable" not in codes:
-        wb = values_copy(original, source_name)
-    return wb
+# --- the patched copy of an .xlsx package -----------------------------------------------------------
 
+MAIN_TYPES = ("sheet.main+xml", "template.main+xml", "sheet.macroEnabled.main+xml", "template.macroEnabled.main+xml",
+              "addin.macroEnabled.main+xml")
+RED_FILL = b'<fill><patternFill patternType="solid"><fgColor rgb="FFFFC7CE"/><bgColor rgb="FFFFC7CE"/></patternFill></fill>'
+_TAB_SELECTED = re.compile(rb"""\stabSelected\s*=\s*["'](?:1|true)["']""")
+_AFTER_LEGACY_DRAWING = re.compile(rb"<" + pk.PREFIX + rb"(?:legacyDrawingHF|drawingHF|picture|oleObjects|controls|"
+                                   rb"webPublishItems|tableParts|extLst|AlternateContent)\b|</" + pk.PREFIX
+                                   + rb"worksheet\s*>")
+_AFTER_DEFINED_NAMES = re.compile(rb"<" + pk.PREFIX + rb"(?:calcPr|oleSize|customWorkbookViews|pivotCaches|"
+                                  rb"smartTagPr|smartTagTypes|webPublishing|fileRecoveryPr|webPublishObjects|"
+                                  rb"extLst)\b|</" + pk.PREFIX + rb"workbook\s*>")
+_VML_SHAPE = re.compile(rb"<v:shape\b.*?</v:shape\s*>", re.S)
+_VML_START = ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+              'xmlns:x="urn:schemas-microsoft-com:office:excel">')
+_VML_SHAPE_TYPE = ('<v:shapetype id="_x0000_t202" coordsize="21600,21600" o:spt="202" path="m,l,21600r21600,l21600,xe">'
+                   '<v:stroke joinstyle="miter"/><v:path gradientshapeok="t" o:connecttype="rect"/></v:shapetype>')
+
+
+def spreadsheet_package(path: Path) -> bool:
+    """Is the file an Office Open XML spreadsheet (.xlsx, .xlsm, .xltx, .xltm), whatever its name?"""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            package = pk.Package(archive)
+            workbook = _workbook_part(package)
+            types = pk.ContentTypes(package.read("[Content_Types].xml"))
+            main = types.content_type(workbook) or ""
+    except Exception:  # not a zip, truncated, no workbook: not one to patch
+        return False
+    return main.startswith("application/vnd.") and main.endswith(MAIN_TYPES)
+
+
+def _workbook_part(package: pk.Package) -> str:
+    for rel in package.rels(""):
+        if rel.type.endswith("/officeDocument") and not rel.external:
+            return rel.target
+    raise pk.Unpatchable("no workbook part")
+
+
+@dataclass
+class SheetEntry:
+    name: str
+    index: int
+    part: str | None
+    kind: str  # worksheet, chartsheet, dialogsheet, …
+    rid: str
+    merged: list[tuple[int, int, int, int]] | None = None  # read when a problem points into the sheet
+
+
+@dataclass
+class Note:
+    """A comment already on a cell: who wrote it, its text, and its XML as it was."""
+    row: int
+    col: int
+    author: str
+    text: str
+    xml: bytes
+
+
+@dataclass
+class SheetWork:
+    """What changes on one worksheet."""
+    sheet: SheetEntry
+    marks: dict[tuple[int, int], list[Problem]] = field(default_factory=dict)
+    tail: bytes = b""
+    notes: list[Note] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)
+    comments_part: str | None = None
+    comments_xml: bytes = b""
+    vml_part: str | None = None
+
+
+def write_patched_copy(original: Path, out, problems: Sequence[Problem], source_name: str) -> None:
+    """The annotated copy of the package `original`, written to the open file `out`."""
+    with zipfile.ZipFile(original) as archive:
+        package = pk.Package(archive)
+        _Patch(package, problems, source_name).apply()
+        package.save(out)
+
+
+class _Patch:
+    def __init__(self, package: pk.Package, problems: Sequence[Problem], source_name: str):
+        self.package, self.problems, self.source_name = package, problems, source_name
+        self.types = pk.ContentTypes(pk.require_utf8(package.read("[Content_Types].xml"), "[Content_Types].xml"))
+        self.workbook = _workbook_part(package)
+        self.workbook_xml = pk.require_utf8(package.read(self.workbook), self.workbook)
+        root = pk.tag_re(b"workbook").search(self.workbook_xml)
+        if root is None or pk.MAIN_NS.encode() not in root.group(0):
+            raise pk.Unpatchable("not a transitional SpreadsheetML workbook")
+        self.workbook_rels = {rel.id: rel for rel in package.rels(self.workbook)}
+        self.sheets = self._sheets()
+        self.styles_part, self.styles = self._styles()
+
+    def _sheets(self) -> list[SheetEntry]:
+        found = []
+        for element in pk.parse(self.workbook_xml).iter():
+            if element.tag.endswith("}sheet"):
+                rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), "")
+                rel = self.workbook_rels.get(rid)
+                part = rel.target if rel is not None and not rel.external and self.package.has(rel.target) else None
+                kind = rel.type.rsplit("/", 1)[-1] if rel is not None else ""
+                found.append(SheetEntry(element.get("name", ""), len(found), part, kind, rid))
+        return found
+
+    def _styles(self) -> tuple[str, pk.Styles]:
+        for rel in self.workbook_rels.values():
+            if rel.type == pk.STYLES_TYPE and self.package.has(rel.target):
+                return rel.target, pk.Styles.of(self.package.read(rel.target))
+        raise pk.Unpatchable("no styles part")
+
+    # --- the whole --------------------------------------------------------------------------------
+
+    def apply(self) -> None:
+        old = next((s for s in self.sheets if s.name == PROBLEMS_SHEET), None)
+        sheets = [s for s in self.sheets if s is not old]
+        refs = [self._resolve(p.where, sheets) for p in self.problems]
+        work = {s.name: SheetWork(s) for s in sheets if s.kind == "worksheet" and s.part}
+        for ref, cell_problems in group_by_cell(refs, self.problems).items():
+            work[ref.sheet].marks[(ref.row, ref.col)] = cell_problems
+        for entry in work.values():
+            self._read_notes(entry)
+        for entry in work.values():
+            self._patch_sheet(entry)
+        for sheet in sheets:
+            if sheet.kind != "worksheet" and sheet.part:
+                self.package.put(sheet.part, _TAB_SELECTED.sub(b"", self.package.read(sheet.part)))
+        links = {index: ref for index, ref in enumerate(refs) if ref is not None}
+        problems_part = self.package.unused_name("xl/worksheets/sheet{}.xml")
+        self.package.put(problems_part, self._problem_sheet(links))
+        self.types.override(problems_part, pk.WORKSHEET_CONTENT)
+        rid = self.package.add_rel(self.workbook, pk.WORKSHEET_TYPE, problems_part)
+        self._patch_workbook(rid, old)
+        self._drop_macros_and_calc_chain()
+        # the red cell formats are known once the sheets are written: the styles go last
+        self.package.put(self.styles_part, lambda: iter([self.styles.to_bytes()]), late=True)
+        self.package.put("[Content_Types].xml", self.types.xml)
+
+    def _resolve(self, where: str, sheets: list[SheetEntry]) -> CellRef | None:
+        parsed = parse_where(where)
+        if parsed is None:
+            return None
+        name, row, col = parsed
+        sheet = next((s for s in sheets if s.name == name), None)
+        if sheet is None or sheet.kind != "worksheet" or sheet.part is None:
+            return None
+        if sheet.merged is None:
+            sheet.merged = pk.merged_ranges(pk.sheet_tail(self.package.stream(sheet.part)))
+        for r0, c0, r1, c1 in sheet.merged:
+            if r0 <= row <= r1 and c0 <= col <= c1:
+                return CellRef(name, r0, c0)
+        return CellRef(name, row, col)
+
+    # --- a worksheet: its cells, comments and their drawing ---------------------------------------------
+
+    def _read_notes(self, entry: SheetWork) -> None:
+        for rel in self.package.rels(entry.sheet.part):
+            if rel.type == pk.COMMENTS_TYPE and not rel.external and self.package.has(rel.target):
+                entry.comments_part = rel.target
+                entry.comments_xml = pk.require_utf8(self.package.read(rel.target), rel.target)
+        if entry.comments_part is None:
+            return
+        root = pk.parse(entry.comments_xml)
+        authors = entry.authors = [(a.text or "") for a in root.iter() if a.tag.endswith("}author")]
+        parsed = [c for c in root.iter() if c.tag.endswith("}comment")]
+        raw = [m.group(0) for m in pk.element_re(b"comment").finditer(entry.comments_xml)]
+        if len(raw) != len(parsed):
+            raise pk.Unpatchable(f"{entry.comments_part}: comments not as parsed")
+        for element, xml in zip(parsed, raw):
+            row, col = pk.cell_index(element.get("ref", "").split(":")[0].encode())
+            author_id = int(element.get("authorId", "0") or 0)
+            author = authors[author_id] if 0 <= author_id < len(authors) else ""
+            entry.notes.append(Note(row, col, author, _comment_text(element), xml))
+
+    def _patch_sheet(self, entry: SheetWork) -> None:
+        ours = {(n.row, n.col) for n in entry.notes if n.author == AUTHOR}
+        changes: dict[tuple[int, int], pk.StyleChange] = {cell: self._red for cell in entry.marks}
+        changes.update({cell: self._unred for cell in ours if cell not in entry.marks})
+        part = entry.sheet.part
+        if not changes:
+            head = _sheet_head(self.package.stream(part))
+            if _TAB_SELECTED.search(head):
+                self.package.put(part, lambda: pk.patch_sheet(self.package.stream(part), pk.SheetPatch(
+                    head=lambda h: _TAB_SELECTED.sub(b"", h))))
+            return
+        entry.tail = pk.sheet_tail(self.package.stream(part))
+        new_vml_rid = self._write_comments(entry, ours)
+        patch = pk.SheetPatch(changes, head=lambda h: _TAB_SELECTED.sub(b"", h),
+                              tail=lambda t: _with_legacy_drawing(t, new_vml_rid) if new_vml_rid else t)
+        self.package.put(part, lambda: pk.patch_sheet(self.package.stream(part), patch))
+
+    def _red(self, style: int) -> int:
+        font = self.styles.font(self.styles.font_of(style), drop=(b"color",),
+                                add=b"<" + self.styles.prefix + b'color rgb="FF' + BAD_FONT_COLOR.encode() + b'"/>')
+        return self.styles.variant(style, font=font, fill=_prefixed(RED_FILL, self.styles.prefix))
+
+    def _unred(self, style: int) -> int:
+        if not _is_red(self.styles.fill_of(style)):
+            return style
+        return self.styles.variant(style, font=self.styles.font(self.styles.font_of(style), drop=(b"color",)), fill_id=0)
+
+    def _write_comments(self, entry: SheetWork, ours: set[tuple[int, int]]) -> str | None:
+        """The sheet's comments part and its drawing, rewritten; the new drawing's
+        relationship id when the sheet had none."""
+        touched = set(entry.marks) | ours
+        kept = [n for n in entry.notes if (n.row, n.col) not in touched]
+        before = {(n.row, n.col): n for n in entry.notes}
+        written: list[tuple[int, int, str, str]] = []  # row, col, author, text
+        for (row, col), cell_problems in sorted(entry.marks.items()):
+            text = "\n".join(f"{clean(p.zh)}\n{clean(p.en)} [{p.code}]" for p in cell_problems)
+            previous = _users_note(before.get((row, col)))
+            if previous:
+                text = f"{text}\n{OLD_NOTE_MARK}\n{previous}"
+            written.append((row, col, AUTHOR, text))
+        for row, col in sorted(ours - set(entry.marks)):
+            note = _users_note(before[(row, col)])
+            if note:
+                written.append((row, col, "", note))
+        self._put_comments(entry, kept, written)
+        return self._put_vml(entry, touched, written)
+
+    def _put_comments(self, entry: SheetWork, kept: list[Note], written: list[tuple[int, int, str, str]]) -> None:
+        if entry.comments_part is None:
+            entry.comments_part = self.package.unused_name("xl/comments{}.xml")
+            entry.comments_xml = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="'
+                                  + pk.MAIN_NS.encode() + b'"><authors></authors><commentList></commentList></comments>')
+            self.package.add_rel(entry.sheet.part, pk.COMMENTS_TYPE, entry.comments_part)
+            self.types.override(entry.comments_part, pk.COMMENTS_CONTENT)
+        xml = entry.comments_xml
+        prefix = pk.prefix_of(pk.tag_re(b"comments").search(xml).group(0))
+        authors_block = pk.element_re(b"authors").search(xml)
+        authors = list(entry.authors)
+        added = [name for name in (AUTHOR, "") if name not in authors and any(w[2] == name for w in written)]
+        if added:
+            more = b"".join(b"<" + prefix + b"author>" + pk.xml_text(a) + b"</" + prefix + b"author>" for a in added)
+            xml = pk.insert_before_close(xml, b"authors", more) if authors_block is not None else \
+                pk.insert_first(xml, b"comments", b"<" + prefix + b"authors>" + more + b"</" + prefix + b"authors>")
+            authors += added
+        comments = b"".join(n.xml for n in kept) + b"".join(
+            b"<" + prefix + b"comment ref=\"" + f"{get_column_letter(col)}{row}".encode() + b'" authorId="'
+            + str(authors.index(author)).encode() + b'"><' + prefix + b"text><" + prefix + b't xml:space="preserve">'
+            + pk.xml_text(text) + b"</" + prefix + b"t></" + prefix + b"text></" + prefix + b"comment>"
+            for row, col, author, text in written)
+        block = pk.element_re(b"commentList").search(xml)
+        start = b"<" + prefix + b"commentList>"
+        new_block = start + comments + b"</" + prefix + b"commentList>"
+        if block is None:
+            xml = pk.insert_before_close(xml, b"comments", new_block)
+        else:
+            xml = xml[:block.start()] + new_block + xml[block.end():]
+        self.package.put(entry.comments_part, xml)
+
+    def _put_vml(self, entry: SheetWork, touched: set[tuple[int, int]],
+                 written: list[tuple[int, int, str, str]]) -> str | None:
+        rid = _legacy_drawing_id(entry.tail)
+        rel = next((r for r in self.package.rels(entry.sheet.part) if r.id == rid), None) if rid else None
+        vml = self.package.read(rel.target) if rel is not None and self.package.has(rel.target) else None
+        if vml is not None and not all(ns in vml for ns in (b'xmlns:v=', b'xmlns:o=', b'xmlns:x=')):
+            vml = None  # a drawing this code cannot extend: a new one replaces it
+        if vml is None:
+            vml = (_VML_START + '<o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="1"/></o:shapelayout>'
+                   + _VML_SHAPE_TYPE + "</xml>").encode()
+        else:
+            vml = _VML_SHAPE.sub(lambda m: b"" if _note_cell(m.group(0)) in touched else m.group(0), vml)
+            if b"_x0000_t202" not in vml:
+                vml = vml.replace(b"</xml>", _VML_SHAPE_TYPE.encode() + b"</xml>")
+        ids = [int(n) for n in re.findall(rb"_x0000_s(\d+)", vml)]
+        next_id = max(ids + [1024]) + 1
+        close = vml.rfind(b"</xml>")
+        if close < 0:
+            raise pk.Unpatchable("a drawing without </xml>")
+
+        def drawing() -> Iterator[bytes]:  # streamed: one shape per comment
+            yield vml[:close]
+            for i, (row, col, _, text) in enumerate(written):
+                yield _vml_note(next_id + i, row, col, text)
+            yield vml[close:]
+        if rel is not None:
+            self.package.put(rel.target, drawing)
+            return None
+        if entry.vml_part is None:
+            entry.vml_part = self.package.unused_name("xl/drawings/vmlDrawing{}.vml")
+        self.package.put(entry.vml_part, drawing)
+        self.types.default("vml", pk.VML_CONTENT)
+        return self.package.add_rel(entry.sheet.part, pk.VML_TYPE, entry.vml_part)
+
+    # --- the problem sheet --------------------------------------------------------------------------
+
+    def _problem_sheet(self, links: dict[int, CellRef]) -> Callable[[], Iterator[bytes]]:
+        styles = self.styles
+        p = styles.prefix
+        base = styles.fonts[0]
+        title = styles.variant(0, font=styles.font(base, drop=(b"b", b"sz"), add=b"<" + p + b'b/><' + p + b'sz val="12"/>'))
+        bold = styles.variant(0, font=styles.font(base, drop=(b"b",), add=b"<" + p + b"b/>"))
+        link = styles.variant(0, font=styles.font(base, drop=(b"color", b"u"),
+                                                  add=b"<" + p + b'u/><' + p + b'color rgb="FF0563C1"/>'))
+        wrap = styles.variant(0, alignment=b"<" + p + b'alignment vertical="top" wrapText="1"/>')
+        name = clean(self.source_name)
+        count = len(self.problems)
+        rows: list[list[tuple[str, int] | None]] = [
+            [(f"文件 {name} 未过账, 其中任何内容都没有记入账簿。请修改标红的单元格, 然后把改好的文件重新放入收件箱(inbox)。", title)],
+            [(f"{name} was not posted: nothing of it entered the ledger. "
+              f"Fix the red cells and drop the corrected file into the inbox again.", bold)],
+            [(f"共 {count} 个问题 / {count} problem(s)", 0)],
+            [(title_text, bold) for title_text in HEADER],
+        ]
+        hyperlinks = []
+        for offset, problem in enumerate(self.problems):
+            ref = links.get(offset)
+            row = HEADER_ROW + 1 + offset
+            if ref is not None:
+                hyperlinks.append(b'<hyperlink ref="A' + str(row).encode() + b'" location=' + pk.xml_attr(ref.link)
+                                  + b" display=" + pk.xml_attr(clean(problem.where)) + b"/>")
+            rows.append([(problem.where or WHOLE_FILE, link if ref is not None else 0), (problem.code, 0),
+                         (problem.zh, wrap), (problem.en, wrap), (problem.value, wrap)])
+        widths = [_column_width([r[col - 1][0] for r in rows[HEADER_ROW - 1:] if len(r) >= col], least, most)
+                  for col, (least, most) in _WIDTH_LIMITS.items()]
+        last = HEADER_ROW + max(count, 1)
+        cols = "".join(f'<col min="{c}" max="{c}" width="{w}" customWidth="1"/>' for c, w in enumerate(widths, 1))
+        first = HEADER_ROW + 1
+
+        def sheet() -> Iterator[bytes]:  # streamed: a file with every line wrong has a long list
+            yield (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                   + f'<worksheet xmlns="{pk.MAIN_NS}" xmlns:r="{pk.REL_NS}">'
+                     f'<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr><dimension ref="A1:E{last}"/>'
+                     f'<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+                     f'<pane ySplit="{HEADER_ROW}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/>'
+                     f'<selection pane="bottomLeft" activeCell="A{first}" sqref="A{first}"/></sheetView></sheetViews>'
+                     f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'.encode())
+            for number, cells in enumerate(rows, start=1):
+                yield f'<row r="{number}">'.encode() + b"".join(_text_cell(number, col, text, style)
+                                                               for col, (text, style) in enumerate(cells, 1)) + b"</row>"
+            yield f'</sheetData><autoFilter ref="A{HEADER_ROW}:E{last}"/>'.encode()
+            if hyperlinks:
+                yield b"<hyperlinks>" + b"".join(hyperlinks) + b"</hyperlinks>"
+            yield (b'<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+                   b'<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+                   b"<headerFooter><oddFooter>&amp;R&amp;P / &amp;N</oddFooter></headerFooter></worksheet>")
+        return sheet
+
+    # --- the workbook ---------------------------------------------------------------------------------
+
+    def _patch_workbook(self, rid: str, old: SheetEntry | None) -> None:
+        xml = self.workbook_xml
+        if old is not None:
+            self._drop_sheet(old)
+            tags = list(pk.element_re(b"sheet").finditer(xml))
+            gone = tags[old.index]
+            xml = xml[:gone.start()] + xml[gone.end():]
+        sheets = pk.tag_re(b"sheets").search(xml)
+        p = pk.prefix_of(sheets.group(0))
+        sheet_ids = [int(i) for i in re.findall(rb"""<(?:[\w.-]+:)?sheet\b[^>]*?\ssheetId\s*=\s*["'](\d+)""", xml)]
+        tag = (b"<" + p + b"sheet name=" + pk.xml_attr(PROBLEMS_SHEET) + b' sheetId="'
+               + str(max(sheet_ids + [0]) + 1).encode() + b'" ' + _rel_id(xml, rid) + b"/>")
+        xml = pk.insert_first(xml, b"sheets", tag)
+        xml = pk.tag_re(b"workbookView").sub(
+            lambda m: pk.set_attr(pk.set_attr(m.group(0), b"activeTab", None), b"firstSheet", None), xml)
+
+        def shifted(m: re.Match) -> bytes:
+            name = m.group(0)
+            local = pk.attr(name, b"localSheetId")
+            if local is None or not local.isdigit():
+                return name
+            index = int(local)
+            if old is not None and index == old.index:
+                return b""
+            if old is not None and index > old.index:
+                index -= 1
+            start = re.match(rb"<[^>]*>", name).group(0)
+            return pk.set_attr(start, b"localSheetId", str(index + 1).encode()) + name[len(start):]
+
+        xml = pk.element_re(b"definedName").sub(shifted, xml)
+        last = HEADER_ROW + max(len(self.problems), 1)
+        ours = (b"<" + p + b'definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+                + pk.xml_text(f"{quote_sheet(PROBLEMS_SHEET)}!$A${HEADER_ROW}:$E${last}") + b"</" + p + b"definedName>"
+                + b"<" + p + b'definedName name="_xlnm.Print_Titles" localSheetId="0">'
+                + pk.xml_text(f"{quote_sheet(PROBLEMS_SHEET)}!${HEADER_ROW}:${HEADER_ROW}") + b"</" + p + b"definedName>")
+        if pk.tag_re(b"definedNames").search(xml):
+            xml = pk.insert_first(xml, b"definedNames", ours)
+        else:
+            end = pk.element_re(b"sheets").search(xml).end()
+            at = _AFTER_DEFINED_NAMES.search(xml, end)
+            xml = xml[:at.start()] + b"<" + p + b"definedNames>" + ours + b"</" + p + b"definedNames>" + xml[at.start():]
+        self.package.put(self.workbook, xml)
+
+    def _drop_sheet(self, old: SheetEntry) -> None:
+        """The problem sheet of an earlier rejection (a corrected copy dropped again)."""
+        if old.part:
+            self.package.remove(old.part)
+            self.types.drop(old.part)
+        self.package.drop_rels(self.workbook, lambda rel: rel.id != old.rid)
+
+    def _drop_macros_and_calc_chain(self) -> None:
+        """The copy is a plain workbook: no macros; and no calculation chain, which names
+        sheets by place (Excel rebuilds it)."""
+        dropped = {rel.target for rel in self.workbook_rels.values()
+                   if rel.type.endswith(("/vbaProject", "/calcChain")) and not rel.external}
+        dropped |= {name for name in self.package.names() if "vbaproject" in name.lower()}
+        for part in dropped:
+            self.package.remove(part)
+            self.types.drop(part)
+        self.package.drop_rels(self.workbook, lambda rel: rel.target not in dropped)
+        self.types.override(self.workbook, pk.WORKBOOK_CONTENT)
+
+
+def _text_cell(row: int, col: int, text: str, style: int) -> bytes:
+    ref = f"{get_column_letter(col)}{row}"
+    if text == "":
+        return f'<c r="{ref}" s="{style}"/>'.encode()
+    return (f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">'.encode()
+            + pk.xml_text(clean(text)) + b"</t></is></c>")
+
+
+def _column_width(texts: list[str], least: int, most: int) -> int:
+    """As set_widths sizes a column, stopping at the first text that reaches the limit."""
+    widest = 0
+    for text in texts:
+        widest = max(widest, display_width(text[:most]))
+        if widest + 2 >= most:
+            return most
+    return max(least, widest + 2)
+
+
+def _sheet_head(chunks) -> bytes:
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if b"sheetData" in head or len(head) > 16 * pk.CHUNK:
+            break
+    return head.partition(b"sheetData")[0]
+
+
+def _rel_id(xml: bytes, rid: str) -> bytes:
+    """`r:id="…"` under the prefix the part's root declares for relationships, or declared here."""
+    m = re.search(rb"""xmlns:([\w.-]+)\s*=\s*["']""" + re.escape(pk.REL_NS.encode()) + rb"""["']""", xml[:4096])
+    if m:
+        return m.group(1) + b':id="' + rid.encode() + b'"'
+    return b'xmlns:r="' + pk.REL_NS.encode() + b'" r:id="' + rid.encode() + b'"'
+
+
+def _legacy_drawing_id(tail: bytes) -> str | None:
+    m = pk.tag_re(b"legacyDrawing").search(tail)
+    if m is None:
+        return None
+    rid = re.search(rb"""\s[\w.-]+:id\s*=\s*["']([^"']*)["']""", m.group(0))
+    return rid.group(1).decode() if rid else None
+
+
+def _with_legacy_drawing(tail: bytes, rid: str) -> bytes:
+    at = _AFTER_LEGACY_DRAWING.search(tail)
+    if at is None:
+        raise pk.Unpatchable("a worksheet without its end")
+    end = re.search(rb"</(" + pk.PREFIX + rb")worksheet\s*>", tail)
+    p = end.group(1) if end else b""
+    tag = b"<" + p + b'legacyDrawing xmlns:r="' + pk.REL_NS.encode() + b'" r:id="' + rid.encode() + b'"/>'
+    return tail[:at.start()] + tag + tail[at.start():]
+
+
+def _comment_text(element) -> str:
+    """The text of a comment as Excel shows it: its runs, without phonetic guides."""
+    text = next((child for child in element if child.tag.endswith("}text")), None)
+    if text is None:
+        return ""
+    parts = []
+    for child in text:
+        if child.tag.endswith("}t"):
+            parts.append(child.text or "")
+        elif child.tag.endswith("}r"):
+            parts += [(t.text or "") for t in child if t.tag.endswith("}t")]
+    return "".join(parts)
+
+
+def _users_note(note: Note | None) -> str:
+    if note is None:
+        return ""
+    if note.author != AUTHOR:
+        return note.text
+    _, mark, kept = note.text.partition(f"{OLD_NOTE_MARK}\n")
+    return kept if mark else ""
+
+
+def _prefixed(xml: bytes, prefix: bytes) -> bytes:
+    return re.sub(rb"<(/?)", lambda m: b"<" + m.group(1) + prefix, xml)
+
+
+def _is_red(fill: bytes) -> bool:
+    return bool(re.search(rb"""patternType\s*=\s*["']solid["']""", fill)) and bool(
+        re.search(rb"""fgColor\b[^>]*\brgb\s*=\s*["'](?:[0-9A-Fa-f]{2})?FFC7CE["']""", fill))
+
+
+def _note_cell(shape: bytes) -> tuple[int, int] | None:
+    if not re.search(rb"""ObjectType\s*=\s*["']Note["']""", shape):
+        return None
+    row = re.search(rb"<x:Row>\s*(\d+)\s*</x:Row>", shape)
+    col = re.search(rb"<x:Column>\s*(\d+)\s*</x:Column>", shape)
+    return (int(row.group(1)) + 1, int(col.group(1)) + 1) if row and col else None
+
+
+def _vml_note(shape_id: int, row: int, col: int, text: str) -> bytes:
+    return (f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute; margin-left:59.25pt;'
+            f'margin-top:1.5pt;width:320px;height:{_comment_height(text)}px;z-index:1;visibility:hidden" '
+            f'fillcolor="#ffffe1" o:insetmode="auto"><v:fill color2="#ffffe1"/><v:shadow color="black" obscured="t"/>'
+            f'<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto"><div style="text-align:left"/>'
+            f'</v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
+            f'<x:AutoFill>False</x:AutoFill><x:Row>{row - 1}</x:Row><x:Column>{col - 1}</x:Column>'
+            f'</x:ClientData></v:shape>').encode()
+
+
+# --- a copy of the values (a file that is no package), made and marked with openpyxl -------------------
 
 def values_copy(original: Path, source_name: str) -> Workbook | None:
     """A fresh workbook holding the values of the sheet the reader read, each in its
@@ -113,23 +631,6 @@ def put_value(cell, value: object) -> None:
         cell.value = value
     else:
         put_text(cell, str(value))
-
-
-def open_copy(original: Path) -> Workbook | None:
-    """The original as an editable workbook without macros or external links,
-    or None when openpyxl cannot open it (not a zip, CSV renamed, truncated,
-    encrypted with a password, ...)."""
-    try:
-        # From bytes, so the file name's extension decides nothing and the
-        # original is read once and never held open.
-        data = io.BytesIO(original.read_bytes())
-        wb = load_workbook(data, keep_vba=False, keep_links=False, rich_text=True)
-    except Exception:  # any failure here means "not a workbook we can copy"
-        log.info("cannot open %s as a workbook; the errors copy lists the problems only", original, exc_info=True)
-        return None
-    wb.template = False  # an .xltx/.xltm original is still saved as a plain .xlsx
-    wb.vba_archive = None
-    return wb
 
 
 def problems_only(problems: Sequence[Problem], source_name: str) -> Workbook:
@@ -302,7 +803,9 @@ def set_widths(ws: Worksheet) -> None:
 
 def display_width(text: str) -> int:
     """Columns the text takes: Chinese (wide) characters count twice."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for ch in text if ch >= "\u1100" and unicodedata.east_asian_width(ch) in "WF")
 
 
 def put_text(cell, text: str):

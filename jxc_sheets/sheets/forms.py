@@ -15,11 +15,12 @@ import io
 import os
 import secrets
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -213,17 +214,25 @@ def _from_last_written(dest: Path, digest: str) -> list[Path]:
 
 
 def _write_bytes_atomically(path: Path, content: bytes) -> Path:
-    """Written under a hidden temporary name beside `path`, then renamed: nobody opens half a
-    file. Not mkstemp: its 0600 mode would hide the file from colleagues on a share."""
+    """Written under a hidden temporary name beside `path`, then renamed: nobody opens half a file."""
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(content)
+    return path
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A hidden temporary path beside `path`, renamed onto it when the block succeeds and
+    removed when it fails. Not mkstemp: its 0600 mode would hide the file from colleagues
+    on a share."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # the name's first 60 characters: a long name plus the suffix would not fit in 255 bytes
     temporary = path.with_name(f".{path.name[:60]}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
-        temporary.write_bytes(content)
+        yield temporary
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return path
 
 
 def write_form(path: Path, kind: Kind, choices: Choices | None = None, *,
