@@ -7,6 +7,7 @@ of the file is collected, each at its cell.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
@@ -352,7 +353,16 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             remark=values.get("approve_reason") or values.get("remark") or "",
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
             tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
+            production_date=values.get("production_date"), expiry_date=values.get("expiry_date"),
+            serials=split_serials(values.get("serials")),
         )
+
+
+def split_serials(text: str | None) -> tuple[str, ...]:
+    """序列号 as typed: one, or a list separated by commas, semicolons, spaces or new lines."""
+    if not text:
+        return ()
+    return tuple(part for part in re.split(r"[,;，；、\s]+", text) if part)
 
 
 def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:

@@ -1,0 +1,343 @@
+"""Check, batches: every movement of a batch-tracked item names a batch that is there.
+
+- An incoming line (opening, receipt, sales return, adjustment in, transfer in) names
+  its 批号; a new batch of an expiry-tracked item gets its 有效期至, typed or worked
+  out as 生产日期 + 保质期(天).
+- An issue (delivery, purchase return, transfer out, adjustment out) names a batch
+  that is in that warehouse at that date with enough left, from then on; otherwise the
+  problem at its cell names the batches that are there. With `batches.auto_pick: fefo`
+  an empty 批号 takes the batches expiring first, never an expired one.
+- A delivery of an expired batch is refused; one inside its warning window posts with
+  a warning.
+- An item with stock becomes batch-tracked only through an opening marked 转批次管理 that
+  lists that stock by batch (its lines put it into batches and move no stock); an item
+  row turning tracking on while the item holds stock is refused.
+
+The result is plain data the poster writes (ledger/batches.py): the batch movements of
+each document line, and the batches met for the first time.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Mapping, Sequence
+
+from sqlalchemy import Connection
+
+from .. import kinds
+from ..config import BatchesConfig
+from ..kinds import KINDS
+from ..ledger import batches as ledger_batches
+from ..ledger.batches import BatchMove, NewBatch
+from ..ledger.queries import PairTimeline
+from ..problems import problem
+from ..records import Document, Item, Line, MasterRow, Problem
+
+ISSUES = {"delivery", "purchase_return", "transfer", "adjustment"}
+CARRIES_BATCHES = {"opening", "receipt", "delivery", "purchase_return", "sales_return", "transfer", "adjustment"}
+FEFO_KINDS = {"delivery", "transfer", "adjustment"}  # a purchase return goes back as the supplier's own batch
+NO_QTY = {"landed_cost"}  # value only: no batch moves
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    documents: tuple[Document, ...]
+    moves: tuple[BatchMove, ...] = ()
+    new_batches: tuple[NewBatch, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+    switched: tuple[str, ...] = ()  # items an opening turns to batch tracking
+    serial_moves: tuple = field(default=())
+
+
+def effective_items(items: Mapping[str, Item], rows: Sequence[MasterRow]) -> dict[str, Item]:
+    """The items as they are once this file's item rows are posted (master data posts first)."""
+    found = dict(items)
+    for row in rows:
+        if row.kind != "items":
+            continue
+        v = row.values
+        old = items.get(row.key)
+        base = old or Item(row.key, str(v.get("unit") or ""), True, {})
+        found[row.key] = replace(base, batch_tracked=bool(v.get("batch_tracked")), expiry_tracked=bool(v.get("expiry_tracked")),
+                                 shelf_life_days=v.get("shelf_life_days"), expiry_warning_days=v.get("expiry_warning_days"),
+                                 serial_tracked=bool(v.get("serial_tracked")))
+    return found
+
+
+def _show(qty: Decimal) -> str:
+    return format(qty.normalize(), "f")
+
+
+def check_batches(conn: Connection, docs: Sequence[Document], rows: Sequence[MasterRow], items: Mapping[str, Item],
+                  rules: BatchesConfig = BatchesConfig(), allow_negative_stock: bool = False) -> BatchPlan:
+    now = effective_items(items, rows)
+    problems: list[Problem] = []
+    _refused_switches(conn, rows, items, now, problems)
+    docs, switched = _switching(conn, docs, now, problems)
+    for sku in switched:
+        now[sku] = replace(now[sku], batch_tracked=True)
+    tracked = {sku for sku, item in now.items() if item.tracked}
+    touched = [(doc, line) for doc in docs if doc.kind not in NO_QTY for line in doc.lines if line.sku in tracked]
+    notes = tuple(f"{sku}: 自本单起实行批次管理 / batch-tracked from now on" for sku in sorted(switched))
+    if not touched:
+        return BatchPlan(tuple(docs), problems=tuple(problems), notes=notes, switched=tuple(sorted(switched)))
+    planner = _Planner(conn, docs, touched, now, rules, allow_negative_stock, problems)
+    out = []
+    for doc in docs:  # in date order: an earlier document of the file feeds a later one
+        lines = []
+        for line in doc.lines:
+            lines.append(planner.line(doc, line) if line.sku in tracked and doc.kind not in NO_QTY else line)
+        out.append(replace(doc, lines=tuple(lines)))
+    return BatchPlan(tuple(out), tuple(planner.moves), tuple(planner.new.values()), tuple(problems),
+                     tuple(planner.warnings), notes + tuple(planner.notes), switched=tuple(sorted(switched)))
+
+
+# --- switching an item with stock to batch tracking -------------------------------------
+
+def _refused_switches(conn: Connection, rows: Sequence[MasterRow], before: Mapping[str, Item], after: Mapping[str, Item],
+                      problems: list[Problem]) -> None:
+    """An item row may not turn on batch or expiry tracking while the item holds stock:
+    that stock would be in no batch. The opening that lists it by batch does it."""
+    turning = {row.key: row for row in rows if row.kind == "items" and after[row.key].tracked
+               and row.key in before and not before[row.key].tracked}
+    if not turning:
+        return
+    stock = ledger_batches.stock_of(conn, sorted(turning))
+    for sku, row in turning.items():
+        held = {wh: qty for (s, wh), qty in stock.items() if s == sku and qty}
+        if not held:
+            continue
+        what = "batch_tracked" if row.values.get("batch_tracked") else "expiry_tracked"
+        shown = ", ".join(f"{wh} {_show(q)}" for wh, q in sorted(held.items()))
+        problems.append(problem("batch-switch-needs-opening", row.where[what] if what in row.where else "", "Y", sku=sku,
+                                stock_zh=shown, stock=shown, what_zh="批次管理" if what == "batch_tracked" else "保质期管理",
+                                what="batch-tracked" if what == "batch_tracked" else "expiry-tracked"))
+
+
+def _switching(conn: Connection, docs: Sequence[Document], items: Mapping[str, Item],
+               problems: list[Problem]) -> tuple[list[Document], set[str]]:
+    """An opening with 转批次管理 = Y turns the items it lists to batch tracking. Of an item
+    holding stock, its lines must list that stock, warehouse by warehouse: they put it into
+    batches and move no stock. Of an item with none, they are an ordinary opening."""
+    openings = [doc for doc in docs if doc.kind == "opening" and doc.header.get("switch_tracking")]
+    skus = {line.sku for doc in openings for line in doc.lines if line.sku in items and not items[line.sku].tracked}
+    stock = ledger_batches.stock_of(conn, sorted(skus)) if skus else {}
+    held_skus = {sku for (sku, _wh), qty in stock.items() if qty}
+    for doc in openings:  # a line of an item holding no stock is ordinary opening stock: it needs its cost
+        for line in doc.lines:
+            if line.sku not in held_skus and line.unit_cost is None and line.amount is None:
+                problems.append(problem("price-required", line.where.get("unit_cost", ""), "", sku=line.sku))
+    if not skus:
+        return list(docs), set()
+    listed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    first_cell: dict[str, str] = {}
+    for doc in openings:
+        for line in doc.lines:
+            if line.sku in held_skus:
+                listed[(line.sku, line.warehouse or "")] += line.qty
+                first_cell.setdefault(line.sku, line.where.get("qty", ""))
+    for sku in sorted(held_skus):
+        held = {wh: qty for (s, wh), qty in stock.items() if s == sku and qty}
+        mine = {wh: qty for (s, wh), qty in listed.items() if s == sku}
+        if held != mine:
+            shown = lambda by: ", ".join(f"{wh} {_show(q)}" for wh, q in sorted(by.items())) or "0"  # noqa: E731
+            problems.append(problem("batch-switch-totals", first_cell.get(sku, ""), shown(mine), sku=sku,
+                                    listed=shown(mine), held=shown(held)))
+    out = [replace(doc, lines=tuple(replace(line, assigns_batches=True) if line.sku in held_skus else line
+                                    for line in doc.lines)) if any(doc is o for o in openings) else doc for doc in docs]
+    return out, skus
+
+
+# --- the lines ------------------------------------------------------------------------------
+
+class _Planner:
+    def __init__(self, conn: Connection, docs: Sequence[Document], touched, items: Mapping[str, Item],
+                 rules: BatchesConfig, allow_negative_stock: bool, problems: list[Problem]):
+        self.items, self.rules, self.problems = items, rules, problems
+        self.negative_ok = allow_negative_stock
+        pairs = set()
+        for doc, line in touched:
+            if line.assigns_batches:
+                continue
+            for wh, _qty, _day in kinds.legs(doc, line):
+                pairs.add((line.sku, wh))
+        since = min(doc.doc_date for doc in docs)
+        self.timeline: dict[tuple[str, str, str], PairTimeline] = ledger_batches.batch_timeline(conn, pairs, since)
+        self.by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for sku, wh, batch in self.timeline:
+            self.by_pair[(sku, wh)].add(batch)
+        self.known = ledger_batches.batch_dates(conn, {line.sku for _doc, line in touched})
+        self.new: dict[tuple[str, str], NewBatch] = {}
+        self.moves: list[BatchMove] = []
+        self.warnings: list[Problem] = []
+        self.notes: list[str] = []
+
+    # the batch's (production, expiry), as registered or met earlier in this file
+    def dates(self, sku: str, batch: str) -> tuple[date | None, date | None] | None:
+        if (sku, batch) in self.known:
+            return self.known[(sku, batch)]
+        found = self.new.get((sku, batch))
+        return (found.production_date, found.expiry_date) if found else None
+
+    def line(self, doc: Document, line: Line) -> Line:
+        kind = KINDS[doc.kind]
+        where = line.where
+        if doc.kind not in CARRIES_BATCHES:
+            self.problems.append(problem("batch-not-supported", where.get("sku", ""), line.sku, sku=line.sku,
+                                         kind=doc.kind, kind_zh=kind.zh))
+            return line
+        partner = (doc.header.get(kind.partner_field) if kind.partner_field else None) or ""
+        if line.assigns_batches:
+            return self._incoming(doc, line, line.warehouse or "", line.qty, doc.doc_date, partner, [])
+        legs = list(kinds.legs(doc, line))
+        picks: list[tuple[str, Decimal]] = []
+        for wh, qty, day in legs:
+            if qty < 0:
+                picks = self._issue(doc, line, wh, -qty, day)
+                if picks is None:
+                    return line
+        for wh, qty, day in legs:
+            if qty > 0:
+                line = self._incoming(doc, line, wh, qty, day, partner, picks)
+        return line
+
+    def _require(self, doc: Document, line: Line, fefo_hint: bool) -> None:
+        fix_zh, fix = ("或把配置 batches.auto_pick 设为 fefo 自动选批", "or set batches.auto_pick: fefo for automatic picks") \
+            if fefo_hint else ("新批号随入库单登记", "a new batch is registered by the document bringing it in")
+        self.problems.append(problem("batch-required", line.where.get("batch", line.where.get("sku", "")), "",
+                                     sku=line.sku, fix_zh=fix_zh, fix=fix))
+
+    def _incoming(self, doc: Document, line: Line, wh: str, qty: Decimal, day: date, partner: str,
+                  picks: list[tuple[str, Decimal]]) -> Line:
+        if picks:  # a transfer's in leg: the very batches its out leg took
+            for batch, q in picks:
+                self._move(doc, line, day, wh, batch, q, partner)
+            return line
+        if not line.batch:
+            self._require(doc, line, False)
+            return line
+        item = self.items[line.sku]
+        known = self.dates(line.sku, line.batch)
+        production, expiry = line.production_date, line.expiry_date
+        if expiry is None and production is not None and item.shelf_life_days:
+            expiry = production + timedelta(days=item.shelf_life_days)
+        if known is not None:
+            if line.expiry_date is not None and known[1] is not None and line.expiry_date != known[1]:
+                self.problems.append(problem("batch-dates-differ", line.where.get("expiry_date", ""), line.expiry_date.isoformat(),
+                                             batch=line.batch, known=known[1].isoformat(), given=line.expiry_date.isoformat()))
+                return line
+            production, expiry = known[0] or production, known[1] or expiry
+        elif item.expiry_tracked and expiry is None:
+            self.problems.append(problem("expiry-required", line.where.get("expiry_date", line.where.get("batch", "")), "",
+                                         sku=line.sku, batch=line.batch))
+            return line
+        else:
+            self.new[(line.sku, line.batch)] = NewBatch(line.sku, line.batch, production, expiry, doc.kind, doc.doc_no,
+                                                        line.line_no, partner)
+        self._move(doc, line, day, wh, line.batch, qty, partner)
+        return replace(line, production_date=production, expiry_date=expiry)
+
+    def _move(self, doc: Document, line: Line, day: date, wh: str, batch: str, qty: Decimal, partner: str) -> None:
+        key = (line.sku, wh, batch)
+        if key not in self.timeline:
+            self.timeline[key] = PairTimeline(ZERO)
+            self.by_pair[(line.sku, wh)].add(batch)
+        self.timeline[key].add(day, qty)
+        self.moves.append(BatchMove(doc.kind, doc.doc_no, line.line_no, day, line.sku, wh, batch, qty, partner))
+
+    def _there(self, sku: str, wh: str, day: date) -> list[tuple[str, Decimal, date | None]]:
+        """The batches of `sku` in `wh` on `day` with stock: (batch, qty, expiry)."""
+        found = []
+        for batch in self.by_pair.get((sku, wh), ()):
+            qty = self.timeline[(sku, wh, batch)].on_hand(day)
+            if qty > 0:
+                dates = self.dates(sku, batch)
+                found.append((batch, qty, dates[1] if dates else None))
+        return sorted(found, key=lambda b: (b[2] or date.max, b[0]))
+
+    def _issue(self, doc: Document, line: Line, wh: str, need: Decimal, day: date) -> list[tuple[str, Decimal]] | None:
+        if line.batch:
+            key = (line.sku, wh, line.batch)
+            timeline = self.timeline.get(key)
+            available = timeline.available(day) if timeline else ZERO
+            if available < need and not (self.negative_ok and timeline is not None):
+                there = self._there(line.sku, wh, day)
+                shown = ", ".join(f"{b} ({_show(q)}{f', 有效期至 {e}' if e else ''})" for b, q, e in there)
+                shown_en = ", ".join(f"{b} ({_show(q)}{f', expires {e}' if e else ''})" for b, q, e in there)
+                self.problems.append(problem("batch-not-in-stock", line.where.get("batch", ""), line.batch, sku=line.sku,
+                                             batch=line.batch, warehouse=wh, date=day.isoformat(),
+                                             available=_show(max(available, ZERO)), needed=_show(need),
+                                             there_zh=shown or "无", there=shown_en or "none"))
+                return None
+            if not self._fresh(doc, line, line.batch, day):
+                return None
+            picks = [(line.batch, need)]
+        elif self.rules.auto_pick == "fefo" and doc.kind in FEFO_KINDS:
+            picks = self._fefo(doc, line, wh, need, day)
+            if picks is None:
+                return None
+        else:
+            self._require(doc, line, doc.kind in FEFO_KINDS)
+            return None
+        for batch, q in picks:
+            self._move(doc, line, day, wh, batch, -q, "")
+        return picks
+
+    def _fresh(self, doc: Document, line: Line, batch: str, day: date) -> bool:
+        """A delivery of an expired batch is refused; one near its expiry warned of."""
+        if doc.kind != "delivery":
+            return True
+        dates = self.dates(line.sku, batch)
+        expiry = dates[1] if dates else None
+        if expiry is None:
+            return True
+        if expiry < day:
+            self.problems.append(problem("batch-expired", line.where.get("batch", line.where.get("qty", "")), batch,
+                                         batch=batch, expiry=expiry.isoformat(), date=day.isoformat()))
+            return False
+        warning = self._warning_days(line.sku)
+        left = (expiry - day).days
+        if left <= warning:
+            self.warnings.append(problem("batch-near-expiry", line.where.get("batch", line.where.get("qty", "")), batch,
+                                         batch=batch, expiry=expiry.isoformat(), days=left, warning=warning))
+        return True
+
+    def _warning_days(self, sku: str) -> int:
+        own = self.items[sku].expiry_warning_days
+        return own if own is not None else self.rules.warning_days
+
+    def _fefo(self, doc: Document, line: Line, wh: str, need: Decimal, day: date) -> list[tuple[str, Decimal]] | None:
+        """First expiry, first out: the batches there at `day`, soonest expiry first (then by
+        name; batches without an expiry last), never an expired one."""
+        candidates, expired = [], []
+        for batch, _qty, expiry in self._there(line.sku, wh, day):
+            available = self.timeline[(line.sku, wh, batch)].available(day)
+            if available <= 0:
+                continue
+            if expiry is not None and expiry < day:
+                expired.append(f"{batch} ({_show(available)}, {expiry})")
+            else:
+                candidates.append((batch, available))
+        picks, left = [], need
+        for batch, available in candidates:
+            if left <= 0:
+                break
+            take = min(available, left)
+            picks.append((batch, take))
+            left -= take
+        if left > 0:
+            self.problems.append(problem("batch-short", line.where.get("qty", ""), _show(line.qty_entered), sku=line.sku,
+                                         warehouse=wh, date=day.isoformat(), available=_show(need - left), needed=_show(need),
+                                         expired_zh=", ".join(expired) or "无", expired=", ".join(expired) or "none"))
+            return None
+        for batch, _q in picks:
+            self._fresh(doc, line, batch, day)
+        shown = ", ".join(f"{b} × {_show(q)}" for b, q in picks)
+        self.notes.append(f"{doc.doc_no} 第 {line.line_no} 行 {line.sku}: 先到期先出选批 {shown}"
+                          f" / line {line.line_no} {line.sku}: first-expiry-first-out picked {shown}")
+        return picks

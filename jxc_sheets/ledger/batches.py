@@ -1,0 +1,155 @@
+"""Ledger, batches: stock of tracked items per item × warehouse × batch.
+
+Batch movements sit beside the movements of the same document line and add up to
+them; the movements keep their costing per item × warehouse, unchanged. A batch is
+where goods came from and when they expire; a FIFO layer is a cost — a delivery of
+batch B2 may well be valued at the cost of older goods.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from . import bulk, schema
+from .errors import LedgerError
+from .queries import PairTimeline, chunks, pairs_in
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BatchMove:
+    """A row of batch_movements, its document known by (kind, doc_no) until posted."""
+
+    kind: str
+    doc_no: str
+    line_no: int
+    doc_date: date
+    sku: str
+    warehouse: str
+    batch: str
+    qty: Decimal
+    partner: str = ""
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    sku: str
+    batch: str
+    production_date: date | None
+    expiry_date: date | None
+    kind: str
+    doc_no: str
+    line_no: int
+    partner: str
+
+
+def stock_of(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], Decimal]:
+    """(sku, warehouse) → qty on hand now, for `skus`."""
+    b = schema.balances
+    found = {}
+    for chunk in chunks(skus):
+        for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(b.c.sku.in_(chunk))):
+            found[(r.sku, r.warehouse)] = r.qty
+    return found
+
+
+def batch_timeline(conn: Connection, pairs: Iterable[tuple[str, str]], since: date) -> dict[tuple[str, str, str], PairTimeline]:
+    """Every batch of the (sku, warehouse) pairs: its qty now and its net movement per date after `since`."""
+    bb, bm = schema.batch_balances, schema.batch_movements
+    found: dict[tuple[str, str, str], PairTimeline] = {}
+    for chunk in chunks(sorted(set(pairs))):
+        for r in conn.execute(select(bb.c.sku, bb.c.warehouse, bb.c.batch, bb.c.qty).where(pairs_in(bb.c.sku, bb.c.warehouse, chunk))):
+            found[(r.sku, r.warehouse, r.batch)] = PairTimeline(r.qty)
+        later = (select(bm.c.sku, bm.c.warehouse, bm.c.batch, bm.c.doc_date, func.sum(bm.c.qty).label("qty"))
+                 .where(pairs_in(bm.c.sku, bm.c.warehouse, chunk), bm.c.doc_date > since)
+                 .group_by(bm.c.sku, bm.c.warehouse, bm.c.batch, bm.c.doc_date))
+        for r in conn.execute(later):
+            found.setdefault((r.sku, r.warehouse, r.batch), PairTimeline(ZERO)).deltas[r.doc_date] = r.qty
+    return found
+
+
+def batch_dates(conn: Connection, skus: Iterable[str]) -> dict[tuple[str, str], tuple[date | None, date | None]]:
+    """(sku, batch) → (production date, expiry date) of every registered batch of `skus`."""
+    t = schema.batches
+    found = {}
+    for chunk in chunks(sorted(set(skus))):
+        for r in conn.execute(select(t.c.sku, t.c.batch, t.c.production_date, t.c.expiry_date).where(t.c.sku.in_(chunk))):
+            found[(r.sku, r.batch)] = (r.production_date, r.expiry_date)
+    return found
+
+
+def record_batches(conn: Connection, new: Sequence[NewBatch], moves: Sequence[BatchMove],
+                   ids: Mapping[tuple[str, str], int], switched: Sequence[str] = ()) -> None:
+    """Writes the batches met for the first time and the batch movements of the documents
+    just posted (`ids`: (kind, doc_no) → id); a document not among them (already posted)
+    writes nothing. `switched`: the items an opening turned to batch tracking."""
+    if switched:
+        i = schema.items
+        conn.execute(update(i).where(i.c.sku.in_(list(switched))).values(batch_tracked=True))
+    if new:
+        conn.execute(insert(schema.batches), [
+            {"sku": b.sku, "batch": b.batch, "production_date": b.production_date, "expiry_date": b.expiry_date,
+             "document_id": ids[(b.kind, b.doc_no)], "line_no": b.line_no, "partner": b.partner}
+            for b in new if (b.kind, b.doc_no) in ids])
+    rows = [{"document_id": ids[(mv.kind, mv.doc_no)], "line_no": mv.line_no, "kind": mv.kind, "doc_date": mv.doc_date,
+             "sku": mv.sku, "warehouse": mv.warehouse, "batch": mv.batch, "qty": mv.qty, "partner": mv.partner}
+            for mv in moves if (mv.kind, mv.doc_no) in ids]
+    append(conn, rows)
+
+
+def append(conn: Connection, rows: list[dict]) -> None:
+    """Batch movement rows, written and counted in their batch balances."""
+    if not rows:
+        return
+    bulk.insert_rows(conn, schema.batch_movements, rows)
+    delta: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for row in rows:
+        delta[(row["sku"], row["warehouse"], row["batch"])] += row["qty"]
+    bb = schema.batch_balances
+    held = {}
+    for chunk in chunks(sorted(delta)):
+        query = select(bb.c.sku, bb.c.warehouse, bb.c.batch, bb.c.qty).where(
+            pairs_in(bb.c.sku, bb.c.warehouse, [(s, w) for s, w, _b in chunk]), bb.c.batch.in_(sorted({b for _s, _w, b in chunk})))
+        for r in conn.execute(query):
+            held[(r.sku, r.warehouse, r.batch)] = r.qty
+    fresh = [{"sku": s, "warehouse": w, "batch": b, "qty": q} for (s, w, b), q in delta.items() if (s, w, b) not in held]
+    changed = [{"sku": s, "warehouse": w, "batch": b, "qty": held[(s, w, b)] + q} for (s, w, b), q in delta.items()
+               if (s, w, b) in held]
+    bulk.insert_rows(conn, bb, fresh)
+    bulk.update_rows(conn, bb, changed, ["qty"], ["sku", "warehouse", "batch"])
+
+
+def reverse(conn: Connection, original_id: int, new_id: int, on: date, allow_negative_stock: bool = False) -> None:
+    """The reversal takes back exactly the batches the original moved, on `on` (or on the
+    leg's own date, for goods that arrive later); a batch since issued cannot go back."""
+    bm = schema.batch_movements
+    rows = conn.execute(select(bm).where(bm.c.document_id == original_id).order_by(bm.c.id)).all()
+    if not rows:
+        return
+    if not allow_negative_stock:
+        takes = [r for r in rows if r.qty > 0]
+        timeline = batch_timeline(conn, {(r.sku, r.warehouse) for r in takes}, on)
+        for r in takes:
+            line = timeline.get((r.sku, r.warehouse, r.batch)) or PairTimeline(ZERO)
+            available = line.available(max(on, r.doc_date))
+            if available < r.qty:
+                raise LedgerError(f"批号 {r.batch} ({r.sku}) 在仓库 {r.warehouse} 只剩 {_show(available)}, 冲销需要收回 {_show(r.qty)};"
+                                  f" 请先冲销或收回后续出库 / batch {r.batch} of {r.sku} in {r.warehouse} has only"
+                                  f" {_show(available)} left, the reversal takes back {_show(r.qty)}: reverse the later issues first")
+            line.add(max(on, r.doc_date), -r.qty)
+    append(conn, [{"document_id": new_id, "line_no": r.line_no, "kind": r.kind, "doc_date": max(on, r.doc_date),
+                   "sku": r.sku, "warehouse": r.warehouse, "batch": r.batch, "qty": -r.qty, "partner": r.partner}
+                  for r in rows])
+
+
+def _show(qty: Decimal) -> str:
+    return format(qty.normalize(), "f")
+
+
+__all__ = ["append", "batch_dates", "batch_timeline", "record_batches", "reverse", "stock_of"]

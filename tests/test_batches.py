@@ -1,0 +1,271 @@
+"""Batches and expiry (check/batches.py, ledger/batches.py): real workbooks dropped into a
+real inbox, run through the pipeline in-process, the batch balances read from the SQLite ledger.
+
+The food item FOOD1 (牛奶) is batch- and expiry-tracked with a shelf life of 180 days and
+a warning window of 30 days; today is pinned at 2026-11-20."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from openpyxl.utils import get_column_letter
+
+from conftest import drop_master, make_form, make_table
+from jxc_sheets import kinds
+from jxc_sheets.sheets.forms import form_layout
+from jxc_sheets.config import BatchesConfig, Config, Settings
+from jxc_sheets.ledger import schema
+from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.ledger.errors import LedgerError
+from jxc_sheets.ledger.integrity import check_ledger
+from jxc_sheets.ledger.reverse import reverse_document
+from jxc_sheets import inbox
+from jxc_sheets.pipeline import process_batch
+from jxc_sheets.sheets.read import read_workbook
+
+
+def run_inbox(settings: Settings, engine) -> list:
+    """The pipeline over the inbox, as `jxc run` runs it, less the reports (stage 3's report tests run them)."""
+    return process_batch(inbox.candidates(settings.inbox), settings, engine, refresh=lambda outcomes: None)
+
+FOOD = {"sku": "FOOD1", "name": "牛奶", "unit": "箱", "batch_tracked": "Y", "expiry_tracked": "Y",
+        "shelf_life_days": 180, "expiry_warning_days": 30}
+RECEIPT = {"doc_no": "CG-B1", "doc_date": date(2026, 11, 2), "warehouse": "WH1", "supplier": "S01"}
+
+
+def at(kind: str, key: str, line: int = 1) -> str:
+    """The cell of a line's field on a form make_form wrote: `明细!J9`."""
+    k = kinds.KINDS[kind]
+    column = [f.key for f in k.lines].index(key) + 1
+    return f"明细!{get_column_letter(column)}{form_layout(k).table_row + line}"
+
+
+def _settings(root: Path, **batches) -> Settings:
+    settings = Settings(Config(batches=BatchesConfig(**batches)), root)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir(exist_ok=True)
+    return settings
+
+
+@pytest.fixture
+def site(tmp_path):
+    """Master data with FOOD1, posted; (settings, engine)."""
+    settings = _settings(tmp_path, auto_pick="fefo")
+    engine = open_ledger(settings.ledger_url)
+    drop_master(settings.inbox)
+    make_table(settings.inbox / "items-food.xlsx", "items", [FOOD])
+    assert {o.status for o in run_inbox(settings, engine=engine)} == {"posted"}
+    yield settings, engine
+    engine.dispose()
+
+
+def _drop(settings: Settings, engine, name: str, kind: str, header: dict, lines: list[dict]):
+    make_form(settings.inbox / name, kind, header, lines)
+    [outcome] = run_inbox(settings, engine=engine)
+    return outcome
+
+
+def _batch_balances(engine) -> dict:
+    with engine.connect() as conn:
+        bb = schema.batch_balances
+        return {(r.warehouse, r.batch): r.qty for r in conn.execute(select(bb).where(bb.c.sku == "FOOD1")) if r.qty}
+
+
+def _batches(engine) -> dict:
+    with engine.connect() as conn:
+        t = schema.batches
+        return {r.batch: (r.production_date, r.expiry_date, r.partner) for r in conn.execute(select(t))}
+
+
+def _three_batches(settings, engine):
+    """E0 expired on 2026-11-01 (10), N1 expiring 2026-11-15 (20, inside the window from the
+    10th), L2 expiring 2027-06-01 (30): all in WH1 since 2026-10-20 (an opening)."""
+    outcome = _drop(settings, engine, "opening.xlsx", "opening", {"doc_no": "QC-B", "doc_date": date(2026, 10, 20)}, [
+        {"warehouse": "WH1", "sku": "FOOD1", "qty": 10, "unit_cost": 50, "batch": "E0", "expiry_date": date(2026, 11, 1)},
+        {"warehouse": "WH1", "sku": "FOOD1", "qty": 20, "unit_cost": 50, "batch": "N1", "expiry_date": date(2026, 11, 15)},
+        {"warehouse": "WH1", "sku": "FOOD1", "qty": 30, "unit_cost": 50, "batch": "L2", "expiry_date": date(2027, 6, 1)},
+    ])
+    assert outcome.status == "posted", outcome.problems
+
+
+def test_a_receipt_registers_its_batches_and_derives_the_expiry_from_the_shelf_life(site):
+    """B1 made 2026-06-01 + 180 days = expiry 2026-11-28; B2 names its expiry; a line with
+    no batch, and a new batch with neither date, are refused at their cells."""
+    settings, engine = site
+    bad = _drop(settings, engine, "bad.xlsx", "receipt", RECEIPT, [
+        {"sku": "FOOD1", "qty": 5, "unit_cost": 40},
+        {"sku": "FOOD1", "qty": 5, "unit_cost": 40, "batch": "B3"},
+    ])
+    assert bad.status == "rejected"
+    assert [(p.where, p.code) for p in bad.problems] == [(at("receipt", "batch"), "batch-required"), (at("receipt", "expiry_date", 2), "expiry-required")]
+    assert "批号" in bad.problems[0].zh and "batch" in bad.problems[0].en
+
+    good = _drop(settings, engine, "receipt.xlsx", "receipt", RECEIPT, [
+        {"sku": "FOOD1", "qty": 12, "unit_cost": 40, "batch": "B1", "production_date": date(2026, 6, 1)},
+        {"sku": "FOOD1", "qty": 8, "unit_cost": 40, "batch": "B2", "expiry_date": date(2027, 5, 1)},
+        {"sku": "A001", "qty": 3, "unit_cost": 20, "batch": "free text, as before"},
+    ])
+    assert good.status == "posted", good.problems
+    assert _batches(engine) == {"B1": (date(2026, 6, 1), date(2026, 11, 28), "S01"), "B2": (None, date(2027, 5, 1), "S01")}
+    assert _batch_balances(engine) == {("WH1", "B1"): Decimal(12), ("WH1", "B2"): Decimal(8)}
+    with engine.connect() as conn:
+        l = schema.lines
+        assert conn.execute(select(l.c.expiry_date).where(l.c.batch == "B1")).scalar() == date(2026, 11, 28)
+        b = schema.balances
+        assert conn.execute(select(b.c.qty).where(b.c.sku == "FOOD1")).scalar() == Decimal(20)  # costing per item × warehouse
+
+
+def test_fefo_picks_the_first_expiring_batches_never_an_expired_one_and_warns_inside_the_window(site):
+    """A delivery of 25 on 2026-11-10 with 批号 empty: E0 expired (skipped), N1 expires in
+    5 days (≤ 30: taken, with a warning), then L2: picks N1 × 20 and L2 × 5."""
+    settings, engine = site
+    _three_batches(settings, engine)
+    outcome = _drop(settings, engine, "delivery.xlsx", "delivery",
+                    {"doc_no": "XS-F", "doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 25, "unit_price": 80}])
+    assert outcome.status == "posted", outcome.problems
+    assert any("N1 × 20, L2 × 5" in note for note in outcome.notes)
+    assert any("[batch-near-expiry]" in note and "N1" in note for note in outcome.notes)
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "L2"): Decimal(25)}
+    with engine.connect() as conn:
+        logged = conn.execute(select(schema.files.c.warnings).where(schema.files.c.name == "delivery.xlsx")).scalar()
+    assert "N1 × 20, L2 × 5" in logged  # the processing log keeps the picks with the file
+
+    expired = _drop(settings, engine, "expired.xlsx", "delivery",
+                    {"doc_no": "XS-E", "doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 1, "unit_price": 80, "batch": "E0"}])
+    assert [(p.where, p.code) for p in expired.problems] == [(at("delivery", "batch"), "batch-expired")]
+
+    short = _drop(settings, engine, "short.xlsx", "delivery",
+                  {"doc_no": "XS-S", "doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"},
+                  [{"sku": "FOOD1", "qty": 30, "unit_price": 80}])
+    assert [(p.where, p.code) for p in short.problems] == [(at("delivery", "qty"), "batch-short")]
+    assert "E0" in short.problems[0].zh  # the expired batch is named, and never picked
+
+
+def test_without_fefo_an_issue_must_name_its_batch(tmp_path):
+    settings = _settings(tmp_path)  # auto_pick: none
+    engine = open_ledger(settings.ledger_url)
+    drop_master(settings.inbox)
+    make_table(settings.inbox / "items-food.xlsx", "items", [FOOD])
+    run_inbox(settings, engine=engine)
+    _three_batches(settings, engine)
+    outcome = _drop(settings, engine, "delivery.xlsx", "delivery",
+                    {"doc_no": "XS-N", "doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 5, "unit_price": 80}])
+    assert [(p.where, p.code) for p in outcome.problems] == [(at("delivery", "batch"), "batch-required")]
+    assert "fefo" in outcome.problems[0].en
+    engine.dispose()
+
+
+def test_an_issue_of_a_batch_not_in_that_warehouse_names_the_batches_that_are(site):
+    """L2 is in WH1 only; WH2 holds W9 (40). A delivery of 5 of L2 from WH2 is refused at
+    the batch cell, naming W9; the pair WH2 has enough, so that is the only problem."""
+    settings, engine = site
+    _three_batches(settings, engine)
+    _drop(settings, engine, "receipt.xlsx", "receipt", {**RECEIPT, "warehouse": "WH2"},
+          [{"sku": "FOOD1", "qty": 40, "unit_cost": 40, "batch": "W9", "expiry_date": date(2027, 8, 1)}])
+    outcome = _drop(settings, engine, "delivery.xlsx", "delivery",
+                    {"doc_no": "XS-W", "doc_date": date(2026, 11, 10), "warehouse": "WH2", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 5, "unit_price": 80, "batch": "L2"}])
+    assert [(p.where, p.code) for p in outcome.problems] == [(at("delivery", "batch"), "batch-not-in-stock")]
+    message = outcome.problems[0]
+    assert "W9 (40, 有效期至 2027-08-01)" in message.zh and "W9 (40, expires 2027-08-01)" in message.en
+    assert message.zh.index("W9") < len(message.zh) and message.render().index("批号") < message.render().index("batch L2")
+
+    # a batch received later than the issue's date is not there on that date either
+    early = _drop(settings, engine, "early.xlsx", "delivery",
+                  {"doc_no": "XS-EARLY", "doc_date": date(2026, 11, 1), "warehouse": "WH2", "customer": "C01"},
+                  [{"sku": "FOOD1", "qty": 5, "unit_price": 80, "batch": "W9"}])
+    assert {p.code for p in early.problems} >= {"batch-not-in-stock"}
+
+
+def test_a_transfer_carries_its_batch_and_a_reversal_takes_back_exactly_its_batches(site):
+    """Transfer 8 of L2 WH1 → WH2, then deliver 6 of L2 from WH2 (XS-R). WH2 also holds W9
+    (40), so FOOD1 at WH2 has 42 ≥ 8, yet L2 there has only 2: the transfer cannot be
+    reversed. Reversing XS-R puts 6 back into L2 at WH2; then the transfer can be."""
+    settings, engine = site
+    _three_batches(settings, engine)
+    _drop(settings, engine, "receipt.xlsx", "receipt", {**RECEIPT, "warehouse": "WH2"},
+          [{"sku": "FOOD1", "qty": 40, "unit_cost": 40, "batch": "W9", "expiry_date": date(2027, 8, 1)}])
+    moved = _drop(settings, engine, "transfer.xlsx", "transfer",
+                  {"doc_no": "DB-1", "doc_date": date(2026, 11, 5), "from_warehouse": "WH1", "to_warehouse": "WH2"},
+                  [{"sku": "FOOD1", "qty": 8, "batch": "L2"}])
+    assert moved.status == "posted", moved.problems
+    sold = _drop(settings, engine, "delivery.xlsx", "delivery",
+                 {"doc_no": "XS-R", "doc_date": date(2026, 11, 6), "warehouse": "WH2", "customer": "C01"},
+                 [{"sku": "FOOD1", "qty": 6, "unit_price": 80, "batch": "L2"}])
+    assert sold.status == "posted", sold.problems
+    assert _batch_balances(engine)[("WH2", "L2")] == Decimal(2)
+    with pytest.raises(LedgerError, match="批号 L2"):  # 8 of L2 cannot go back to WH1 while 6 of them are sold
+        with engine.begin() as conn:
+            reverse_document(conn, "DB-1")
+    with engine.begin() as conn:
+        assert reverse_document(conn, "XS-R") == "XS-R-R"
+    assert _batch_balances(engine)[("WH2", "L2")] == Decimal(8)
+    with engine.begin() as conn:
+        reverse_document(conn, "DB-1")
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "N1"): Decimal(20), ("WH1", "L2"): Decimal(30),
+                                       ("WH2", "W9"): Decimal(40)}
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []  # the batches of each item and warehouse add up to its balance
+
+
+def test_an_item_with_stock_turns_to_batch_tracking_only_through_an_opening(site):
+    """A001 holds 10 in WH1 and 4 in WH2 (untracked). An item row turning 批次管理 on is
+    refused; an opening marked 转批次管理 that lists 9 + 4 is refused; one listing 6 (P1) + 4
+    (P2) in WH1 and 4 (P3) in WH2 assigns them, adds no stock and leaves the cost alone."""
+    settings, engine = site
+    _drop(settings, engine, "opening.xlsx", "opening", {"doc_no": "QC-A", "doc_date": date(2026, 10, 20)}, [
+        {"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20},
+        {"warehouse": "WH2", "sku": "A001", "qty": 4, "unit_cost": 20},
+    ])
+    make_table(settings.inbox / "items.xlsx", "items", [{"sku": "A001", "name": "A4 复印纸", "unit": "包", "batch_tracked": "Y"}])
+    [refused] = run_inbox(settings, engine=engine)
+    assert [(p.where, p.code) for p in refused.problems] == [("明细!R2", "batch-switch-needs-opening")]  # 批次管理, the 18th column
+    assert "WH1 10, WH2 4" in refused.problems[0].zh
+
+    header = {"doc_no": "QC-SW", "doc_date": date(2026, 11, 19), "switch_tracking": "Y"}
+    short = _drop(settings, engine, "switch-short.xlsx", "opening", header, [
+        {"warehouse": "WH1", "sku": "A001", "qty": 9, "batch": "P1"},
+        {"warehouse": "WH2", "sku": "A001", "qty": 4, "batch": "P3"},
+    ])
+    assert [(p.where, p.code) for p in short.problems] == [(at("opening", "qty"), "batch-switch-totals")]
+
+    done = _drop(settings, engine, "switch.xlsx", "opening", header, [
+        {"warehouse": "WH1", "sku": "A001", "qty": 6, "batch": "P1"},
+        {"warehouse": "WH1", "sku": "A001", "qty": 4, "batch": "P2"},
+        {"warehouse": "WH2", "sku": "A001", "qty": 4, "batch": "P3"},
+    ])
+    assert done.status == "posted", done.problems
+    with engine.connect() as conn:
+        b, bb, i = schema.balances, schema.batch_balances, schema.items
+        assert {(r.warehouse, r.qty, r.value) for r in conn.execute(select(b).where(b.c.sku == "A001"))} == {
+            ("WH1", Decimal(10), Decimal("200.00")), ("WH2", Decimal(4), Decimal("80.00"))}
+        assert {(r.warehouse, r.batch, r.qty) for r in conn.execute(select(bb).where(bb.c.sku == "A001"))} == {
+            ("WH1", "P1", Decimal(6)), ("WH1", "P2", Decimal(4)), ("WH2", "P3", Decimal(4))}
+        assert conn.execute(select(i.c.batch_tracked).where(i.c.sku == "A001")).scalar() is True
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+    # from now on an issue of A001 names its batch
+    issue = _drop(settings, engine, "delivery.xlsx", "delivery",
+                  {"doc_no": "XS-A", "doc_date": date(2026, 11, 20), "warehouse": "WH1", "customer": "C01"},
+                  [{"sku": "A001", "qty": 5, "unit_price": 30, "batch": "P2"}])
+    assert [(p.where, p.code) for p in issue.problems] == [(at("delivery", "batch"), "batch-not-in-stock")]
+
+
+def test_a_form_saved_with_the_old_label_批次_still_reads_its_batches(tmp_path):
+    path = make_form(tmp_path / "r.xlsx", "receipt", RECEIPT, [{"sku": "FOOD1", "qty": 1, "unit_cost": 1, "batch": "OLD-LABEL"}])
+    wb = openpyxl.load_workbook(path)
+    ws = wb["明细"]
+    cell = at("receipt", "batch", 0).split("!")[1]
+    assert ws[cell].value == "批号 batch"
+    ws[cell] = "批次 batch"
+    wb.save(path)
+    [raw], problems = read_workbook(path)
+    assert problems == [] and raw.lines[0].cells["batch"].value == "OLD-LABEL"
