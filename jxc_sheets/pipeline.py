@@ -361,7 +361,8 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
     if checked.batches is not None:
         ledger_batches.record_batches(conn, checked.batches.new_batches, checked.batches.moves, ids,
-                                      checked.batches.switched)
+                                      checked.batches.switched, checked.batches.serials_switched)
+        ledger_batches.record_serials(conn, checked.batches.serial_moves, ids)
     ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)
     ledger_orders.record_closures(conn, checked.closures, closed_by=item.label)
     ledger_counts.record_counts(conn, checked.counts, ids)

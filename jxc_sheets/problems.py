@@ -119,6 +119,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "batch-switch-totals": ("转批次管理: 期初单所列 {sku} 为 {listed}, 账面库存为 {held}; 请按仓库逐批列出全部现有库存, 合计相等",
                             "switch_tracking: the opening lists {sku} as {listed}, the book holds {held}; list all the"
                             " stock held, warehouse by warehouse, with the same totals"),
+    "serial-required": ("物料 {sku} 实行序列号管理, 必须填写 序列号 (每行一个且数量 1, 或用逗号分隔的清单)",
+                        "{sku} is serial-tracked: fill in its serials (one per line with qty 1, or a list separated by commas)"),
+    "serial-count": ("序列号有 {count} 个, 数量为 {qty}; 请使两者相等 (每个序列号一件)",
+                     "{count} serials for a qty of {qty}: make them equal (one serial per unit)"),
+    "serial-repeated": ("序列号 {serial} 在本文件中出现两次 (另见 {other}); 请删除重复的",
+                        "serial {serial} appears twice in this file (see also {other}): remove one"),
+    "serial-in-stock": ("序列号 {serial} 已在库 (仓库 {warehouse}, 单号 {doc_no}), 不能再入库; 请核对序列号",
+                        "serial {serial} is in stock already ({warehouse}, document {doc_no}): it cannot come in twice; check the serial"),
+    "serial-not-in-stock": ("序列号 {serial} 不在仓库 {warehouse}: {place_zh}; 请核对序列号, 或改填该仓库在库的序列号",
+                            "serial {serial} is not in {warehouse}: {place}; check the serial, or name one in stock there"),
+    "serial-not-shipped-to": ("序列号 {serial} 没有发给客户 {customer}: {place_zh}; 退货只能退回发给该客户的序列号",
+                              "serial {serial} was never shipped to {customer}: {place}; a customer returns only serials shipped to it"),
     "period-closed": ("{month} 已结账, 不能再过账 {doc_no}; 请改用未结账月份的日期, 或请财务反结账",
                       "{month} is closed: {doc_no} cannot post there; date it in an open month, or ask finance to reopen"),
     # orders

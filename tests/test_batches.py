@@ -269,3 +269,100 @@ def test_a_form_saved_with_the_old_label_批次_still_reads_its_batches(tmp_path
     wb.save(path)
     [raw], problems = read_workbook(path)
     assert problems == [] and raw.lines[0].cells["batch"].value == "OLD-LABEL"
+
+
+# --- serials ---------------------------------------------------------------------------------
+
+PHONE = {"sku": "PHONE", "name": "手机", "unit": "台", "serial_tracked": "Y"}
+
+
+@pytest.fixture
+def phones(tmp_path):
+    """PHONE (serial-tracked) with SN1-SN4 received into WH1: three as a list on one line,
+    one on a line of its own; customers C01 and C02."""
+    settings = _settings(tmp_path)
+    engine = open_ledger(settings.ledger_url)
+    drop_master(settings.inbox)
+    make_table(settings.inbox / "items-phone.xlsx", "items", [PHONE])
+    make_table(settings.inbox / "customers-2.xlsx", "customers", [{"code": "C01", "name": "宏达商贸"},
+                                                                  {"code": "C02", "name": "远方贸易"}])
+    run_inbox(settings, engine=engine)
+    received = _drop(settings, engine, "receipt.xlsx", "receipt", RECEIPT, [
+        {"sku": "PHONE", "qty": 3, "unit_cost": 1000, "serials": "SN1, SN2；SN3"},
+        {"sku": "PHONE", "qty": 1, "unit_cost": 1000, "serials": "SN4"},
+    ])
+    assert received.status == "posted", received.problems
+    yield settings, engine
+    engine.dispose()
+
+
+def _serials(engine) -> dict:
+    with engine.connect() as conn:
+        return {r.serial: (r.status, r.warehouse, r.partner) for r in conn.execute(select(schema.serials))}
+
+
+def _deliver(settings, engine, doc_no: str, customer: str, serial: str, kind: str = "delivery", day: int = 5):
+    header = {"doc_no": doc_no, "doc_date": date(2026, 11, day), "warehouse": "WH1", "customer": customer}
+    return _drop(settings, engine, f"{doc_no}.xlsx", kind, header, [{"sku": "PHONE", "qty": 1, "unit_price": 1500, "serials": serial}])
+
+
+def test_serials_come_in_once_each_one_per_unit(phones):
+    settings, engine = phones
+    assert _serials(engine) == {s: ("in_stock", "WH1", "S01") for s in ("SN1", "SN2", "SN3", "SN4")}
+    again = _drop(settings, engine, "again.xlsx", "receipt", {**RECEIPT, "doc_no": "CG-B2"}, [
+        {"sku": "PHONE", "qty": 1, "unit_cost": 1000, "serials": "SN2"},
+        {"sku": "PHONE", "qty": 2, "unit_cost": 1000, "serials": "SN7, SN8, SN9"},
+        {"sku": "PHONE", "qty": 1, "unit_cost": 1000},
+    ])
+    assert [(p.where, p.code) for p in again.problems] == [
+        (at("receipt", "serials"), "serial-in-stock"), (at("receipt", "serials", 2), "serial-count"),
+        (at("receipt", "serials", 3), "serial-required")]
+    assert "CG-B1" in again.problems[0].zh
+
+
+def test_a_serial_shipped_twice_is_refused_at_its_cell_naming_where_it_went(phones):
+    settings, engine = phones
+    assert _deliver(settings, engine, "XS-1", "C01", "SN1").status == "posted"
+    twice = _deliver(settings, engine, "XS-2", "C02", "SN1")
+    assert [(p.where, p.code) for p in twice.problems] == [(at("delivery", "serials"), "serial-not-in-stock")]
+    assert "已由 XS-1 发给客户 C01" in twice.problems[0].zh and "shipped to customer C01 by XS-1" in twice.problems[0].en
+    never = _deliver(settings, engine, "XS-3", "C01", "SN999")
+    assert [(p.code, p.value) for p in never.problems] == [("serial-not-in-stock", "SN999")]
+    assert "从未入库" in never.problems[0].zh
+    assert _serials(engine)["SN1"] == ("shipped", "", "C01")
+
+
+def test_a_serial_returned_by_a_customer_it_was_never_shipped_to_is_refused(phones):
+    settings, engine = phones
+    _deliver(settings, engine, "XS-1", "C01", "SN1")
+    wrong = _deliver(settings, engine, "XT-1", "C02", "SN1", kind="sales_return", day=6)
+    assert [(p.where, p.code) for p in wrong.problems] == [(at("sales_return", "serials"), "serial-not-shipped-to")]
+    assert "C01" in wrong.problems[0].zh  # where it did go
+    in_stock = _deliver(settings, engine, "XT-2", "C02", "SN2", kind="sales_return", day=6)
+    assert [p.code for p in in_stock.problems] == ["serial-in-stock"]
+    right = _deliver(settings, engine, "XT-3", "C01", "SN1", kind="sales_return", day=6)
+    assert right.status == "posted", right.problems
+    assert _serials(engine)["SN1"] == ("in_stock", "WH1", "C01")
+
+
+def test_a_reversal_moves_its_serials_back_and_a_transfer_carries_them(phones):
+    settings, engine = phones
+    _deliver(settings, engine, "XS-1", "C01", "SN1")
+    moved = _drop(settings, engine, "transfer.xlsx", "transfer",
+                  {"doc_no": "DB-S", "doc_date": date(2026, 11, 6), "from_warehouse": "WH1", "to_warehouse": "WH2"},
+                  [{"sku": "PHONE", "qty": 2, "serials": "SN2 SN3"}])
+    assert moved.status == "posted", moved.problems
+    assert _serials(engine)["SN3"] == ("in_stock", "WH2", "")
+    with engine.begin() as conn:
+        reverse_document(conn, "XS-1")
+        reverse_document(conn, "DB-S")
+    assert {s: v[:2] for s, v in _serials(engine).items()} == {s: ("in_stock", "WH1") for s in ("SN1", "SN2", "SN3", "SN4")}
+    # SN5 comes in and SN1 goes out: WH1 still holds 4 phones, but not SN1, which CG-B1 brought in
+    _drop(settings, engine, "receipt-5.xlsx", "receipt", {**RECEIPT, "doc_no": "CG-B5"},
+          [{"sku": "PHONE", "qty": 1, "unit_cost": 1000, "serials": "SN5"}])
+    assert _deliver(settings, engine, "XS-9", "C01", "SN1", day=7).status == "posted"
+    with pytest.raises(LedgerError, match="序列号 SN1"):
+        with engine.begin() as conn:
+            reverse_document(conn, "CG-B1")
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []

@@ -19,7 +19,7 @@ each document line, and the batches met for the first time.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Mapping, Sequence
@@ -30,7 +30,7 @@ from .. import kinds
 from ..config import BatchesConfig
 from ..kinds import KINDS
 from ..ledger import batches as ledger_batches
-from ..ledger.batches import BatchMove, NewBatch
+from ..ledger.batches import BatchMove, NewBatch, SerialMove, SerialState, serial_after
 from ..ledger.queries import PairTimeline
 from ..problems import problem
 from ..records import Document, Item, Line, MasterRow, Problem
@@ -51,7 +51,8 @@ class BatchPlan:
     warnings: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
     switched: tuple[str, ...] = ()  # items an opening turns to batch tracking
-    serial_moves: tuple = field(default=())
+    serial_moves: tuple[SerialMove, ...] = ()
+    serials_switched: tuple[str, ...] = ()  # items an opening turns to serial tracking
 
 
 def effective_items(items: Mapping[str, Item], rows: Sequence[MasterRow]) -> dict[str, Item]:
@@ -78,14 +79,19 @@ def check_batches(conn: Connection, docs: Sequence[Document], rows: Sequence[Mas
     now = effective_items(items, rows)
     problems: list[Problem] = []
     _refused_switches(conn, rows, items, now, problems)
-    docs, switched = _switching(conn, docs, now, problems)
+    docs, switched, serials_switched = _switching(conn, docs, now, problems)
     for sku in switched:
         now[sku] = replace(now[sku], batch_tracked=True)
+    for sku in serials_switched:
+        now[sku] = replace(now[sku], serial_tracked=True)
     tracked = {sku for sku, item in now.items() if item.tracked}
     touched = [(doc, line) for doc in docs if doc.kind not in NO_QTY for line in doc.lines if line.sku in tracked]
-    notes = tuple(f"{sku}: 自本单起实行批次管理 / batch-tracked from now on" for sku in sorted(switched))
+    notes = tuple(f"{sku}: 自本单起实行批次管理 / batch-tracked from now on" for sku in sorted(switched)) + \
+        tuple(f"{sku}: 自本单起实行序列号管理 / serial-tracked from now on" for sku in sorted(serials_switched))
+    serial_moves = check_serials(conn, docs, {sku for sku, item in now.items() if item.serial_tracked}, problems)
     if not touched:
-        return BatchPlan(tuple(docs), problems=tuple(problems), notes=notes, switched=tuple(sorted(switched)))
+        return BatchPlan(tuple(docs), problems=tuple(problems), notes=notes, switched=tuple(sorted(switched)),
+                         serial_moves=serial_moves, serials_switched=tuple(sorted(serials_switched)))
     planner = _Planner(conn, docs, touched, now, rules, allow_negative_stock, problems)
     out = []
     for doc in docs:  # in date order: an earlier document of the file feeds a later one
@@ -94,7 +100,8 @@ def check_batches(conn: Connection, docs: Sequence[Document], rows: Sequence[Mas
             lines.append(planner.line(doc, line) if line.sku in tracked and doc.kind not in NO_QTY else line)
         out.append(replace(doc, lines=tuple(lines)))
     return BatchPlan(tuple(out), tuple(planner.moves), tuple(planner.new.values()), tuple(problems),
-                     tuple(planner.warnings), notes + tuple(planner.notes), switched=tuple(sorted(switched)))
+                     tuple(planner.warnings), notes + tuple(planner.notes), switched=tuple(sorted(switched)),
+                     serial_moves=serial_moves, serials_switched=tuple(sorted(serials_switched)))
 
 
 # --- switching an item with stock to batch tracking -------------------------------------
@@ -103,8 +110,9 @@ def _refused_switches(conn: Connection, rows: Sequence[MasterRow], before: Mappi
                       problems: list[Problem]) -> None:
     """An item row may not turn on batch or expiry tracking while the item holds stock:
     that stock would be in no batch. The opening that lists it by batch does it."""
-    turning = {row.key: row for row in rows if row.kind == "items" and after[row.key].tracked
-               and row.key in before and not before[row.key].tracked}
+    turning = {row.key: row for row in rows if row.kind == "items" and row.key in before
+               and ((after[row.key].tracked and not before[row.key].tracked)
+                    or (after[row.key].serial_tracked and not before[row.key].serial_tracked))}
     if not turning:
         return
     stock = ledger_batches.stock_of(conn, sorted(turning))
@@ -112,20 +120,30 @@ def _refused_switches(conn: Connection, rows: Sequence[MasterRow], before: Mappi
         held = {wh: qty for (s, wh), qty in stock.items() if s == sku and qty}
         if not held:
             continue
-        what = "batch_tracked" if row.values.get("batch_tracked") else "expiry_tracked"
+        what = next(key for key in ("batch_tracked", "expiry_tracked", "serial_tracked") if row.values.get(key))
+        zh, en = TRACKING[what]
         shown = ", ".join(f"{wh} {_show(q)}" for wh, q in sorted(held.items()))
         problems.append(problem("batch-switch-needs-opening", row.where[what] if what in row.where else "", "Y", sku=sku,
-                                stock_zh=shown, stock=shown, what_zh="批次管理" if what == "batch_tracked" else "保质期管理",
-                                what="batch-tracked" if what == "batch_tracked" else "expiry-tracked"))
+                                stock_zh=shown, stock=shown, what_zh=zh, what=en))
+
+
+TRACKING = {"batch_tracked": ("批次管理", "batch-tracked"), "expiry_tracked": ("保质期管理", "expiry-tracked"),
+            "serial_tracked": ("序列号管理", "serial-tracked")}
 
 
 def _switching(conn: Connection, docs: Sequence[Document], items: Mapping[str, Item],
-               problems: list[Problem]) -> tuple[list[Document], set[str]]:
-    """An opening with 转批次管理 = Y turns the items it lists to batch tracking. Of an item
-    holding stock, its lines must list that stock, warehouse by warehouse: they put it into
-    batches and move no stock. Of an item with none, they are an ordinary opening."""
+               problems: list[Problem]) -> tuple[list[Document], set[str], set[str]]:
+    """An opening with 转批次管理 = Y turns the untracked items it lists to batch tracking,
+    and to serial tracking those whose lines give serials (lines with serials only: serial
+    tracking only). Of an item holding stock, its lines must list that stock, warehouse by
+    warehouse: they put it into batches (serials) and move no stock. Of an item with none,
+    they are an ordinary opening."""
     openings = [doc for doc in docs if doc.kind == "opening" and doc.header.get("switch_tracking")]
-    skus = {line.sku for doc in openings for line in doc.lines if line.sku in items and not items[line.sku].tracked}
+    skus = {line.sku for doc in openings for line in doc.lines
+            if line.sku in items and not items[line.sku].tracked and not items[line.sku].serial_tracked}
+    lines_of = [line for doc in openings for line in doc.lines if line.sku in skus]
+    serial_skus = {line.sku for line in lines_of if line.serials}
+    batch_skus = skus - (serial_skus - {line.sku for line in lines_of if line.batch})
     stock = ledger_batches.stock_of(conn, sorted(skus)) if skus else {}
     held_skus = {sku for (sku, _wh), qty in stock.items() if qty}
     for doc in openings:  # a line of an item holding no stock is ordinary opening stock: it needs its cost
@@ -133,7 +151,7 @@ def _switching(conn: Connection, docs: Sequence[Document], items: Mapping[str, I
             if line.sku not in held_skus and line.unit_cost is None and line.amount is None:
                 problems.append(problem("price-required", line.where.get("unit_cost", ""), "", sku=line.sku))
     if not skus:
-        return list(docs), set()
+        return list(docs), set(), set()
     listed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     first_cell: dict[str, str] = {}
     for doc in openings:
@@ -150,7 +168,7 @@ def _switching(conn: Connection, docs: Sequence[Document], items: Mapping[str, I
                                     listed=shown(mine), held=shown(held)))
     out = [replace(doc, lines=tuple(replace(line, assigns_batches=True) if line.sku in held_skus else line
                                     for line in doc.lines)) if any(doc is o for o in openings) else doc for doc in docs]
-    return out, skus
+    return out, batch_skus, serial_skus
 
 
 # --- the lines ------------------------------------------------------------------------------
@@ -341,3 +359,85 @@ class _Planner:
         self.notes.append(f"{doc.doc_no} 第 {line.line_no} 行 {line.sku}: 先到期先出选批 {shown}"
                           f" / line {line.line_no} {line.sku}: first-expiry-first-out picked {shown}")
         return picks
+
+
+# --- serials --------------------------------------------------------------------------------
+
+def check_serials(conn: Connection, docs: Sequence[Document], tracked: set[str],
+                  problems: list[Problem]) -> tuple[SerialMove, ...]:
+    """A serial-tracked line names one serial per unit. A serial comes in only when it is
+    not in stock; it leaves only the warehouse it is in; a customer returns only a serial
+    shipped to that customer. Each serial's place is its latest, whatever the dates."""
+    lines = [(doc, line) for doc in docs if doc.kind not in NO_QTY for line in doc.lines if line.sku in tracked]
+    if not lines:
+        return ()
+    states: dict[tuple[str, str], SerialState | None] = dict(ledger_batches.serial_states(
+        conn, {(line.sku, serial) for _doc, line in lines for serial in line.serials}))
+    seen: dict[tuple[str, str], str] = {}
+    moves: list[SerialMove] = []
+    for doc, line in lines:
+        kind = KINDS[doc.kind]
+        where = line.where.get("serials", line.where.get("sku", ""))
+        if doc.kind not in CARRIES_BATCHES:
+            problems.append(problem("batch-not-supported", line.where.get("sku", ""), line.sku, sku=line.sku,
+                                    kind=doc.kind, kind_zh=kind.zh))
+            continue
+        if not line.serials:
+            problems.append(problem("serial-required", where, "", sku=line.sku))
+            continue
+        if len(line.serials) != abs(line.qty):
+            problems.append(problem("serial-count", where, len(line.serials), count=len(line.serials), qty=_show(abs(line.qty))))
+            continue
+        repeated = False
+        for serial in line.serials:
+            other = seen.setdefault((line.sku, serial), f"{doc.doc_no} #{line.line_no}")
+            if other != f"{doc.doc_no} #{line.line_no}" or line.serials.count(serial) > 1:
+                problems.append(problem("serial-repeated", where, serial, serial=serial, other=other))
+                repeated = True
+        if repeated:
+            continue
+        partner = (doc.header.get(kind.partner_field) if kind.partner_field else None) or ""
+        legs = list(kinds.legs(doc, line)) if not line.assigns_batches else [(line.warehouse or "", line.qty, doc.doc_date)]
+        for wh, qty, day in sorted(legs, key=lambda leg: leg[1]):  # out before in
+            for serial in line.serials:
+                key = (line.sku, serial)
+                if not _serial_may_move(doc, key, wh, qty, partner, states.get(key), where, problems):
+                    break
+                states[key] = serial_after(doc.kind, qty, wh, partner, doc.doc_no, line.batch)
+                moves.append(SerialMove(doc.kind, doc.doc_no, line.line_no, day, line.sku, serial, wh,
+                                        Decimal(1 if qty > 0 else -1), partner, line.batch))
+    return tuple(moves)
+
+
+def _serial_may_move(doc: Document, key: tuple[str, str], wh: str, qty: Decimal, partner: str, state: SerialState | None,
+                     where: str, problems: list[Problem]) -> bool:
+    serial = key[1]
+    if qty > 0:
+        if state is not None and state.status == "in_stock":
+            problems.append(problem("serial-in-stock", where, serial, serial=serial, warehouse=state.warehouse,
+                                    doc_no=state.doc_no))
+            return False
+        if doc.kind == "sales_return" and (state is None or state.status != "shipped" or state.partner != partner):
+            zh, en = _place(state)
+            problems.append(problem("serial-not-shipped-to", where, serial, serial=serial, customer=partner,
+                                    place_zh=zh, place=en))
+            return False
+        return True
+    if state is None or state.status != "in_stock" or state.warehouse != wh:
+        zh, en = _place(state)
+        problems.append(problem("serial-not-in-stock", where, serial, serial=serial, warehouse=wh, place_zh=zh, place=en))
+        return False
+    return True
+
+
+def _place(state: SerialState | None) -> tuple[str, str]:
+    """Where a serial is, told in a problem."""
+    if state is None:
+        return "从未入库", "never received"
+    if state.status == "in_stock":
+        return f"它在仓库 {state.warehouse} ({state.doc_no})", f"it is in {state.warehouse} ({state.doc_no})"
+    if state.status == "shipped":
+        return f"已由 {state.doc_no} 发给客户 {state.partner}", f"shipped to customer {state.partner} by {state.doc_no}"
+    if state.status == "returned":
+        return f"已由 {state.doc_no} 退回供应商 {state.partner}", f"returned to supplier {state.partner} by {state.doc_no}"
+    return f"已由 {state.doc_no} 出库", f"issued by {state.doc_no}"

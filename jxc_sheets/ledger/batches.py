@@ -49,6 +49,109 @@ class NewBatch:
     partner: str
 
 
+@dataclass(frozen=True)
+class SerialMove:
+    """A row of serial_movements, its document known by (kind, doc_no) until posted."""
+
+    kind: str
+    doc_no: str
+    line_no: int
+    doc_date: date
+    sku: str
+    serial: str
+    warehouse: str
+    qty: Decimal  # +1 in, -1 out
+    partner: str = ""
+    batch: str = ""
+
+
+@dataclass(frozen=True)
+class SerialState:
+    """Where a serial is: in stock in a warehouse, shipped to a customer, returned to a
+    supplier, or out otherwise (written off, taken back by a reversal)."""
+
+    status: str  # in_stock | shipped | returned | out
+    warehouse: str = ""
+    partner: str = ""
+    doc_no: str = ""
+    batch: str = ""
+
+
+SHIPPED = {"delivery": "shipped", "purchase_return": "returned"}
+
+
+def serial_after(kind: str, qty: Decimal, warehouse: str, partner: str, doc_no: str, batch: str = "") -> SerialState:
+    """A serial's state after one move of it."""
+    if qty > 0:
+        return SerialState("in_stock", warehouse, partner, doc_no, batch)
+    return SerialState(SHIPPED.get(kind, "out"), "", partner if kind in SHIPPED else "", doc_no, batch)
+
+
+def serial_states(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], SerialState]:
+    """(sku, serial) → where it is now, for those of `keys` ever seen."""
+    t, d = schema.serials, schema.documents
+    found = {}
+    for chunk in chunks(sorted(set(keys))):
+        query = select(t.c.sku, t.c.serial, t.c.status, t.c.warehouse, t.c.partner, t.c.batch, d.c.doc_no) \
+            .join(d, d.c.id == t.c.document_id).where(pairs_in(t.c.sku, t.c.serial, chunk))
+        for r in conn.execute(query):
+            found[(r.sku, r.serial)] = SerialState(r.status, r.warehouse, r.partner, r.doc_no, r.batch)
+    return found
+
+
+def record_serials(conn: Connection, moves: Sequence[SerialMove], ids: Mapping[tuple[str, str], int]) -> None:
+    """The serial movements of the documents just posted, and each serial's place after them."""
+    rows = [{"document_id": ids[(mv.kind, mv.doc_no)], "line_no": mv.line_no, "kind": mv.kind, "doc_date": mv.doc_date,
+             "sku": mv.sku, "serial": mv.serial, "warehouse": mv.warehouse, "qty": mv.qty, "partner": mv.partner}
+            for mv in moves if (mv.kind, mv.doc_no) in ids]
+    _append_serials(conn, rows, {(mv.kind, mv.doc_no, mv.line_no, mv.sku, mv.serial): mv.batch for mv in moves})
+
+
+def _append_serials(conn: Connection, rows: list[dict], batches: Mapping[tuple, str] | None = None) -> None:
+    if not rows:
+        return
+    bulk.insert_rows(conn, schema.serial_movements, rows)
+    kinds_of = {row["document_id"]: row["kind"] for row in rows}
+    d = schema.documents
+    numbers = {r.id: r.doc_no for r in conn.execute(select(d.c.id, d.c.doc_no).where(d.c.id.in_(sorted(kinds_of))))}
+    last: dict[tuple[str, str], dict] = {}
+    for row in rows:  # in order: a transfer's in leg comes after its out leg
+        key = (row["sku"], row["serial"])
+        batch = (batches or {}).get((row["kind"], numbers[row["document_id"]], row["line_no"], *key), "")
+        state = serial_after(row["kind"], row["qty"], row["warehouse"], row["partner"], "", batch)
+        last[key] = {"sku": key[0], "serial": key[1], "batch": state.batch, "warehouse": state.warehouse,
+                     "status": state.status, "partner": state.partner, "document_id": row["document_id"]}
+    t = schema.serials
+    held = set(serial_states(conn, last))
+    bulk.insert_rows(conn, t, [row for key, row in last.items() if key not in held])
+    changed = [row for key, row in last.items() if key in held]
+    keep_batch = [row for row in changed if not row["batch"]]  # a move naming no batch leaves the serial's own
+    bulk.update_rows(conn, t, keep_batch, ["warehouse", "status", "partner", "document_id"], ["sku", "serial"])
+    bulk.update_rows(conn, t, [row for row in changed if row["batch"]], ["batch", "warehouse", "status", "partner", "document_id"],
+                     ["sku", "serial"])
+
+
+def reverse_serials(conn: Connection, original_id: int, new_id: int, on: date) -> None:
+    """The reversal moves each serial of the original back, last move first: a serial
+    brought in must still be where it came, one shipped must still be with that customer."""
+    sm = schema.serial_movements
+    rows = conn.execute(select(sm).where(sm.c.document_id == original_id).order_by(sm.c.id.desc())).all()
+    if not rows:
+        return
+    states = serial_states(conn, {(r.sku, r.serial) for r in rows})
+    for r in rows:
+        state = states.get((r.sku, r.serial))
+        expected = serial_after(r.kind, r.qty, r.warehouse, r.partner, "")
+        if state is None or (state.status, state.warehouse) != (expected.status, expected.warehouse):
+            where = f"{state.status} {state.warehouse or state.partner}" if state else "?"
+            raise LedgerError(f"序列号 {r.serial} ({r.sku}) 已不在原单过账后的位置 ({where}), 不能冲销; 请先冲销后续单据"
+                              f" / serial {r.serial} of {r.sku} has moved on since ({where}): reverse the later documents first")
+        states[(r.sku, r.serial)] = SerialState("in_stock" if r.qty < 0 else "out", r.warehouse if r.qty < 0 else "")
+    _append_serials(conn, [{"document_id": new_id, "line_no": r.line_no, "kind": r.kind, "doc_date": max(on, r.doc_date),
+                            "sku": r.sku, "serial": r.serial, "warehouse": r.warehouse, "qty": -r.qty,
+                            "partner": r.partner} for r in rows])
+
+
 def stock_of(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], Decimal]:
     """(sku, warehouse) → qty on hand now, for `skus`."""
     b = schema.balances
@@ -85,13 +188,17 @@ def batch_dates(conn: Connection, skus: Iterable[str]) -> dict[tuple[str, str], 
 
 
 def record_batches(conn: Connection, new: Sequence[NewBatch], moves: Sequence[BatchMove],
-                   ids: Mapping[tuple[str, str], int], switched: Sequence[str] = ()) -> None:
+                   ids: Mapping[tuple[str, str], int], switched: Sequence[str] = (),
+                   serials_switched: Sequence[str] = ()) -> None:
     """Writes the batches met for the first time and the batch movements of the documents
     just posted (`ids`: (kind, doc_no) → id); a document not among them (already posted)
-    writes nothing. `switched`: the items an opening turned to batch tracking."""
+    writes nothing. `switched`, `serials_switched`: the items an opening turned to batch
+    (serial) tracking."""
+    i = schema.items
     if switched:
-        i = schema.items
         conn.execute(update(i).where(i.c.sku.in_(list(switched))).values(batch_tracked=True))
+    if serials_switched:
+        conn.execute(update(i).where(i.c.sku.in_(list(serials_switched))).values(serial_tracked=True))
     if new:
         conn.execute(insert(schema.batches), [
             {"sku": b.sku, "batch": b.batch, "production_date": b.production_date, "expiry_date": b.expiry_date,
@@ -152,4 +259,5 @@ def _show(qty: Decimal) -> str:
     return format(qty.normalize(), "f")
 
 
-__all__ = ["append", "batch_dates", "batch_timeline", "record_batches", "reverse", "stock_of"]
+__all__ = ["append", "batch_dates", "batch_timeline", "record_batches", "record_serials", "reverse", "reverse_serials",
+           "serial_states", "stock_of"]

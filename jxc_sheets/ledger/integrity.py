@@ -25,8 +25,8 @@ def check_ledger(conn: Connection) -> list[str]:
 
 
 def _batches_against_balances(conn: Connection) -> list[str]:
-    """Each batch balance is the sum of its batch movements, and the batches of a tracked
-    item in a warehouse add up to that item's balance there (batches.py)."""
+    """Each batch balance is the sum of its batch movements, the batches of a tracked item in
+    a warehouse add up to that item's balance there, and so do its serials in stock (batches.py)."""
     bm, bb, b, i = schema.batch_movements, schema.batch_balances, schema.balances, schema.items
     sums = {(r.sku, r.warehouse, r.batch): r.qty for r in conn.execute(
         select(bm.c.sku, bm.c.warehouse, bm.c.batch, func.sum(bm.c.qty).label("qty")).group_by(bm.c.sku, bm.c.warehouse, bm.c.batch))}
@@ -41,6 +41,14 @@ def _batches_against_balances(conn: Connection) -> list[str]:
     for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(b.c.sku.in_(tracked))):
         if per_pair.get((r.sku, r.warehouse), Decimal(0)) != r.qty:
             differences.append(f"{r.sku} @ {r.warehouse}: 各批合计 batches {per_pair.get((r.sku, r.warehouse), 0)}"
+                               f" ≠ 余额 balance {r.qty}")
+    sr = schema.serials
+    in_stock = {(r.sku, r.warehouse): r.n for r in conn.execute(
+        select(sr.c.sku, sr.c.warehouse, func.count().label("n")).where(sr.c.status == "in_stock").group_by(sr.c.sku, sr.c.warehouse))}
+    serial_items = select(i.c.sku).where(i.c.serial_tracked.is_(True))
+    for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(b.c.sku.in_(serial_items))):
+        if in_stock.get((r.sku, r.warehouse), 0) != r.qty:
+            differences.append(f"{r.sku} @ {r.warehouse}: 在库序列号 serials in stock {in_stock.get((r.sku, r.warehouse), 0)}"
                                f" ≠ 余额 balance {r.qty}")
     return differences
 

@@ -62,6 +62,7 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
                              costing.REVERSE, linked_to=mv.id) for mv in reversed(moves)]
     append_movements(conn, movements)
     batches.reverse(conn, original.id, new_id, on, allow_negative_stock)
+    batches.reverse_serials(conn, original.id, new_id, on)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     money.reverse_money(conn, original.id, new_id, new_no, on)
     chain.seal(conn, [new_id])
