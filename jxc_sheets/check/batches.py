@@ -216,7 +216,7 @@ class _Planner:
         picks: list[tuple[str, Decimal]] = []
         for wh, qty, day in legs:
             if qty < 0:
-                picks = self._issue(doc, line, wh, -qty, day)
+                picks = self._issue(doc, line, wh, -qty, day, partner)
                 if picks is None:
                     return line
         for wh, qty, day in legs:
@@ -278,7 +278,8 @@ class _Planner:
                 found.append((batch, qty, dates[1] if dates else None))
         return sorted(found, key=lambda b: (b[2] or date.max, b[0]))
 
-    def _issue(self, doc: Document, line: Line, wh: str, need: Decimal, day: date) -> list[tuple[str, Decimal]] | None:
+    def _issue(self, doc: Document, line: Line, wh: str, need: Decimal, day: date,
+               partner: str) -> list[tuple[str, Decimal]] | None:
         if line.batch:
             key = (line.sku, wh, line.batch)
             timeline = self.timeline.get(key)
@@ -303,7 +304,7 @@ class _Planner:
             self._require(doc, line, doc.kind in FEFO_KINDS)
             return None
         for batch, q in picks:
-            self._move(doc, line, day, wh, batch, -q, "")
+            self._move(doc, line, day, wh, batch, -q, partner)
         return picks
 
     def _fresh(self, doc: Document, line: Line, batch: str, day: date) -> bool:
