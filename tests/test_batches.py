@@ -366,3 +366,52 @@ def test_a_reversal_moves_its_serials_back_and_a_transfer_carries_them(phones):
             reverse_document(conn, "CG-B1")
     with engine.connect() as conn:
         assert check_ledger(conn) == []
+
+
+def test_a_transfer_in_transit_carries_its_batch_and_it_arrives_on_its_arrival_date(site):
+    """L2 × 8 leaves WH1 (上海) on 11-05 and arrives at WH2 (苏州) on 11-09: on the 8th WH2
+    has no L2 to deliver, on the 9th it has 8."""
+    settings, engine = site
+    _three_batches(settings, engine)
+    moved = _drop(settings, engine, "transfer.xlsx", "transfer",
+                  {"doc_no": "DB-T", "doc_date": date(2026, 11, 5), "arrival_date": date(2026, 11, 9),
+                   "from_warehouse": "WH1", "to_warehouse": "WH2"}, [{"sku": "FOOD1", "qty": 8, "batch": "L2"}])
+    assert moved.status == "posted", moved.problems
+    with engine.connect() as conn:
+        bm = schema.batch_movements
+        assert [(r.warehouse, r.doc_date, r.qty) for r in conn.execute(select(bm).where(bm.c.batch == "L2", bm.c.kind == "transfer"))] == [
+            ("WH1", date(2026, 11, 5), Decimal(-8)), ("WH2", date(2026, 11, 9), Decimal(8))]
+    early = _drop(settings, engine, "early.xlsx", "delivery",
+                  {"doc_no": "XS-T1", "doc_date": date(2026, 11, 8), "warehouse": "WH2", "customer": "C01"},
+                  [{"sku": "FOOD1", "qty": 3, "unit_price": 80, "batch": "L2"}])
+    assert "batch-not-in-stock" in {p.code for p in early.problems}
+    on_time = _drop(settings, engine, "on-time.xlsx", "delivery",
+                    {"doc_no": "XS-T2", "doc_date": date(2026, 11, 9), "warehouse": "WH2", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 3, "unit_price": 80, "batch": "L2"}])
+    assert on_time.status == "posted", on_time.problems
+    assert _batch_balances(engine)[("WH2", "L2")] == Decimal(5)
+
+
+def test_fefo_and_reversal_on_postgresql(tmp_path, postgres_url):
+    """The same picks on the PostgreSQL server: N1 × 20, L2 × 5 (see the FEFO test), then reversed."""
+    from jxc_sheets.config import LedgerConfig
+
+    settings = Settings(Config(batches=BatchesConfig(auto_pick="fefo"), ledger=LedgerConfig(url=postgres_url)), tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    engine = open_ledger(settings.ledger_url)
+    drop_master(settings.inbox)
+    make_table(settings.inbox / "items-food.xlsx", "items", [FOOD])
+    run_inbox(settings, engine=engine)
+    _three_batches(settings, engine)
+    outcome = _drop(settings, engine, "delivery.xlsx", "delivery",
+                    {"doc_no": "XS-F", "doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"},
+                    [{"sku": "FOOD1", "qty": 25, "unit_price": 80}])
+    assert outcome.status == "posted", outcome.problems
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "L2"): Decimal(25)}
+    with engine.begin() as conn:
+        reverse_document(conn, "XS-F")
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "N1"): Decimal(20), ("WH1", "L2"): Decimal(30)}
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+    engine.dispose()
