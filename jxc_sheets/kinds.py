@@ -367,7 +367,9 @@ KINDS.update({k.name: k for k in (
                Field("book_qty", "账面数量", Q, hint="仅供参考, 过账时按盘点日重新计算 / for reference; recomputed when posted",
                      info=True),
                Field("counted_qty", "实盘数量", Q, True, hint="实际点到的数量, 没有就填 0 / what is there; none = 0"),
-               UNIT, Field("remark", "差异原因", T)),
+               UNIT, Field("remark", "差异原因", T),
+               replace(BATCH, hint="批次管理的物料按批号逐行盘点, 未列出的批号按 0 计 / batch-tracked items: a line per batch;"
+                                   " a batch not listed counts as zero")),
         legs=(Leg("warehouse", 0),), signed_qty=True, qty_field="counted_qty", cost_field="unit_cost",
         description="盘点 / stock count: the variance posts as gain or loss, large ones after approval",
     ),

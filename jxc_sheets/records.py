@@ -154,6 +154,7 @@ class Line:
     expiry_date: date | None = None  # an incoming batch's 有效期至 (check/batches.py derives it from the shelf life)
     serials: tuple[str, ...] = ()  # a serial-tracked item's 序列号, one per unit
     assigns_batches: bool = False  # an opening line that puts stock already held into batches: it moves no stock
+    batch_split: tuple[tuple[str, Decimal], ...] = ()  # a count variance of a batch-tracked item: (batch, signed qty)
 
 
 @dataclass(frozen=True, slots=True)

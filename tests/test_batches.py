@@ -415,3 +415,45 @@ def test_fefo_and_reversal_on_postgresql(tmp_path, postgres_url):
     with engine.connect() as conn:
         assert check_ledger(conn) == []
     engine.dispose()
+
+
+# --- counts per batch ------------------------------------------------------------------------
+
+def test_a_count_is_per_batch_and_its_variance_moves_the_batches_it_names(site):
+    """WH1 holds E0 10, N1 20, L2 30 (60 at 50.00). PD-1 on 11-12 counts N1 19: the item's
+    variance −1 (1 / 60 = 1.7 % ≤ 2 %, 50.00 ≤ 500.00: posts at once) comes out of N1.
+    PD-2 on 11-13 counts N1 18 and L2 31: no variance for the item, so no stock moves, but
+    one case moves from N1 to L2. A line without 批号 is refused at its cell."""
+    from jxc_sheets.reports.counts import write_count_sheet
+
+    settings, engine = site
+    _three_batches(settings, engine)
+    with engine.connect() as conn:
+        sheet = write_count_sheet(conn, tmp := settings.outbox / "count", "WH1", date(2026, 11, 12))
+    rows = [r for r in openpyxl.load_workbook(sheet)["明细"].iter_rows(values_only=True)]
+    labels = next(r for r in rows if r and r[0] == "物料编码 sku")
+    listed = [dict(zip(labels, r)) for r in rows[rows.index(labels) + 1:] if r[0] == "FOOD1"]
+    assert [(r["批号 batch"], r["账面数量 book_qty"]) for r in listed] == [("E0", 10), ("L2", 30), ("N1", 20)]
+    assert tmp.is_dir()
+
+    count = {"doc_no": "PD-1", "doc_date": date(2026, 11, 12), "warehouse": "WH1"}
+    refused = _drop(settings, engine, "count-bad.xlsx", "count", {**count, "doc_no": "PD-0"},
+                    [{"sku": "FOOD1", "counted_qty": 60}])
+    assert [(p.where, p.code) for p in refused.problems] == [(at("count", "batch"), "batch-required")]
+    first = _drop(settings, engine, "count-1.xlsx", "count", count, [
+        {"sku": "FOOD1", "batch": "E0", "counted_qty": 10}, {"sku": "FOOD1", "batch": "N1", "counted_qty": 19},
+        {"sku": "FOOD1", "batch": "L2", "counted_qty": 30}])
+    assert first.status == "posted", first.problems
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "N1"): Decimal(19), ("WH1", "L2"): Decimal(30)}
+    second = _drop(settings, engine, "count-2.xlsx", "count", {**count, "doc_no": "PD-2", "doc_date": date(2026, 11, 13)}, [
+        {"sku": "FOOD1", "batch": "E0", "counted_qty": 10}, {"sku": "FOOD1", "batch": "N1", "counted_qty": 18},
+        {"sku": "FOOD1", "batch": "L2", "counted_qty": 31}])
+    assert second.status == "posted", second.problems
+    assert _batch_balances(engine) == {("WH1", "E0"): Decimal(10), ("WH1", "N1"): Decimal(18), ("WH1", "L2"): Decimal(31)}
+    with engine.connect() as conn:
+        b = schema.balances
+        assert conn.execute(select(b.c.qty, b.c.value).where(b.c.sku == "FOOD1")).one() == (Decimal(59), Decimal("2950.00"))
+        c = schema.count_lines
+        assert [r.batches for r in conn.execute(select(c.c.batches).order_by(c.c.id))][0] == \
+            '[["E0", "10", "10"], ["L2", "30", "30"], ["N1", "20", "19"]]'
+        assert check_ledger(conn) == []

@@ -36,6 +36,7 @@ from ..problems import problem
 from ..records import Document, Item, Line, MasterRow, Problem
 
 ISSUES = {"delivery", "purchase_return", "transfer", "adjustment"}
+COUNTS = {"count", "count_approval"}  # their variance lines carry the split over batches (check/counts.py)
 CARRIES_BATCHES = {"opening", "receipt", "delivery", "purchase_return", "sales_return", "transfer", "adjustment"}
 FEFO_KINDS = {"delivery", "transfer", "adjustment"}  # a purchase return goes back as the supplier's own batch
 NO_QTY = {"landed_cost"}  # value only: no batch moves
@@ -180,6 +181,8 @@ class _Planner:
         self.negative_ok = allow_negative_stock
         pairs = set()
         for doc, line in touched:
+            if doc.kind in COUNTS:
+                pairs.add((line.sku, doc.header["warehouse"]))
             if line.assigns_batches:
                 continue
             for wh, _qty, _day in kinds.legs(doc, line):
@@ -205,6 +208,9 @@ class _Planner:
     def line(self, doc: Document, line: Line) -> Line:
         kind = KINDS[doc.kind]
         where = line.where
+        if doc.kind in COUNTS and (line.batch_split or line.assigns_batches):
+            self._counted(doc, line)
+            return line
         if doc.kind not in CARRIES_BATCHES:
             self.problems.append(problem("batch-not-supported", where.get("sku", ""), line.sku, sku=line.sku,
                                          kind=doc.kind, kind_zh=kind.zh))
@@ -223,6 +229,26 @@ class _Planner:
             if qty > 0:
                 line = self._incoming(doc, line, wh, qty, day, partner, picks)
         return line
+
+    def _counted(self, doc: Document, line: Line) -> None:
+        """A count's variance, batch by batch: a loss from a batch that has it at the count
+        date (from then on); a gain into a batch, new ones registered without dates."""
+        wh, day = doc.header["warehouse"], doc.doc_date
+        for batch, qty in line.batch_split:
+            if qty < 0:
+                timeline = self.timeline.get((line.sku, wh, batch))
+                available = timeline.available(day) if timeline else ZERO
+                if available < -qty and not self.negative_ok:
+                    there = self._there(line.sku, wh, day)
+                    shown = ", ".join(f"{b} ({_show(q)})" for b, q, _e in there)
+                    self.problems.append(problem("batch-not-in-stock", line.where.get("sku", ""), batch, sku=line.sku,
+                                                 batch=batch, warehouse=wh, date=day.isoformat(),
+                                                 available=_show(max(available, ZERO)), needed=_show(-qty),
+                                                 there_zh=shown or "无", there=shown or "none"))
+                    continue
+            elif self.dates(line.sku, batch) is None:
+                self.new[(line.sku, batch)] = NewBatch(line.sku, batch, None, None, doc.kind, doc.doc_no, line.line_no, "")
+            self._move(doc, line, day, wh, batch, qty, "")
 
     def _require(self, doc: Document, line: Line, fefo_hint: bool) -> None:
         fix_zh, fix = ("或把配置 batches.auto_pick 设为 fefo 自动选批", "or set batches.auto_pick: fefo for automatic picks") \

@@ -177,6 +177,17 @@ def batch_timeline(conn: Connection, pairs: Iterable[tuple[str, str]], since: da
     return found
 
 
+def batch_book_at(conn: Connection, warehouse: str, day: date, skus: Iterable[str]) -> dict[tuple[str, str], Decimal]:
+    """(sku, batch) → qty in `warehouse` at the end of `day`, for `skus` (a count's book per batch)."""
+    bm = schema.batch_movements
+    found = {}
+    for chunk in chunks(sorted(set(skus))):
+        query = (select(bm.c.sku, bm.c.batch, func.sum(bm.c.qty).label("qty"))
+                 .where(bm.c.warehouse == warehouse, bm.c.doc_date <= day, bm.c.sku.in_(chunk)).group_by(bm.c.sku, bm.c.batch))
+        found.update({(r.sku, r.batch): r.qty for r in conn.execute(query) if r.qty})
+    return found
+
+
 def batch_dates(conn: Connection, skus: Iterable[str]) -> dict[tuple[str, str], tuple[date | None, date | None]]:
     """(sku, batch) → (production date, expiry date) of every registered batch of `skus`."""
     t = schema.batches

@@ -139,6 +139,7 @@ def _v8_batches(conn: Connection) -> None:
     _add_columns(conn, schema.items, "batch_tracked", "expiry_tracked", "shelf_life_days", "expiry_warning_days",
                  "serial_tracked")
     _add_columns(conn, schema.lines, "production_date", "expiry_date", "serials")
+    _add_columns(conn, schema.count_lines, "batches")
 
 
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,

@@ -285,6 +285,7 @@ count_lines = Table(
     Column("value_difference", Money(), nullable=False),
     Column("within_tolerance", Boolean, nullable=False),  # posted at once; otherwise held for approval
     Column("reason", Text, nullable=False, default=""),
+    Column("batches", Text),  # v8: a batch-tracked item's count per batch, JSON [[batch, book, counted], …]
     Index("ix_count_lines_document", "document_id"),
 )
 
