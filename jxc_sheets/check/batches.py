@@ -188,11 +188,15 @@ class _Planner:
             for wh, _qty, _day in kinds.legs(doc, line):
                 pairs.add((line.sku, wh))
         since = min(doc.doc_date for doc in docs)
-        self.timeline: dict[tuple[str, str, str], PairTimeline] = ledger_batches.batch_timeline(conn, pairs, since)
+        self.timeline, self.known = ledger_batches.batch_stock(conn, pairs, since)
         self.by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
         for sku, wh, batch in self.timeline:
             self.by_pair[(sku, wh)].add(batch)
-        self.known = ledger_batches.batch_dates(conn, {line.sku for _doc, line in touched})
+        named = {(line.sku, line.batch) for _doc, line in touched if line.batch} | \
+            {(line.sku, batch) for _doc, line in touched for batch, _q in line.batch_split} | \
+            {(sku, batch) for sku, _wh, batch in self.timeline}
+        self.known.update(ledger_batches.batch_dates(conn, named - set(self.known)))
+        self.fefo_order: dict[tuple[str, str], list[str]] = {}  # a pair's batches, soonest expiry first
         self.new: dict[tuple[str, str], NewBatch] = {}
         self.moves: list[BatchMove] = []
         self.warnings: list[Problem] = []
@@ -291,6 +295,7 @@ class _Planner:
         if key not in self.timeline:
             self.timeline[key] = PairTimeline(ZERO)
             self.by_pair[(line.sku, wh)].add(batch)
+            self.fefo_order.pop((line.sku, wh), None)
         self.timeline[key].add(day, qty)
         self.moves.append(BatchMove(doc.kind, doc.doc_no, line.line_no, day, line.sku, wh, batch, qty, partner))
 
@@ -352,6 +357,10 @@ class _Planner:
                                          batch=batch, expiry=expiry.isoformat(), days=left, warning=warning))
         return True
 
+    def _expiry(self, sku: str, batch: str) -> date | None:
+        dates = self.dates(sku, batch)
+        return dates[1] if dates else None
+
     def _warning_days(self, sku: str) -> int:
         own = self.items[sku].expiry_warning_days
         return own if own is not None else self.rules.warning_days
@@ -359,19 +368,20 @@ class _Planner:
     def _fefo(self, doc: Document, line: Line, wh: str, need: Decimal, day: date) -> list[tuple[str, Decimal]] | None:
         """First expiry, first out: the batches there at `day`, soonest expiry first (then by
         name; batches without an expiry last), never an expired one."""
-        candidates, expired = [], []
-        for batch, _qty, expiry in self._there(line.sku, wh, day):
+        pair = (line.sku, wh)
+        if pair not in self.fefo_order:
+            self.fefo_order[pair] = sorted(self.by_pair.get(pair, ()), key=lambda b: (self._expiry(line.sku, b) or date.max, b))
+        picks, left, expired = [], need, []
+        for batch in self.fefo_order[pair]:  # only as far as the qty needs: a pair may hold hundreds of batches
+            if left <= 0:
+                break
             available = self.timeline[(line.sku, wh, batch)].available(day)
             if available <= 0:
                 continue
+            expiry = self._expiry(line.sku, batch)
             if expiry is not None and expiry < day:
                 expired.append(f"{batch} ({_show(available)}, {expiry})")
-            else:
-                candidates.append((batch, available))
-        picks, left = [], need
-        for batch, available in candidates:
-            if left <= 0:
-                break
+                continue
             take = min(available, left)
             picks.append((batch, take))
             left -= take

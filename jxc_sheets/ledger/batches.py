@@ -162,19 +162,34 @@ def stock_of(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], Dec
     return found
 
 
+Dates = dict[tuple[str, str], tuple[date | None, date | None]]
+
+
 def batch_timeline(conn: Connection, pairs: Iterable[tuple[str, str]], since: date) -> dict[tuple[str, str, str], PairTimeline]:
     """Every batch of the (sku, warehouse) pairs: its qty now and its net movement per date after `since`."""
-    bb, bm = schema.batch_balances, schema.batch_movements
+    return batch_stock(conn, pairs, since)[0]
+
+
+def batch_stock(conn: Connection, pairs: Iterable[tuple[str, str]],
+                since: date) -> tuple[dict[tuple[str, str, str], PairTimeline], Dates]:
+    """`batch_timeline`, and the (production, expiry) dates of the batches with stock, read with it.
+    A batch emptied long ago is not read: its balance row stays, at zero."""
+    bb, bm, t = schema.batch_balances, schema.batch_movements, schema.batches
     found: dict[tuple[str, str, str], PairTimeline] = {}
+    dates: Dates = {}
     for chunk in chunks(sorted(set(pairs))):
-        for r in conn.execute(select(bb.c.sku, bb.c.warehouse, bb.c.batch, bb.c.qty).where(pairs_in(bb.c.sku, bb.c.warehouse, chunk))):
-            found[(r.sku, r.warehouse, r.batch)] = PairTimeline(r.qty)
+        query = (select(bb.c.sku, bb.c.warehouse, bb.c.batch, bb.c.qty, t.c.production_date, t.c.expiry_date)
+                 .outerjoin(t, (t.c.sku == bb.c.sku) & (t.c.batch == bb.c.batch))
+                 .where(pairs_in(bb.c.sku, bb.c.warehouse, chunk), bb.c.qty != 0))
+        for sku, warehouse, batch, qty, production, expiry in conn.execute(query):
+            found[(sku, warehouse, batch)] = PairTimeline(qty)
+            dates[(sku, batch)] = (production, expiry)
         later = (select(bm.c.sku, bm.c.warehouse, bm.c.batch, bm.c.doc_date, func.sum(bm.c.qty).label("qty"))
                  .where(pairs_in(bm.c.sku, bm.c.warehouse, chunk), bm.c.doc_date > since)
                  .group_by(bm.c.sku, bm.c.warehouse, bm.c.batch, bm.c.doc_date))
         for r in conn.execute(later):
             found.setdefault((r.sku, r.warehouse, r.batch), PairTimeline(ZERO)).deltas[r.doc_date] = r.qty
-    return found
+    return found, dates
 
 
 def batch_book_at(conn: Connection, warehouse: str, day: date, skus: Iterable[str]) -> dict[tuple[str, str], Decimal]:
@@ -188,12 +203,13 @@ def batch_book_at(conn: Connection, warehouse: str, day: date, skus: Iterable[st
     return found
 
 
-def batch_dates(conn: Connection, skus: Iterable[str]) -> dict[tuple[str, str], tuple[date | None, date | None]]:
-    """(sku, batch) → (production date, expiry date) of every registered batch of `skus`."""
+def batch_dates(conn: Connection, keys: Iterable[tuple[str, str]]) -> Dates:
+    """(sku, batch) → (production date, expiry date), of those of `keys` registered."""
     t = schema.batches
     found = {}
-    for chunk in chunks(sorted(set(skus))):
-        for r in conn.execute(select(t.c.sku, t.c.batch, t.c.production_date, t.c.expiry_date).where(t.c.sku.in_(chunk))):
+    for chunk in chunks(sorted(set(keys))):
+        query = select(t.c.sku, t.c.batch, t.c.production_date, t.c.expiry_date).where(pairs_in(t.c.sku, t.c.batch, chunk))
+        for r in conn.execute(query):
             found[(r.sku, r.batch)] = (r.production_date, r.expiry_date)
     return found
 
@@ -270,5 +286,5 @@ def _show(qty: Decimal) -> str:
     return format(qty.normalize(), "f")
 
 
-__all__ = ["append", "batch_dates", "batch_timeline", "record_batches", "record_serials", "reverse", "reverse_serials",
+__all__ = ["append", "batch_dates", "batch_stock", "batch_timeline", "record_batches", "record_serials", "reverse", "reverse_serials",
            "serial_states", "stock_of"]
