@@ -116,6 +116,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                    "{sku} has stock ({stock}): it cannot simply become {what}; drop an opening with"
                                    " switch_tracking = Y listing that stock by warehouse and batch (the same totals):"
                                    " it assigns batches and adds no stock"),
+    "batch-switch-off": ("物料 {sku} 的{what_zh}不能取消: 仍有 {held} 按批号/序列号在库; 请在物料表保留 Y (重新提交旧的物料表时请核对这一列)",
+                         "{sku} cannot stop being {what}: {held} is in stock by batch or serial; keep Y in items.xlsx"
+                         " (check this column when an old items file is dropped again)"),
     "batch-switch-totals": ("转批次管理: 期初单所列 {sku} 为 {listed}, 账面库存为 {held}; 请按仓库逐批列出全部现有库存, 合计相等",
                             "switch_tracking: the opening lists {sku} as {listed}, the book holds {held}; list all the"
                             " stock held, warehouse by warehouse, with the same totals"),

@@ -252,6 +252,10 @@ def test_an_item_with_stock_turns_to_batch_tracking_only_through_an_opening(site
         assert conn.execute(select(i.c.batch_tracked).where(i.c.sku == "A001")).scalar() is True
     with engine.connect() as conn:
         assert check_ledger(conn) == []
+    # the items file dropped again as it was: 批次管理 empty would untrack A001 with its batches in stock
+    make_table(settings.inbox / "items-again.xlsx", "items", [{"sku": "A001", "name": "A4 复印纸", "unit": "包"}])
+    [again] = run_inbox(settings, engine=engine)
+    assert [(p.where, p.code) for p in again.problems] == [("明细!R2", "batch-switch-off")]
     # from now on an issue of A001 names its batch
     issue = _drop(settings, engine, "delivery.xlsx", "delivery",
                   {"doc_no": "XS-A", "doc_date": date(2026, 11, 20), "warehouse": "WH1", "customer": "C01"},
@@ -343,6 +347,21 @@ def test_a_serial_returned_by_a_customer_it_was_never_shipped_to_is_refused(phon
     right = _deliver(settings, engine, "XT-3", "C01", "SN1", kind="sales_return", day=6)
     assert right.status == "posted", right.problems
     assert _serials(engine)["SN1"] == ("in_stock", "WH1", "C01")
+
+
+def test_batches_xlsx_lists_where_each_serial_is_now(phones):
+    from jxc_sheets.reports.batches import write_batches
+
+    settings, engine = phones
+    _deliver(settings, engine, "XS-1", "C02", "SN3")
+    with engine.connect() as conn:
+        write_batches(conn, settings.outbox / "batches.xlsx", date(2026, 11, 20))
+    ws = openpyxl.load_workbook(settings.outbox / "batches.xlsx")["serials"]
+    rows = list(ws.iter_rows(values_only=True))
+    keys = [str(label).split(" ")[-1] for label in rows[0]]
+    found = {r["serial"]: (r["status"], r["warehouse"], r["partner"], r["doc_no"]) for r in (dict(zip(keys, row)) for row in rows[1:])}
+    assert found["SN3"] == ("已发货 shipped", None, "C02", "XS-1")
+    assert found["SN1"] == ("在库 in stock", "WH1", "S01", "CG-B1")
 
 
 def test_a_reversal_moves_its_serials_back_and_a_transfer_carries_them(phones):

@@ -80,6 +80,7 @@ def check_batches(conn: Connection, docs: Sequence[Document], rows: Sequence[Mas
     now = effective_items(items, rows)
     problems: list[Problem] = []
     _refused_switches(conn, rows, items, now, problems)
+    _refused_untracking(conn, rows, items, now, problems)
     docs, switched, serials_switched = _switching(conn, docs, now, problems)
     for sku in switched:
         now[sku] = replace(now[sku], batch_tracked=True)
@@ -126,6 +127,26 @@ def _refused_switches(conn: Connection, rows: Sequence[MasterRow], before: Mappi
         shown = ", ".join(f"{wh} {_show(q)}" for wh, q in sorted(held.items()))
         problems.append(problem("batch-switch-needs-opening", row.where[what] if what in row.where else "", "Y", sku=sku,
                                 stock_zh=shown, stock=shown, what_zh=zh, what=en))
+
+
+def _refused_untracking(conn: Connection, rows: Sequence[MasterRow], before: Mapping[str, Item],
+                        after: Mapping[str, Item], problems: list[Problem]) -> None:
+    """An item row may not turn tracking off while batches or serials of the item are in
+    stock: its later issues would leave them behind (an old items.xlsx dropped again, with
+    the column empty, would do it silently)."""
+    for row in rows:
+        if row.kind != "items" or row.key not in before:
+            continue
+        old, new = before[row.key], after[row.key]
+        for key, was, now in (("batch_tracked", old.tracked, new.tracked), ("serial_tracked", old.serial_tracked,
+                                                                             new.serial_tracked)):
+            if not was or now:
+                continue
+            held = ledger_batches.tracked_stock(conn, row.key, serials=key == "serial_tracked")
+            if held:
+                zh, en = TRACKING[key]
+                problems.append(problem("batch-switch-off", row.where[key] if key in row.where else "",
+                                        row.values.get(key) or "", sku=row.key, what_zh=zh, what=en, held=_show(held)))
 
 
 TRACKING = {"batch_tracked": ("批次管理", "batch-tracked"), "expiry_tracked": ("保质期管理", "expiry-tracked"),

@@ -152,6 +152,15 @@ def reverse_serials(conn: Connection, original_id: int, new_id: int, on: date) -
                             "partner": r.partner} for r in rows])
 
 
+def tracked_stock(conn: Connection, sku: str, serials: bool = False) -> Decimal:
+    """What of `sku` is in stock by batch (or, `serials`, how many of its serials are)."""
+    if serials:
+        t = schema.serials
+        return Decimal(conn.execute(select(func.count()).where(t.c.sku == sku, t.c.status == "in_stock")).scalar() or 0)
+    bb = schema.batch_balances
+    return conn.execute(select(func.coalesce(func.sum(bb.c.qty), 0)).where(bb.c.sku == sku)).scalar() or Decimal(0)
+
+
 def stock_of(conn: Connection, skus: Sequence[str]) -> dict[tuple[str, str], Decimal]:
     """(sku, warehouse) → qty on hand now, for `skus`."""
     b = schema.balances

@@ -3,7 +3,8 @@
 Sheets: `batches` (批次余额表: every batch with stock today, its dates, days to expiry and
 value), `near_expiry` (近效期: within the item's 近效期预警(天), default
 `batches.warning_days`), `expired` (已过期: past 有效期至 and still in stock, with value),
-`slow_batches` (呆滞批次: no issue for `batches.slow_days`). A batch is valued at its item ×
+`slow_batches` (呆滞批次: no issue for `batches.slow_days`), `serials` (序列号台账: where each
+serial is now; its history is `jxc trace SERIAL`). A batch is valued at its item ×
 warehouse unit cost: costing is per item × warehouse, not per batch. Goods in transit to a
 warehouse are in its batches from their arrival date, as in stock.xlsx.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import Connection, func, select
 
@@ -35,6 +37,13 @@ BATCH_COLUMNS = (
     Column("first_in", "首次入库", "date"), Column("last_issue", "最近出库", "date"),
 )
 SLOW_COLUMNS = (*BATCH_COLUMNS, Column("idle_days", "未出库天数", "int", width=12))
+SERIAL_COLUMNS = (
+    Column("sku", "物料编码", width=16), Column("name", "名称", width=22), Column("serial", "序列号", width=20),
+    Column("status", "状态", width=16), Column("warehouse", "仓库", width=10), Column("partner", "往来单位", width=12),
+    Column("batch", "批号", width=14), Column("doc_no", "最近单号", width=16), Column("doc_date", "最近日期", "date"),
+)
+SERIAL_STATUS = {"in_stock": "在库 in stock", "shipped": "已发货 shipped", "returned": "已退供应商 returned",
+                 "out": "已出库 out"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,18 @@ def write_batches(conn: Connection, path: Path, today: date, rules: BatchesConfi
         book.add_table("expired", BATCH_COLUMNS, [r for r in rows if r.status == STATUS["expired"]])
         book.add_table("slow_batches", SLOW_COLUMNS, sorted((r for r in rows if r.idle_days >= rules.slow_days),
                                                             key=lambda r: -r.idle_days))
+        book.add_table("serials", SERIAL_COLUMNS, serial_rows(conn))
         book.add_meta(KIND)
+
+
+def serial_rows(conn: Connection) -> list[SimpleNamespace]:
+    """Where each serial is now (序列号台账): in stock where, or shipped to whom, by which document.
+    Its history is `jxc trace SERIAL`."""
+    t, d, i = schema.serials, schema.documents, schema.items
+    query = (select(t.c.sku, i.c.name, t.c.serial, t.c.status, t.c.warehouse, t.c.partner, t.c.batch, d.c.doc_no, d.c.doc_date)
+             .join(d, d.c.id == t.c.document_id).outerjoin(i, i.c.sku == t.c.sku).order_by(t.c.sku, t.c.serial))
+    return [SimpleNamespace(**{**r._mapping, "name": r.name or "", "status": SERIAL_STATUS.get(r.status, r.status)})
+            for r in conn.execute(query)]
 
 
 @dataclass(frozen=True)
