@@ -476,3 +476,20 @@ def test_a_count_is_per_batch_and_its_variance_moves_the_batches_it_names(site):
         assert [r.batches for r in conn.execute(select(c.c.batches).order_by(c.c.id))][0] == \
             '[["E0", "10", "10"], ["L2", "30", "30"], ["N1", "20", "19"]]'
         assert check_ledger(conn) == []
+
+
+def test_a_container_of_phones_comes_in_as_one_batch_layout_file_a_serial_a_row(phones):
+    """300 rows of one receipt, a serial and qty 1 on each (the batch layout an export writes)."""
+    settings, engine = phones
+    rows = [{"doc_no": "CG-BOX", "doc_date": date(2026, 11, 3), "warehouse": "WH2", "supplier": "S01", "sku": "PHONE",
+             "qty": 1, "unit_cost": 900, "serials": f"IMEI{n:06d}"} for n in range(300)]
+    make_table(settings.inbox / "container.xlsx", "receipt", rows, layout="batch",
+               columns=["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit_cost", "serials"])
+    [outcome] = run_inbox(settings, engine=engine)
+    assert (outcome.status, outcome.documents, outcome.lines) == ("posted", 1, 300), outcome.problems[:3]
+    assert sum(1 for v in _serials(engine).values() if v[:2] == ("in_stock", "WH2")) == 300
+    rows[7]["doc_no"] = rows[8]["doc_no"] = "CG-BOX2"
+    make_table(settings.inbox / "again.xlsx", "receipt", rows[7:9], layout="batch",
+               columns=["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit_cost", "serials"])
+    [again] = run_inbox(settings, engine=engine)
+    assert [p.code for p in again.problems] == ["serial-in-stock", "serial-in-stock"]
