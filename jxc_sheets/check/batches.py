@@ -11,10 +11,15 @@
   a warning.
 - An item with stock becomes batch-tracked only through an opening marked 转批次管理 that
   lists that stock by batch (its lines put it into batches and move no stock); an item
-  row turning tracking on while the item holds stock is refused.
+  row turning tracking on while the item holds stock is refused, and so is one turning it
+  off while batches or serials are in stock.
+- A count's variance of a tracked item moves the batches whose count differs (check/counts.py
+  splits it).
+- Serials (序列号管理): one serial per unit; a serial comes in only when not in stock, leaves
+  only the warehouse it is in, comes back only from the customer it was shipped to.
 
-The result is plain data the poster writes (ledger/batches.py): the batch movements of
-each document line, and the batches met for the first time.
+The result is plain data the poster writes (ledger/batches.py): the batch and serial
+movements of each document line, the batches met for the first time, the items switched.
 """
 from __future__ import annotations
 
@@ -35,7 +40,6 @@ from ..ledger.queries import PairTimeline
 from ..problems import problem
 from ..records import Document, Item, Line, MasterRow, Problem
 
-ISSUES = {"delivery", "purchase_return", "transfer", "adjustment"}
 COUNTS = {"count", "count_approval"}  # their variance lines carry the split over batches (check/counts.py)
 CARRIES_BATCHES = {"opening", "receipt", "delivery", "purchase_return", "sales_return", "transfer", "adjustment"}
 FEFO_KINDS = {"delivery", "transfer", "adjustment"}  # a purchase return goes back as the supplier's own batch
