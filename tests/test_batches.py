@@ -493,3 +493,30 @@ def test_a_container_of_phones_comes_in_as_one_batch_layout_file_a_serial_a_row(
                columns=["doc_no", "doc_date", "warehouse", "supplier", "sku", "qty", "unit_cost", "serials"])
     [again] = run_inbox(settings, engine=engine)
     assert [p.code for p in again.problems] == ["serial-in-stock", "serial-in-stock"]
+
+
+def test_a_held_count_variance_moves_its_batches_when_approved(site):
+    """PD-H counts E0 at 0 (10 short of 60: 16.7 % > 2 %, held). Approved on its variance
+    workbook, the loss comes out of E0 alone."""
+    from jxc_sheets.reports.counts import write_variance_books
+
+    settings, engine = site
+    _three_batches(settings, engine)
+    held = _drop(settings, engine, "count.xlsx", "count", {"doc_no": "PD-H", "doc_date": date(2026, 11, 12), "warehouse": "WH1"}, [
+        {"sku": "FOOD1", "batch": "E0", "counted_qty": 0, "remark": "过期销毁"},
+        {"sku": "FOOD1", "batch": "N1", "counted_qty": 20}, {"sku": "FOOD1", "batch": "L2", "counted_qty": 30}])
+    assert held.status == "posted" and any("待审批" in note for note in held.notes)
+    assert _batch_balances(engine)[("WH1", "E0")] == Decimal(10)  # held: nothing moved yet
+    with engine.connect() as conn:
+        [book] = write_variance_books(conn, settings.outbox / "variance", settings.config.counts)
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    label_row = next(row[0].row for row in ws.iter_rows() if any(c.value == "批准 approve" for c in row))
+    approve_col = next(c.column for c in ws[label_row] if c.value == "批准 approve")
+    ws.cell(label_row + 1, approve_col, "Y")
+    wb.save(settings.inbox / "PD-H 审批.xlsx")
+    [approved] = run_inbox(settings, engine=engine)
+    assert approved.status == "posted", approved.problems
+    assert _batch_balances(engine) == {("WH1", "N1"): Decimal(20), ("WH1", "L2"): Decimal(30)}
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
