@@ -520,3 +520,24 @@ def test_a_held_count_variance_moves_its_batches_when_approved(site):
     assert _batch_balances(engine) == {("WH1", "N1"): Decimal(20), ("WH1", "L2"): Decimal(30)}
     with engine.connect() as conn:
         assert check_ledger(conn) == []
+
+
+def test_a_sales_return_naming_its_delivery_takes_back_the_batch_it_shipped(site):
+    """XS-1 shipped L2 only: a return naming XS-1 with 批号 empty returns L2. XS-F's FEFO
+    picks were N1 and L2: a return of it must say which (the problem names both)."""
+    settings, engine = site
+    _three_batches(settings, engine)
+    header = {"doc_date": date(2026, 11, 10), "warehouse": "WH1", "customer": "C01"}
+    _drop(settings, engine, "d1.xlsx", "delivery", {**header, "doc_no": "XS-1"},
+          [{"sku": "FOOD1", "qty": 4, "unit_price": 80, "batch": "L2"}])
+    _drop(settings, engine, "d2.xlsx", "delivery", {**header, "doc_no": "XS-F"}, [{"sku": "FOOD1", "qty": 25, "unit_price": 80}])
+    returned = _drop(settings, engine, "r1.xlsx", "sales_return", {**header, "doc_no": "XT-1", "ref_doc": "XS-1",
+                                                                    "doc_date": date(2026, 11, 12)},
+                     [{"sku": "FOOD1", "qty": 3, "unit_price": 80}])
+    assert returned.status == "posted", returned.problems
+    assert _batch_balances(engine)[("WH1", "L2")] == Decimal(30 - 4 - 5 + 3)
+    unclear = _drop(settings, engine, "r2.xlsx", "sales_return", {**header, "doc_no": "XT-2", "ref_doc": "XS-F",
+                                                                  "doc_date": date(2026, 11, 12)},
+                    [{"sku": "FOOD1", "qty": 1, "unit_price": 80}])
+    assert [(p.where, p.code) for p in unclear.problems] == [(at("sales_return", "batch"), "batch-required")]
+    assert "L2, N1" in unclear.problems[0].zh

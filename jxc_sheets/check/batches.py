@@ -222,6 +222,9 @@ class _Planner:
             {(sku, batch) for sku, _wh, batch in self.timeline}
         self.known.update(ledger_batches.batch_dates(conn, named - set(self.known)))
         self.fefo_order: dict[tuple[str, str], list[str]] = {}  # a pair's batches, soonest expiry first
+        # (delivery doc_no, sku) → the batches it shipped, for sales returns naming it with 批号 empty
+        self.shipped = ledger_batches.shipped_batches(conn, {doc.header.get("ref_doc") for doc, line in touched
+                                                             if doc.kind == "sales_return" and not line.batch} - {None, ""})
         self.new: dict[tuple[str, str], NewBatch] = {}
         self.moves: list[BatchMove] = []
         self.warnings: list[Problem] = []
@@ -279,9 +282,11 @@ class _Planner:
                 self.new[(line.sku, batch)] = NewBatch(line.sku, batch, None, None, doc.kind, doc.doc_no, line.line_no, "")
             self._move(doc, line, day, wh, batch, qty, "")
 
-    def _require(self, doc: Document, line: Line, fefo_hint: bool) -> None:
+    def _require(self, doc: Document, line: Line, fefo_hint: bool, shipped: Sequence[str] = ()) -> None:
         fix_zh, fix = ("或把配置 batches.auto_pick 设为 fefo 自动选批", "or set batches.auto_pick: fefo for automatic picks") \
             if fefo_hint else ("新批号随入库单登记", "a new batch is registered by the document bringing it in")
+        if shipped:
+            fix_zh, fix = f"关联的销售单发出了多个批号: {', '.join(shipped)}", f"the delivery named shipped several: {', '.join(shipped)}"
         self.problems.append(problem("batch-required", line.where.get("batch", line.where.get("sku", "")), "",
                                      sku=line.sku, fix_zh=fix_zh, fix=fix))
 
@@ -292,8 +297,11 @@ class _Planner:
                 self._move(doc, line, day, wh, batch, q, partner)
             return line
         if not line.batch:
-            self._require(doc, line, False)
-            return line
+            shipped = self.shipped.get((doc.header.get("ref_doc") or "", line.sku), ()) if doc.kind == "sales_return" else ()
+            if len(shipped) != 1:
+                self._require(doc, line, False, shipped)
+                return line
+            line = replace(line, batch=shipped[0])  # a return of the one batch its delivery (关联单号) shipped
         item = self.items[line.sku]
         known = self.dates(line.sku, line.batch)
         production, expiry = line.production_date, line.expiry_date

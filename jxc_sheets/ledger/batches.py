@@ -152,6 +152,20 @@ def reverse_serials(conn: Connection, original_id: int, new_id: int, on: date) -
                             "partner": r.partner} for r in rows])
 
 
+def shipped_batches(conn: Connection, deliveries: Iterable[str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(delivery doc_no, sku) → the batches that delivery shipped."""
+    bm, d = schema.batch_movements, schema.documents
+    found: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+    for chunk in chunks(sorted(set(deliveries))):
+        query = (select(d.c.doc_no, bm.c.sku, bm.c.batch, func.sum(bm.c.qty).label("qty"))
+                 .join(d, d.c.id == bm.c.document_id).where(d.c.kind == "delivery", d.c.doc_no.in_(chunk))
+                 .group_by(d.c.doc_no, bm.c.sku, bm.c.batch))
+        for r in conn.execute(query):
+            if r.qty < 0:
+                found[(r.doc_no, r.sku)][r.batch] = -r.qty
+    return {key: tuple(sorted(batches)) for key, batches in found.items()}
+
+
 def tracked_stock(conn: Connection, sku: str, serials: bool = False) -> Decimal:
     """What of `sku` is in stock by batch (or, `serials`, how many of its serials are)."""
     if serials:
