@@ -106,3 +106,17 @@ def test_jxc_trace_follows_a_batch_through_two_warehouses_to_three_customers(rec
     assert customers == {"C01": (30, 0, 30, "XS-M1"), "C02": (20, 5, 15, "XS-M2, XT-M"), "C03": (15, 0, 15, "XS-M3")}
     assert main(["trace", "NOSUCH"]) == 2
     assert "NOSUCH" in capsys.readouterr().err
+
+
+def test_the_month_end_pack_lists_the_batches_in_stock_at_the_month_end(recall, tmp_path):
+    """November's pack: each batch in stock on the 30th at its warehouse's closing average, 43.75
+    (M1 at WH1: 30 × 43.75 = 1,312.50; at WH2: 10 × 43.75 = 437.50)."""
+    from jxc_sheets.config import FinanceConfig
+    from jxc_sheets.reports.monthend import write_pack
+
+    _settings, engine = recall
+    with engine.connect() as conn:
+        pack, *_rest = write_pack(conn, tmp_path, "2026-11", FinanceConfig())
+    rows = {(r["warehouse"], r["batch"]): (r["closing_qty"], r["closing_value"]) for r in table(pack, "batches")}
+    assert rows == {("WH1", "E0"): (10, 437.5), ("WH1", "N1"): (20, 875), ("WH1", "L2"): (30, 1312.5),
+                    ("WH1", "M1"): (30, 1312.5), ("WH2", "M1"): (10, 437.5)}
