@@ -541,3 +541,13 @@ def test_a_sales_return_naming_its_delivery_takes_back_the_batch_it_shipped(site
                     [{"sku": "FOOD1", "qty": 1, "unit_price": 80}])
     assert [(p.where, p.code) for p in unclear.problems] == [(at("sales_return", "batch"), "batch-required")]
     assert "L2, N1" in unclear.problems[0].zh
+
+
+def test_a_batch_or_serial_longer_than_the_ledger_holds_is_refused_at_its_cell(phones):
+    settings, engine = phones
+    outcome = _drop(settings, engine, "long.xlsx", "receipt", {**RECEIPT, "doc_no": "CG-LONG"}, [
+        {"sku": "PHONE", "qty": 1, "unit_cost": 1, "serials": "S" * 65},
+        {"sku": "FOOD1", "qty": 1, "unit_cost": 1, "batch": "B" * 65},
+    ])
+    assert [(p.where, p.code) for p in outcome.problems] == [(at("receipt", "serials"), "too-long"),
+                                                             (at("receipt", "batch", 2), "too-long")]
