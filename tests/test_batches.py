@@ -551,3 +551,26 @@ def test_a_batch_or_serial_longer_than_the_ledger_holds_is_refused_at_its_cell(p
     ])
     assert [(p.where, p.code) for p in outcome.problems] == [(at("receipt", "serials"), "too-long"),
                                                              (at("receipt", "batch", 2), "too-long")]
+
+
+def test_serials_on_postgresql(tmp_path, postgres_url):
+    """SN1 received, shipped to C01, refused a second time, the delivery reversed: back in stock."""
+    from jxc_sheets.config import LedgerConfig
+
+    settings = Settings(Config(ledger=LedgerConfig(url=postgres_url)), tmp_path)
+    for name in ("inbox", "outbox", "archive", "rejected", "templates"):
+        getattr(settings, name).mkdir()
+    engine = open_ledger(settings.ledger_url)
+    drop_master(settings.inbox)
+    make_table(settings.inbox / "items-phone.xlsx", "items", [PHONE])
+    run_inbox(settings, engine=engine)
+    assert _drop(settings, engine, "receipt.xlsx", "receipt", RECEIPT,
+                 [{"sku": "PHONE", "qty": 2, "unit_cost": 1000, "serials": "SN1; SN2"}]).status == "posted"
+    assert _deliver(settings, engine, "XS-1", "C01", "SN1").status == "posted"
+    assert [p.code for p in _deliver(settings, engine, "XS-2", "C01", "SN1").problems] == ["serial-not-in-stock"]
+    with engine.begin() as conn:
+        reverse_document(conn, "XS-1")
+    assert _serials(engine)["SN1"][:2] == ("in_stock", "WH1")
+    with engine.connect() as conn:
+        assert check_ledger(conn) == []
+    engine.dispose()
