@@ -252,6 +252,9 @@ def test_an_item_with_stock_turns_to_batch_tracking_only_through_an_opening(site
         assert conn.execute(select(i.c.batch_tracked).where(i.c.sku == "A001")).scalar() is True
     with engine.connect() as conn:
         assert check_ledger(conn) == []
+    with pytest.raises(LedgerError, match="转批次管理"):  # taking the batches back would leave stock in none
+        with engine.begin() as conn:
+            reverse_document(conn, "QC-SW")
     # the items file dropped again as it was: 批次管理 empty would untrack A001 with its batches in stock
     make_table(settings.inbox / "items-again.xlsx", "items", [{"sku": "A001", "name": "A4 复印纸", "unit": "包"}])
     [again] = run_inbox(settings, engine=engine)

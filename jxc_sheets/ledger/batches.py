@@ -285,10 +285,15 @@ def append(conn: Connection, rows: list[dict]) -> None:
 def reverse(conn: Connection, original_id: int, new_id: int, on: date, allow_negative_stock: bool = False) -> None:
     """The reversal takes back exactly the batches the original moved, on `on` (or on the
     leg's own date, for goods that arrive later); a batch since issued cannot go back."""
-    bm = schema.batch_movements
+    bm, m = schema.batch_movements, schema.movements
     rows = conn.execute(select(bm).where(bm.c.document_id == original_id).order_by(bm.c.id)).all()
     if not rows:
         return
+    moved = set(conn.execute(select(m.c.line_no).where(m.c.document_id == original_id)).scalars())
+    if any(r.kind == "opening" and r.line_no not in moved for r in rows):
+        raise LedgerError("这张期初单把已有库存转为批次管理 (转批次管理), 不能冲销; 批号有误请用其他出入库单调整"
+                          " / this opening put stock already held into batches (switch_tracking): it cannot be"
+                          " reversed; correct a batch with an adjustment")
     if not allow_negative_stock:
         takes = [r for r in rows if r.qty > 0]
         timeline = batch_timeline(conn, {(r.sku, r.warehouse) for r in takes}, on)
