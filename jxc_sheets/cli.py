@@ -27,6 +27,7 @@ EXAMPLES = {
     "status": "jxc status                   # the watchers (running first), what waits, what failed last",
     "stock": "jxc stock WH-SH1              # one warehouse's stock\n  jxc stock A-100 --json       # one item in every warehouse, for scripts",
     "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
+    "trace": "jxc trace M20261101          # outbox/trace/M20261101.xlsx: where batch M20261101 came from and went",
     "close-order": "jxc close-order CG20261103-01 --reason \"供应商停产 / discontinued\"",
     "count-sheet": "jxc count-sheet WH-SH1 --blind   # outbox/count/盘点表-WH-SH1-YYYYMMDD-blind.xlsx",
     "close": "jxc close 2026-10 --dry-run  # what it would lock, and what stops it\n  jxc close 2026-10            # asks, then locks October and writes outbox/monthend/2026-10.xlsx",
@@ -105,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("doc_no", help="the posted document's number (单号)")
     sub.add_argument("--kind", help="the document's kind, when the number exists in several kinds")
     sub.add_argument("--date", type=_date, help="the reversal's date, YYYY-MM-DD (default: today)")
+    sub = command("trace", cmd_trace, "where a batch or serial came from and went (a recall sheet), into outbox/trace/")
+    sub.add_argument("code", metavar="BATCH|SERIAL", help="the batch (批号) or serial number (序列号)")
     sub = command("close-order", cmd_close_order, "short-close an open order: what is still open is cancelled")
     sub.add_argument("doc_no", help="the order's number (单号)")
     sub.add_argument("--reason", required=True, help="why (shown in the order report)")
@@ -318,6 +321,24 @@ def cmd_reverse(args) -> int:
         new_no = reverse_document(conn, args.doc_no, args.kind, args.date, settings.allow_negative_stock)
     write_reports(engine, settings, [(args.date or clock.today()).strftime("%Y-%m")])
     print(f"已冲销 reversed: {args.doc_no} → {new_no}")
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from .ledger.db import open_ledger, reading
+    from .reports.book import atomic_path
+    from .reports.trace import trace, trace_path, write_trace
+
+    settings = _settings(args)
+    with reading(open_ledger(settings.ledger_url)) as conn:
+        found = trace(conn, args.code)
+    if not found.found:
+        raise UsageError(f"没有批号或序列号 {args.code} 的记录 / no batch or serial {args.code} in the ledger")
+    path = trace_path(settings.outbox, args.code)
+    with atomic_path(path) as temp:
+        write_trace(found, temp)
+    customers = len({c.customer for c in found.customers})
+    print(f"追溯 trace {args.code}: {len(found.moves)} 笔流水 movements, {customers} 个客户 customers → {path}")
     return 0
 
 

@@ -239,6 +239,16 @@ class MoneyConfig(_Section):
     credit_limit: Literal["refuse", "warn"] = "refuse"
 
 
+class BatchesConfig(_Section):
+    """批次与保质期 (check/batches.py)."""
+
+    # fefo: an issue of a batch-tracked item whose 批号 is empty takes the batches expiring first
+    # (never an expired one), and the answer lists the picks; none: 批号 must be filled
+    auto_pick: Literal["none", "fefo"] = "none"
+    warning_days: int = Field(30, ge=0)  # 近效期: items with no 近效期预警(天) of their own
+    slow_days: int = Field(90, ge=1)  # batches.xlsx: a batch with no issue for this long is slow
+
+
 class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
@@ -284,6 +294,7 @@ class Config(_Section):
     costing: CostingConfig = CostingConfig()
     finance: FinanceConfig = FinanceConfig()
     money: MoneyConfig = MoneyConfig()
+    batches: BatchesConfig = BatchesConfig()
     reports: ReportsConfig = ReportsConfig()
 
 

@@ -83,6 +83,7 @@ class DemoItem:
     supplier: str
     reorder_qty: int  # base units; also sets the scale of the opening stock
     active: bool = True
+    shelf_life_days: int = 0  # batch- and expiry-tracked when > 0: it comes in by its own receipt, by batch
 
     @property
     def factors(self) -> dict[str, Decimal]:
@@ -173,6 +174,7 @@ ITEMS: tuple[DemoItem, ...] = (
         PKG-010 | 填充纸 | 牛皮纸 | kg |  | 7.20 | 11.00 | 100
         PKG-011 | 自封袋 | 12号 100只/包 | 包 | 箱=50 | 4.50 | 7.90 | 200
     """),
+    DemoItem("FOD-001", "鲜牛奶", "950ml 冷藏", "盒", "箱=12", "食品", "8.60", "13.50", "SUP02", 120, shelf_life_days=60),
 )
 
 GIFT_BOX = DemoItem("GFT-001", "茶歇礼盒", "速溶咖啡+红茶+橙汁2盒", "盒", "", "礼品", "70.00", "118.00", "SUP02", 0)
@@ -280,7 +282,7 @@ class _Planner:
         lines = []
         for warehouse, (chance, low, high) in shares.items():
             for item in ITEMS:
-                if not item.active:
+                if not item.active or item.shelf_life_days:  # a tracked item comes in by batch (_food)
                     continue
                 if (item.sku, warehouse) == (SHORT_SKU, SHORT_WAREHOUSE):
                     qty = SHORT_OPENING
@@ -320,6 +322,7 @@ class _Planner:
             self._statement_answer(OVERDUE_CUSTOMER, delivered_to_cus01, returned_by_cus01),
             *self._gift_boxes(day(8), day(9)),
             *self._import(day(10), day(12)),
+            self._food(day(5), "WH-SH1"),
         ]
 
     # the current month up to today, then the two files with mistakes
@@ -345,6 +348,7 @@ class _Planner:
                              remark="预付下学期办公用品款"),
             self._payment(days[2], "SUP06", _half(self.paper), "BANK-ICBC", remark="支付上月纸款(部分)"),
             self._online_batch(days[3], "WH-SH1"),
+            self._food_delivery(days[2], "WH-SH1", "CUS07"),
             self._sales_plan(self.today, ("BEV-001", "BEV-003", "OFF-001", "CLN-001")),
             self._count(self.today, "WH-SZ"),
             self._bad_entry(self.today),
@@ -369,6 +373,31 @@ class _Planner:
                           "batch": f"{day:%Y%m}-{index + 1:02d}"})
         return self._document("receipt", day, {"warehouse": warehouse, "supplier": supplier,
                                                "prepared_by": self._clerk(), "remark": "到货验收无误"}, lines)
+
+    def _food(self, day: date, warehouse: str) -> PlannedFile:
+        """Milk by batch (批次管理, 保质期 60 days): one batch made 50 days before it arrived, so
+        expired by today (its expiry worked out from 生产日期); one expiring ten days from today
+        (近效期); one good for three months."""
+        item = ITEMS_BY_SKU["FOD-001"]
+        batches = [(f"M{day:%Y%m%d}-A", {"production_date": day - timedelta(days=50)}, Decimal(36)),
+                   (f"M{day:%Y%m%d}-B", {"expiry_date": self.today + timedelta(days=10)}, Decimal(48)),
+                   (f"M{day:%Y%m%d}-C", {"expiry_date": self.today + timedelta(days=90)}, Decimal(120))]
+        self.food_batches = [name for name, _dates, _qty in batches]
+        lines = []
+        for name, dates, qty in batches:
+            self.stock.move(item.sku, warehouse, day, qty)
+            lines.append({"sku": item.sku, "qty": qty, "unit": item.unit, "unit_cost": self._near(item.std_cost, 0.03),
+                          "batch": name, **dates})
+        return self._document("receipt", day, {"warehouse": warehouse, "supplier": item.supplier,
+                                               "prepared_by": self._clerk(), "remark": "冷链到货, 按批号验收"}, lines)
+
+    def _food_delivery(self, day: date, warehouse: str, customer: str) -> PlannedFile:
+        """Milk to the restaurant, from the batch good for three months."""
+        item = ITEMS_BY_SKU["FOD-001"]
+        self.stock.move(item.sku, warehouse, day, Decimal(-24))
+        return self._document("delivery", day, {"warehouse": warehouse, "customer": customer, "prepared_by": self._clerk()},
+                              [{"sku": item.sku, "qty": Decimal(2), "unit": "箱", "unit_price": self._price(item.sku),
+                                "batch": self.food_batches[2]}])
 
     def _delivery(self, day: date, warehouse: str, customer: str, categories: str, count: int) -> PlannedFile:
         lines = [{"sku": sku, "qty": qty, "unit": ITEMS_BY_SKU[sku].unit, "unit_price": self._price(sku)}
@@ -669,6 +698,8 @@ def _item_row(item: DemoItem) -> dict[str, Any]:
         "lead_time_days": LEAD_TIMES[item.supplier], "default_supplier": item.supplier,
         "std_cost": Decimal(item.std_cost), "sale_price": Decimal(item.sale_price),
         "active": "Y" if item.active else "N", "weight": Decimal(WEIGHTS[item.sku]) if item.sku in WEIGHTS else None,
+        **({"batch_tracked": "Y", "expiry_tracked": "Y", "shelf_life_days": item.shelf_life_days,
+            "expiry_warning_days": 30} if item.shelf_life_days else {}),
     }
 
 

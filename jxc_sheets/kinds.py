@@ -50,6 +50,7 @@ class Field:
     hint: str = ""  # one line for the instructions sheet
     info: bool = False  # shown on the form for the reader's sake; never read back
     signed: bool = False  # an amount that may be negative (a write-down's reversal)
+    also: tuple[str, ...] = ()  # older spellings of the label the reader still takes (批次 for 批号)
 
     @property
     def label(self) -> str:
@@ -153,7 +154,16 @@ TAXED = (PRICE_INCL, TAX_RATE, AMOUNT, TAX, GROSS)
 INVOICE_TYPE = Field("invoice_type", "发票类型", T,
                      hint="专票 / 普票 / 无票; 留空为专票 / special VAT invoice, ordinary, none; empty = 专票")
 PARTNER_TAX_RATE = Field("tax_rate", "税率", RATE, hint="此单位单据的默认税率, 优先于物料税率 / overrides the item's rate on its documents")
-BATCH = Field("batch", "批次", T)
+BATCH = Field("batch", "批号", T, also=("批次",),
+              hint="批次管理的物料必填; 出库可留空按先到期先出自动选批 (batches.auto_pick: fefo)"
+                   " / required for batch-tracked items; an issue may leave it empty for first-expiry-first-out picks")
+PRODUCTION_DATE = Field("production_date", "生产日期", D, hint="保质期管理的物料: 与有效期至填一个即可"
+                                                            " / expiry-tracked items: this or the expiry date")
+EXPIRY_DATE = Field("expiry_date", "有效期至", D, hint="留空按 生产日期 + 保质期(天) / empty = production date + shelf life")
+SERIALS = Field("serials", "序列号", T, hint="序列号管理的物料: 每行一个且数量 1, 或用逗号、分号、换行分隔的清单"
+                                            " / serial-tracked items: one per line with qty 1, or a list separated by , ; or new lines")
+BATCH_IN = (BATCH, PRODUCTION_DATE, EXPIRY_DATE, SERIALS)  # what an incoming line says about its batch or serials
+BATCH_OUT = (BATCH, SERIALS)
 LINE_REMARK = Field("remark", "备注", T)
 
 CLOSE = Field("close", "关闭订单", B, hint="Y = 短结, 剩余数量不再收发 / Y = short-close: what is still open is cancelled")
@@ -227,15 +237,27 @@ KINDS: dict[str, Kind] = {
                 Field("weight", "单位重量", Q, hint="每个基本单位的重量 (kg), 费用按重量分摊时用 / the weight of one base unit"
                                                  " (kg): landed cost by weight"),
                 Field("active", "启用", B, hint="Y/N, 留空为 Y / empty means Y"),
+                Field("batch_tracked", "批次管理", B, hint="Y = 收发都要填批号; 有库存的物料须随期初单按批号分配"
+                                                         " / Y = every receipt and issue names its batch; an item with"
+                                                         " stock switches only with an opening of its batches"),
+                Field("expiry_tracked", "保质期管理", B, hint="Y = 批次有有效期, 过期不能出库 / Y = batches expire;"
+                                                            " expired ones cannot be delivered"),
+                Field("shelf_life_days", "保质期(天)", I, hint="有效期至 = 生产日期 + 这些天 / expiry = production date + these days"),
+                Field("expiry_warning_days", "近效期预警(天)", I, hint="离有效期不足这些天即提醒 / warn this many days before expiry"),
+                Field("serial_tracked", "序列号管理", B, hint="Y = 每一件有自己的序列号 / Y = every unit has its own serial number"),
             ),
             key="sku",
         ),
         Kind(
             "opening", "期初库存", Category.STOCK,
             header=(DOC_NO, Field("doc_date", "截至日期", D, True, hint="期初数截至日期 / as-of date"),
-                    *DOC_TAIL),
+                    *DOC_TAIL,
+                    Field("switch_tracking", "转批次管理", B,
+                          hint="Y = 所列物料自本单起实行批次管理; 已有库存的物料按仓库逐批列出全部库存, 只分配批号不重复入库"
+                               " / Y = the items listed become batch-tracked; of an item with stock, list all of it by"
+                               " warehouse and batch: it is assigned to batches, not added again")),
             lines=(WAREHOUSE, SKU, QTY, UNIT,
-                   Field("unit_cost", "单位成本", K, hint="与金额填一个即可 / or the amount"), AMOUNT, BATCH, LINE_REMARK),
+                   Field("unit_cost", "单位成本", K, hint="与金额填一个即可 / or the amount"), AMOUNT, *BATCH_IN, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost",
             description="期初库存 / opening stock",
@@ -246,7 +268,7 @@ KINDS: dict[str, Kind] = {
             lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
                                       hint="不含税单价; 按采购订单收货时可留空 / unit cost before tax;"
                                            " may be left empty when receiving against an order"),
-                   *TAXED, BATCH, LINE_REMARK),
+                   *TAXED, *BATCH_IN, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost", partner_field="supplier", fulfils="purchase_order",
             description="采购入库 / goods received from a supplier",
@@ -254,7 +276,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "delivery", "销售出库", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, *BATCH_OUT, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             partner_field="customer", fulfils="sales_order",
             description="销售出库 / goods delivered to a customer",
@@ -266,7 +288,7 @@ KINDS: dict[str, Kind] = {
                                       hint="供应商退款的不含税单价; 留空按原入库单(关联单号)或当前成本"
                                            " / the unit price the supplier credits, before tax; empty = the"
                                            " receipt's (ref_doc) or the current cost"),
-                   *TAXED, BATCH, LINE_REMARK),
+                   *TAXED, *BATCH_OUT, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             cost_field="unit_cost", partner_field="supplier",
             description="采购退货 / goods returned to a supplier",
@@ -274,7 +296,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "sales_return", "销售退货", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, *BATCH_IN, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             partner_field="customer",
             description="销售退货 / goods returned by a customer",
@@ -287,7 +309,7 @@ KINDS: dict[str, Kind] = {
                     Field("arrival_date", "到货日期", D,
                           hint="跨地点在途时填写; 留空即当日到货 / when goods between sites arrive; empty = the same day"),
                     *DOC_TAIL),
-            lines=(*STOCK_LINE, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, *BATCH_IN, LINE_REMARK),
             legs=(Leg("from_warehouse", -1), Leg("to_warehouse", +1)),
             description="调拨 / transfer between warehouses",
         ),
@@ -298,7 +320,7 @@ KINDS: dict[str, Kind] = {
                     *DOC_TAIL),
             lines=(SKU, Field("qty", "数量", Q, True, hint="正数入库(报溢), 负数出库(报损) / + in, - out"),
                    UNIT, Field("unit_cost", "单位成本", K, hint="入库时可填, 留空按当前成本 / for gains; empty = current cost"),
-                   BATCH, LINE_REMARK),
+                   *BATCH_IN, LINE_REMARK),
             legs=(Leg("warehouse", 0),),
             signed_qty=True, cost_field="unit_cost",
             description="其他出入库 / 报损报溢 / other stock in or out",
@@ -348,7 +370,9 @@ KINDS.update({k.name: k for k in (
                Field("book_qty", "账面数量", Q, hint="仅供参考, 过账时按盘点日重新计算 / for reference; recomputed when posted",
                      info=True),
                Field("counted_qty", "实盘数量", Q, True, hint="实际点到的数量, 没有就填 0 / what is there; none = 0"),
-               UNIT, Field("remark", "差异原因", T)),
+               UNIT, Field("remark", "差异原因", T),
+               replace(BATCH, hint="批次管理的物料按批号逐行盘点, 未列出的批号按 0 计 / batch-tracked items: a line per batch;"
+                                   " a batch not listed counts as zero")),
         legs=(Leg("warehouse", 0),), signed_qty=True, qty_field="counted_qty", cost_field="unit_cost",
         description="盘点 / stock count: the variance posts as gain or loss, large ones after approval",
     ),
@@ -556,7 +580,10 @@ def kind_of(name: str) -> Kind | None:
 
 def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
     """(warehouse, signed qty, date) of each movement a line makes. A transfer's goods
-    arrive on its arrival date (到货日期) when it has one: in transit until then."""
+    arrive on its arrival date (到货日期) when it has one: in transit until then. An opening
+    line that only puts stock already held into batches moves nothing."""
+    if line.assigns_batches:
+        return
     kind = KINDS[doc.kind]
     for leg in kind.legs:
         warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]

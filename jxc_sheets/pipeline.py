@@ -28,6 +28,7 @@ from . import clock, inbox, kinds
 from .check import Checked, check
 from .departments import misplaced
 from .config import ReaderConfig, Settings
+from .ledger import batches as ledger_batches
 from .ledger import counts as ledger_counts
 from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
@@ -306,7 +307,8 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
         stage("check")
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
-                        money_rules=settings.config.money, chart=settings.config.finance.chart)
+                        money_rules=settings.config.money, chart=settings.config.finance.chart,
+                        batch_rules=settings.config.batches)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()
@@ -386,9 +388,13 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
         item.label, item.file_hash, item.kind, status,
         documents=len(checked.posting) + len(checked.already_posted),
         lines=_lines(checked),
-        warnings="\n".join((*(w.render() for w in warnings), *resolved)) or None))
+        warnings="\n".join((*(w.render() for w in warnings), *_picks(checked), *resolved)) or None))
     ledger_post.upsert_master(conn, checked.master)
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
+    if checked.batches is not None:
+        ledger_batches.record_batches(conn, checked.batches.new_batches, checked.batches.moves, ids,
+                                      checked.batches.switched, checked.batches.serials_switched)
+        ledger_batches.record_serials(conn, checked.batches.serial_moves, ids)
     ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)
     ledger_orders.record_closures(conn, checked.closures, closed_by=item.label)
     ledger_counts.record_counts(conn, checked.counts, ids)
@@ -396,6 +402,11 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     partners = ledger_money.record_documents(conn, ids.values()) | ledger_money.post_money(conn, checked.money, file_id)
     ledger_money.allocate(conn, partners)
     return status, file_id
+
+
+def _picks(checked: Checked) -> tuple[str, ...]:
+    """The batches first-expiry-first-out picked, kept in the processing log with the file."""
+    return checked.batches.notes if checked.batches is not None else ()
 
 
 def _archive(item: Loaded, settings: Settings, engine: Engine, file_id: int) -> str:

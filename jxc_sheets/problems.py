@@ -87,6 +87,53 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "{doc_no} is already posted with different content; to correct it, ask IT to reverse {doc_no}, then post anew under a new number; another document needs a number of its own"),
     "insufficient-stock": ("库存不足: {sku} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}; 请核对数量和仓库, 或先提交入库单",
                            "not enough stock: {sku} in {warehouse} on {date} has {available}, this needs {needed}; check qty and warehouse, or post the receipt first"),
+    # batches, expiry and serials (check/batches.py)
+    "batch-required": ("物料 {sku} 实行批次管理, 必须填写 批号; {fix_zh}",
+                       "{sku} is batch-tracked: fill in its batch; {fix}"),
+    "batch-not-in-stock": ("批号 {batch} 在仓库 {warehouse} 于 {date} 可用 {available}, 本单需要 {needed}; 该仓库现有批号: {there_zh}; "
+                           "请改填其中的批号, 或拆成几行",
+                           "batch {batch} of {sku} in {warehouse} on {date} has {available}, this needs {needed}; "
+                           "the batches there: {there}; name one of them, or split the line"),
+    "batch-short": ("先到期先出自动选批: 物料 {sku} 在仓库 {warehouse} 于 {date} 未过期的批次合计只有 {available}, 本单需要 {needed}"
+                    " (已过期不选: {expired_zh}); 请核对数量, 或先提交入库单",
+                    "first-expiry-first-out: {sku} in {warehouse} on {date} has only {available} in batches not expired, "
+                    "this needs {needed} (expired, never picked: {expired}); check the qty, or post the receipt first"),
+    "batch-expired": ("批号 {batch} 已于 {expiry} 过期, 不能销售出库 ({date}); 请改发未过期的批号, 过期品请用其他出入库单报损",
+                      "batch {batch} expired on {expiry}: it cannot be delivered on {date}; deliver a batch not expired,"
+                      " and write expired goods off with an adjustment"),
+    "batch-near-expiry": ("批号 {batch} 将于 {expiry} 到期 (还剩 {days} 天, 预警 {warning} 天); 已过账, 请提醒客户",
+                          "batch {batch} expires on {expiry} ({days} days left, warning at {warning}); posted: tell the customer"),
+    "expiry-required": ("物料 {sku} 实行保质期管理, 新批号 {batch} 须填写 有效期至, 或填写 生产日期 并在物料表填写 保质期(天)",
+                        "{sku} is expiry-tracked: the new batch {batch} needs an expiry date, or a production date with"
+                        " the item's shelf_life_days in items.xlsx"),
+    "batch-dates-differ": ("批号 {batch} 已登记的有效期至为 {known}, 本行为 {given}; 请核对批号, 或留空有效期至",
+                           "batch {batch} is registered as expiring on {known}, this line says {given}; check the batch,"
+                           " or leave the expiry date empty"),
+    "batch-not-supported": ("{kind_zh}暂不支持批次或序列号物料 {sku}; 请改用其他出入库单 (adjustment) 按批号调整",
+                            "{kind} does not carry batches or serials yet ({sku}); use an adjustment that names the batch"),
+    "batch-switch-needs-opening": ("物料 {sku} 已有库存 ({stock_zh}), 不能直接改为{what_zh}; 请提交一张期初单 (opening),"
+                                   " 表头 转批次管理 填 Y, 按仓库把这些库存逐批列出 (数量合计相等): 它只分配批号, 不重复入库",
+                                   "{sku} has stock ({stock}): it cannot simply become {what}; drop an opening with"
+                                   " switch_tracking = Y listing that stock by warehouse and batch (the same totals):"
+                                   " it assigns batches and adds no stock"),
+    "batch-switch-off": ("物料 {sku} 的{what_zh}不能取消: 仍有 {held} 按批号/序列号在库; 请在物料表保留 Y (重新提交旧的物料表时请核对这一列)",
+                         "{sku} cannot stop being {what}: {held} is in stock by batch or serial; keep Y in items.xlsx"
+                         " (check this column when an old items file is dropped again)"),
+    "batch-switch-totals": ("转批次管理: 期初单所列 {sku} 为 {listed}, 账面库存为 {held}; 请按仓库逐批列出全部现有库存, 合计相等",
+                            "switch_tracking: the opening lists {sku} as {listed}, the book holds {held}; list all the"
+                            " stock held, warehouse by warehouse, with the same totals"),
+    "serial-required": ("物料 {sku} 实行序列号管理, 必须填写 序列号 (每行一个且数量 1, 或用逗号分隔的清单)",
+                        "{sku} is serial-tracked: fill in its serials (one per line with qty 1, or a list separated by commas)"),
+    "serial-count": ("序列号有 {count} 个, 数量为 {qty}; 请使两者相等 (每个序列号一件)",
+                     "{count} serials for a qty of {qty}: make them equal (one serial per unit)"),
+    "serial-repeated": ("序列号 {serial} 在本文件中出现两次 (另见 {other}); 请删除重复的",
+                        "serial {serial} appears twice in this file (see also {other}): remove one"),
+    "serial-in-stock": ("序列号 {serial} 已在库 (仓库 {warehouse}, 单号 {doc_no}), 不能再入库; 请核对序列号",
+                        "serial {serial} is in stock already ({warehouse}, document {doc_no}): it cannot come in twice; check the serial"),
+    "serial-not-in-stock": ("序列号 {serial} 不在仓库 {warehouse}: {place_zh}; 请核对序列号, 或改填该仓库在库的序列号",
+                            "serial {serial} is not in {warehouse}: {place}; check the serial, or name one in stock there"),
+    "serial-not-shipped-to": ("序列号 {serial} 没有发给客户 {customer}: {place_zh}; 退货只能退回发给该客户的序列号",
+                              "serial {serial} was never shipped to {customer}: {place}; a customer returns only serials shipped to it"),
     "period-closed": ("{month} 已结账, 不能再过账 {doc_no}; 请改用未结账月份的日期, 或请财务反结账",
                       "{month} is closed: {doc_no} cannot post there; date it in an open month, or ask finance to reopen"),
     # orders

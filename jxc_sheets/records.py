@@ -150,6 +150,11 @@ class Line:
     stock_amount: Decimal | None = None  # what the goods are worth in stock: 金额, plus any tax that is not deductible
     follows: int | None = None  # a landed cost's: the receipt movement it adds to
     receipt_no: str = ""  # a landed cost line's receipt, as typed
+    production_date: date | None = None  # an incoming batch's 生产日期
+    expiry_date: date | None = None  # an incoming batch's 有效期至 (check/batches.py derives it from the shelf life)
+    serials: tuple[str, ...] = ()  # a serial-tracked item's 序列号, one per unit
+    assigns_batches: bool = False  # an opening line that puts stock already held into batches: it moves no stock
+    batch_split: tuple[tuple[str, Decimal], ...] = ()  # a count variance of a batch-tracked item: (batch, signed qty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +223,16 @@ class Item:
     units: Mapping[str, Decimal]  # alternate unit → base units in one
     std_cost: Decimal | None = None
     tax_rate: Decimal | None = None
+    batch_tracked: bool = False  # 批次管理
+    expiry_tracked: bool = False  # 保质期管理
+    shelf_life_days: int | None = None  # 保质期(天)
+    expiry_warning_days: int | None = None  # 近效期预警(天)
+    serial_tracked: bool = False  # 序列号管理
+
+    @property
+    def tracked(self) -> bool:
+        """Its stock is kept per batch: batch tracked, or expiry tracked (an expiry belongs to a batch)."""
+        return self.batch_tracked or self.expiry_tracked
 
 
 @dataclass(frozen=True)

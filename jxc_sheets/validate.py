@@ -7,6 +7,7 @@ of the file is collected, each at its cell.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
@@ -24,7 +25,8 @@ from .values import (
 ONE = Decimal(1)
 PLACES = {FieldType.QTY: schema.QTY_PLACES, FieldType.MONEY: schema.MONEY_PLACES, FieldType.COST: schema.COST_PLACES}
 LARGEST = {t: schema.largest(p) for t, p in PLACES.items()}  # what the ledger's scaled integer columns hold
-MAX_LENGTH = {FieldType.CODE: 60, "unit": 32}  # the ledger's columns, less room for a reversal's "-R"
+MAX_LENGTH = {FieldType.CODE: 60, "unit": 32, "batch": 64}  # the ledger's columns, less room for a reversal's "-R"
+SERIAL_LENGTH = 64  # each serial of a 序列号 list
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,8 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             elif not kind.signed_qty and qty <= 0:
                 found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
         found += _amounts_too_large(kind, qty, values, raw.cells)
+        found += [problem("too-long", raw.cells.ref("serials"), serial[:80], label=kind.field("serials").label, key="serials",
+                          limit=SERIAL_LENGTH) for serial in split_serials(values.get("serials")) if len(serial) > SERIAL_LENGTH][:1]
         problems += found
         if found:
             continue
@@ -352,7 +356,16 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             remark=values.get("approve_reason") or values.get("remark") or "",
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
             tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
+            production_date=values.get("production_date"), expiry_date=values.get("expiry_date"),
+            serials=split_serials(values.get("serials")),
         )
+
+
+def split_serials(text: str | None) -> tuple[str, ...]:
+    """序列号 as typed: one, or a list separated by commas, semicolons, spaces or new lines."""
+    if not text:
+        return ()
+    return tuple(part for part in re.split(r"[,;，；、\s]+", text) if part)
 
 
 def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:

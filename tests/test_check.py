@@ -80,8 +80,8 @@ def test_an_opening_line_names_its_own_warehouse(ledger, tmp_path):
         {"warehouse": "WH1", "sku": "A001", "qty": 1, "unit_cost": 1},
         {"warehouse": "WH7", "sku": "A001", "qty": 1, "unit_cost": 1},
     ])
-    # 4 header fields on rows 3-4, labels on row 6, lines from row 7
-    assert cells(checked) == [("明细!A8", "unknown-warehouses")]
+    # 5 header fields on rows 3-5 (转批次管理 the fifth), labels on row 7, lines from row 8
+    assert cells(checked) == [("明细!A9", "unknown-warehouses")]
 
 
 def test_a_sku_typed_as_a_number_finds_its_item_with_leading_zeros(ledger, tmp_path):

@@ -307,3 +307,19 @@ def test_the_demo_assembles_gift_boxes_and_spreads_the_imports_freight_by_weight
     keys = [str(label).split(" ")[-1] for label in rows[0]]
     gift = [dict(zip(keys, row)) for row in rows[1:] if row[0] == "GFT-001"]
     assert {r["warehouse"] for r in gift} >= {"WH-SH1"} and all(r["buildable"] >= 0 for r in gift)
+
+
+def test_the_demo_has_a_food_item_by_batch_one_expired_and_one_near_its_expiry():
+    """鲜牛奶 FOD-001 is batch- and expiry-tracked (60 days): its receipt brings three batches,
+    the first made 50 days before it arrived (expired by today, worked out from 生产日期), the
+    second expiring 10 days after today (inside its 30-day warning), the third in 90 days."""
+    plan = plan_demo(TODAY)
+    [items] = [p for p in plan if p.kind == "items"]
+    [food] = [row for row in items.lines if row["sku"] == "FOD-001"]
+    assert (food["batch_tracked"], food["expiry_tracked"], food["shelf_life_days"]) == ("Y", "Y", 60)
+    [receipt] = [p for p in plan if p.kind == "receipt" and any(l["sku"] == "FOD-001" for l in p.lines)]
+    expired, near, good = receipt.lines
+    assert expired["production_date"] + timedelta(days=60) < TODAY
+    assert near["expiry_date"] == TODAY + timedelta(days=10) and good["expiry_date"] == TODAY + timedelta(days=90)
+    [delivery] = [p for p in plan if p.kind == "delivery" and any(l["sku"] == "FOD-001" for l in p.lines)]
+    assert delivery.lines[0]["batch"] == good["batch"]

@@ -47,6 +47,9 @@ def test_a_version_1_ledger_upgrades_in_place_and_keeps_its_numbers(tmp_path):
         assert "weight" in {c["name"] for c in inspect(conn).get_columns("items")}  # v8, with the nrv table
         assert "nrv" in set(inspect(conn).get_table_names())
         assert check_ledger(conn) == []  # the hash chain and the balances survive the upgrade
+        # v8: every item untracked, as before; the batch tables start empty
+        assert {"batches", "batch_movements", "batch_balances", "serials", "serial_movements"} <= set(inspect(conn).get_table_names())
+        assert conn.execute(select(schema.items.c.sku).where(schema.items.c.batch_tracked.is_(True))).all() == []
         # v6: lines posted before keep their meaning: prices before tax, 税率 0, 金额 = 价税合计
         l = schema.lines
         priced = conn.execute(select(l.c.qty_entered, l.c.unit_cost, l.c.unit_price, l.c.tax_rate, l.c.amount, l.c.tax,

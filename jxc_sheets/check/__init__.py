@@ -11,6 +11,8 @@
 - landed: a landed cost spread over the receipt lines it names;
 - write_down: a write-down's reversals within the provision booked, its lines' figures from the ledger;
 - periods: nothing dated in a closed month;
+- batches: a tracked item's lines name batches that are there (or FEFO picks them),
+  expired batches are not delivered; an item with stock switches only with an opening;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item;
 - money: receipts and payments of funds settle documents of their own partner that are open.
@@ -25,13 +27,14 @@ from typing import Sequence
 from sqlalchemy import Connection
 
 from .. import kinds
-from ..config import CountsConfig, MoneyConfig, OrdersConfig, TaxConfig
+from ..config import BatchesConfig, CountsConfig, MoneyConfig, OrdersConfig, TaxConfig
 from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
 from ..ledger.orders import Closure, Fulfilment
 from ..records import Document, MasterRow, Problem
 from .assembly import expand_assemblies
+from .batches import BatchPlan, check_batches
 from .landed import expand_landed
 from .write_down import check_write_downs
 from .counts import backdated_before_counts, check_counts
@@ -57,6 +60,7 @@ class Checked:
     counts: tuple[CountResult, ...] = field(default=())
     decisions: tuple[Decision, ...] = field(default=())
     money: tuple[Document, ...] = field(default=())  # receipts and payments of funds, opening receivables/payables
+    batches: BatchPlan | None = None  # the batch movements of tracked items, and the batches new to the ledger
 
     @property
     def posting(self) -> tuple[Document, ...]:
@@ -67,7 +71,8 @@ class Checked:
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
-          money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise") -> Checked:
+          money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise",
+          batch_rules: BatchesConfig = BatchesConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
@@ -96,16 +101,20 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
         problems += before_counts
     else:
         warnings += tuple(before_counts)
+    plan = check_batches(conn, counts.documents, rows, data.items, batch_rules, allow_negative_stock)
+    documents = plan.documents
+    problems += plan.problems
+    warnings += plan.warnings
     if not allow_negative_stock:
-        problems += check_stock(conn, counts.documents, data.warehouses)
+        problems += check_stock(conn, documents, data.warehouses)
     else:
-        warnings += tuple(uncosted_issues(conn, counts.documents, {sku: item.std_cost for sku, item in data.items.items()}))
-    credit = check_credit(conn, counts.documents, money_rules)
+        warnings += tuple(uncosted_issues(conn, documents, {sku: item.std_cost for sku, item in data.items.items()}))
+    credit = check_credit(conn, documents, money_rules)
     warnings += tuple(credit) if money_rules.credit_limit == "warn" else ()
     problems += credit if money_rules.credit_limit == "refuse" else []
-    return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
-                   orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
-                   counts.decisions, money.to_post)
+    return Checked(documents, tuple(posted) + money.already_posted, rows, tuple(problems),
+                   orders.notes + counts.notes + plan.notes, warnings, orders.fulfilments, orders.closures, counts.results,
+                   counts.decisions, money.to_post, plan)
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 
 from ..config import CountsConfig
 from ..kinds import KINDS, Category, legs
+from ..ledger import batches as ledger_batches
 from ..ledger import counts as ledger_counts
 from ..ledger.costing import money, rate
 from ..ledger.counts import CountedSku, CountResult, Decision
@@ -91,7 +92,8 @@ class _Run:
                 next_no += 1
         empty = [s for s in counted if book.get(s, (ZERO, ZERO))[0] <= 0]
         last_costs = ledger_counts.last_unit_costs(self.conn, warehouse, day, empty) if empty else {}
-        lines = tuple(self.compare(sku, entry, book.get(sku, (ZERO, ZERO)), last_costs)
+        by_batch = self.by_batch(doc, warehouse, day, counted)
+        lines = tuple(replace(self.compare(sku, entry, book.get(sku, (ZERO, ZERO)), last_costs), batches=by_batch.get(sku, ()))
                       for sku, entry in counted.items())
         self.results.append(CountResult(doc.doc_no, lines))
         held = sum(1 for l in lines if l.difference and not l.within_tolerance)
@@ -99,7 +101,27 @@ class _Run:
             self.notes.append(f"{doc.doc_no}: {held} 行差异超出容差, 待审批 (outbox/variance/{doc.doc_no}.xlsx)"
                               f" / {held} variances beyond tolerance await approval")
         return replace(doc, lines=tuple(_variance_line(l, self.items) for l in lines
-                                        if l.difference and l.within_tolerance))
+                                        if (l.difference and l.within_tolerance) or _relabelled(l)))
+
+    def by_batch(self, doc: Document, warehouse: str, day, counted: Mapping[str, tuple]) -> dict[str, tuple]:
+        """A batch-tracked item is counted per batch: sku → ((batch, book, counted), …), a batch
+        with book stock that no line names counted as zero. A line of one without 批号 is refused."""
+        tracked = {sku for sku in counted if sku in self.items and self.items[sku].tracked}
+        if not tracked:
+            return {}
+        book = ledger_batches.batch_book_at(self.conn, warehouse, day, tracked)
+        seen: dict[str, dict[str, Decimal]] = {sku: {} for sku in tracked}
+        for line in doc.lines:
+            if line.sku not in tracked:
+                continue
+            if not line.batch:
+                self.problems.append(problem("batch-required", line.where.get("batch", line.where.get("sku", "")), "",
+                                             sku=line.sku, fix_zh="盘点表按批号逐行填写", fix="a count gives a line per batch"))
+                continue
+            seen[line.sku][line.batch] = seen[line.sku].get(line.batch, ZERO) + line.qty
+        for (sku, batch), qty in book.items():
+            seen[sku].setdefault(batch, ZERO)
+        return {sku: tuple((b, book.get((sku, b), ZERO), qty) for b, qty in sorted(found.items())) for sku, found in seen.items()}
 
     def compare(self, sku: str, entry: tuple, book: tuple[Decimal, Decimal],
                 last_costs: Mapping[str, Decimal]) -> CountedSku:
@@ -190,13 +212,21 @@ def _join(a: str, b: str) -> str:
     return "; ".join(x for x in dict.fromkeys((a, b)) if x)
 
 
+def _relabelled(counted) -> bool:
+    """No difference for the item, yet its batches differ: the count moves no stock, only batches."""
+    return not counted.difference and any(qty != book for _b, book, qty in counted.batches)
+
+
 def _variance_line(counted, items: Mapping[str, Item]) -> Line:
-    """The movement a variance makes: + gain at the count's unit cost, − loss at the current cost."""
+    """The movement a variance makes: + gain at the count's unit cost, − loss at the current cost;
+    a batch-tracked item's split over its batches."""
     unit = items[counted.sku].unit if counted.sku in items else ""
     gain = counted.difference > 0
+    split = tuple((b, qty - book) for b, book, qty in counted.batches if qty != book)
     return Line(counted.line_no, counted.sku, counted.difference, unit, counted.difference, Decimal(1),
                 counted.unit_cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP) if gain else None,
-                None, "", counted.reason, None, dict(getattr(counted, "where", {}) or {}))
+                None, "", counted.reason, None, dict(getattr(counted, "where", {}) or {}), batch_split=split,
+                assigns_batches=not counted.difference)
 
 
 def _decision_hash(number: str, lines) -> str:

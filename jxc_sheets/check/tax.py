@@ -65,6 +65,9 @@ def _priced(doc: Document, kind: Kind, items: Mapping[str, Item], partner_rates:
         if line.gross is not None and line.amount is not None and line.stock_amount is not None:
             lines.append(line)  # worked out already
             continue
+        if doc.kind == "opening" and doc.header.get("switch_tracking") and line.unit_cost is None and line.amount is None:
+            lines.append(line)  # it may put stock already held into batches: check/batches.py asks for a cost if not
+            continue
         if doc.kind == "opening":
             line_rate = ZERO  # stock at its cost: no invoice
         elif doc.kind in PURCHASES:

@@ -8,6 +8,7 @@ declined.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,6 +40,7 @@ class CountedSku:
     within_tolerance: bool
     reason: str
     where: Mapping[str, str]
+    batches: tuple[tuple[str, Decimal, Decimal], ...] = ()  # a batch-tracked item's (batch, book, counted)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class CountLine:
     reason: str
     status: str
     decision_reason: str
+    batches: tuple[tuple[str, Decimal, Decimal], ...] = ()
 
 
 # --- the book --------------------------------------------------------------------------
@@ -131,7 +134,11 @@ def _count_line(r) -> CountLine:
         status = APPROVED if r.approved else DECLINED
     return CountLine(r.id, r.document_id, r.doc_no, r.doc_date, r.warehouse, r.line_no, r.sku, r.location,
                      r.book_qty, r.counted_qty, r.difference, r.unit_cost, r.value_difference, r.within_tolerance,
-                     r.reason, status, r.decision_reason or "")
+                     r.reason, status, r.decision_reason or "", _batches(r.batches))
+
+
+def _batches(text: str | None) -> tuple[tuple[str, Decimal, Decimal], ...]:
+    return tuple((b, Decimal(book), Decimal(counted)) for b, book, counted in json.loads(text)) if text else ()
 
 
 def approvals_of(conn: Connection, count_no: str) -> int:
@@ -145,10 +152,16 @@ def record_counts(conn: Connection, results: Sequence[CountResult], ids: Mapping
     rows = [{"document_id": ids[("count", result.doc_no)], "line_no": l.line_no, "sku": l.sku, "location": l.location,
              "book_qty": l.book_qty, "counted_qty": l.counted_qty, "difference": l.difference,
              "unit_cost": l.unit_cost, "value_difference": l.value_difference,
-             "within_tolerance": l.within_tolerance, "reason": l.reason}
+             "within_tolerance": l.within_tolerance, "reason": l.reason,
+             "batches": json.dumps([[b, _plain(book), _plain(counted)] for b, book, counted in l.batches],
+                                   ensure_ascii=False) if l.batches else None}
             for result in results for l in result.lines]
     if rows:
         conn.execute(insert(schema.count_lines), rows)
+
+
+def _plain(qty: Decimal) -> str:
+    return format(qty.normalize(), "f")
 
 
 def record_decisions(conn: Connection, decisions: Sequence[Decision], ids: Mapping[tuple[str, str], int],

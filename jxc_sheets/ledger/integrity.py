@@ -21,8 +21,38 @@ STOCK_KINDS = sorted(k.name for k in kinds.KINDS.values() if k.category is kinds
 
 def check_ledger(conn: Connection) -> list[str]:
     return (_sums_against_balances(conn) + _running_balances(conn) + _documents_without_movements(conn)
-            + _fulfilments_off_their_orders(conn) + money.differences(conn) + repost.replay_differences(conn)
+            + _fulfilments_off_their_orders(conn) + money.differences(conn) + _batches_against_balances(conn)
+            + repost.replay_differences(conn)
             + chain.broken_links(conn))
+
+
+def _batches_against_balances(conn: Connection) -> list[str]:
+    """Each batch balance is the sum of its batch movements, the batches of a tracked item in
+    a warehouse add up to that item's balance there, and so do its serials in stock (batches.py)."""
+    bm, bb, b, i = schema.batch_movements, schema.batch_balances, schema.balances, schema.items
+    sums = {(r.sku, r.warehouse, r.batch): r.qty for r in conn.execute(
+        select(bm.c.sku, bm.c.warehouse, bm.c.batch, func.sum(bm.c.qty).label("qty")).group_by(bm.c.sku, bm.c.warehouse, bm.c.batch))}
+    held = {(r.sku, r.warehouse, r.batch): r.qty for r in conn.execute(select(bb))}
+    differences = [f"{s} @ {w} 批号 batch {batch}: 批次流水合计 batch movements {sums.get((s, w, batch))} ≠ 批次余额 batch balance"
+                   f" {held.get((s, w, batch))}" for s, w, batch in sorted(set(sums) | set(held))
+                   if sums.get((s, w, batch), 0) != held.get((s, w, batch), 0)]
+    tracked = select(i.c.sku).where((i.c.batch_tracked.is_(True)) | (i.c.expiry_tracked.is_(True)))
+    per_pair: dict[tuple[str, str], Decimal] = {}
+    for (s, w, _batch), qty in held.items():
+        per_pair[(s, w)] = per_pair.get((s, w), Decimal(0)) + qty
+    for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(b.c.sku.in_(tracked))):
+        if per_pair.get((r.sku, r.warehouse), Decimal(0)) != r.qty:
+            differences.append(f"{r.sku} @ {r.warehouse}: 各批合计 batches {per_pair.get((r.sku, r.warehouse), 0)}"
+                               f" ≠ 余额 balance {r.qty}")
+    sr = schema.serials
+    in_stock = {(r.sku, r.warehouse): r.n for r in conn.execute(
+        select(sr.c.sku, sr.c.warehouse, func.count().label("n")).where(sr.c.status == "in_stock").group_by(sr.c.sku, sr.c.warehouse))}
+    serial_items = select(i.c.sku).where(i.c.serial_tracked.is_(True))
+    for r in conn.execute(select(b.c.sku, b.c.warehouse, b.c.qty).where(b.c.sku.in_(serial_items))):
+        if in_stock.get((r.sku, r.warehouse), 0) != r.qty:
+            differences.append(f"{r.sku} @ {r.warehouse}: 在库序列号 serials in stock {in_stock.get((r.sku, r.warehouse), 0)}"
+                               f" ≠ 余额 balance {r.qty}")
+    return differences
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:
@@ -61,9 +91,11 @@ def _running_balances(conn: Connection) -> list[str]:
 
 
 def _documents_without_movements(conn: Connection) -> list[str]:
-    d, m = schema.documents, schema.movements
+    """A stock document moves stock — or, an opening switching items to batch tracking, batches."""
+    d, m, bm = schema.documents, schema.movements, schema.batch_movements
     orphans = conn.execute(select(d.c.kind, d.c.doc_no).where(
-        d.c.kind.in_(STOCK_KINDS), ~select(m.c.id).where(m.c.document_id == d.c.id).exists())).all()
+        d.c.kind.in_(STOCK_KINDS), ~select(m.c.id).where(m.c.document_id == d.c.id).exists(),
+        ~select(bm.c.id).where(bm.c.document_id == d.c.id).exists())).all()
     return [f"{r.kind} {r.doc_no}: 单据没有库存流水 / document without movements" for r in orphans]
 
 

@@ -145,9 +145,19 @@ def _v9_settled(conn: Connection) -> None:
     money.resum_settled(conn)
 
 
+def _v10_batches(conn: Connection) -> None:
+    """Batches, expiry and serials: items gain their tracking flags (all off, so every item
+    behaves as before), lines their dates and serials; the batch tables start empty. The
+    free-text 批次 already on lines stays as typed: it was never a balance."""
+    _add_columns(conn, schema.items, "batch_tracked", "expiry_tracked", "shelf_life_days", "expiry_warning_days",
+                 "serial_tracked")
+    _add_columns(conn, schema.lines, "production_date", "expiry_date", "serials")
+    _add_columns(conn, schema.count_lines, "batches")
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
                                                   6: _v6_tax_and_corrections, 7: _v7_money,
-                                                  8: _v8_weights_and_write_downs, 9: _v9_settled}
+                                                  8: _v8_weights_and_write_downs, 9: _v9_settled, 10: _v10_batches}
 
 
 def prepare(engine: Engine) -> int:

@@ -165,7 +165,8 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "unit_cost": line.unit_cost, "unit_price": line.unit_price, "batch": line.batch, "remark": line.remark,
         "expected_date": line.expected_date, "partner": line.partner or None,
         "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
-        "price_incl": line.price_incl,
+        "price_incl": line.price_incl, "production_date": line.production_date, "expiry_date": line.expiry_date,
+        "serials": "\n".join(line.serials) or None,
     }
 
 

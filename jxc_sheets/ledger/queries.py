@@ -43,10 +43,12 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
     units: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for sku, unit, factor in conn.execute(select(schema.item_units.c.sku, schema.item_units.c.unit, schema.item_units.c.factor)):
         units[sku][unit] = factor
+    i = schema.items
     items = {
-        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost, r.tax_rate)
-        for r in conn.execute(select(schema.items.c.sku, schema.items.c.unit, schema.items.c.active, schema.items.c.std_cost,
-                                     schema.items.c.tax_rate))
+        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost, r.tax_rate, bool(r.batch_tracked),
+                    bool(r.expiry_tracked), r.shelf_life_days, r.expiry_warning_days, bool(r.serial_tracked))
+        for r in conn.execute(select(i.c.sku, i.c.unit, i.c.active, i.c.std_cost, i.c.tax_rate, i.c.batch_tracked,
+                                     i.c.expiry_tracked, i.c.shelf_life_days, i.c.expiry_warning_days, i.c.serial_tracked))
     }
 
     def codes(table) -> frozenset[str]:

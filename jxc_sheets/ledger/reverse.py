@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select
 
 from ..problems import problem
 from .. import clock, kinds
-from . import chain, money, orders, periods, queries, schema
+from . import batches, chain, money, orders, periods, queries, schema
 from . import costing
 from .errors import LedgerError
 from .post import NewMovement, append_movements
@@ -61,6 +61,8 @@ def reverse_document(conn: Connection, doc_no: str, kind: str | None = None, on:
     movements = [NewMovement(new_id, mv.line_no, mv.kind, max(on, mv.doc_date), mv.sku, mv.warehouse, -mv.qty,
                              costing.REVERSE, linked_to=mv.id) for mv in reversed(moves)]
     append_movements(conn, movements)
+    batches.reverse(conn, original.id, new_id, on, allow_negative_stock)
+    batches.reverse_serials(conn, original.id, new_id, on)
     orders.reverse_fulfilments(conn, original.id, new_id, on)
     money.reverse_money(conn, original.id, new_id, new_no, on)
     chain.seal(conn, [new_id])

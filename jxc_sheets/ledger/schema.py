@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 9  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 10  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -118,6 +118,12 @@ items = Table(
     Column("location", Text),  # v3: the usual bin, for count sheets
     Column("tax_rate", Cost()),  # v6: 税率 as a fraction, 0.13
     Column("weight", Qty()),  # v8: of one base unit, for landed cost by weight
+    # v10, check/batches.py: 批次管理, 保质期管理 with 保质期(天) and 近效期预警(天), 序列号管理
+    Column("batch_tracked", Boolean),
+    Column("expiry_tracked", Boolean),
+    Column("shelf_life_days", Integer),
+    Column("expiry_warning_days", Integer),
+    Column("serial_tracked", Boolean),
 )
 
 item_units = Table(
@@ -199,6 +205,9 @@ lines = Table(
     Column("tax", Money()),
     Column("gross", Money()),
     Column("price_incl", Cost()),
+    Column("production_date", Date),  # v8: an incoming batch's 生产日期 and 有效期至, as typed or derived
+    Column("expiry_date", Date),
+    Column("serials", Text),  # v8: a serial-tracked line's 序列号, one per line of text
     Index("ix_lines_document", "document_id"),
 )
 
@@ -277,6 +286,7 @@ count_lines = Table(
     Column("value_difference", Money(), nullable=False),
     Column("within_tolerance", Boolean, nullable=False),  # posted at once; otherwise held for approval
     Column("reason", Text, nullable=False, default=""),
+    Column("batches", Text),  # v8: a batch-tracked item's count per batch, JSON [[batch, book, counted], …]
     Index("ix_count_lines_document", "document_id"),
 )
 
@@ -425,6 +435,76 @@ nrv = Table(
     Column("valid_from", Date, primary_key=True),
     Column("nrv", Cost(), nullable=False),  # per base unit, before tax
     Column("remark", Text, nullable=False, default=""),
+)
+
+# --- v10, batches and serials (check/batches.py, ledger/batches.py) ------------------------
+# Stock of a tracked item is kept per item × warehouse × batch beside the movements, which
+# stay per item × warehouse with their costing unchanged: a batch is where goods came from
+# and when they expire, never a cost layer.
+
+batches = Table(
+    "batches", metadata,  # one row per item and batch: its dates and where it first came from
+    Column("sku", String(64), primary_key=True),
+    Column("batch", String(64), primary_key=True),
+    Column("production_date", Date),
+    Column("expiry_date", Date),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),  # the first document bringing it in
+    Column("line_no", Integer, nullable=False),
+    Column("partner", String(64), nullable=False, default=""),  # that document's supplier (or customer)
+    Index("ix_batches_batch", "batch"),
+)
+
+batch_movements = Table(
+    "batch_movements", metadata,  # what each movement of a tracked item did to its batches
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("doc_date", Date, nullable=False),  # the leg's date: a transfer's in leg arrives on its arrival date
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("batch", String(64), nullable=False),
+    Column("qty", Qty(), nullable=False),  # signed, base unit
+    Column("partner", String(64), nullable=False, default=""),
+    Index("ix_batch_movements_key", "sku", "warehouse", "batch", "doc_date"),
+    Index("ix_batch_movements_batch", "batch"),
+    Index("ix_batch_movements_document", "document_id"),
+)
+
+batch_balances = Table(
+    "batch_balances", metadata,  # the sum of batch_movements per item × warehouse × batch
+    Column("sku", String(64), primary_key=True),
+    Column("warehouse", String(64), primary_key=True),
+    Column("batch", String(64), primary_key=True),
+    Column("qty", Qty(), nullable=False),
+)
+
+serials = Table(
+    "serials", metadata,  # one row per serial number: where it is now
+    Column("sku", String(64), primary_key=True),
+    Column("serial", String(64), primary_key=True),
+    Column("batch", String(64), nullable=False, default=""),
+    Column("warehouse", String(64), nullable=False, default=""),  # "" when it is not in stock
+    Column("status", String(16), nullable=False),  # in_stock | shipped | returned (to the supplier) | out
+    Column("partner", String(64), nullable=False, default=""),  # the customer it was shipped to, or the supplier
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),  # the last document moving it
+    Index("ix_serials_serial", "serial"),
+)
+
+serial_movements = Table(
+    "serial_movements", metadata,  # every move of every serial: its history
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("document_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("doc_date", Date, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("qty", Qty(), nullable=False),  # +1 in, -1 out
+    Column("partner", String(64), nullable=False, default=""),
+    Index("ix_serial_movements_serial", "sku", "serial"),
+    Index("ix_serial_movements_document", "document_id"),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, func, select
 
 from .. import clock, kinds
 from ..config import CountsConfig
+from ..ledger import batches as ledger_batches
 from ..ledger import counts as ledger_counts
 from ..ledger import schema
 from ..sheets.forms import REQUIRED_FILL, FormLayout, choices_from, put_cell, write_form
@@ -64,10 +65,22 @@ def write_count_sheet(conn: Connection, folder: Path, warehouse: str, day: date,
               "scope": "抽盘 partial" if partial else "全盘 full",
               "remark": ("盲盘: 账面数量不显示 / blind count: the book is not shown. " if blind else "")
               + "实盘数量必填, 没有填 0 / fill every counted_qty; none = 0"}
-    lines = [{"sku": r.sku, "location": r.location or "", "unit": r.unit,
-              **({} if blind else {"book_qty": book.get(r.sku, (ZERO, ZERO))[0]})} for r in items]
+    by_batch = _batches_at(conn, warehouse, day, [r.sku for r in items])
+    lines = [{"sku": r.sku, "location": r.location or "", "unit": r.unit, **({"batch": batch} if batch else {}),
+              **({} if blind else {"book_qty": qty})}
+             for r in items for batch, qty in by_batch.get(r.sku, [("", book.get(r.sku, (ZERO, ZERO))[0])])]
     name = f"盘点表-{warehouse}-{day:%Y%m%d}{'-blind' if blind else ''}.xlsx"
     return write_form(folder / name, kinds.KINDS["count"], choices_from(conn), header=header, lines=lines)
+
+
+def _batches_at(conn: Connection, warehouse: str, day: date, skus: list[str]) -> dict[str, list[tuple[str, Decimal]]]:
+    """A batch-tracked item's batches in `warehouse` at `day`, each a row of the count sheet."""
+    i = schema.items
+    tracked = set(conn.execute(select(i.c.sku).where((i.c.batch_tracked.is_(True)) | (i.c.expiry_tracked.is_(True)))).scalars())
+    found: dict[str, list[tuple[str, Decimal]]] = {}
+    for (sku, batch), qty in sorted(ledger_batches.batch_book_at(conn, warehouse, day, tracked & set(skus)).items()):
+        found.setdefault(sku, []).append((batch, qty))
+    return found
 
 
 # --- variance workbooks ------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .. import config
 from ..kinds import kind_of
 from ..ledger import counts as ledger_counts
 from . import data, order_data
+from .batches import ExpiryPanel, expiry_panel, has_batches
 from .money import money_panel
 from .counts import accuracy_rows
 
@@ -139,7 +140,7 @@ def _file_view(row: data.FileRow) -> FileView:
 
 
 def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int],
-           transit: list[data.Transit]) -> tuple[Card, ...]:
+           transit: list[data.Transit], expiry: ExpiryPanel | None = None) -> tuple[Card, ...]:
     processed = sum(today.values())
     rejected = today.get("rejected", 0)
     failed = today.get("failed", 0)
@@ -155,7 +156,12 @@ def _cards(overview: data.StockOverview, shortages: int, today: dict[str, int],
              tone="bad" if failed else ""),
         Card("今日退回", "Rejected today", f"{rejected:,}", note="见 rejected/ 文件夹 / see rejected/",
              tone="warn" if rejected else ""),
-    )
+    ) + (() if expiry is None else (
+        Card(f"{expiry.days}天内到期", f"Expiring in {expiry.days} days", money(expiry.expiring_value),
+             note="见 batches.xlsx / see batches.xlsx", tone="warn" if expiry.expiring_value else ""),
+        Card("已过期库存", "Expired stock", money(expiry.expired_value), note="请报损 / write it off",
+             tone="bad" if expiry.expired_value else ""),
+    ))
 
 
 def render_dashboard(conn: Connection, settings: config.Settings, now: datetime) -> str:
@@ -169,7 +175,8 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
     return template.render(
         company=settings.config.company.name,
         generated=f"{now:%Y-%m-%d %H:%M}",
-        cards=_cards(data.stock_overview(conn), len(shortages), data.files_by_status(conn, now.date()), transit),
+        cards=_cards(data.stock_overview(conn), len(shortages), data.files_by_status(conn, now.date()), transit,
+                     expiry_panel(conn, now.date()) if has_batches(conn) else None),
         transit=transit[:ORDER_ROWS], transit_more=max(len(transit) - ORDER_ROWS, 0),
         warehouse_chart=bar_chart(
             [(f"{w.name} ({w.warehouse})" if w.name else w.warehouse, w.value, money(w.value))

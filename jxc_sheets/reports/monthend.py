@@ -21,6 +21,8 @@ Sheets:
 - `aging_by_layer`: the same stock split into the receipts it is left from (first in,
   first out), each with its age: at its receipt cost under fifo, at the closing
   average otherwise;
+- `batches`: each batch of a batch-tracked item in stock at the month end, valued at its item ×
+  warehouse closing average;
 - `count_variance`: the month's count lines;
 - `write_down` (企业会计准则 only): stock worth more than its net realisable value at the
   month end, the provision it needs and what is booked (reports/write_down.py);
@@ -42,6 +44,7 @@ from dataclasses import dataclass, fields, make_dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Iterable, Mapping, NamedTuple
 
 from sqlalchemy import Connection, and_, case, func, or_, select
@@ -555,6 +558,26 @@ class _CountRow:
     status: str
 
 
+MONTH_BATCH_COLUMNS = (
+    Column("sku", "物料编码", width=16), Column("warehouse", "仓库", width=10), Column("batch", "批号", width=16),
+    Column("expiry_date", "有效期至", "date"), Column("closing_qty", "期末数量", "qty", 14),
+    Column("closing_value", "期末金额", "money", 14),
+)
+
+
+def month_end_batches(conn: Connection, end: date, rows) -> list[SimpleNamespace]:
+    """Each batch in stock at the month end, valued at its item × warehouse closing average
+    (batches are not a costing layer); empty when no item is batch-tracked."""
+    bm, t = schema.batch_movements, schema.batches
+    rates = {(r.sku, r.warehouse): (r.closing_value / r.closing_qty if r.closing_qty else Decimal(0)) for r in rows}
+    query = (select(bm.c.sku, bm.c.warehouse, bm.c.batch, func.sum(bm.c.qty).label("qty"), func.max(t.c.expiry_date).label("expiry"))
+             .outerjoin(t, (t.c.sku == bm.c.sku) & (t.c.batch == bm.c.batch)).where(bm.c.doc_date <= end)
+             .group_by(bm.c.sku, bm.c.warehouse, bm.c.batch).order_by(bm.c.sku, bm.c.warehouse, bm.c.batch))
+    return [SimpleNamespace(sku=r.sku, warehouse=r.warehouse, batch=r.batch, expiry_date=r.expiry, closing_qty=r.qty,
+                            closing_value=money(r.qty * rates.get((r.sku, r.warehouse), Decimal(0))))
+            for r in conn.execute(query) if r.qty]
+
+
 def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
                summarised: Summary | None = None, tax: TaxConfig = TaxConfig()) -> tuple[Path, Path, Path, list[Check]]:
     """Writes outbox/monthend/MONTH.xlsx, MONTH-vouchers.csv and MONTH-凭证.xlsx; returns them and the checks."""
@@ -593,6 +616,7 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
         book.add_table("cost_corrections", CORRECTION_COLUMNS, cost_corrections(conn, month))
         book.add_table("ar_ap", BALANCE_COLUMNS, ledger_money.partner_balances(conn, start, end))
         book.add_table("funds", JOURNAL_COLUMNS, [r for r in ledger_money.funds_journal(conn, end) if r.doc_date and r.doc_date >= start])
+        book.add_table("batches", MONTH_BATCH_COLUMNS, month_end_batches(conn, end, summarised.rows))
         book.add_table("count_variance", COUNT_COLUMNS, [
             _CountRow(l.doc_no, l.doc_date, l.warehouse, l.sku, l.book_qty, l.counted_qty, l.difference,
                       l.value_difference, ledger_counts.STATUS_LABELS[l.status])

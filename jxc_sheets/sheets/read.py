@@ -416,7 +416,7 @@ def label_index(fields: Sequence[kinds.Field]) -> dict[str, str]:
     """Every spelling a label may take → field key: `数量 qty`, `数量`, `qty`, `数量(qty)`."""
     index: dict[str, str] = {}
     for f in fields:
-        for spelling in (f.label, f.zh, f.key, f.zh + f.key):
+        for spelling in (f.label, f.zh, f.key, f.zh + f.key, *f.also, *(zh + f.key for zh in f.also)):
             index.setdefault(label_key(spelling), f.key)
     return index
 
