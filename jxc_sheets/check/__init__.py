@@ -73,7 +73,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
           money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise",
           batch_rules: BatchesConfig = BatchesConfig()) -> Checked:
-    data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
+    data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"],
+                               [line.sku for doc in documents for line in doc.lines if line.sku])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
     money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
@@ -90,7 +91,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
     new = price_documents(new, data.items, partners, tax_rules, problems)
-    orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
+    skus = {line.sku for doc in new for line in doc.lines}
+    orders = check_orders(conn, new, posted, order_rules, {sku: data.items[sku].unit for sku in skus if sku in data.items})
     orders = replace(orders, documents=tuple(price_documents(orders.documents, data.items, partners, tax_rules, problems,
                                                                          again=True)))
     counts = check_counts(conn, orders.documents, count_rules, data.items)

@@ -60,9 +60,11 @@ class BatchPlan:
     serials_switched: tuple[str, ...] = ()  # items an opening turns to serial tracking
 
 
-def effective_items(items: Mapping[str, Item], rows: Sequence[MasterRow]) -> dict[str, Item]:
-    """The items as they are once this file's item rows are posted (master data posts first)."""
-    found = dict(items)
+def effective_items(items: Mapping[str, Item], rows: Sequence[MasterRow], docs: Sequence[Document]) -> dict[str, Item]:
+    """The items of this file's lines and item rows, as they are once its item rows are
+    posted (master data posts first); not the whole item master."""
+    skus = {line.sku for doc in docs for line in doc.lines} | {row.key for row in rows if row.kind == "items"}
+    found = {sku: items[sku] for sku in skus if sku in items}
     for row in rows:
         if row.kind != "items":
             continue
@@ -81,7 +83,7 @@ def _show(qty: Decimal) -> str:
 
 def check_batches(conn: Connection, docs: Sequence[Document], rows: Sequence[MasterRow], items: Mapping[str, Item],
                   rules: BatchesConfig = BatchesConfig(), allow_negative_stock: bool = False) -> BatchPlan:
-    now = effective_items(items, rows)
+    now = effective_items(items, rows, docs)
     problems: list[Problem] = []
     _refused_switches(conn, rows, items, now, problems)
     _refused_untracking(conn, rows, items, now, problems)

@@ -5,7 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select, tuple_
 
@@ -37,19 +37,13 @@ def pairs_in(first, second, pairs: Sequence[tuple]) -> ColumnElement[bool]:
                 tuple_(first, second).in_(pairs))
 
 
-def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
+def master_data(conn: Connection, moved_of: Iterable[str] = (), skus: Iterable[str] = ()) -> MasterData:
     """Items, units and codes; `moved_skus` only says which of `moved_of` have moved (the
-    items a master file changes), not reading every pair of a big ledger for each file."""
-    units: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for sku, unit, factor in conn.execute(select(schema.item_units.c.sku, schema.item_units.c.unit, schema.item_units.c.factor)):
-        units[sku][unit] = factor
-    i = schema.items
-    items = {
-        r.sku: Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost, r.tax_rate, bool(r.batch_tracked),
-                    bool(r.expiry_tracked), r.shelf_life_days, r.expiry_warning_days, bool(r.serial_tracked))
-        for r in conn.execute(select(i.c.sku, i.c.unit, i.c.active, i.c.std_cost, i.c.tax_rate, i.c.batch_tracked,
-                                     i.c.expiry_tracked, i.c.shelf_life_days, i.c.expiry_warning_days, i.c.serial_tracked))
-    }
+    items a master file changes), not reading every pair of a big ledger for each file.
+    Items are read as they are asked for, `skus` (a file's) in one go ahead: a file never
+    reads the whole item master."""
+    items = LedgerItems(conn)
+    items.read_ahead([*moved_of, *skus])
 
     def codes(table) -> frozenset[str]:
         return frozenset(conn.execute(select(table.c.code)).scalars())
@@ -59,6 +53,71 @@ def master_data(conn: Connection, moved_of: Iterable[str] = ()) -> MasterData:
         moved |= set(conn.execute(select(schema.balances.c.sku).where(schema.balances.c.sku.in_(batch)).distinct()).scalars())
     return MasterData(items, codes(schema.warehouses), codes(schema.suppliers), codes(schema.customers), frozenset(moved),
                       codes(schema.funds_accounts))
+
+
+class LedgerItems(Mapping[str, Item]):
+    """The item master as a mapping read from the ledger on demand, each item once (the
+    connection's transaction keeps it as it was). Iterating reads every item: only a code
+    of digits not found as typed (leading zeros lost) asks for that."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.found: dict[str, Item] = {}
+        self.absent: set[str] = set()
+        self.complete = False
+
+    def read_ahead(self, skus: Iterable[str]) -> None:
+        wanted = sorted({sku for sku in skus if sku and sku not in self.found and sku not in self.absent})
+        i = schema.items
+        for batch in chunks(wanted):
+            self._read(i.c.sku.in_(batch))
+            self.absent.update(sku for sku in batch if sku not in self.found)
+
+    def _read(self, condition=None) -> None:
+        i, u = schema.items, schema.item_units
+        query = select(i.c.sku, i.c.unit, i.c.active, i.c.std_cost, i.c.tax_rate, i.c.batch_tracked, i.c.expiry_tracked,
+                       i.c.shelf_life_days, i.c.expiry_warning_days, i.c.serial_tracked)
+        units_query = select(u.c.sku, u.c.unit, u.c.factor)
+        if condition is not None:
+            query = query.where(condition)
+            units_query = units_query.where(u.c.sku.in_(select(i.c.sku).where(condition)))
+        units: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        for sku, unit, factor in self.conn.execute(units_query):
+            units[sku][unit] = factor
+        for r in self.conn.execute(query):
+            self.found[r.sku] = Item(r.sku, r.unit, r.active, units.get(r.sku, {}), r.std_cost, r.tax_rate,
+                                     bool(r.batch_tracked), bool(r.expiry_tracked), r.shelf_life_days,
+                                     r.expiry_warning_days, bool(r.serial_tracked))
+
+    def _read_all(self) -> None:
+        if not self.complete:
+            self._read()
+            self.complete = True
+
+    def __getitem__(self, sku: str) -> Item:
+        if sku not in self.found and not self.complete and sku not in self.absent:
+            self.read_ahead([sku])
+        return self.found[sku]
+
+    def __contains__(self, sku: object) -> bool:
+        if not isinstance(sku, str):
+            return False
+        try:
+            self[sku]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        self._read_all()
+        return iter(self.found)
+
+    def __len__(self) -> int:
+        self._read_all()
+        return len(self.found)
+
+    def __bool__(self) -> bool:
+        return bool(self.found) or self.conn.execute(select(schema.items.c.sku).limit(1)).first() is not None
 
 
 def partner_tax_rates(conn: Connection, codes: Iterable[str]) -> dict[str, Decimal]:
