@@ -74,7 +74,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
           money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise",
           batch_rules: BatchesConfig = BatchesConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"],
-                               [line.sku for doc in documents for line in doc.lines if line.sku])
+                               [line.sku for doc in documents if doc.kind not in kinds.MONEY_KINDS
+                                for line in doc.lines if line.sku])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
     money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
