@@ -84,6 +84,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     # a landed cost is hashed as typed, then spread over the receipt lines it reaches
     spread = expand_landed(conn, [with_hash(doc) for doc in documents if doc.kind == "landed_cost"], problems,
                            [doc.doc_no for doc in documents if doc.kind == "receipt"])
+    data.items.read_ahead(line.sku for doc in spread for line in doc.lines)  # the receipts' items it reached
     resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)

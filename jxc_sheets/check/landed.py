@@ -53,6 +53,7 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem], weights, s
     if basis is None:
         problems.append(problem("landed-basis", doc.where.get("basis", ""), doc.header.get("basis")))
     reached: list[tuple[Line, landed.ReceiptLine]] = []
+    seen: set = set()  # the receipt movements reached so far: each takes its share once
     for line in doc.lines:
         found = receipts.get(line.receipt_no)
         cell = line.where.get("receipt_no", "")
@@ -72,7 +73,10 @@ def _expand(doc: Document, receipts, closed, problems: list[Problem], weights, s
                                     sku=line.sku, ref=line.receipt_no))
         if basis == "manual" and line.amount is None:
             problems.append(problem("required", line.where.get("amount", ""), label="分摊金额", key="amount"))
-        reached += [(line, r) for r in lines if r.movement not in {seen.movement for _l, seen in reached}]
+        for r in lines:
+            if r.movement not in seen:
+                seen.add(r.movement)
+                reached.append((line, r))
     if basis == "weight":
         weightless = sorted({r.sku for _l, r in reached if not weights.get(r.sku)})
         if weightless:
