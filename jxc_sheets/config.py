@@ -236,6 +236,13 @@ class MoneyConfig(_Section):
     credit_limit: Literal["refuse", "warn"] = "refuse"
 
 
+class SalesConfig(_Section):
+    # a sale priced below its minimum price (price list, else the item's 最低售价), or below the
+    # item's current cost: refused at its cell, or posted with a warning
+    below_minimum: Literal["refuse", "warn"] = "refuse"
+    below_cost: Literal["refuse", "warn"] = "warn"
+
+
 class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
@@ -281,6 +288,7 @@ class Config(_Section):
     costing: CostingConfig = CostingConfig()
     finance: FinanceConfig = FinanceConfig()
     money: MoneyConfig = MoneyConfig()
+    sales: SalesConfig = SalesConfig()
     reports: ReportsConfig = ReportsConfig()
 
 

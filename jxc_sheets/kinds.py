@@ -149,6 +149,9 @@ AMOUNT = Field("amount", "金额", M, hint="不含税金额; 填写则以它为�
 TAX = Field("tax", "税额", M, hint="留空自动计算; 按发票填写则以它为准 / empty = worked out; typed from the invoice, it wins")
 GROSS = Field("gross", "价税合计", M, hint="含税金额; 填写则以它为准 / amount including VAT; when filled, it wins")
 TAXED = (PRICE_INCL, TAX_RATE, AMOUNT, TAX, GROSS)
+SALE_PRICE = replace(UNIT_PRICE, hint="不含税销售单价; 留空按客户价格表、等级价格表、上次售价、物料销售单价"
+                                      " / before tax; empty = the customer's price list, its grade's, the last price"
+                                      " to it, the item's sale_price")
 INVOICE_TYPE = Field("invoice_type", "发票类型", T,
                      hint="专票 / 普票 / 无票; 留空为专票 / special VAT invoice, ordinary, none; empty = 专票")
 PARTNER_TAX_RATE = Field("tax_rate", "税率", RATE, hint="此单位单据的默认税率, 优先于物料税率 / overrides the item's rate on its documents")
@@ -167,6 +170,12 @@ STOCK_LINE = (SKU, QTY, UNIT)
 
 
 PAYMENT_DAYS = Field("payment_days", "账期天数", I, hint="单据日期起多少天到期, 留空为 0 / days from the document date to its due date")
+SALESPERSON = Field("salesperson", "业务员", T, hint="留空按客户的业务员 / empty = the customer's salesperson")
+PARTNER_INVOICING = (
+    Field("tax_no", "税号", T, hint="纳税人识别号, 开票用 / the taxpayer number on invoices"),
+    Field("bank_account", "开户行及账号", T, hint="开票用 / for invoices"),
+    Field("invoice_address", "开票地址电话", T, hint="开票用 / the address and phone on invoices"),
+)
 
 
 def _partners(name: str, zh: str, *extra: Field) -> Kind:
@@ -179,6 +188,7 @@ def _partners(name: str, zh: str, *extra: Field) -> Kind:
             Field("phone", "电话", T),
             Field("address", "地址", T),
             *extra,
+            *PARTNER_INVOICING,
             Field("remark", "备注", T),
         ),
         key="code",
@@ -203,7 +213,9 @@ KINDS: dict[str, Kind] = {
                   PAYMENT_DAYS, PARTNER_TAX_RATE),
         _partners("customers", "客户", PAYMENT_DAYS,
                   Field("credit_limit", "信用额度", M, hint="应收余额上限, 留空不限 / the most this customer may owe; empty = no limit"),
-                  PARTNER_TAX_RATE),
+                  PARTNER_TAX_RATE,
+                  Field("grade", "等级", T, hint="如 A、B、经销商; 价格表可按等级定价 / e.g. A, B, dealer: price lists may price a grade"),
+                  replace(SALESPERSON, hint="负责此客户的业务员, 销售单据默认带出 / who looks after this customer; the sales documents' default")),
         Kind(
             "items", "物料", Category.MASTER, header=(),
             lines=(
@@ -222,6 +234,8 @@ KINDS: dict[str, Kind] = {
                 Field("default_supplier", "默认供应商", C, ref="suppliers"),
                 Field("std_cost", "标准成本", K),
                 Field("sale_price", "销售单价", K, hint="不含税 / before tax"),
+                Field("min_price", "最低售价", K, hint="不含税, 按基本单位; 低于它的销售按 sales.below_minimum 退回或提醒"
+                                                   " / before tax, per base unit: a sale below it is refused or warned"),
                 Field("tax_rate", "税率", RATE, hint="如 13%、9%、6%; 留空按 config.yaml 的 tax.default_rate / empty = the default"),
                 Field("active", "启用", B, hint="Y/N, 留空为 Y / empty means Y"),
             ),
@@ -250,8 +264,8 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "delivery", "销售出库", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
+            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL, SALESPERSON),
+            lines=(*STOCK_LINE, SALE_PRICE, *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             partner_field="customer", fulfils="sales_order",
             description="销售出库 / goods delivered to a customer",
@@ -270,7 +284,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "sales_return", "销售退货", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
+            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL, SALESPERSON),
             lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             partner_field="customer",
@@ -318,8 +332,8 @@ KINDS: dict[str, Kind] = {
             header=(*DOC_HEADER, CUSTOMER,
                     Field("promised_date", "承诺交货日期", D, hint="答应客户的交货日 / the date promised to the customer"),
                     Field("warehouse", "发货仓库", C, ref="warehouses"),
-                    CLOSE, CLOSE_REASON, *DOC_TAIL),
-            lines=(SKU, QTY, UNIT, UNIT_PRICE, *TAXED, LINE_REMARK),
+                    CLOSE, CLOSE_REASON, *DOC_TAIL, SALESPERSON),
+            lines=(SKU, QTY, UNIT, SALE_PRICE, *TAXED, LINE_REMARK),
             partner_field="customer",
             description="销售订单 / sales order: reserves stock until delivered",
         ),
@@ -454,7 +468,7 @@ KINDS.update({k.name: k for k in (
 
 MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms")
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms", "price_list")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 FINISHED_SKU = Field("finished_sku", "成品编码", C, True, ref="items")
 SPLIT_BY = Field("split_by", "分摊依据", T, hint="标准成本 std_cost (留空) 或 售价 price: 成本按各产出的 数量×它 分摊"
@@ -512,6 +526,24 @@ KINDS.update({k.name: k for k in (
         description="费用分摊单 / landed cost: freight, duty or insurance added to the goods of receipts",
     ),
 )})
+
+
+KINDS["price_list"] = Kind(
+    "price_list", "价格表", Category.MASTER, header=(),
+    lines=(
+        Field("customer", "客户", C, ref="customers", hint="单个客户的价格; 与等级填一个 / one customer's price; or a grade"),
+        Field("grade", "客户等级", T, hint="某等级客户的价格 (客户表的 等级) / the price of a customer grade (customers' grade)"),
+        Field("sku", "物料编码", C, True, ref="items"),
+        Field("price", "单价", K, True, hint="不含税, 按基本单位; 销售订单和出库单单价留空时使用"
+                                          " / before tax, per base unit: taken where a sales order or delivery leaves the price empty"),
+        Field("min_price", "最低价", K, hint="不含税, 按基本单位; 留空按物料的最低售价 / before tax, per base unit; empty = the item's min_price"),
+        Field("valid_from", "生效日期", D, hint="留空即一直有效 / empty: from always"),
+        Field("valid_to", "失效日期", D, hint="含当天; 留空即长期有效 / inclusive; empty: no end"),
+        Field("remark", "备注", T),
+    ),
+    key="sku", key_also=("customer", "grade", "valid_from"),
+    description="价格表 / price list: a customer's or a customer grade's price of an item, before tax, for a date range",
+)
 
 
 def kind_of(name: str) -> Kind | None:

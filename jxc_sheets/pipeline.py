@@ -275,7 +275,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
         stage("check")
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
-                        money_rules=settings.config.money)
+                        money_rules=settings.config.money, sales_rules=settings.config.sales)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()
@@ -355,7 +355,8 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
         item.label, item.file_hash, item.kind, status,
         documents=len(checked.posting) + len(checked.already_posted),
         lines=_lines(checked),
-        warnings="\n".join((*(w.render() for w in warnings), *resolved)) or None))
+        warnings="\n".join((*(w.render() for w in warnings), *resolved)) or None,
+        notes="\n".join(checked.notes) or None))
     ledger_post.upsert_master(conn, checked.master)
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
     ledger_orders.record_fulfilments(conn, checked.fulfilments, ids)

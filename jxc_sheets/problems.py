@@ -161,6 +161,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                   "receipt {ref} has no line of {sku}; leave sku empty to spread over the whole receipt"),
     "landed-manual-total": ("手工分摊的各行合计 {lines} 不等于费用金额 {total}",
                             "the lines' amounts add up to {lines}, not the expense amount {total}"),
+    "price-list-scope": ("每行填 客户 或 客户等级 其中一个 (不要都填, 也不要都空)",
+                         "fill in either customer or grade on each row (not both, not neither)"),
+    "price-list-dates": ("失效日期 {valid_to} 早于生效日期 {valid_from}; 请改正日期",
+                         "valid_to {valid_to} is before valid_from {valid_from}; correct the dates"),
+    "price-below-minimum": ("{sku} 单价 (不含税, 按基本单位) {price} 低于最低价 {minimum} ({source_zh}); 请改价, 或请主管调整价格表",
+                            "{sku} is priced {price} (before tax, per base unit), below its minimum {minimum} ({source});"
+                            " correct the price, or ask a manager to change the price list"),
+    "price-below-cost": ("{sku} 单价 (不含税, 按基本单位) {price} 低于当前成本 {cost}; 请核对单价",
+                         "{sku} is priced {price} (before tax, per base unit), below its current cost {cost}; check the price"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

@@ -150,6 +150,7 @@ class Line:
     stock_amount: Decimal | None = None  # what the goods are worth in stock: 金额, plus any tax that is not deductible
     follows: int | None = None  # a landed cost's: the receipt movement it adds to
     receipt_no: str = ""  # a landed cost line's receipt, as typed
+    price_rule: str = ""  # a sale line whose price was left empty: where jxc took it from (check/sales.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,8 @@ def test_layout_positions_are_the_contract():
     batch = form_layout(KINDS["delivery"], batch=True)
     assert (batch.layout, batch.table_row) == ("batch", 1)
     assert list(batch.columns)[:6] == ["doc_no", "doc_date", "warehouse", "customer", "ref_doc", "prepared_by"]
-    assert list(batch.columns).count("remark") == 1 and batch.columns["sku"] == 7
+    assert list(batch.columns).count("remark") == 1 and batch.columns["salesperson"] == 7  # 业务员 took a column
+    assert batch.columns["sku"] == 8  # batch files are read by their labels, not by position
 
 
 def test_stock_form_title_note_and_header_block(templates):
@@ -227,10 +228,10 @@ def test_filled_batch_repeats_the_header(tmp_path):
                       lines=[{"sku": "A-100", "qty": 1}, {"sku": "00123", "qty": Decimal("2.5"), "remark": "r"}])
     wb = openpyxl.load_workbook(path)
     assert wb["_meta"]["B3"].value == "batch"
-    rows = list(wb["明细"].iter_rows(min_row=2, max_row=3, max_col=17, values_only=True))
-    assert rows == [
-        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, "A-100", 1, None, None, *[None] * 7),
-        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, "00123", 2.5, None, None, *[None] * 6, "r"),
+    rows = list(wb["明细"].iter_rows(min_row=2, max_row=3, max_col=18, values_only=True))
+    assert rows == [  # doc_no … prepared_by, salesperson, then the lines
+        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, None, "A-100", 1, None, None, *[None] * 7),
+        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, None, "00123", 2.5, None, None, *[None] * 6, "r"),
     ]
 
 

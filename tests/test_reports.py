@@ -277,7 +277,7 @@ def test_log_is_newest_first_with_status_in_words(ledger, settings):
     write_reports(ledger, settings, months=[])
     sheet = openpyxl.load_workbook(settings.outbox / "log.xlsx").worksheets[0]
     assert keys(sheet) == ["processed_at", "file", "kind", "status", "documents", "lines", "problems",
-                           "first_problems", "warnings", "moved_to"]
+                           "first_problems", "warnings", "moved_to", "notes"]  # notes: v8, added at the end
     rows = table(sheet)
     assert [r["file"] for r in rows] == [f"receipt-{i:02d}.xlsx" for i in range(11, 1, -1)]  # log_rows = 10
     assert [r["status"] for r in rows[:4]] == [

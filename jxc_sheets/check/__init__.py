@@ -12,7 +12,9 @@
 - periods: nothing dated in a closed month;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item;
-- money: receipts and payments of funds settle documents of their own partner that are open.
+- money: receipts and payments of funds settle documents of their own partner that are open;
+- sales: empty sale prices from the price lists, the salesperson from the customer, sales
+  below their minimum price or below cost.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -24,7 +26,7 @@ from typing import Sequence
 from sqlalchemy import Connection
 
 from .. import kinds
-from ..config import CountsConfig, MoneyConfig, OrdersConfig, TaxConfig
+from ..config import CountsConfig, MoneyConfig, OrdersConfig, SalesConfig, TaxConfig
 from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
@@ -38,6 +40,7 @@ from .money import check_credit, check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
+from .sales import SalesPrices
 from .stock import check_stock, uncosted_issues
 from .tax import price_documents
 
@@ -65,7 +68,7 @@ class Checked:
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
-          money_rules: MoneyConfig = MoneyConfig()) -> Checked:
+          money_rules: MoneyConfig = MoneyConfig(), sales_rules: SalesConfig = SalesConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_master_row(row, data, problems) for row in master_rows)
@@ -80,13 +83,19 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
+    sales = SalesPrices(conn, new)
+    price_notes: list[str] = []
+    new = sales.default_prices(sales.with_salesperson(new), price_notes, ordered=False)
     new = price_documents(new, data.items, partners, tax_rules, problems)
     orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
-    orders = replace(orders, documents=tuple(price_documents(orders.documents, data.items, partners, tax_rules, problems,
+    ordered = sales.default_prices(orders.documents, price_notes, ordered=True)  # what the order did not price
+    orders = replace(orders, documents=tuple(price_documents(ordered, data.items, partners, tax_rules, problems,
                                                                          again=True)))
+    floors = sales.floors(orders.documents, sales_rules)
+    problems += floors.problems
     counts = check_counts(conn, orders.documents, count_rules, data.items)
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
-    warnings = orders.warnings + tuple(assembly_warnings)
+    warnings = orders.warnings + tuple(assembly_warnings) + floors.warnings
     before_counts = backdated_before_counts(conn, counts.documents)
     if count_rules.backdating == "refuse":
         problems += before_counts
@@ -100,7 +109,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     warnings += tuple(credit) if money_rules.credit_limit == "warn" else ()
     problems += credit if money_rules.credit_limit == "refuse" else []
     return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
-                   orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
+                   tuple(price_notes) + orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
                    counts.decisions, money.to_post)
 
 

@@ -132,8 +132,21 @@ def _v7_money(conn: Connection) -> None:
     money.allocate(conn, money.record_documents(conn, ids))
 
 
+def _v8_sales(conn: Connection) -> None:
+    """Grades, salespeople and invoicing details on partners, a minimum price on items,
+    the salesperson of sales documents, where a line's price came from, and the notes of
+    a processed file; the price lists are a new table. Nothing posted changes meaning:
+    the new columns stay empty on what was posted before."""
+    _add_columns(conn, schema.customers, "grade", "salesperson", "tax_no", "bank_account", "invoice_address")
+    _add_columns(conn, schema.suppliers, "tax_no", "bank_account", "invoice_address")
+    _add_columns(conn, schema.items, "min_price")
+    _add_columns(conn, schema.documents, "salesperson")
+    _add_columns(conn, schema.lines, "price_rule")
+    _add_columns(conn, schema.files, "notes")
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
-                                                  6: _v6_tax_and_corrections, 7: _v7_money}
+                                                  6: _v6_tax_and_corrections, 7: _v7_money, 8: _v8_sales}
 
 
 def prepare(engine: Engine) -> int:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
-from . import assembly, bulk, chain, costing, queries, repost, schema
+from . import assembly, bulk, chain, costing, queries, repost, sales, schema
 from .costing import ZERO, money
 
 
@@ -37,6 +37,7 @@ class FileRecord:
     moved_to: str = ""
     warnings: str | None = None
     first_date: date | None = None
+    notes: str | None = None
 
 
 def record_file(conn: Connection, record: FileRecord, at: datetime | None = None) -> int:
@@ -79,6 +80,9 @@ def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
             continue
         if kind_name == "boms":
             assembly.replace_boms(conn, kind_rows)
+            continue
+        if kind_name == "price_list":
+            sales.replace_price_lists(conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]
@@ -152,6 +156,7 @@ def _document_row(doc: Document, file_id: int | None, now: datetime) -> dict:
         "prepared_by": h.get("prepared_by") or "", "remark": h.get("remark") or "",
         "source_file": doc.source, "content_hash": doc.content_hash, "file_id": file_id,
         "posted_at": now, "reverses": None, "invoice_type": h.get("invoice_type") or None,
+        "salesperson": h.get("salesperson") or None,
     }
 
 
@@ -162,7 +167,7 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "unit_cost": line.unit_cost, "unit_price": line.unit_price, "batch": line.batch, "remark": line.remark,
         "expected_date": line.expected_date, "partner": line.partner or None,
         "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
-        "price_incl": line.price_incl,
+        "price_incl": line.price_incl, "price_rule": line.price_rule or None,
     }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 7  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 8  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -90,6 +90,7 @@ def _partner_table(name: str, *extra: Column) -> Table:
         Column("address", Text, nullable=False, default=""),
         Column("remark", Text, nullable=False, default=""),
         *extra,
+        Column("tax_no", Text), Column("bank_account", Text), Column("invoice_address", Text),  # v8: for invoices
     )
 
 
@@ -97,7 +98,8 @@ suppliers = _partner_table("suppliers", Column("lead_time_days", Integer),  # v2
                            Column("payment_days", Integer),  # v7: due date = document date + these days
                            Column("tax_rate", Cost()))  # v6: a fraction, 0.13; overrides the items'
 customers = _partner_table("customers", Column("payment_days", Integer), Column("credit_limit", Money()),  # v7
-                           Column("tax_rate", Cost()))  # v6
+                           Column("tax_rate", Cost()),  # v6
+                           Column("grade", Text), Column("salesperson", Text))  # v8: price lists by grade; the sales default
 
 items = Table(
     "items", metadata,
@@ -117,6 +119,7 @@ items = Table(
     Column("order_multiple", Qty()),  # v2
     Column("location", Text),  # v3: the usual bin, for count sheets
     Column("tax_rate", Cost()),  # v6: 税率 as a fraction, 0.13
+    Column("min_price", Cost()),  # v8: 最低售价, before tax, per base unit
 )
 
 item_units = Table(
@@ -141,6 +144,7 @@ files = Table(
     Column("processed_at", DateTime, nullable=False),
     Column("warnings", Text),  # v2: accepted, but worth a look (a price off the order, a backorder)
     Column("first_date", Date),  # v3: the earliest document date the file holds, when it could be read
+    Column("notes", Text),  # v8: what jxc filled in (a price from the price list), one line each
 )
 
 rejected_documents = Table(
@@ -172,6 +176,7 @@ documents = Table(
     Column("chain_hash", String(64)),  # chain.py: covers this document, its movements and the one before
     Column("due_date", Date),  # v2: an order's expected (purchase) or promised (sales) date; a plan's month
     Column("invoice_type", String(8)),  # v6: a purchase's 专票 | 普票 | 无票
+    Column("salesperson", Text),  # v8: a sales order's, delivery's or return's 业务员
     UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
 )
 
@@ -198,6 +203,7 @@ lines = Table(
     Column("tax", Money()),
     Column("gross", Money()),
     Column("price_incl", Cost()),
+    Column("price_rule", String(16)),  # v8: where an empty sale price was taken from (check/sales.py)
     Index("ix_lines_document", "document_id"),
 )
 
@@ -412,6 +418,19 @@ boms = Table(
     Column("qty", Qty(), nullable=False),  # per finished unit, in the component's base unit
     Column("scrap_pct", Qty(), nullable=False, default=Decimal(0)),  # 5 for 5 %
     Column("remark", Text, nullable=False, default=""),
+)
+
+price_lists = Table(
+    "price_lists", metadata,  # v8: a customer's or a grade's price of an item, before tax, per base unit
+    Column("scope", String(8), primary_key=True),  # customer | grade
+    Column("code", String(64), primary_key=True),  # the customer code or the grade
+    Column("sku", String(64), primary_key=True),
+    Column("valid_from", Date, primary_key=True),  # 0001-01-01 when the form left it empty
+    Column("valid_to", Date),  # inclusive; None: no end
+    Column("price", Cost(), nullable=False),
+    Column("min_price", Cost()),
+    Column("remark", Text, nullable=False, default=""),
+    Index("ix_price_lists_sku", "sku", "scope", "code"),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,
