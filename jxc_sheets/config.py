@@ -241,6 +241,8 @@ class SalesConfig(_Section):
     # item's current cost: refused at its cell, or posted with a warning
     below_minimum: Literal["refuse", "warn"] = "refuse"
     below_cost: Literal["refuse", "warn"] = "warn"
+    # 退货原因 besides 质量问题, 发错货, 过期, 多发, 客户原因, 其他
+    more_return_reasons: tuple[str, ...] = ()
 
 
 class ReportsConfig(_Section):

@@ -49,6 +49,7 @@ class Field:
     ref: str | None = None  # the master kind whose codes this field must name
     hint: str = ""  # one line for the instructions sheet
     info: bool = False  # shown on the form for the reader's sake; never read back
+    options: tuple[str, ...] = ()  # a dropdown of these words (a warning, not a stop: config may add more)
 
     @property
     def label(self) -> str:
@@ -156,6 +157,10 @@ INVOICE_TYPE = Field("invoice_type", "发票类型", T,
                      hint="专票 / 普票 / 无票; 留空为专票 / special VAT invoice, ordinary, none; empty = 专票")
 PARTNER_TAX_RATE = Field("tax_rate", "税率", RATE, hint="此单位单据的默认税率, 优先于物料税率 / overrides the item's rate on its documents")
 BATCH = Field("batch", "批次", T)
+RETURN_REASONS = ("质量问题", "发错货", "过期", "多发", "客户原因", "其他")  # config sales.return_reasons may add more
+RETURN_REASON = Field("return_reason", "退货原因", T, options=RETURN_REASONS,
+                      hint="质量问题、发错货、过期、多发、客户原因、其他 (config sales.return_reasons 可增加)"
+                           " / quality, wrong goods, expired, too many, the customer's reason, other")
 LINE_REMARK = Field("remark", "备注", T)
 
 CLOSE = Field("close", "关闭订单", B, hint="Y = 短结, 剩余数量不再收发 / Y = short-close: what is still open is cancelled")
@@ -277,7 +282,7 @@ KINDS: dict[str, Kind] = {
                                       hint="供应商退款的不含税单价; 留空按原入库单(关联单号)或当前成本"
                                            " / the unit price the supplier credits, before tax; empty = the"
                                            " receipt's (ref_doc) or the current cost"),
-                   *TAXED, BATCH, LINE_REMARK),
+                   *TAXED, BATCH, RETURN_REASON, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             cost_field="unit_cost", partner_field="supplier",
             description="采购退货 / goods returned to a supplier",
@@ -285,7 +290,7 @@ KINDS: dict[str, Kind] = {
         Kind(
             "sales_return", "销售退货", Category.STOCK,
             header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL, SALESPERSON),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, LINE_REMARK),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, RETURN_REASON, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             partner_field="customer",
             description="销售退货 / goods returned by a customer",
@@ -544,6 +549,47 @@ KINDS["price_list"] = Kind(
     key="sku", key_also=("customer", "grade", "valid_from"),
     description="价格表 / price list: a customer's or a customer grade's price of an item, before tax, for a date range",
 )
+
+
+EXCHANGE_LEGS = {"退回": "return", "return": "return", "退": "return", "换出": "out", "out": "out", "出": "out",
+                 "发出": "out"}
+KINDS["exchange"] = Kind(
+    "exchange", "换货单", Category.STOCK,
+    header=(*DOC_HEADER, WAREHOUSE, CUSTOMER,
+            Field("ref_doc", "原出库单号", C, hint="退回的货原来的销售出库单, 按它的成本退回 / the delivery the goods came from"),
+            *DOC_TAIL, SALESPERSON),
+    lines=(Field("leg", "类型", T, True, options=("退回", "换出"),
+                 hint="退回 = 客户退回的货 (入库), 换出 = 换给客户的货 (出库) / return: goods back in; out: goods sent instead"),
+           *STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, RETURN_REASON, LINE_REMARK),
+    partner_field="customer",
+    description="换货单 / exchange: goods back from a customer and goods sent instead, posted together or not at all",
+)
+
+FEEDBACK_CATEGORIES = {"咨询": "咨询", "inquiry": "咨询", "投诉": "投诉", "complaint": "投诉",
+                       "建议": "建议", "suggestion": "建议", "表扬": "表扬", "praise": "表扬"}
+FEEDBACK_STATUSES = {"open": "open", "处理中": "open", "未解决": "open", "待处理": "open",
+                     "resolved": "resolved", "已解决": "resolved", "解决": "resolved", "关闭": "resolved", "closed": "resolved"}
+KINDS["feedback"] = Kind(
+    "feedback", "客户反馈", Category.MASTER, header=(),
+    lines=(
+        Field("doc_no", "编号", C, True, hint="每条反馈一个编号; 再次提交同一编号即更新状态 / one per case; the same number again updates it"),
+        Field("doc_date", "日期", D, hint="收到反馈的日期; 新编号必填 / when it came in; required for a new number"),
+        Field("customer", "客户", C, ref="customers", hint="新编号必填 / required for a new number"),
+        Field("channel", "渠道", T, options=("电话", "微信", "邮件", "上门", "其他"), hint="电话、微信、邮件、上门… / phone, chat, mail, visit…"),
+        Field("category", "类别", T, options=("咨询", "投诉", "建议", "表扬"),
+              hint="咨询、投诉、建议、表扬; 新编号必填 / inquiry, complaint, suggestion, praise"),
+        Field("sku", "物料编码", C, ref="items", hint="涉及的物料, 可空 / the item concerned, if any"),
+        Field("ref_doc", "关联单号", C, hint="涉及的单据, 如出库单号 / the document concerned, e.g. a delivery"),
+        Field("text", "内容", T),
+        Field("owner", "负责人", T, hint="谁跟进 / who follows it up"),
+        Field("status", "状态", T, options=("处理中", "已解决"), hint="处理中 open (留空) / 已解决 resolved"),
+        Field("resolved_date", "解决日期", D, hint="留空即处理当天 / empty = the day it is processed"),
+        Field("remark", "备注", T),
+    ),
+    key="doc_no",
+    description="客户反馈 / customer feedback: inquiries, complaints, suggestions, praise; the same number again updates it",
+)
+MASTER_ORDER = (*MASTER_ORDER, "feedback")
 
 
 def kind_of(name: str) -> Kind | None:

@@ -170,6 +170,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             " correct the price, or ask a manager to change the price list"),
     "price-below-cost": ("{sku} 单价 (不含税, 按基本单位) {price} 低于当前成本 {cost}; 请核对单价",
                          "{sku} is priced {price} (before tax, per base unit), below its current cost {cost}; check the price"),
+    "return-reason": ("退货原因只能是: {allowed}; 请从下拉列表选择, 或请 IT 在 config.yaml 的 sales.more_return_reasons 增加",
+                      "the return reason must be one of: {allowed}; pick one from the list, or ask IT to add it"
+                      " (sales.more_return_reasons in config.yaml)"),
+    "exchange-leg": ("类型只能填 退回 (客户退回的货) 或 换出 (换给客户的货)",
+                     "the leg must be return (goods back from the customer) or out (goods sent instead)"),
+    "exchange-both-legs": ("换货单 {doc_no} 缺少 {missing} 的明细: 换货单要同时有退回和换出; 只退货请用销售退货单",
+                           "exchange {doc_no} has no {missing} lines: an exchange needs both legs; a plain return"
+                           " goes on the sales return form"),
+    "feedback-category": ("类别只能是 咨询、投诉、建议、表扬; 请从下拉列表选择",
+                          "the category must be inquiry, complaint, suggestion or praise; pick one from the list"),
+    "feedback-status": ("状态只能是 处理中 或 已解决; 请从下拉列表选择", "the status must be open or resolved; pick one from the list"),
+    "feedback-new": ("{doc_no} 是新的反馈编号, 必须填写 {label}; 如要更新已有的反馈, 请核对编号",
+                     "{doc_no} is a new feedback number: fill in {label}; to update a case, check its number"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

@@ -151,6 +151,8 @@ class Line:
     follows: int | None = None  # a landed cost's: the receipt movement it adds to
     receipt_no: str = ""  # a landed cost line's receipt, as typed
     price_rule: str = ""  # a sale line whose price was left empty: where jxc took it from (check/sales.py)
+    return_reason: str = ""  # a return line's 退货原因
+    leg: str = ""  # an exchange line's 类型 as typed: 退回 (back in) or 换出 (sent instead)
 
 
 @dataclass(frozen=True, slots=True)

@@ -352,6 +352,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             remark=values.get("approve_reason") or values.get("remark") or "",
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
             tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
+            return_reason=values.get("return_reason") or "", leg=values.get("leg") or "",
         )
 
 

@@ -14,7 +14,8 @@
   nothing is dated on or before a posted count of its item;
 - money: receipts and payments of funds settle documents of their own partner that are open;
 - sales: empty sale prices from the price lists, the salesperson from the customer, sales
-  below their minimum price or below cost.
+  below their minimum price or below cost;
+- service: exchanges made into a return and a delivery, return reasons, feedback rows.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -41,6 +42,7 @@ from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
 from .sales import SalesPrices
+from .service import check_feedback, check_return_reasons, expand_exchanges
 from .stock import check_stock, uncosted_issues
 from .tax import price_documents
 
@@ -71,7 +73,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
           money_rules: MoneyConfig = MoneyConfig(), sales_rules: SalesConfig = SalesConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
-    rows = tuple(check_master_row(row, data, problems) for row in master_rows)
+    rows = tuple(check_feedback(conn, [check_master_row(row, data, problems) for row in master_rows], problems))
+    documents = expand_exchanges(documents, problems)  # before hashing: each leg is a document of its own
     money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
     documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
     problems += [*money.problems, *check_periods(conn, money.to_post)]
@@ -83,6 +86,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
+    check_return_reasons(new, sales_rules.more_return_reasons, problems)
     sales = SalesPrices(conn, new)
     price_notes: list[str] = []
     new = sales.default_prices(sales.with_salesperson(new), price_notes, ordered=False)

@@ -134,14 +134,14 @@ def _v7_money(conn: Connection) -> None:
 
 def _v8_sales(conn: Connection) -> None:
     """Grades, salespeople and invoicing details on partners, a minimum price on items,
-    the salesperson of sales documents, where a line's price came from, and the notes of
-    a processed file; the price lists are a new table. Nothing posted changes meaning:
+    the salesperson of sales documents, where a line's price came from, a return line's
+    reason, and the notes of a processed file; price lists and feedback are new tables. Nothing posted changes meaning:
     the new columns stay empty on what was posted before."""
     _add_columns(conn, schema.customers, "grade", "salesperson", "tax_no", "bank_account", "invoice_address")
     _add_columns(conn, schema.suppliers, "tax_no", "bank_account", "invoice_address")
     _add_columns(conn, schema.items, "min_price")
     _add_columns(conn, schema.documents, "salesperson")
-    _add_columns(conn, schema.lines, "price_rule")
+    _add_columns(conn, schema.lines, "price_rule", "return_reason")
     _add_columns(conn, schema.files, "notes")
 
 

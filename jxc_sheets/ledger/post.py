@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
-from . import assembly, bulk, chain, costing, queries, repost, sales, schema
+from . import assembly, bulk, chain, costing, queries, repost, sales, schema, service
 from .costing import ZERO, money
 
 
@@ -83,6 +83,9 @@ def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
             continue
         if kind_name == "price_list":
             sales.replace_price_lists(conn, kind_rows)
+            continue
+        if kind_name == "feedback":
+            service.record_feedback(conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]
@@ -168,6 +171,7 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "expected_date": line.expected_date, "partner": line.partner or None,
         "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
         "price_incl": line.price_incl, "price_rule": line.price_rule or None,
+        "return_reason": line.return_reason or None,
     }
 
 

@@ -204,6 +204,7 @@ lines = Table(
     Column("gross", Money()),
     Column("price_incl", Cost()),
     Column("price_rule", String(16)),  # v8: where an empty sale price was taken from (check/sales.py)
+    Column("return_reason", Text),  # v8: a return line's 退货原因
     Index("ix_lines_document", "document_id"),
 )
 
@@ -431,6 +432,23 @@ price_lists = Table(
     Column("min_price", Cost()),
     Column("remark", Text, nullable=False, default=""),
     Index("ix_price_lists_sku", "sku", "scope", "code"),
+)
+
+feedback = Table(
+    "feedback", metadata,  # v8: customer feedback; a later form with the same number updates its row
+    Column("doc_no", String(64), primary_key=True),
+    Column("doc_date", Date, nullable=False),  # when it came in
+    Column("customer", String(64), nullable=False),
+    Column("channel", Text, nullable=False, default=""),
+    Column("category", String(8), nullable=False),  # 咨询 | 投诉 | 建议 | 表扬
+    Column("sku", String(64), nullable=False, default=""),
+    Column("ref_doc", String(64), nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("owner", Text, nullable=False, default=""),
+    Column("status", String(8), nullable=False),  # open | resolved
+    Column("resolved_date", Date),
+    Column("remark", Text, nullable=False, default=""),
+    Column("updated_at", DateTime, nullable=False),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,

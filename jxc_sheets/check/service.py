@@ -1,0 +1,97 @@
+"""Check, after-sales and customer service: exchanges made into their two legs,
+return reasons from the list, feedback rows against the log.
+
+- **Exchange** (换货单): its 退回 lines become a sales return and its 换出 lines a
+  delivery, both under the exchange's number and in the one transaction of its file:
+  both legs post, or neither (a leg short of stock, a bad cell anywhere, refuses the
+  whole file). The return leg names the original delivery (原出库单号) and comes back
+  at its cost; the delivery leg names no sales order and takes its price as any
+  delivery does (check/sales.py). An exchange must have both legs.
+- **Return reasons**: a return line's 退货原因 is one of the six, or one that
+  `sales.more_return_reasons` adds.
+- **Feedback**: category and status are among the known words; a new number carries
+  its date, customer and category, a known one may carry only what changes.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from sqlalchemy import Connection
+
+from .. import kinds
+from ..ledger import service as ledger_service
+from ..problems import problem
+from ..records import Document, MasterRow, Problem
+
+EXCHANGE_REASON = "换货 exchange"
+
+
+def expand_exchanges(docs: Sequence[Document], problems: list[Problem]) -> list[Document]:
+    out = []
+    for doc in docs:
+        if doc.kind != "exchange":
+            out.append(doc)
+            continue
+        legs: dict[str, list] = {"return": [], "out": []}
+        before = len(problems)
+        for line in doc.lines:
+            leg = kinds.EXCHANGE_LEGS.get(line.leg.strip().lower())
+            if leg is None:
+                problems.append(problem("exchange-leg", line.where.get("leg", ""), line.leg))
+                continue
+            legs[leg].append(line)
+        missing = [zh for leg, zh in (("return", "退回"), ("out", "换出")) if not legs[leg]]
+        if missing and len(problems) == before:
+            problems.append(problem("exchange-both-legs", doc.where.get("doc_no", ""), doc.doc_no,
+                                    doc_no=doc.doc_no, missing="、".join(missing)))
+        if missing:
+            continue
+        header = {**doc.header, "reason": EXCHANGE_REASON}
+        out.append(replace(doc, kind="sales_return", header=header, lines=tuple(legs["return"])))
+        out.append(replace(doc, kind="delivery", header={**header, "ref_doc": None},
+                           lines=tuple(replace(line, return_reason="") for line in legs["out"])))
+    return out
+
+
+def check_return_reasons(docs: Sequence[Document], more: Sequence[str], problems: list[Problem]) -> None:
+    allowed = (*kinds.RETURN_REASONS, *more)
+    for doc in docs:
+        if doc.kind not in ("sales_return", "purchase_return"):
+            continue
+        for line in doc.lines:
+            if line.return_reason and line.return_reason not in allowed:
+                problems.append(problem("return-reason", line.where.get("return_reason", ""), line.return_reason,
+                                        allowed="、".join(allowed)))
+
+
+def check_feedback(conn: Connection, rows: Sequence[MasterRow], problems: list[Problem]) -> list[MasterRow]:
+    """The rows with category and status in their one spelling (咨询…, open / resolved)."""
+    wanted = [r for r in rows if r.kind == "feedback"]
+    if not wanted:
+        return list(rows)
+    known = ledger_service.known_numbers(conn, [r.key for r in wanted])
+    out = []
+    for row in rows:
+        if row.kind != "feedback":
+            out.append(row)
+            continue
+        values = dict(row.values)
+        category = values.get("category")
+        if category:
+            values["category"] = kinds.FEEDBACK_CATEGORIES.get(str(category).strip().lower())
+            if values["category"] is None:
+                problems.append(problem("feedback-category", row.where.get("category", ""), category))
+        status = values.get("status")
+        if status:
+            values["status"] = kinds.FEEDBACK_STATUSES.get(str(status).strip().lower())
+            if values["status"] is None:
+                problems.append(problem("feedback-status", row.where.get("status", ""), status))
+        if row.key not in known:
+            for key in ("doc_date", "customer", "category"):
+                if not row.values.get(key):
+                    label = kinds.KINDS["feedback"].field(key).label
+                    problems.append(problem("feedback-new", row.where.get(key, ""), "", label=label, doc_no=row.key))
+            known.add(row.key)  # a later row of the same file updates it
+        out.append(replace(row, values=values))
+    return out
