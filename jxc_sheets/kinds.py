@@ -84,6 +84,7 @@ class Kind:
     anchor: str = "sku"  # the line field whose label the reader finds the line table by
     key_also: tuple[str, ...] = ()  # master data: more columns identifying a row (a BOM's component and version)
     lines_optional: bool = False  # a form that may have no lines (an assembly of its BOM)
+    not_hashed: frozenset[str] = frozenset()  # header fields a later form may change (a repair's status)
     description: str = ""
 
     @property

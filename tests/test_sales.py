@@ -205,3 +205,16 @@ def test_a_price_list_row_dropped_again_replaces_its_price(ws):
     assert posted_lines(engine, "CK-1") == [("A001", 25, "customer", Decimal("28.25"))]
     with engine.connect() as conn:
         assert conn.execute(select(schema.price_lists.c.price).where(schema.price_lists.c.code == "C01")).scalars().all() == [25]
+
+
+def test_a_sales_document_without_a_salesperson_hashes_as_before_the_field_existed():
+    """Documents posted before 业务员 existed had no such header key: dropped again, they
+    must still be recognised as already posted, not refused as a reused number."""
+    from jxc_sheets.check.numbers import with_hash
+    from jxc_sheets.records import Document, Line
+
+    line = Line(1, "A001", Decimal(1), "包", Decimal(1), Decimal(1), None, Decimal(26), "", "", None, {})
+    header = {"doc_no": "CK-1", "doc_date": D1, "warehouse": "WH1", "customer": "C01", "ref_doc": None}
+    before = with_hash(Document("delivery", "CK-1", D1, header, (line,), "d.xlsx", "", {}))
+    now = with_hash(Document("delivery", "CK-1", D1, {**header, "salesperson": None}, (line,), "d.xlsx", "", {}))
+    assert now.content_hash == before.content_hash
