@@ -194,7 +194,7 @@ CHARTS: dict[str, dict[str, str]] = {
 }
 
 REASONS = {  # a word in an adjustment's or a count decision's reason → the account role (or a code) it goes to
-    "样品": "selling_expenses", "赠": "selling_expenses", "促销": "selling_expenses",
+    "样品": "selling_expenses", "赠": "selling_expenses", "促销": "selling_expenses", "维修": "selling_expenses",
     "领用": "admin_expenses", "自用": "admin_expenses", "办公": "admin_expenses",
     "赔偿": "other_receivables", "责任人": "other_receivables", "保险": "other_receivables",
     "自然灾害": "non_operating_expenses", "非常损失": "non_operating_expenses", "被盗": "non_operating_expenses",

@@ -566,6 +566,31 @@ KINDS["exchange"] = Kind(
     description="换货单 / exchange: goods back from a customer and goods sent instead, posted together or not at all",
 )
 
+REPAIR_STATUSES = {"": "in_hand", "维修中": "in_hand", "in_hand": "in_hand", "已修好": "repaired", "修好": "repaired",
+                   "repaired": "repaired", "已取回": "returned", "已归还": "returned", "取回": "returned",
+                   "returned": "returned"}
+KINDS["repair"] = Kind(
+    "repair", "维修单", Category.STOCK,
+    header=(Field("doc_no", "维修单号", C, True, hint="每台维修一个单号; 更新状态时原单再提交 / one per repair; drop it again to update"),
+            Field("doc_date", "收件日期", D, True, hint="收到客户物品的日期 / when the item came in"),
+            CUSTOMER,
+            Field("repair_item", "维修物品", T, True, hint="物料编码或名称 / the item: its sku or name"),
+            Field("serial", "序列号", T),
+            Field("fault", "故障描述", T),
+            Field("promised_date", "承诺完成日期", D, hint="答应客户的日期, 过期未完成即逾期 / the date promised; past it: overdue"),
+            Field("warehouse", "配件仓库", C, ref="warehouses", hint="用了配件时必填: 配件从这里出库 / where the parts are issued from"),
+            Field("technician", "维修人", T),
+            Field("status", "状态", T, options=("维修中", "已修好", "已取回"),
+                  hint="维修中 (留空) / 已修好 / 已取回; 原单改状态后再提交即更新 / drop the form again with a new status"),
+            Field("returned_date", "取回日期", D, hint="客户取回的日期; 留空即处理当天 / when the customer took it back"),
+            *DOC_TAIL),
+    lines=(Field("sku", "配件编码", C, True, ref="items"), Field("qty", "数量", Q, True, hint="大于 0 / greater than 0"),
+           UNIT, LINE_REMARK),
+    legs=(Leg("warehouse", -1),), partner_field="customer", lines_optional=True,
+    not_hashed=frozenset({"promised_date", "technician", "status", "returned_date", "remark"}),
+    description="维修单 / repair: a customer's item in for repair; its parts are issued from stock at cost",
+)
+
 FEEDBACK_CATEGORIES = {"咨询": "咨询", "inquiry": "咨询", "投诉": "投诉", "complaint": "投诉",
                        "建议": "建议", "suggestion": "建议", "表扬": "表扬", "praise": "表扬"}
 FEEDBACK_STATUSES = {"open": "open", "处理中": "open", "未解决": "open", "待处理": "open",

@@ -33,6 +33,7 @@ from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
 from .ledger import methods as ledger_methods
 from .ledger import money as ledger_money
+from .ledger import service as ledger_service
 from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
@@ -350,7 +351,8 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     the rejected files it resolves, told in the processing log."""
     docs = checked.to_post
     sync_costing(conn, settings)
-    status = "posted" if docs or checked.money or checked.master or checked.closures or checked.decisions else "skipped"
+    status = "posted" if docs or checked.money or checked.master or checked.closures or checked.decisions \
+        or checked.repairs else "skipped"
     file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
         item.label, item.file_hash, item.kind, status,
         documents=len(checked.posting) + len(checked.already_posted),
@@ -365,6 +367,7 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     ledger_counts.record_decisions(conn, checked.decisions, ids, decided_by=item.label)
     partners = ledger_money.record_documents(conn, ids.values()) | ledger_money.post_money(conn, checked.money, file_id)
     ledger_money.allocate(conn, partners)
+    ledger_service.record_repairs(conn, checked.repairs)
     return status, file_id
 
 

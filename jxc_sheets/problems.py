@@ -183,6 +183,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "feedback-status": ("状态只能是 处理中 或 已解决; 请从下拉列表选择", "the status must be open or resolved; pick one from the list"),
     "feedback-new": ("{doc_no} 是新的反馈编号, 必须填写 {label}; 如要更新已有的反馈, 请核对编号",
                      "{doc_no} is a new feedback number: fill in {label}; to update a case, check its number"),
+    "repair-status": ("状态只能是 维修中、已修好 或 已取回; 请从下拉列表选择",
+                      "the status must be in hand, repaired or returned; pick one from the list"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

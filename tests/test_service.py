@@ -165,3 +165,46 @@ def test_service_return_rates_by_item_and_reason(ws):
             for r in sheet_rows(service, "return_rate_item")] == [("2026-11", "A001", 3, 2, 0.6667)]
     assert [(r["reason"], r["returned_qty"], r["return_rate"]) for r in sheet_rows(service, "return_rate_reason")] == [
         ("发错货", 1, 0.3333), ("质量问题", 1, 0.3333)]
+
+
+def repair(settings, name, lines, **header):
+    make_form(settings.inbox / name, "repair",
+              {"doc_no": "WX-1", "doc_date": D2, "customer": "C01", "repair_item": "打印机 HP-1020", "serial": "SN123",
+               "fault": "卡纸", "promised_date": D3, "warehouse": "WH1", "technician": "赵六", **header}, lines)
+
+
+def test_a_repair_issues_its_parts_at_cost_and_is_taken_back_later(ws):
+    """WX-1 came in on 11-03, promised for 11-04: on 11-20 it is 17 days in hand and
+    overdue. Its part, 2 B002 at the opening cost 2.00, leaves stock at 4.00 (to 销售费用
+    by the reason 维修). Dropped again with 已取回, the repair is closed today, and its
+    part is not issued a second time."""
+    settings, engine = ws
+    repair(settings, "wx.xlsx", [{"sku": "B002", "qty": 2}])
+    repair(settings, "nowh.xlsx", [{"sku": "B002", "qty": 1}], doc_no="WX-2", warehouse=None)
+    repair(settings, "short.xlsx", [{"sku": "B002", "qty": 500}], doc_no="WX-3")
+    outcomes = run_files(settings, engine)
+    assert outcomes["wx.xlsx"].status == "posted"
+    assert problems(outcomes["nowh.xlsx"]) == [("明细!E6", "required")]
+    assert problems(outcomes["short.xlsx"]) == [("明细!B12", "insufficient-stock")]
+    m, d = schema.movements, schema.documents
+    with engine.connect() as conn:
+        moved = conn.execute(select(m.c.sku, m.c.qty, m.c.value, d.c.reason).join(d, d.c.id == m.c.document_id)
+                             .where(d.c.doc_no == "WX-1")).all()
+    assert [tuple(r) for r in moved] == [("B002", -2, Decimal("-4.00"), "维修 repair")]
+    assert on_hand(engine, "B002") == 98
+    service = settings.outbox / "service.xlsx"
+    [row] = sheet_rows(service, "repairs")
+    assert (row["doc_no"], row["days_in_hand"], row["overdue"], row["technician"]) == ("WX-1", 17, "Y", "赵六")
+
+    repair(settings, "wx.xlsx", [{"sku": "B002", "qty": 2}], status="已取回")
+    outcome = run_files(settings, engine)["wx.xlsx"]
+    assert outcome.status == "posted"
+    assert "WX-1: 维修状态 returned 已更新 / repair updated: returned" in outcome.notes
+    with engine.connect() as conn:
+        r = schema.repairs
+        assert tuple(conn.execute(select(r.c.status, r.c.returned_date).where(r.c.doc_no == "WX-1")).one()) == \
+            ("returned", clock.today())
+    assert on_hand(engine, "B002") == 98  # the part was issued once
+    assert sheet_rows(service, "repairs") == []
+    repair(settings, "wx.xlsx", [{"sku": "B002", "qty": 2}], status="已取回")
+    assert run_files(settings, engine)["wx.xlsx"].status == "skipped"  # nothing changed

@@ -42,7 +42,7 @@ from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
 from .sales import SalesPrices
-from .service import check_feedback, check_return_reasons, expand_exchanges
+from .service import check_feedback, check_repairs, check_return_reasons, expand_exchanges, repair_updates
 from .stock import check_stock, uncosted_issues
 from .tax import price_documents
 
@@ -60,6 +60,7 @@ class Checked:
     counts: tuple[CountResult, ...] = field(default=())
     decisions: tuple[Decision, ...] = field(default=())
     money: tuple[Document, ...] = field(default=())  # receipts and payments of funds, opening receivables/payables
+    repairs: tuple[Document, ...] = field(default=())  # repairs to record: new ones, and those dropped again to update
 
     @property
     def posting(self) -> tuple[Document, ...]:
@@ -83,6 +84,10 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
+    new = check_repairs(new, problems)
+    repair_notes: list[str] = []
+    updated = repair_updates(conn, posted, problems, repair_notes)
+    posted = [doc for doc in posted if (doc.kind, doc.doc_no) not in {(u.kind, u.doc_no) for u in updated}]
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
@@ -113,8 +118,9 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     warnings += tuple(credit) if money_rules.credit_limit == "warn" else ()
     problems += credit if money_rules.credit_limit == "refuse" else []
     return Checked(counts.documents, tuple(posted) + money.already_posted, rows, tuple(problems),
-                   tuple(price_notes) + orders.notes + counts.notes, warnings, orders.fulfilments, orders.closures, counts.results,
-                   counts.decisions, money.to_post)
+                   tuple(price_notes + repair_notes) + orders.notes + counts.notes, warnings, orders.fulfilments,
+                   orders.closures, counts.results, counts.decisions, money.to_post,
+                   tuple(doc for doc in counts.documents if doc.kind == "repair") + tuple(updated))
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

@@ -95,3 +95,47 @@ def check_feedback(conn: Connection, rows: Sequence[MasterRow], problems: list[P
             known.add(row.key)  # a later row of the same file updates it
         out.append(replace(row, values=values))
     return out
+
+
+REPAIR_REASON = "维修 repair"  # finance.reasons books the parts to 销售费用 by the word 维修
+REPAIR_STATUS_EN = {"in_hand": "in hand", "repaired": "repaired", "returned": "returned"}
+
+
+def _repair_status(doc: Document, problems: list[Problem]) -> Document:
+    typed = str(doc.header.get("status") or "").strip().lower()
+    status = kinds.REPAIR_STATUSES.get(typed)
+    if status is None:
+        problems.append(problem("repair-status", doc.where.get("status", ""), doc.header.get("status")))
+        status = "in_hand"
+    return replace(doc, header={**doc.header, "status": status})
+
+
+def check_repairs(docs: Sequence[Document], problems: list[Problem]) -> list[Document]:
+    """New repairs: a known status, and a warehouse for the parts they use."""
+    out = []
+    for doc in docs:
+        if doc.kind == "repair":
+            doc = _repair_status(doc, problems)
+            if doc.lines and not doc.header.get("warehouse"):
+                problems.append(problem("required", doc.where.get("warehouse", ""), "",
+                                        label=kinds.KINDS["repair"].field("warehouse").label, key="warehouse"))
+            doc = replace(doc, header={**doc.header, "reason": REPAIR_REASON})
+        out.append(doc)
+    return out
+
+
+def repair_updates(conn: Connection, posted: Sequence[Document], problems: list[Problem],
+                   notes: list[str]) -> list[Document]:
+    """Repairs dropped again whose status, promised date, technician or returned date changed."""
+    wanted = [_repair_status(d, problems) for d in posted if d.kind == "repair"]
+    rows = ledger_service.repair_rows(conn, [d.doc_no for d in wanted])
+    changed = []
+    for doc in wanted:
+        row = rows.get(doc.doc_no)
+        h = doc.header
+        if row is None or (row.status, row.promised_date, row.technician or "") != \
+                (h["status"], h.get("promised_date"), h.get("technician") or "") or \
+                (h.get("returned_date") and h.get("returned_date") != row.returned_date):
+            changed.append(doc)
+            notes.append(f"{doc.doc_no}: 维修状态 {h['status']} 已更新 / repair updated: {REPAIR_STATUS_EN[h['status']]}")
+    return changed

@@ -451,5 +451,20 @@ feedback = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+repairs = Table(
+    "repairs", metadata,  # v8: repairs in hand; the repair document (kind repair) issues its parts
+    Column("doc_no", String(64), primary_key=True),
+    Column("doc_date", Date, nullable=False),  # received
+    Column("customer", String(64), nullable=False),
+    Column("repair_item", Text, nullable=False, default=""),
+    Column("serial", Text, nullable=False, default=""),
+    Column("fault", Text, nullable=False, default=""),
+    Column("promised_date", Date),
+    Column("technician", Text, nullable=False, default=""),
+    Column("status", String(8), nullable=False),  # in_hand | repaired | returned
+    Column("returned_date", Date),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,
                  "funds_accounts": funds_accounts}

@@ -96,3 +96,42 @@ def sold_and_returned(conn: Connection, since: date) -> tuple[dict[tuple[str, st
             reason = r.reason or ""
             returned[(key, r.sku, reason)] = returned.get((key, r.sku, reason), Decimal(0)) + r.qty
     return delivered, returned
+
+
+# --- repairs ---------------------------------------------------------------------------
+
+REPAIR_FIELDS = ("promised_date", "technician", "status", "returned_date")
+
+
+def repair_rows(conn: Connection, numbers: Iterable[str]) -> dict[str, object]:
+    r = schema.repairs
+    found = {}
+    for batch in queries.chunks(sorted(set(numbers))):
+        found.update({row.doc_no: row for row in conn.execute(select(r).where(r.c.doc_no.in_(batch)))})
+    return found
+
+
+def record_repairs(conn: Connection, docs: Sequence) -> None:
+    """A repair's row, from its document: inserted the first time, its status, promised
+    date, technician and returned date updated by a later drop of the same form."""
+    r = schema.repairs
+    now = clock.now()
+    known = repair_rows(conn, [d.doc_no for d in docs])
+    for doc in docs:
+        h = doc.header
+        status = h.get("status") or "in_hand"
+        returned = (h.get("returned_date") or now.date()) if status == "returned" else None
+        values = {"promised_date": h.get("promised_date"), "technician": h.get("technician") or "", "status": status,
+                  "returned_date": returned, "updated_at": now}
+        if doc.doc_no in known:
+            conn.execute(update(r).where(r.c.doc_no == doc.doc_no).values(**values))
+        else:
+            conn.execute(insert(r).values(doc_no=doc.doc_no, doc_date=doc.doc_date, customer=h.get("customer") or "",
+                                          repair_item=h.get("repair_item") or "", serial=h.get("serial") or "",
+                                          fault=h.get("fault") or "", **values))
+            known[doc.doc_no] = True
+
+
+def repairs_in_hand(conn: Connection) -> list:
+    r = schema.repairs
+    return list(conn.execute(select(r).where(r.c.status != "returned").order_by(r.c.doc_date, r.c.doc_no)))

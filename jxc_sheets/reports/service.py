@@ -5,7 +5,8 @@ Sheets (English keys in every header):
 - `open_by_owner`: open cases by category and owner: how many, the oldest, the average days;
 - `feedback_monthly`: feedback by month, category and item (the last twelve months and this one);
 - `return_rate_item`: by month and item, what was delivered and returned by customers, and the rate;
-- `return_rate_reason`: the same returns by reason, with their share of the item's deliveries.
+- `return_rate_reason`: the same returns by reason, with their share of the item's deliveries;
+- `repairs`: repairs in hand (not yet taken back), overdue ones first, with days in hand.
 """
 from __future__ import annotations
 
@@ -66,6 +67,21 @@ REASON_COLUMNS = (
     Column("returned_qty", "退货数量", "qty", width=12),
     Column("return_rate", "退货率", "cost", width=10),
 )
+
+REPAIR_COLUMNS = (
+    Column("doc_no", "维修单号", width=14),
+    Column("doc_date", "收件日期", "date", width=12),
+    Column("days_in_hand", "在修天数", "int", width=10),
+    Column("overdue", "逾期", width=6),
+    Column("promised_date", "承诺完成日期", "date", width=14),
+    Column("status", "状态", width=10),
+    Column("customer", "客户", width=12),
+    Column("repair_item", "维修物品", width=18),
+    Column("serial", "序列号", width=14),
+    Column("fault", "故障描述", width=30),
+    Column("technician", "维修人", width=10),
+)
+REPAIR_STATUS_ZH = {"in_hand": "维修中 in_hand", "repaired": "已修好 repaired", "returned": "已取回 returned"}
 
 
 @dataclass(frozen=True)
@@ -138,4 +154,15 @@ def write_service(conn: Connection, path: Path, today: date) -> None:
         book.add_table("feedback_monthly", MONTHLY_COLUMNS, [SimpleNamespace(**r) for r in monthly])
         book.add_table("return_rate_item", RATE_COLUMNS, [SimpleNamespace(**r) for r in rate_rows])
         book.add_table("return_rate_reason", REASON_COLUMNS, [SimpleNamespace(**r) for r in reason_rows])
+        book.add_table("repairs", REPAIR_COLUMNS, repairs_in_hand(conn, today))
+
+
+def repairs_in_hand(conn: Connection, today: date) -> list[SimpleNamespace]:
+    rows = [SimpleNamespace(doc_no=r.doc_no, doc_date=r.doc_date, days_in_hand=(today - r.doc_date).days,
+                            overdue="Y" if r.promised_date and r.promised_date < today and r.status == "in_hand" else "",
+                            promised_date=r.promised_date, status=REPAIR_STATUS_ZH.get(r.status, r.status),
+                            customer=r.customer, repair_item=r.repair_item, serial=r.serial, fault=r.fault,
+                            technician=r.technician)
+            for r in ledger_service.repairs_in_hand(conn)]
+    return sorted(rows, key=lambda r: (r.overdue != "Y", -r.days_in_hand, r.doc_no))
 
