@@ -245,6 +245,11 @@ class SalesConfig(_Section):
     more_return_reasons: tuple[str, ...] = ()
 
 
+class QualityConfig(_Section):
+    # where a receipt's 不合格数量 goes (a warehouse code of warehouses.xlsx, e.g. 待处理); none: rejections refused
+    quarantine_warehouse: str = ""
+
+
 class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
@@ -291,6 +296,7 @@ class Config(_Section):
     finance: FinanceConfig = FinanceConfig()
     money: MoneyConfig = MoneyConfig()
     sales: SalesConfig = SalesConfig()
+    quality: QualityConfig = QualityConfig()
     reports: ReportsConfig = ReportsConfig()
 
 

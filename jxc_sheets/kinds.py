@@ -263,7 +263,12 @@ KINDS: dict[str, Kind] = {
             lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
                                       hint="不含税单价; 按采购订单收货时可留空 / unit cost before tax;"
                                            " may be left empty when receiving against an order"),
-                   *TAXED, BATCH, LINE_REMARK),
+                   *TAXED, BATCH,
+                   Field("rejected_qty", "不合格数量", Q,
+                         hint="检验不合格的数量, 包含在数量内, 进待处理仓库 (quality.quarantine_warehouse); 合格数量 = 数量 - 它"
+                              " / rejected on inspection, part of qty: into the quarantine warehouse; accepted = qty - it"),
+                   Field("reject_reason", "不合格原因", T, hint="如 破损、受潮、规格不符 / e.g. damaged, damp, off-spec"),
+                   LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost", partner_field="supplier", fulfils="purchase_order",
             description="采购入库 / goods received from a supplier",
@@ -626,10 +631,23 @@ def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
     """(warehouse, signed qty, date) of each movement a line makes. A transfer's goods
     arrive on its arrival date (到货日期) when it has one: in transit until then."""
     kind = KINDS[doc.kind]
+    rejected = rejected_base_qty(line) if doc.kind == "receipt" else None
+    if rejected:  # inspected on receipt: the rejected part goes to the quarantine warehouse (待处理)
+        if line.qty > rejected:
+            yield doc.header["warehouse"], line.qty - rejected, doc.doc_date
+        yield doc.header["quarantine"], rejected, doc.doc_date
+        return
     for leg in kind.legs:
         warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
         qty = -line.qty if leg.sign < 0 else line.qty  # sign 0: as signed on the line
         yield warehouse, qty, leg_date(doc, qty)
+
+
+def rejected_base_qty(line: Line) -> Decimal | None:
+    """A receipt line's 不合格数量 in the base unit (as entered × the unit's factor)."""
+    if not line.rejected_qty:
+        return None
+    return (line.rejected_qty * line.factor).quantize(Decimal("0.0001"))
 
 
 def leg_date(doc: Document, qty: Decimal) -> date:

@@ -276,7 +276,8 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
         stage("check")
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
-                        money_rules=settings.config.money, sales_rules=settings.config.sales)
+                        money_rules=settings.config.money, sales_rules=settings.config.sales,
+                        quality_rules=settings.config.quality)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()

@@ -185,6 +185,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                      "{doc_no} is a new feedback number: fill in {label}; to update a case, check its number"),
     "repair-status": ("状态只能是 维修中、已修好 或 已取回; 请从下拉列表选择",
                       "the status must be in hand, repaired or returned; pick one from the list"),
+    "rejected-over-qty": ("不合格数量 大于 数量 {qty}: 数量是实收总数, 不合格数量是其中的一部分",
+                          "the rejected qty is more than the qty {qty}: qty is all that was received, the rejected qty a part of it"),
+    "quarantine-warehouse": ("有不合格数量, 但待处理仓库 {warehouse} 未设置、未登记或就是本单仓库; 请 IT 在 config.yaml 的"
+                             " quality.quarantine_warehouse 填一个已登记的仓库 (如 QC)",
+                             "rejected goods need a quarantine warehouse, but {warehouse} is not set, not registered, or this"
+                             " receipt's own; ask IT to name a registered one in quality.quarantine_warehouse (config.yaml)"),
+    "quarantine-sale": ("{warehouse} 是待处理 (不合格品) 仓库, 不能销售; 请选择其他仓库, 或先把检验合格的货调拨出来",
+                        "{warehouse} holds rejected goods (quarantine) and sells nothing; pick another warehouse, or"
+                        " transfer goods out once they are accepted"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

@@ -337,6 +337,9 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             elif not kind.signed_qty and qty <= 0:
                 found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
         found += _amounts_too_large(kind, qty, values, raw.cells)
+        if values.get("rejected_qty") is not None and qty is not None and values["rejected_qty"] > qty:
+            found.append(problem("rejected-over-qty", raw.cells.ref("rejected_qty"), as_text(raw.cells.value("rejected_qty")),
+                                 qty=as_text(raw.cells.value("qty"))))
         problems += found
         if found:
             continue
@@ -353,6 +356,7 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
             tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
             return_reason=values.get("return_reason") or "", leg=values.get("leg") or "",
+            rejected_qty=values.get("rejected_qty"), reject_reason=values.get("reject_reason") or "",
         )
 
 

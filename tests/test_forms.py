@@ -212,9 +212,9 @@ def test_filled_form_reads_back_exactly(tmp_path):
     assert ws["B3"].value == "CG20261103-01"
     assert ws["E3"].value == datetime(2026, 11, 3)
     assert ws["B6"].value == '=HYPERLINK("x")' and ws["B6"].data_type == "s"
-    # sku, qty, unit, unit_cost, then 含税单价 税率 金额 税额 价税合计, batch, remark
-    assert [ws.cell(9, c).value for c in range(1, 12)] == ["00123", 12.5, None, 3.2, *[None] * 6, "=1+1"]
-    assert ws["A9"].data_type == "s" and ws["K9"].data_type == "s"
+    # sku, qty, unit, unit_cost, then 含税单价 税率 金额 税额 价税合计, batch, 不合格数量 不合格原因, remark
+    assert [ws.cell(9, c).value for c in range(1, 14)] == ["00123", 12.5, None, 3.2, *[None] * 8, "=1+1"]
+    assert ws["A9"].data_type == "s" and ws["M9"].data_type == "s"
     assert [ws.cell(10, c).value for c in range(1, 5)] == ["A-100", 7, "箱", 0.123456]
     assert ws["B11"].value == "1.00000000000000000001"  # a float cannot hold it: kept as its text
     assert ws["A12"].value is None

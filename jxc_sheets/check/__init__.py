@@ -15,7 +15,8 @@
 - money: receipts and payments of funds settle documents of their own partner that are open;
 - sales: empty sale prices from the price lists, the salesperson from the customer, sales
   below their minimum price or below cost;
-- service: exchanges made into a return and a delivery, return reasons, feedback rows.
+- service: exchanges made into a return and a delivery, return reasons, feedback rows, repairs;
+- quality: rejected receipt quantities to the quarantine warehouse, which sells nothing.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -27,7 +28,7 @@ from typing import Sequence
 from sqlalchemy import Connection
 
 from .. import kinds
-from ..config import CountsConfig, MoneyConfig, OrdersConfig, SalesConfig, TaxConfig
+from ..config import CountsConfig, MoneyConfig, OrdersConfig, QualityConfig, SalesConfig, TaxConfig
 from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
@@ -41,6 +42,7 @@ from .money import check_credit, check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
+from .quality import check_quality
 from .sales import SalesPrices
 from .service import check_feedback, check_repairs, check_return_reasons, expand_exchanges, repair_updates
 from .stock import check_stock, uncosted_issues
@@ -71,7 +73,8 @@ class Checked:
 def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence[MasterRow],
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
-          money_rules: MoneyConfig = MoneyConfig(), sales_rules: SalesConfig = SalesConfig()) -> Checked:
+          money_rules: MoneyConfig = MoneyConfig(), sales_rules: SalesConfig = SalesConfig(),
+          quality_rules: QualityConfig = QualityConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"])
     problems: list[Problem] = []
     rows = tuple(check_feedback(conn, [check_master_row(row, data, problems) for row in master_rows], problems))
@@ -84,7 +87,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     resolved = sorted([*(with_hash(resolve(doc, data, problems)) for doc in documents if doc.kind != "landed_cost"),
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
-    new = check_repairs(new, problems)
+    new = check_quality(check_repairs(new, problems), quality_rules, data.warehouses, problems)
     repair_notes: list[str] = []
     updated = repair_updates(conn, posted, problems, repair_notes)
     posted = [doc for doc in posted if (doc.kind, doc.doc_no) not in {(u.kind, u.doc_no) for u in updated}]

@@ -39,6 +39,8 @@ def _line_content(line: Line) -> list:
         content += [_plain(v) for v in taxed]
     if line.return_reason:
         content.append(line.return_reason)
+    if line.rejected_qty:
+        content += [_plain(line.rejected_qty), line.reject_reason]
     return content
 
 

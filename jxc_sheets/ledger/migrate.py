@@ -141,7 +141,7 @@ def _v8_sales(conn: Connection) -> None:
     _add_columns(conn, schema.suppliers, "tax_no", "bank_account", "invoice_address")
     _add_columns(conn, schema.items, "min_price")
     _add_columns(conn, schema.documents, "salesperson")
-    _add_columns(conn, schema.lines, "price_rule", "return_reason")
+    _add_columns(conn, schema.lines, "price_rule", "return_reason", "rejected_qty", "reject_reason")
     _add_columns(conn, schema.files, "notes")
 
 

@@ -172,6 +172,7 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
         "price_incl": line.price_incl, "price_rule": line.price_rule or None,
         "return_reason": line.return_reason or None,
+        "rejected_qty": line.rejected_qty or None, "reject_reason": line.reject_reason or None,
     }
 
 
@@ -207,13 +208,19 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMo
     """The movement rows, before they are valued."""
     returned = _returned_movements(conn, [doc for _i, doc in docs])
     return [NewMovement(doc_id, line.line_no, doc.kind, day, line.sku, warehouse, qty,
-                        *_basis(doc, line, qty, returned))
+                        *_basis(doc, line, qty, returned, warehouse))
             for doc_id, doc in docs for line in doc.lines for warehouse, qty, day in kinds.legs(doc, line)]
 
 
-def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
+def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int],
+           warehouse: str = "") -> tuple[str, Decimal | None, int | None]:
     """What a new movement's value rests on (costing.py)."""
     kind = kinds.KINDS[doc.kind]
+    rejected = kinds.rejected_base_qty(line) if doc.kind == "receipt" else None
+    if rejected and (line.stock_amount is not None or line.unit_cost is not None):  # its value shared by its two legs
+        to_quarantine = money(_stock_amount(line) * rejected / line.qty)
+        quarantined = warehouse == doc.header["quarantine"] and qty == rejected
+        return costing.COST, to_quarantine if quarantined else _stock_amount(line) - to_quarantine, None
     if doc.kind in costing.SHARED_KINDS and qty > 0:  # the fee (assembly) or the weight (disassembly)
         return costing.SHARE, line.amount or ZERO, None
     if doc.kind == "landed_cost":

@@ -205,6 +205,8 @@ lines = Table(
     Column("price_incl", Cost()),
     Column("price_rule", String(16)),  # v8: where an empty sale price was taken from (check/sales.py)
     Column("return_reason", Text),  # v8: a return line's 退货原因
+    Column("rejected_qty", Qty()),  # v8: a receipt line's 不合格数量 as entered (part of qty_entered), to quarantine
+    Column("reject_reason", Text),
     Index("ix_lines_document", "document_id"),
 )
 

@@ -10,6 +10,7 @@ Rules (the README's 订单报表 section says the same):
   on-time rate = lines fully received by their expected date ÷ lines due,
   fill rate = received ÷ ordered (a short-closed line counts what was ordered),
   return rate = returned ÷ received from that supplier in the window;
+  rejection rate = 不合格数量 ÷ received in the window, with the reasons and their quantities;
 - sales: revenue = qty entered × unit price, to the cent; cost of goods sold =
   the value the delivery took out of stock; returns and reversals subtract.
 """
@@ -77,6 +78,9 @@ class SupplierScore:
     returned: Decimal
     received_in_window: Decimal
     return_rate: Decimal | None
+    rejected: Decimal = ZERO
+    rejection_rate: Decimal | None = None
+    reject_reasons: str = ""  # 破损 3; 受潮 1 — the largest first
 
 
 class SalesRow(NamedTuple):  # a tuple: a year of sales by customer × item runs to hundreds of thousands
@@ -168,6 +172,7 @@ def supplier_scores(conn: Connection, today: date, window: int) -> list[Supplier
             if line.expected_date and since <= line.expected_date <= today:
                 due[order.partner].append((order, line))
     moved = _supplier_movements(conn, since, today)
+    rejected = _rejections(conn, since, today)
     names = _names(conn, schema.suppliers)
     scores = []
     for supplier in sorted(set(due) | set(moved)):
@@ -176,10 +181,26 @@ def supplier_scores(conn: Connection, today: date, window: int) -> list[Supplier
         ordered = sum((line.ordered for _o, line in lines), ZERO)
         received = sum((min(line.fulfilled, line.ordered) for _o, line in lines), ZERO)
         received_all, returned = moved.get(supplier, (ZERO, ZERO))
+        reasons = rejected.get(supplier, {})
+        rejected_qty = sum(reasons.values(), ZERO)
         scores.append(SupplierScore(supplier, names.get(supplier, ""), len(lines), on_time,
                                     percent(Decimal(on_time), Decimal(len(lines))), ordered, received,
-                                    percent(received, ordered), returned, received_all, percent(returned, received_all)))
+                                    percent(received, ordered), returned, received_all, percent(returned, received_all),
+                                    rejected_qty, percent(rejected_qty, received_all),
+                                    "; ".join(f"{reason or '未填'} {format(qty.normalize(), 'f')}" for reason, qty in
+                                              sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))))
     return scores
+
+
+def _rejections(conn: Connection, since: date, today: date) -> dict[str, dict[str, Decimal]]:
+    """Per supplier and reason: the 不合格数量 of its receipts in the window, in base units."""
+    d, l = schema.documents, schema.lines
+    query = (select(d.c.partner, l.c.qty, l.c.rejected_qty, l.c.factor, l.c.reject_reason).join(l, l.c.document_id == d.c.id)
+             .where(d.c.kind == "receipt", d.c.doc_date >= since, d.c.doc_date <= today, l.c.rejected_qty.is_not(None)))
+    found: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for r in conn.execute(query):  # a reversal's line is negative: it takes its rejection back
+        found[r.partner][r.reject_reason or ""] += r.rejected_qty * r.factor * (-1 if r.qty < 0 else 1)
+    return found
 
 
 def _received_by(fulfilments: Iterable, line) -> Decimal:

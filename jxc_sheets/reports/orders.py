@@ -40,6 +40,8 @@ SUPPLIER_COLUMNS = (
     Column("lines_due", "到期行数", "int"), Column("on_time", "准时行数", "int"), Column("on_time_rate", "准时率%", "qty"),
     Column("ordered", "到期订购数量", "qty", width=14), Column("received", "已收数量", "qty"), Column("fill_rate", "满足率%", "qty"),
     Column("received_in_window", "期间收货", "qty"), Column("returned", "期间退货", "qty"), Column("return_rate", "退货率%", "qty"),
+    Column("rejected", "检验不合格", "qty"), Column("rejection_rate", "不合格率%", "qty"),
+    Column("reject_reasons", "不合格原因", width=30),
 )
 SALES_COLUMNS = (
     Column("month", "月份", width=9), Column("customer", "客户", width=12), Column("customer_name", "客户名称", width=20),
