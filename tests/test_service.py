@@ -144,6 +144,8 @@ def test_feedback_is_opened_then_resolved_by_a_later_form(ws):
         row = conn.execute(select(f).where(f.c.doc_no == "FK-1")).one()
     assert (row.status, row.resolved_date, row.customer, row.text, row.owner) == ("resolved", today, "C01", "纸张受潮", "王五")
     assert [r["doc_no"] for r in sheet_rows(service, "open")] == ["FK-2"]
+    panel = (settings.outbox / "index.html").read_text(encoding="utf-8").split('<section class="customer-service">')[1]
+    assert "<td>咨询</td><td class=\"num\">1</td><td class=\"num\">18</td>" in panel.split("</section>")[0]
     assert [(r["category"], r["owner"], r["open"], r["oldest_days"]) for r in sheet_rows(service, "open_by_owner")] == [
         ("咨询", "李四", 1, 18)]
     assert [(r["month"], r["category"], r["sku"], r["count"], r["resolved"])
@@ -195,6 +197,9 @@ def test_a_repair_issues_its_parts_at_cost_and_is_taken_back_later(ws):
     service = settings.outbox / "service.xlsx"
     [row] = sheet_rows(service, "repairs")
     assert (row["doc_no"], row["days_in_hand"], row["overdue"], row["technician"]) == ("WX-1", 17, "Y", "赵六")
+    dashboard = (settings.outbox / "index.html").read_text(encoding="utf-8")
+    panel = dashboard.split('<section class="customer-service">')[1].split("</section>")[0]
+    assert "WX-1" in panel and "逾期 overdue" in panel and "no open feedback" in panel
 
     repair(settings, "wx.xlsx", [{"sku": "B002", "qty": 2}], status="已取回")
     outcome = run_files(settings, engine)["wx.xlsx"]

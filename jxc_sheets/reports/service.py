@@ -166,3 +166,13 @@ def repairs_in_hand(conn: Connection, today: date) -> list[SimpleNamespace]:
             for r in ledger_service.repairs_in_hand(conn)]
     return sorted(rows, key=lambda r: (r.overdue != "Y", -r.days_in_hand, r.doc_no))
 
+
+
+def service_panel(conn: Connection, today: date) -> SimpleNamespace:
+    """The dashboard's service panel: open feedback by category (how many, the oldest)
+    and the repairs in hand, overdue first."""
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for k in open_cases(conn, today):
+        by_category[k.category].append(k.days_open)
+    return SimpleNamespace(open=[(cat, len(days), max(days)) for cat, days in sorted(by_category.items())],
+                           repairs=repairs_in_hand(conn, today))
