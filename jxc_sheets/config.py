@@ -50,7 +50,7 @@ class DepartmentsConfig(_Section):
     folders: dict[str, tuple[str, ...]] = {
         "warehouse": ("receipt", "delivery", "transfer", "count", "count_approval", "adjustment"),
         "purchasing": ("purchase_order", "purchase_return"),
-        "sales": ("sales_order", "sales_return", "sales_plan"),
+        "sales": ("sales_order", "sales_return", "sales_plan", "exchange", "price_list", "feedback", "repair"),
         "finance": ("opening", "warehouses", "suppliers", "customers", "items"),
     }
 
