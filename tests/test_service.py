@@ -81,11 +81,16 @@ def test_an_exchange_posts_both_legs_or_neither(ws):
     assert posted(engine, "HH-2") == [] and on_hand(engine, "B002") == 100
     assert problems(outcomes["hh3.xlsx"]) == [("明细!B3", "exchange-both-legs")]
     assert problems(outcomes["hh4.xlsx"]) == [("明细!A9", "exchange-leg")]
-    # the delivery leg took its price as any delivery: C01's own price list, 26
+    # priced alike: the goods back at CK-1's 26, the goods sent instead at what came back, so
+    # the customer owes nothing more: + 29.38 (26 + 13 %) for the delivery leg, − 29.38 for the return
     with engine.connect() as conn:
-        d, l = schema.documents, schema.lines
-        assert conn.execute(select(l.c.unit_price).join(d, d.c.id == l.c.document_id).where(
-            d.c.doc_no == "HH-1", d.c.kind == "delivery")).scalar() == 26
+        d, l, mi = schema.documents, schema.lines, schema.money_items
+        assert [tuple(r) for r in conn.execute(select(d.c.kind, l.c.unit_price, l.c.price_rule).join(
+            d, d.c.id == l.c.document_id).where(d.c.doc_no == "HH-1").order_by(d.c.kind))] == [
+            ("delivery", 26, "exchange"), ("sales_return", 26, "original")]
+        owed = conn.execute(select(mi.c.amount).join(d, d.c.id == mi.c.document_id).where(d.c.doc_no == "HH-1")).scalars().all()
+    assert sorted(owed) == [Decimal("-29.38"), Decimal("29.38")]
+    assert any("取自原出库单价" in n for n in outcomes["hh1.xlsx"].notes)
     # dropped again: both legs are recognised, nothing posts twice
     exchange(settings, "again.xlsx", "HH-1", [{"leg": "退回", "sku": "A001", "qty": 1, "return_reason": "质量问题"},
                                               {"leg": "换出", "sku": "A001", "qty": 1}])

@@ -44,7 +44,9 @@ from .orders import check_orders
 from .periods import check_periods
 from .quality import check_quality
 from .sales import SalesPrices
-from .service import check_feedback, check_repairs, check_return_reasons, expand_exchanges, repair_updates
+from .service import (
+    check_feedback, check_repairs, check_return_reasons, expand_exchanges, price_exchanges, repair_updates,
+)
 from .stock import check_stock, uncosted_issues
 from .tax import price_documents
 
@@ -97,6 +99,7 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     check_return_reasons(new, sales_rules.more_return_reasons, problems)
     sales = SalesPrices(conn, new)
     price_notes: list[str] = []
+    new = price_exchanges(conn, new, price_notes)
     new = sales.default_prices(sales.with_salesperson(new), price_notes, ordered=False)
     new = price_documents(new, data.items, partners, tax_rules, problems)
     orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})

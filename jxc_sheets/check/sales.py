@@ -40,6 +40,8 @@ RULES = {  # price_rule → (zh, en)
     "grade": ("等级价格表", "the customer grade's price list"),
     "last": ("上次售价", "the last price to this customer"),
     "item": ("物料销售单价", "the item's sale_price"),
+    "original": ("原出库单价", "the original delivery's price"),  # an exchange's goods returned (check/service.py)
+    "exchange": ("换货退回价", "the price of the same goods returned"),  # an exchange's goods sent instead
 }
 
 
@@ -84,12 +86,12 @@ class SalesPrices:
         out = []
         for doc in docs:
             against_order = doc.kind == "delivery" and bool(doc.header.get("ref_doc"))
-            if doc.kind not in PRICED_KINDS or against_order != ordered or not any(map(_unpriced, doc.lines)):
+            if doc.kind not in PRICED_KINDS or against_order != ordered or not any(map(unpriced, doc.lines)):
                 out.append(doc)
                 continue
             lines = []
             for line in doc.lines:
-                found = self.price(doc, line) if _unpriced(line) else None
+                found = self.price(doc, line) if unpriced(line) else None
                 if found is None:
                     lines.append(line)
                     continue
@@ -97,8 +99,8 @@ class SalesPrices:
                 price = (base * line.factor).quantize(COST_STEP, rounding=ROUND_HALF_UP)
                 lines.append(replace(line, unit_price=price, price_rule=rule))
                 zh, en = RULES[rule]
-                notes.append(f"{doc.doc_no} 第 {line.line_no} 行 {line.sku}: 单价 {_show(price)} 取自{zh}"
-                             f" / line {line.line_no} {line.sku}: unit price {_show(price)} from {en}")
+                notes.append(f"{doc.doc_no} 第 {line.line_no} 行 {line.sku}: 单价 {show(price)} 取自{zh}"
+                             f" / line {line.line_no} {line.sku}: unit price {show(price)} from {en}")
             out.append(replace(doc, lines=tuple(lines)))
         return out
 
@@ -146,13 +148,13 @@ class SalesPrices:
                 where = line.where.get("unit_price", "")
                 minimum, source = self.minimum(doc, line.sku)
                 if minimum is not None and base < minimum:
-                    below_min.append(problem("price-below-minimum", where, _show(line.unit_price), sku=line.sku,
-                                             price=_show(_round(base)), minimum=_show(minimum),
+                    below_min.append(problem("price-below-minimum", where, show(line.unit_price), sku=line.sku,
+                                             price=show(_round(base)), minimum=show(minimum),
                                              source_zh=source[0], source=source[1]))
                 cost = self.cost(doc, line.sku)
                 if cost is not None and cost > 0 and base < cost:
-                    below_cost.append(problem("price-below-cost", where, _show(line.unit_price), sku=line.sku,
-                                              price=_show(_round(base)), cost=_show(_round(cost))))
+                    below_cost.append(problem("price-below-cost", where, show(line.unit_price), sku=line.sku,
+                                              price=show(_round(base)), cost=show(_round(cost))))
         problems = (below_min if rules.below_minimum == "refuse" else []) + (below_cost if rules.below_cost == "refuse" else [])
         warnings = (below_min if rules.below_minimum == "warn" else []) + (below_cost if rules.below_cost == "warn" else [])
         return Floors(tuple(problems), tuple(warnings))
@@ -176,7 +178,7 @@ class SalesPrices:
         return found
 
 
-def _unpriced(line: Line) -> bool:
+def unpriced(line: Line) -> bool:
     return line.unit_price is None and line.price_incl is None and line.amount is None and line.gross is None
 
 
@@ -184,5 +186,5 @@ def _round(number: Decimal) -> Decimal:
     return number.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
 
-def _show(number: Decimal) -> str:
+def show(number: Decimal) -> str:
     return format(number.normalize(), "f")

@@ -15,6 +15,7 @@ return reasons from the list, feedback rows against the log.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from sqlalchemy import Connection
@@ -23,6 +24,7 @@ from .. import kinds
 from ..ledger import service as ledger_service
 from ..problems import problem
 from ..records import Document, MasterRow, Problem
+from .sales import RULES, show, unpriced
 
 EXCHANGE_REASON = "换货 exchange"
 
@@ -52,6 +54,39 @@ def expand_exchanges(docs: Sequence[Document], problems: list[Problem]) -> list[
         out.append(replace(doc, kind="delivery", header={**header, "ref_doc": None},
                            lines=tuple(replace(line, return_reason="") for line in legs["out"])))
     return out
+
+
+def price_exchanges(conn: Connection, docs: Sequence[Document], notes: list[str]) -> list[Document]:
+    """An exchange's legs priced alike, so the goods sent instead cost the customer what the
+    goods returned were worth: a return line left without a price takes the original
+    delivery's (原出库单号) price of its item; a line sent out without one takes the price
+    of the same item returned. What is still unpriced then takes a delivery's rules."""
+    returns = {doc.doc_no: doc for doc in docs if doc.kind == "sales_return" and doc.header.get("reason") == EXCHANGE_REASON}
+    if not returns:
+        return list(docs)
+    original = ledger_service.delivered_prices(conn, {d.header.get("ref_doc") for d in returns.values() if d.header.get("ref_doc")})
+
+    def priced(doc: Document, line, base: Decimal | None, rule: str):
+        if base is None or not unpriced(line):
+            return line
+        price = (base * line.factor).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        zh, en = RULES[rule]
+        notes.append(f"{doc.doc_no} 第 {line.line_no} 行 {line.sku}: 单价 {show(price)} 取自{zh}"
+                     f" / line {line.line_no} {line.sku}: unit price {show(price)} from {en}")
+        return replace(line, unit_price=price, price_rule=rule)
+
+    out = []
+    back: dict[str, dict[str, Decimal]] = {}
+    for doc in docs:
+        if doc.doc_no in returns and doc.kind == "sales_return":
+            ref = doc.header.get("ref_doc") or ""
+            doc = replace(doc, lines=tuple(priced(doc, line, original.get((ref, line.sku)), "original") for line in doc.lines))
+            back[doc.doc_no] = {line.sku: line.unit_price / line.factor for line in doc.lines
+                                if line.unit_price is not None and line.factor}
+        out.append(doc)
+    return [replace(doc, lines=tuple(priced(doc, line, back[doc.doc_no].get(line.sku), "exchange") for line in doc.lines))
+            if doc.kind == "delivery" and doc.doc_no in back and doc.header.get("reason") == EXCHANGE_REASON else doc
+            for doc in out]
 
 
 def check_return_reasons(docs: Sequence[Document], more: Sequence[str], problems: list[Problem]) -> None:

@@ -135,3 +135,16 @@ def record_repairs(conn: Connection, docs: Sequence) -> None:
 def repairs_in_hand(conn: Connection) -> list:
     r = schema.repairs
     return list(conn.execute(select(r).where(r.c.status != "returned").order_by(r.c.doc_date, r.c.doc_no)))
+
+
+def delivered_prices(conn: Connection, doc_nos: Iterable[str]) -> dict[tuple[str, str], Decimal]:
+    """(delivery number, sku) → its price before tax per base unit: the first priced line of the sku."""
+    d, l = schema.documents, schema.lines
+    found: dict[tuple[str, str], Decimal] = {}
+    for batch in queries.chunks(sorted(set(doc_nos))):
+        query = (select(d.c.doc_no, l.c.sku, l.c.unit_price, l.c.factor).join(l, l.c.document_id == d.c.id)
+                 .where(d.c.kind == "delivery", d.c.doc_no.in_(batch), l.c.unit_price.is_not(None))
+                 .order_by(d.c.doc_no, l.c.line_no))
+        for r in conn.execute(query):
+            found.setdefault((r.doc_no, r.sku), r.unit_price / r.factor if r.factor else r.unit_price)
+    return found
