@@ -115,6 +115,12 @@ class OrdersConfig(_Section):
     reserve_stock: bool = True  # open sales orders hold stock: available = on hand - reserved
     usage_window_days: int = Field(90, ge=7)  # average daily usage for reorder, where there is no sales plan
     supplier_window_days: int = Field(90, ge=7)  # supplier performance over this many days
+    # the supplier scorecard's grade: the weighted mean of its rates (on_time, fill, quality = 100 −
+    # rejection rate, returns = 100 − return rate), A from supplier_grade_a, B from supplier_grade_b, else C
+    supplier_weights: dict[Literal["on_time", "fill", "quality", "returns"], float] = {
+        "on_time": 0.4, "fill": 0.3, "quality": 0.2, "returns": 0.1}
+    supplier_grade_a: float = Field(90, ge=0, le=100)
+    supplier_grade_b: float = Field(75, ge=0, le=100)
     reorder_forms: bool = True  # write outbox/reorder/ purchase order forms
 
 

@@ -92,3 +92,29 @@ def test_a_rejection_needs_a_quarantine_warehouse_and_fits_in_the_qty(ws, tmp_pa
     settings, engine = workspace(tmp_path / "none", quarantine="")
     receipt(settings, "r.xlsx", "RK-1", [{"sku": "A001", "qty": 10, "unit_cost": 20, "rejected_qty": 1}])
     assert problems(run_files(settings, engine)["r.xlsx"]) == [("明细!K9", "quarantine-warehouse")]
+
+
+def test_the_supplier_scorecard_grades_on_time_fill_quality_and_returns(ws):
+    """PO-1 (10-28, due 11-02) received on 11-02 with 3 of 10 rejected; PO-2 (11-01, due
+    11-05, at 22.00 instead of 20.00) received late on 11-09. On time 1 of 2 = 50 %, fill
+    20/20 = 100 %, quality 100 − 3/20 = 85, returns 100 − 0 = 100: 0.4 × 50 + 0.3 × 100 +
+    0.2 × 85 + 0.1 × 100 = 77.0, grade B (75 to 90). Lead times 5 and 8 days: mean 6.5,
+    standard deviation 1.5. A001's cost went from 20 to 22: +10 %."""
+    settings, engine = ws
+    for name, doc_no, day, due, price in (("po1.xlsx", "PO-1", date(2026, 10, 28), D1, 20), ("po2.xlsx", "PO-2", date(2026, 11, 1),
+                                                                                         date(2026, 11, 5), 22)):
+        make_form(settings.inbox / name, "purchase_order", {"doc_no": doc_no, "doc_date": day, "supplier": "S01",
+                                                            "expected_date": due, "warehouse": "WH1"},
+                  [{"sku": "A001", "qty": 10, "unit_price": price}])
+    make_form(settings.inbox / "r1.xlsx", "receipt", {"doc_no": "RK-1", "doc_date": D1, "warehouse": "WH1", "supplier": "S01",
+                                                      "ref_doc": "PO-1"}, [{"sku": "A001", "qty": 10, "rejected_qty": 3}])
+    make_form(settings.inbox / "r2.xlsx", "receipt", {"doc_no": "RK-2", "doc_date": date(2026, 11, 9), "warehouse": "WH1",
+                                                      "supplier": "S01", "ref_doc": "PO-2"}, [{"sku": "A001", "qty": 10}])
+    outcomes = run_files(settings, engine)
+    assert {o.status for o in outcomes.values()} == {"posted"}
+    rows = list(openpyxl.load_workbook(settings.outbox / "orders.xlsx", read_only=True)["suppliers"].iter_rows(values_only=True))
+    keys = [label.split(" ")[-1] for label in rows[0]]
+    [s01] = [dict(zip(keys, r)) for r in rows[1:]]
+    assert (s01["on_time_rate"], s01["fill_rate"], s01["rejection_rate"], s01["return_rate"]) == (50, 100, 15, 0)
+    assert (s01["lead_time_days"], s01["lead_time_sd"], s01["price_trend_pct"]) == (6.5, 1.5, 10)
+    assert (s01["score"], s01["grade"], s01["reject_reasons"]) == (77, "B", "未填 3")

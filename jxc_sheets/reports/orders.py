@@ -42,6 +42,8 @@ SUPPLIER_COLUMNS = (
     Column("received_in_window", "期间收货", "qty"), Column("returned", "期间退货", "qty"), Column("return_rate", "退货率%", "qty"),
     Column("rejected", "检验不合格", "qty"), Column("rejection_rate", "不合格率%", "qty"),
     Column("reject_reasons", "不合格原因", width=30),
+    Column("lead_time_days", "平均交期天数", "qty"), Column("lead_time_sd", "交期标准差", "qty"),
+    Column("price_trend_pct", "价格变动%", "qty"), Column("score", "评分", "qty"), Column("grade", "等级", width=6),
 )
 SALES_COLUMNS = (
     Column("month", "月份", width=9), Column("customer", "客户", width=12), Column("customer_name", "客户名称", width=20),
@@ -73,7 +75,7 @@ def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig,
     with Book(path, kind="orders") as book:
         book.add_table("purchase_orders", PURCHASE_COLUMNS, order_data.open_purchase_lines(conn, today))
         book.add_table("sales_orders", SALES_ORDER_COLUMNS, order_data.open_sales_lines(conn, today))
-        book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days))
+        book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days, rules))
         # the last twelve months and this one: the pack of each closed month keeps the older ones
         _add_sales(book, conn, date(today.year - 1, today.month, 1), cache)
         book.add_table("plan", PLAN_COLUMNS, order_data.plan_rows(conn))
