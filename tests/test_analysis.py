@@ -16,7 +16,7 @@ pytestmark = pytest.mark.clock  # the last twelve months end today
 
 
 @pytest.fixture
-def book(tmp_path):
+def workspace(tmp_path):
     """Opening 11-01: A001 100 at 20.00, B002 100 at 2.00 (WH1).
     CK-1 11-02 C01 (张三): 10 A001 at 26 = 260.00, cost 200.00.
     CK-2 11-03 C02 (李四): 5 A001 at 30 = 150.00, cost 100.00; 20 B002 at 5 = 100.00, cost 40.00.
@@ -46,9 +46,14 @@ def book(tmp_path):
               [{"sku": "A001", "qty": 10, "customer": "C01"}, {"sku": "B002", "qty": 30, "customer": "C02"}])
     outcomes = run_files(settings, open_ledger(settings.ledger_url))
     assert {o.status for o in outcomes.values()} == {"posted"}
-    with zipfile.ZipFile(settings.outbox / "analysis.xlsx") as z:  # native charts (openpyxl does not read them)
+    return settings
+
+
+@pytest.fixture
+def book(workspace):
+    with zipfile.ZipFile(workspace.outbox / "analysis.xlsx") as z:  # native charts (openpyxl does not read them)
         assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 5
-    return openpyxl.load_workbook(settings.outbox / "analysis.xlsx")
+    return openpyxl.load_workbook(workspace.outbox / "analysis.xlsx")
 
 
 def rows(book, sheet, *keys) -> list[tuple]:
@@ -80,3 +85,20 @@ def test_the_analysis_pivots_match_the_hand_computed_figures(book):
     assert rows(book, "salesperson_plan", "month", "salesperson", "planned", "actual", "achieved_pct") == [
         ("2026-11", "张三", 10, 8, 80), ("2026-11", "李四", 30, 25, 83.3)]
     assert rows(book, "customer_trend", "customer", "m12", "m11", "trend_pct") == [("C02", 250, 0, None), ("C01", 208, 0, None)]
+
+
+def test_the_analysis_is_rewritten_only_when_the_sales_changed(workspace):
+    """A batch posting a receipt leaves analysis.xlsx as it was; one posting a delivery rewrites it."""
+    engine = open_ledger(workspace.ledger_url)
+    path = workspace.outbox / "analysis.xlsx"
+    before = path.stat().st_mtime_ns
+    make_table(workspace.inbox / "s.xlsx", "suppliers", [{"code": "S01", "name": "华东纸业"}])
+    make_form(workspace.inbox / "r.xlsx", "receipt", {"doc_no": "RK-1", "doc_date": date(2026, 11, 5), "warehouse": "WH1",
+                                                      "supplier": "S01"}, [{"sku": "B002", "qty": 10, "unit_cost": 2}])
+    assert {o.status for o in run_files(workspace, engine).values()} == {"posted"}
+    assert path.stat().st_mtime_ns == before
+    make_form(workspace.inbox / "d.xlsx", "delivery", {"doc_no": "CK-3", "doc_date": date(2026, 11, 6), "warehouse": "WH1",
+                                                      "customer": "C02"}, [{"sku": "B002", "qty": 1, "unit_price": 5}])
+    assert run_files(workspace, engine)["d.xlsx"].status == "posted"
+    assert path.stat().st_mtime_ns != before
+    assert rows(openpyxl.load_workbook(path), "by_item", "sku", "qty") == [("A001", 13), ("B002", 21)]

@@ -407,4 +407,5 @@ def test_without_a_posting_only_the_log_and_the_dashboard_are_rewritten(ledger, 
                                                                         settings.outbox / "log.xlsx"]
     yesterday = time.time() - 86400
     os.utime(settings.outbox / "stock.xlsx", (yesterday, yesterday))  # they count days late and due: once a day
-    assert write_reports(ledger, settings, months=[], posted=False) == first
+    # analysis.xlsx is rewritten when the sales changed or on a new day (reports/analysis.py)
+    assert write_reports(ledger, settings, months=[], posted=False) == [p for p in first if p.name != "analysis.xlsx"]

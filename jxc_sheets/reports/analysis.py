@@ -16,6 +16,10 @@ movements of the last twelve months and this one.
 
 Revenue is the lines' 金额 (before tax): returns and reversals subtract; cost is what
 the movements took out of stock. Sums are exact: scaled integers summed in SQL.
+
+It is rewritten when the sales movements of its span changed (a batch that posted sales,
+a reversal, a revaluation of their cost) or on a new day, not after every batch: its
+`_meta` sheet keeps what it was written from (`source`).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable
 
+import openpyxl
 from sqlalchemy import Connection, and_, case, func, select
 
 from ..ledger import schema
@@ -60,6 +65,28 @@ PLAN_COLUMNS = (
     Column("month", "月份", width=9), Column("salesperson", "业务员", width=12), Column("planned", "计划数量", "qty"),
     Column("actual", "实际数量", "qty"), Column("achieved_pct", "完成率%", "qty"), Column("revenue", "销售额(不含税)", "money", width=14),
 )
+
+
+def fingerprint(conn: Connection, today: date) -> str:
+    """What the workbook would be written from: the day, and the count, cost and last id
+    of the sales movements in its span (one range query on the date index)."""
+    m = schema.movements
+    found = conn.execute(select(func.count(), stored(func.sum(m.c.value)), func.max(m.c.id))
+                         .where(m.c.doc_date >= months_back(today), m.c.kind.in_(SALES_KINDS))).one()
+    return f"{today.isoformat()}|{found[0]}|{found[1]}|{found[2]}"
+
+
+def due(conn: Connection, path: Path, today: date) -> bool:
+    """Whether the workbook at `path` is missing, or was written from other sales or on another day."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            meta = dict(book["_meta"].iter_rows(max_col=2, values_only=True))
+        finally:
+            book.close()
+    except Exception:  # missing, damaged, locked, from before `source`: written again
+        return True
+    return meta.get("source") != fingerprint(conn, today)
 
 
 @dataclass(frozen=True)
@@ -123,7 +150,7 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
                             customer=x.customer, customer_name=customers.get(x.customer, ("", ""))[0],
                             salesperson=x.salesperson, warehouse=x.warehouse, **_amounts(x.qty, x.revenue, x.cogs))
             for x in sorted(cells, key=lambda x: (x.month, x.sku, x.customer, x.salesperson, x.warehouse))]
-    with Book(path, kind="analysis") as book:
+    with Book(path) as book:
         book.add_table("sales", SALES_COLUMNS, rows)
         months = _sum(rows, lambda r: r.month)
         month_rows = [SimpleNamespace(month=m, **_amounts(*t)) for m, t in sorted(months.items())]
@@ -164,6 +191,7 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
                                   "values": ["customer_trend", n, 2, n, 13]})
             chart.set_title({"name": "主要客户每月销售额 Revenue of the largest customers by month"})
             sheet.insert_chart(len(trend) + 3, 1, chart)
+        book.add_meta("analysis", source=fingerprint(conn, today))
 
 
 def _chart(book: Book, sheet, name: str, rows: int, series: list[tuple[str, int]], kind: str, title: str,

@@ -37,14 +37,15 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     with reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
         found = reorder.suggestions(conn, today, settings.config.orders)  # for orders.xlsx and the forms
+        analysis_due = analysis.due(conn, outbox / "analysis.xlsx", today)  # when the sales changed, or on a new day
     jobs = [(outbox / "stock.xlsx", partial(stock.write_stock, today=today)),
             (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders,
                                               cache=outbox / closed_sales.FOLDER, suggestions=found)),
             (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts)),
             (outbox / "money.xlsx", partial(money.write_money, today=today)),
             (outbox / "kits.xlsx", partial(kits.write_kits, today=today)),
-            (outbox / "service.xlsx", partial(service.write_service, today=today)),
-            (outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today))]
+            (outbox / "service.xlsx", partial(service.write_service, today=today))]
+    jobs += [(outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today))] if analysis_due else []
     written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
     written += _write_log_and_dashboard(engine, settings)
     jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
