@@ -69,11 +69,15 @@ def test_rejected_goods_go_to_quarantine_then_back_to_the_supplier(ws):
     make_form(settings.inbox / "sell.xlsx", "delivery",
               {"doc_no": "CK-1", "doc_date": D2, "warehouse": "QC", "customer": "C01"},
               [{"sku": "A001", "qty": 1, "unit_price": 30}])
+    make_form(settings.inbox / "so.xlsx", "sales_order", {"doc_no": "SO-1", "doc_date": D2, "customer": "C01"},
+              [{"sku": "A001", "qty": 15, "unit_price": 30}])
     make_form(settings.inbox / "back.xlsx", "purchase_return",
               {"doc_no": "PT-1", "doc_date": D2, "warehouse": "QC", "supplier": "S01", "ref_doc": "RK-1"},
               [{"sku": "A001", "qty": 3, "return_reason": "质量问题"}])
     outcomes = run_files(settings, engine)
     assert problems(outcomes["sell.xlsx"]) == [("明细!B4", "quarantine-sale")]
+    # only accepted goods are available to sell: 12 in WH1, not the 8 in QC
+    assert [n for n in outcomes["so.xlsx"].notes if "[backorder]" in n and "可用 12" in n]
     assert outcomes["back.xlsx"].status == "posted"
     assert stock(engine)[("A001", "QC")] == (5, Decimal("100.00"))
 

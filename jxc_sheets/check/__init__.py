@@ -102,7 +102,8 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     new = price_exchanges(conn, new, price_notes)
     new = sales.default_prices(sales.with_salesperson(new), price_notes, ordered=False)
     new = price_documents(new, data.items, partners, tax_rules, problems)
-    orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()})
+    orders = check_orders(conn, new, posted, order_rules, {sku: item.unit for sku, item in data.items.items()},
+                          [quality_rules.quarantine_warehouse] if quality_rules.quarantine_warehouse else [])
     ordered = sales.default_prices(orders.documents, price_notes, ordered=True)  # what the order did not price
     orders = replace(orders, documents=tuple(price_documents(ordered, data.items, partners, tax_rules, problems,
                                                                          again=True)))

@@ -36,7 +36,9 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
         return _write_log_and_dashboard(engine, settings)
     with reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
-        found = reorder.suggestions(conn, today, settings.config.orders)  # for orders.xlsx and the forms
+        quarantine = settings.config.quality.quarantine_warehouse
+        found = reorder.suggestions(conn, today, settings.config.orders,  # for orders.xlsx and the forms
+                                    (quarantine,) if quarantine else ())
         analysis_due = analysis.due(conn, outbox / "analysis.xlsx", today)  # when the sales changed, or on a new day
     jobs = [(outbox / "stock.xlsx", partial(stock.write_stock, today=today)),
             (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders,
