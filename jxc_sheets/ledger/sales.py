@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from ..records import MasterRow
 from . import queries, schema
@@ -59,10 +59,12 @@ def price_list_key(row: MasterRow) -> tuple[str, str, str, date]:
 def replace_price_lists(conn: Connection, rows: Sequence[MasterRow]) -> None:
     """Each row replaces the row of its customer (or grade), item and valid_from; the others stay."""
     p = schema.price_lists
-    keys = sorted({price_list_key(r) for r in rows})
-    for batch in queries.chunks(keys, 200):
-        conn.execute(delete(p).where(or_(*(and_(p.c.scope == scope, p.c.code == code, p.c.sku == sku,
-                                                p.c.valid_from == day) for scope, code, sku, day in batch))))
+    skus_of: dict[tuple[str, str, date], set[str]] = defaultdict(set)
+    for scope, code, sku, day in {price_list_key(r) for r in rows}:
+        skus_of[(scope, code, day)].add(sku)
+    for (scope, code, day), skus in skus_of.items():  # a form names few customers and dates, many items
+        for batch in queries.chunks(sorted(skus)):
+            conn.execute(delete(p).where(p.c.scope == scope, p.c.code == code, p.c.valid_from == day, p.c.sku.in_(batch)))
     latest = {price_list_key(r): r for r in rows}  # a key twice in one file: the lower row wins
     conn.execute(insert(p), [{"scope": scope, "code": code, "sku": sku, "valid_from": day,
                               "valid_to": r.values.get("valid_to"), "price": r.values["price"],
