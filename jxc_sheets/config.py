@@ -50,7 +50,7 @@ class DepartmentsConfig(_Section):
     folders: dict[str, tuple[str, ...]] = {
         "warehouse": ("receipt", "delivery", "transfer", "count", "count_approval", "adjustment"),
         "purchasing": ("purchase_order", "purchase_return"),
-        "sales": ("sales_order", "sales_return", "sales_plan"),
+        "sales": ("sales_order", "sales_return", "sales_plan", "exchange", "price_list", "feedback", "repair"),
         "finance": ("opening", "warehouses", "suppliers", "customers", "items"),
     }
 
@@ -115,6 +115,12 @@ class OrdersConfig(_Section):
     reserve_stock: bool = True  # open sales orders hold stock: available = on hand - reserved
     usage_window_days: int = Field(90, ge=7)  # average daily usage for reorder, where there is no sales plan
     supplier_window_days: int = Field(90, ge=7)  # supplier performance over this many days
+    # the supplier scorecard's grade: the weighted mean of its rates (on_time, fill, quality = 100 −
+    # rejection rate, returns = 100 − return rate), A from supplier_grade_a, B from supplier_grade_b, else C
+    supplier_weights: dict[Literal["on_time", "fill", "quality", "returns"], float] = {
+        "on_time": 0.4, "fill": 0.3, "quality": 0.2, "returns": 0.1}
+    supplier_grade_a: float = Field(90, ge=0, le=100)
+    supplier_grade_b: float = Field(75, ge=0, le=100)
     reorder_forms: bool = True  # write outbox/reorder/ purchase order forms
 
 
@@ -197,7 +203,7 @@ CHARTS: dict[str, dict[str, str]] = {
 }
 
 REASONS = {  # a word in an adjustment's or a count decision's reason → the account role (or a code) it goes to
-    "样品": "selling_expenses", "赠": "selling_expenses", "促销": "selling_expenses",
+    "样品": "selling_expenses", "赠": "selling_expenses", "促销": "selling_expenses", "维修": "selling_expenses",
     "领用": "admin_expenses", "自用": "admin_expenses", "办公": "admin_expenses",
     "赔偿": "other_receivables", "责任人": "other_receivables", "保险": "other_receivables",
     "自然灾害": "non_operating_expenses", "非常损失": "non_operating_expenses", "被盗": "non_operating_expenses",
@@ -249,6 +255,20 @@ class BatchesConfig(_Section):
     slow_days: int = Field(90, ge=1)  # batches.xlsx: a batch with no issue for this long is slow
 
 
+class SalesConfig(_Section):
+    # a sale priced below its minimum price (price list, else the item's 最低售价), or below the
+    # item's current cost: refused at its cell, or posted with a warning
+    below_minimum: Literal["refuse", "warn"] = "refuse"
+    below_cost: Literal["refuse", "warn"] = "warn"
+    # 退货原因 besides 质量问题, 发错货, 过期, 多发, 客户原因, 其他
+    more_return_reasons: tuple[str, ...] = ()
+
+
+class QualityConfig(_Section):
+    # where a receipt's 不合格数量 goes (a warehouse code of warehouses.xlsx, e.g. 待处理); none: rejections refused
+    quarantine_warehouse: str = ""
+
+
 class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
@@ -295,6 +315,8 @@ class Config(_Section):
     finance: FinanceConfig = FinanceConfig()
     money: MoneyConfig = MoneyConfig()
     batches: BatchesConfig = BatchesConfig()
+    sales: SalesConfig = SalesConfig()
+    quality: QualityConfig = QualityConfig()
     reports: ReportsConfig = ReportsConfig()
 
 

@@ -185,6 +185,11 @@ WEIGHTS = {"ELC-003": "0.1", "ELC-009": "0.05"}  # kg per unit: the import's fre
 ITEMS_BY_SKU = {item.sku: item for item in (*ITEMS, GIFT_BOX)}
 LEAD_TIMES = {"SUP01": 3, "SUP02": 5, "SUP03": 4, "SUP04": 10, "SUP05": 3, "SUP06": 3}
 CLERKS = ("王芳", "李强", "张伟", "陈静")
+# sales: customers' grades and salespeople; grade A buys at 95 % of the list, CUS04 has its own price of OFF-001
+GRADES = {"CUS01": "A", "CUS02": "A", "CUS04": "A", "CUS06": "B"}
+SALESPEOPLE = {"CUS01": "赵敏", "CUS02": "钱进", "CUS03": "赵敏", "CUS04": "钱进", "CUS05": "赵敏", "CUS06": "钱进"}
+LIST_SKUS = ("OFF-001", "OFF-002", "OFF-003", "BEV-001", "BEV-003", "CLN-001")
+PRICE_LIST_SALE = ("CUS02", "WH-SH1")  # the demo's sale priced from the list: its lines name no price
 
 SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
 """The mistake of the second bad file: far more than this opening stock asked of it."""
@@ -192,7 +197,7 @@ SHORT_SKU, SHORT_WAREHOUSE, SHORT_OPENING = "BEV-001", "WH-SH2", Decimal(100)
 PREFIXES = {"opening": "QC", "receipt": "CG", "delivery": "XS", "purchase_return": "CT",
             "sales_return": "XT", "transfer": "DB", "adjustment": "QT", "collection": "SK", "payment": "FK",
             "purchase_order": "PO", "sales_order": "SO", "sales_plan": "JH", "count": "PD", "assembly": "ZZ",
-            "landed_cost": "FY"}
+            "landed_cost": "FY", "repair": "WX"}
 
 
 @dataclass(frozen=True)
@@ -270,11 +275,18 @@ class _Planner:
             PlannedFile("01_供应商_suppliers.xlsx", "suppliers",
                         lines=tuple({**dict(zip(keys, s)), "payment_days": 30} for s in SUPPLIERS)),
             PlannedFile("02_客户_customers.xlsx", "customers",
-                        lines=tuple({**dict(zip(keys, c)), "payment_days": PAYMENT_DAYS.get(c[0], 30)} for c in CUSTOMERS)),
+                        lines=tuple({**dict(zip(keys, c)), "payment_days": PAYMENT_DAYS.get(c[0], 30),
+                                     "grade": GRADES.get(c[0]), "salesperson": SALESPEOPLE.get(c[0])} for c in CUSTOMERS)),
             PlannedFile("03_物料_items.xlsx", "items", lines=tuple(_item_row(item) for item in (*ITEMS, GIFT_BOX))),
             PlannedFile("04_资金账户_funds_accounts.xlsx", "funds_accounts", lines=accounts),
             PlannedFile("05_物料清单_boms.xlsx", "boms", lines=tuple(
                 {"sku": GIFT_BOX.sku, "component": sku, "qty": Decimal(qty), "remark": "每盒用量"} for sku, qty in GIFT_BOM)),
+            PlannedFile("06_价格表_price_list.xlsx", "price_list", lines=(
+                *({"grade": "A", "sku": sku, "price": (Decimal(ITEMS_BY_SKU[sku].sale_price) * Decimal("0.95"))
+                   .quantize(CENT, ROUND_HALF_UP), "valid_from": self.previous_start} for sku in LIST_SKUS),
+                {"customer": "CUS04", "sku": "OFF-001", "price": (Decimal(ITEMS_BY_SKU["OFF-001"].sale_price)
+                                                                   * Decimal("0.9")).quantize(CENT, ROUND_HALF_UP),
+                 "remark": "年度协议价"})),
         ]
 
     def _opening(self) -> PlannedFile:
@@ -353,7 +365,30 @@ class _Planner:
             self._count(self.today, "WH-SZ"),
             self._bad_entry(self.today),
             self._too_much(self.today),
-        ]
+        ] + self._service(days)
+
+    def _service(self, days: list[date]) -> list[PlannedFile]:
+        """After the rest, so the other documents draw the same numbers as before: a sale
+        priced from the price list, a repair using a part, and a complaint about a delivery."""
+        customer, warehouse = PRICE_LIST_SALE
+        skus = [sku for sku in LIST_SKUS if self.stock.available(sku, warehouse, days[3]) >= 2][:3]
+        sale = self._document("delivery", days[3], {"warehouse": warehouse, "customer": customer,
+                                                    "remark": "单价按价格表 / priced from the price list"},
+                              [{"sku": sku, "qty": Decimal(1)} for sku in skus])
+        for sku in skus:
+            self.stock.move(sku, warehouse, days[3], Decimal(-1))
+        part = next(item.sku for item in ITEMS if item.sku.startswith("ELC") and item.active
+                    and self.stock.available(item.sku, "WH-SH1", days[2]) >= 1)
+        self.stock.move(part, "WH-SH1", days[2], Decimal(-1))
+        repair = self._document("repair", days[2], {
+            "customer": "CUS05", "repair_item": "碎纸机 SD-9520", "serial": "SD9520-0716", "fault": "卡纸, 电机异响",
+            "promised_date": days[3], "warehouse": "WH-SH1", "technician": "周师傅"}, [{"sku": part, "qty": Decimal(1)}])
+        complaint = PlannedFile("06_客户反馈_feedback.xlsx", "feedback", lines=(
+            {"doc_no": f"FB{days[2]:%Y%m%d}-01", "doc_date": days[2], "customer": "CUS06", "channel": "电话",
+             "category": "投诉", "text": "送货晚了两天, 部分纸箱破损", "owner": "钱进"},
+            {"doc_no": f"FB{days[3]:%Y%m%d}-01", "doc_date": days[3], "customer": "CUS03", "channel": "微信",
+             "category": "咨询", "text": "能否开具增值税专用发票", "owner": "赵敏", "status": "已解决"}))
+        return [s for s in (sale if skus else None, repair, complaint) if s is not None]
 
     # documents
     def _receipt(self, day: date, warehouse: str, supplier: str, skus, cases: bool = False) -> PlannedFile:

@@ -51,6 +51,7 @@ class Field:
     info: bool = False  # shown on the form for the reader's sake; never read back
     signed: bool = False  # an amount that may be negative (a write-down's reversal)
     also: tuple[str, ...] = ()  # older spellings of the label the reader still takes (批次 for 批号)
+    options: tuple[str, ...] = ()  # a dropdown of these words (a warning, not a stop: config may add more)
 
     @property
     def label(self) -> str:
@@ -85,6 +86,7 @@ class Kind:
     anchor: str = "sku"  # the line field whose label the reader finds the line table by
     key_also: tuple[str, ...] = ()  # master data: more columns identifying a row (a BOM's component and version)
     lines_optional: bool = False  # a form that may have no lines (an assembly of its BOM)
+    not_hashed: frozenset[str] = frozenset()  # header fields a later form may change (a repair's status)
     description: str = ""
 
     @property
@@ -151,6 +153,9 @@ AMOUNT = Field("amount", "金额", M, hint="不含税金额; 填写则以它为�
 TAX = Field("tax", "税额", M, hint="留空自动计算; 按发票填写则以它为准 / empty = worked out; typed from the invoice, it wins")
 GROSS = Field("gross", "价税合计", M, hint="含税金额; 填写则以它为准 / amount including VAT; when filled, it wins")
 TAXED = (PRICE_INCL, TAX_RATE, AMOUNT, TAX, GROSS)
+SALE_PRICE = replace(UNIT_PRICE, hint="不含税销售单价; 留空按客户价格表、等级价格表、上次售价、物料销售单价"
+                                      " / before tax; empty = the customer's price list, its grade's, the last price"
+                                      " to it, the item's sale_price")
 INVOICE_TYPE = Field("invoice_type", "发票类型", T,
                      hint="专票 / 普票 / 无票; 留空为专票 / special VAT invoice, ordinary, none; empty = 专票")
 PARTNER_TAX_RATE = Field("tax_rate", "税率", RATE, hint="此单位单据的默认税率, 优先于物料税率 / overrides the item's rate on its documents")
@@ -164,6 +169,10 @@ SERIALS = Field("serials", "序列号", T, hint="序列号管理的物料: 每�
                                             " / serial-tracked items: one per line with qty 1, or a list separated by , ; or new lines")
 BATCH_IN = (BATCH, PRODUCTION_DATE, EXPIRY_DATE, SERIALS)  # what an incoming line says about its batch or serials
 BATCH_OUT = (BATCH, SERIALS)
+RETURN_REASONS = ("质量问题", "发错货", "过期", "多发", "客户原因", "其他")  # config sales.return_reasons may add more
+RETURN_REASON = Field("return_reason", "退货原因", T, options=RETURN_REASONS,
+                      hint="质量问题、发错货、过期、多发、客户原因、其他 (config sales.return_reasons 可增加)"
+                           " / quality, wrong goods, expired, too many, the customer's reason, other")
 LINE_REMARK = Field("remark", "备注", T)
 
 CLOSE = Field("close", "关闭订单", B, hint="Y = 短结, 剩余数量不再收发 / Y = short-close: what is still open is cancelled")
@@ -178,6 +187,12 @@ STOCK_LINE = (SKU, QTY, UNIT)
 
 
 PAYMENT_DAYS = Field("payment_days", "账期天数", I, hint="单据日期起多少天到期, 留空为 0 / days from the document date to its due date")
+SALESPERSON = Field("salesperson", "业务员", T, hint="留空按客户的业务员 / empty = the customer's salesperson")
+PARTNER_INVOICING = (
+    Field("tax_no", "税号", T, hint="纳税人识别号, 开票用 / the taxpayer number on invoices"),
+    Field("bank_account", "开户行及账号", T, hint="开票用 / for invoices"),
+    Field("invoice_address", "开票地址电话", T, hint="开票用 / the address and phone on invoices"),
+)
 
 
 def _partners(name: str, zh: str, *extra: Field) -> Kind:
@@ -190,6 +205,7 @@ def _partners(name: str, zh: str, *extra: Field) -> Kind:
             Field("phone", "电话", T),
             Field("address", "地址", T),
             *extra,
+            *PARTNER_INVOICING,
             Field("remark", "备注", T),
         ),
         key="code",
@@ -214,7 +230,9 @@ KINDS: dict[str, Kind] = {
                   PAYMENT_DAYS, PARTNER_TAX_RATE),
         _partners("customers", "客户", PAYMENT_DAYS,
                   Field("credit_limit", "信用额度", M, hint="应收余额上限, 留空不限 / the most this customer may owe; empty = no limit"),
-                  PARTNER_TAX_RATE),
+                  PARTNER_TAX_RATE,
+                  Field("grade", "等级", T, hint="如 A、B、经销商; 价格表可按等级定价 / e.g. A, B, dealer: price lists may price a grade"),
+                  replace(SALESPERSON, hint="负责此客户的业务员, 销售单据默认带出 / who looks after this customer; the sales documents' default")),
         Kind(
             "items", "物料", Category.MASTER, header=(),
             lines=(
@@ -233,6 +251,8 @@ KINDS: dict[str, Kind] = {
                 Field("default_supplier", "默认供应商", C, ref="suppliers"),
                 Field("std_cost", "标准成本", K),
                 Field("sale_price", "销售单价", K, hint="不含税 / before tax"),
+                Field("min_price", "最低售价", K, hint="不含税, 按基本单位; 低于它的销售按 sales.below_minimum 退回或提醒"
+                                                   " / before tax, per base unit: a sale below it is refused or warned"),
                 Field("tax_rate", "税率", RATE, hint="如 13%、9%、6%; 留空按 config.yaml 的 tax.default_rate / empty = the default"),
                 Field("weight", "单位重量", Q, hint="每个基本单位的重量 (kg), 费用按重量分摊时用 / the weight of one base unit"
                                                  " (kg): landed cost by weight"),
@@ -268,15 +288,20 @@ KINDS: dict[str, Kind] = {
             lines=(*STOCK_LINE, Field("unit_cost", "单价成本", K,
                                       hint="不含税单价; 按采购订单收货时可留空 / unit cost before tax;"
                                            " may be left empty when receiving against an order"),
-                   *TAXED, *BATCH_IN, LINE_REMARK),
+                   *TAXED, *BATCH_IN,
+                   Field("rejected_qty", "不合格数量", Q,
+                         hint="检验不合格的数量, 包含在数量内, 进待处理仓库 (quality.quarantine_warehouse); 合格数量 = 数量 - 它"
+                              " / rejected on inspection, part of qty: into the quarantine warehouse; accepted = qty - it"),
+                   Field("reject_reason", "不合格原因", T, hint="如 破损、受潮、规格不符 / e.g. damaged, damp, off-spec"),
+                   LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             cost_field="unit_cost", partner_field="supplier", fulfils="purchase_order",
             description="采购入库 / goods received from a supplier",
         ),
         Kind(
             "delivery", "销售出库", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, *BATCH_OUT, LINE_REMARK),
+            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL, SALESPERSON),
+            lines=(*STOCK_LINE, SALE_PRICE, *TAXED, *BATCH_OUT, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             partner_field="customer", fulfils="sales_order",
             description="销售出库 / goods delivered to a customer",
@@ -288,15 +313,15 @@ KINDS: dict[str, Kind] = {
                                       hint="供应商退款的不含税单价; 留空按原入库单(关联单号)或当前成本"
                                            " / the unit price the supplier credits, before tax; empty = the"
                                            " receipt's (ref_doc) or the current cost"),
-                   *TAXED, *BATCH_OUT, LINE_REMARK),
+                   *TAXED, *BATCH_OUT, RETURN_REASON, LINE_REMARK),
             legs=(Leg("warehouse", -1),),
             cost_field="unit_cost", partner_field="supplier",
             description="采购退货 / goods returned to a supplier",
         ),
         Kind(
             "sales_return", "销售退货", Category.STOCK,
-            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL),
-            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, *BATCH_IN, LINE_REMARK),
+            header=(*DOC_HEADER, WAREHOUSE, CUSTOMER, REF_DOC, *DOC_TAIL, SALESPERSON),
+            lines=(*STOCK_LINE, UNIT_PRICE, *TAXED, *BATCH_IN, RETURN_REASON, LINE_REMARK),
             legs=(Leg("warehouse", +1),),
             partner_field="customer",
             description="销售退货 / goods returned by a customer",
@@ -343,8 +368,8 @@ KINDS: dict[str, Kind] = {
             header=(*DOC_HEADER, CUSTOMER,
                     Field("promised_date", "承诺交货日期", D, hint="答应客户的交货日 / the date promised to the customer"),
                     Field("warehouse", "发货仓库", C, ref="warehouses"),
-                    CLOSE, CLOSE_REASON, *DOC_TAIL),
-            lines=(SKU, QTY, UNIT, UNIT_PRICE, *TAXED, LINE_REMARK),
+                    CLOSE, CLOSE_REASON, *DOC_TAIL, SALESPERSON),
+            lines=(SKU, QTY, UNIT, SALE_PRICE, *TAXED, LINE_REMARK),
             partner_field="customer",
             description="销售订单 / sales order: reserves stock until delivered",
         ),
@@ -481,7 +506,7 @@ KINDS.update({k.name: k for k in (
 
 MONEY_KINDS = frozenset(k.name for k in KINDS.values() if k.is_money)
 
-MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms", "nrv")
+MASTER_ORDER = ("warehouses", "suppliers", "customers", "funds_accounts", "items", "boms", "nrv", "price_list")
 """Master data posts in this order, so items may name suppliers of the same drop."""
 FINISHED_SKU = Field("finished_sku", "成品编码", C, True, ref="items")
 SPLIT_BY = Field("split_by", "分摊依据", T, hint="标准成本 std_cost (留空) 或 售价 price: 成本按各产出的 数量×它 分摊"
@@ -573,6 +598,89 @@ KINDS.update({k.name: k for k in (
     ),
 )})
 
+KINDS["price_list"] = Kind(
+    "price_list", "价格表", Category.MASTER, header=(),
+    lines=(
+        Field("customer", "客户", C, ref="customers", hint="单个客户的价格; 与等级填一个 / one customer's price; or a grade"),
+        Field("grade", "客户等级", T, hint="某等级客户的价格 (客户表的 等级) / the price of a customer grade (customers' grade)"),
+        Field("sku", "物料编码", C, True, ref="items"),
+        Field("price", "单价", K, True, hint="不含税, 按基本单位; 销售订单和出库单单价留空时使用"
+                                          " / before tax, per base unit: taken where a sales order or delivery leaves the price empty"),
+        Field("min_price", "最低价", K, hint="不含税, 按基本单位; 留空按物料的最低售价 / before tax, per base unit; empty = the item's min_price"),
+        Field("valid_from", "生效日期", D, hint="留空即一直有效 / empty: from always"),
+        Field("valid_to", "失效日期", D, hint="含当天; 留空即长期有效 / inclusive; empty: no end"),
+        Field("remark", "备注", T),
+    ),
+    key="sku", key_also=("customer", "grade", "valid_from"),
+    description="价格表 / price list: a customer's or a customer grade's price of an item, before tax, for a date range",
+)
+
+
+EXCHANGE_LEGS = {"退回": "return", "return": "return", "退": "return", "换出": "out", "out": "out", "出": "out",
+                 "发出": "out"}
+KINDS["exchange"] = Kind(
+    "exchange", "换货单", Category.STOCK,
+    header=(*DOC_HEADER, WAREHOUSE, CUSTOMER,
+            Field("ref_doc", "原出库单号", C, hint="退回的货原来的销售出库单, 按它的成本退回 / the delivery the goods came from"),
+            *DOC_TAIL, SALESPERSON),
+    lines=(Field("leg", "类型", T, True, options=("退回", "换出"),
+                 hint="退回 = 客户退回的货 (入库), 换出 = 换给客户的货 (出库) / return: goods back in; out: goods sent instead"),
+           *STOCK_LINE, UNIT_PRICE, *TAXED, BATCH, RETURN_REASON, LINE_REMARK),
+    partner_field="customer",
+    description="换货单 / exchange: goods back from a customer and goods sent instead, posted together or not at all",
+)
+
+REPAIR_STATUSES = {"": "in_hand", "维修中": "in_hand", "in_hand": "in_hand", "已修好": "repaired", "修好": "repaired",
+                   "repaired": "repaired", "已取回": "returned", "已归还": "returned", "取回": "returned",
+                   "returned": "returned"}
+KINDS["repair"] = Kind(
+    "repair", "维修单", Category.STOCK,
+    header=(Field("doc_no", "维修单号", C, True, hint="每台维修一个单号; 更新状态时原单再提交 / one per repair; drop it again to update"),
+            Field("doc_date", "收件日期", D, True, hint="收到客户物品的日期 / when the item came in"),
+            CUSTOMER,
+            Field("repair_item", "维修物品", T, True, hint="物料编码或名称 / the item: its sku or name"),
+            Field("serial", "序列号", T),
+            Field("fault", "故障描述", T),
+            Field("promised_date", "承诺完成日期", D, hint="答应客户的日期, 过期未完成即逾期 / the date promised; past it: overdue"),
+            Field("warehouse", "配件仓库", C, ref="warehouses", hint="用了配件时必填: 配件从这里出库 / where the parts are issued from"),
+            Field("technician", "维修人", T),
+            Field("status", "状态", T, options=("维修中", "已修好", "已取回"),
+                  hint="维修中 (留空) / 已修好 / 已取回; 原单改状态后再提交即更新 / drop the form again with a new status"),
+            Field("returned_date", "取回日期", D, hint="客户取回的日期; 留空即处理当天 / when the customer took it back"),
+            *DOC_TAIL),
+    lines=(Field("sku", "配件编码", C, True, ref="items"), Field("qty", "数量", Q, True, hint="大于 0 / greater than 0"),
+           UNIT, LINE_REMARK),
+    legs=(Leg("warehouse", -1),), partner_field="customer", lines_optional=True,
+    not_hashed=frozenset({"promised_date", "technician", "status", "returned_date", "remark"}),
+    description="维修单 / repair: a customer's item in for repair; its parts are issued from stock at cost",
+)
+
+FEEDBACK_CATEGORIES = {"咨询": "咨询", "inquiry": "咨询", "投诉": "投诉", "complaint": "投诉",
+                       "建议": "建议", "suggestion": "建议", "表扬": "表扬", "praise": "表扬"}
+FEEDBACK_STATUSES = {"open": "open", "处理中": "open", "未解决": "open", "待处理": "open",
+                     "resolved": "resolved", "已解决": "resolved", "解决": "resolved", "关闭": "resolved", "closed": "resolved"}
+KINDS["feedback"] = Kind(
+    "feedback", "客户反馈", Category.MASTER, header=(),
+    lines=(
+        Field("doc_no", "编号", C, True, hint="每条反馈一个编号; 再次提交同一编号即更新状态 / one per case; the same number again updates it"),
+        Field("doc_date", "日期", D, hint="收到反馈的日期; 新编号必填 / when it came in; required for a new number"),
+        Field("customer", "客户", C, ref="customers", hint="新编号必填 / required for a new number"),
+        Field("channel", "渠道", T, options=("电话", "微信", "邮件", "上门", "其他"), hint="电话、微信、邮件、上门… / phone, chat, mail, visit…"),
+        Field("category", "类别", T, options=("咨询", "投诉", "建议", "表扬"),
+              hint="咨询、投诉、建议、表扬; 新编号必填 / inquiry, complaint, suggestion, praise"),
+        Field("sku", "物料编码", C, ref="items", hint="涉及的物料, 可空 / the item concerned, if any"),
+        Field("ref_doc", "关联单号", C, hint="涉及的单据, 如出库单号 / the document concerned, e.g. a delivery"),
+        Field("text", "内容", T),
+        Field("owner", "负责人", T, hint="谁跟进 / who follows it up"),
+        Field("status", "状态", T, options=("处理中", "已解决"), hint="处理中 open (留空) / 已解决 resolved"),
+        Field("resolved_date", "解决日期", D, hint="留空即处理当天 / empty = the day it is processed"),
+        Field("remark", "备注", T),
+    ),
+    key="doc_no",
+    description="客户反馈 / customer feedback: inquiries, complaints, suggestions, praise; the same number again updates it",
+)
+MASTER_ORDER = (*MASTER_ORDER, "feedback")
+
 
 def kind_of(name: str) -> Kind | None:
     return KINDS.get(name)
@@ -585,10 +693,23 @@ def legs(doc: Document, line: Line) -> Iterable[tuple[str, Decimal, date]]:
     if line.assigns_batches:
         return
     kind = KINDS[doc.kind]
+    rejected = rejected_base_qty(line) if doc.kind == "receipt" else None
+    if rejected:  # inspected on receipt: the rejected part goes to the quarantine warehouse (待处理)
+        if line.qty > rejected:
+            yield doc.header["warehouse"], line.qty - rejected, doc.doc_date
+        yield doc.header["quarantine"], rejected, doc.doc_date
+        return
     for leg in kind.legs:
         warehouse = line.warehouse if leg.warehouse_field == "warehouse" and line.warehouse else doc.header[leg.warehouse_field]
         qty = -line.qty if leg.sign < 0 else line.qty  # sign 0: as signed on the line
         yield warehouse, qty, leg_date(doc, qty)
+
+
+def rejected_base_qty(line: Line) -> Decimal | None:
+    """A receipt line's 不合格数量 in the base unit (as entered × the unit's factor)."""
+    if not line.rejected_qty:
+        return None
+    return (line.rejected_qty * line.factor).quantize(Decimal("0.0001"))
 
 
 def leg_date(doc: Document, qty: Decimal) -> date:

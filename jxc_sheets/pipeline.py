@@ -34,6 +34,7 @@ from .ledger import orders as ledger_orders
 from .ledger import post as ledger_post
 from .ledger import methods as ledger_methods
 from .ledger import money as ledger_money
+from .ledger import service as ledger_service
 from .ledger.db import open_ledger
 from .problems import problem
 from .records import Outcome, Problem, RawDocument
@@ -308,7 +309,8 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
         checked = check(conn, validated.documents, validated.master, settings.allow_negative_stock,
                         settings.config.orders, settings.config.counts, tax_rules=settings.config.tax,
                         money_rules=settings.config.money, chart=settings.config.finance.chart,
-                        batch_rules=settings.config.batches)
+                        batch_rules=settings.config.batches, sales_rules=settings.config.sales,
+                        quality_rules=settings.config.quality)
         problems = validated.problems + checked.problems
         if problems or dry_run:
             conn.rollback()
@@ -383,12 +385,14 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     the rejected files it resolves, told in the processing log."""
     docs = checked.to_post
     sync_costing(conn, settings)
-    status = "posted" if docs or checked.money or checked.master or checked.closures or checked.decisions else "skipped"
+    status = "posted" if docs or checked.money or checked.master or checked.closures or checked.decisions \
+        or checked.repairs else "skipped"
     file_id = ledger_post.record_file(conn, ledger_post.FileRecord(
         item.label, item.file_hash, item.kind, status,
         documents=len(checked.posting) + len(checked.already_posted),
         lines=_lines(checked),
-        warnings="\n".join((*(w.render() for w in warnings), *_picks(checked), *resolved)) or None))
+        warnings="\n".join((*(w.render() for w in warnings), *_picks(checked), *resolved)) or None,
+        notes="\n".join(checked.notes) or None))
     ledger_post.upsert_master(conn, checked.master)
     ids = dict(zip(((d.kind, d.doc_no) for d in docs), ledger_post.post_documents(conn, docs, file_id)))
     if checked.batches is not None:
@@ -401,6 +405,7 @@ def _post(conn, item: Loaded, checked: Checked, settings: Settings, warnings: Se
     ledger_counts.record_decisions(conn, checked.decisions, ids, decided_by=item.label)
     partners = ledger_money.record_documents(conn, ids.values()) | ledger_money.post_money(conn, checked.money, file_id)
     ledger_money.allocate(conn, partners)
+    ledger_service.record_repairs(conn, checked.repairs)
     return status, file_id
 
 

@@ -227,6 +227,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                   " 执行企业会计准则请把 finance.chart 改为 enterprise",
                                   "the small business standard books no write-down (finance.chart is {chart}): this form"
                                   " cannot post; under the enterprise standard set finance.chart to enterprise"),
+    "price-list-scope": ("每行填 客户 或 客户等级 其中一个 (不要都填, 也不要都空)",
+                         "fill in either customer or grade on each row (not both, not neither)"),
+    "price-list-dates": ("失效日期 {valid_to} 早于生效日期 {valid_from}; 请改正日期",
+                         "valid_to {valid_to} is before valid_from {valid_from}; correct the dates"),
+    "price-below-minimum": ("{sku} 单价 (不含税, 按基本单位) {price} 低于最低价 {minimum} ({source_zh}); 请改价, 或请主管调整价格表",
+                            "{sku} is priced {price} (before tax, per base unit), below its minimum {minimum} ({source});"
+                            " correct the price, or ask a manager to change the price list"),
+    "price-below-cost": ("{sku} 单价 (不含税, 按基本单位) {price} 低于当前成本 {cost}; 请核对单价",
+                         "{sku} is priced {price} (before tax, per base unit), below its current cost {cost}; check the price"),
+    "return-reason": ("退货原因只能是: {allowed}; 请从下拉列表选择, 或请 IT 在 config.yaml 的 sales.more_return_reasons 增加",
+                      "the return reason must be one of: {allowed}; pick one from the list, or ask IT to add it"
+                      " (sales.more_return_reasons in config.yaml)"),
+    "exchange-leg": ("类型只能填 退回 (客户退回的货) 或 换出 (换给客户的货)",
+                     "the leg must be return (goods back from the customer) or out (goods sent instead)"),
+    "exchange-both-legs": ("换货单 {doc_no} 缺少 {missing} 的明细: 换货单要同时有退回和换出; 只退货请用销售退货单",
+                           "exchange {doc_no} has no {missing} lines: an exchange needs both legs; a plain return"
+                           " goes on the sales return form"),
+    "feedback-category": ("类别只能是 咨询、投诉、建议、表扬; 请从下拉列表选择",
+                          "the category must be inquiry, complaint, suggestion or praise; pick one from the list"),
+    "feedback-status": ("状态只能是 处理中 或 已解决; 请从下拉列表选择", "the status must be open or resolved; pick one from the list"),
+    "feedback-new": ("{doc_no} 是新的反馈编号, 必须填写 {label}; 如要更新已有的反馈, 请核对编号",
+                     "{doc_no} is a new feedback number: fill in {label}; to update a case, check its number"),
+    "repair-status": ("状态只能是 维修中、已修好 或 已取回; 请从下拉列表选择",
+                      "the status must be in hand, repaired or returned; pick one from the list"),
+    "rejected-over-qty": ("不合格数量 大于 数量 {qty}: 数量是实收总数, 不合格数量是其中的一部分",
+                          "the rejected qty is more than the qty {qty}: qty is all that was received, the rejected qty a part of it"),
+    "quarantine-warehouse": ("有不合格数量, 但待处理仓库 {warehouse} 未设置、未登记或就是本单仓库; 请 IT 在 config.yaml 的"
+                             " quality.quarantine_warehouse 填一个已登记的仓库 (如 QC)",
+                             "rejected goods need a quarantine warehouse, but {warehouse} is not set, not registered, or this"
+                             " receipt's own; ask IT to name a registered one in quality.quarantine_warehouse (config.yaml)"),
+    "quarantine-sale": ("{warehouse} 是待处理 (不合格品) 仓库, 不能销售; 请选择其他仓库, 或先把检验合格的货调拨出来",
+                        "{warehouse} holds rejected goods (quarantine) and sells nothing; pick another warehouse, or"
+                        " transfer goods out once they are accepted"),
     # warnings: the file posts, the processing log shows them
     "bom-override": ("{sku} 的组件与物料清单 (生效日期 {version}) 不同, 按本单明细过账: {difference}",
                      "the components of {sku} differ from its BOM (valid from {version}); posted as listed: {difference}"),

@@ -155,6 +155,11 @@ class Line:
     serials: tuple[str, ...] = ()  # a serial-tracked item's 序列号, one per unit
     assigns_batches: bool = False  # an opening line that puts stock already held into batches: it moves no stock
     batch_split: tuple[tuple[str, Decimal], ...] = ()  # a count variance of a batch-tracked item: (batch, signed qty)
+    price_rule: str = ""  # a sale line whose price was left empty: where jxc took it from (check/sales.py)
+    return_reason: str = ""  # a return line's 退货原因
+    leg: str = ""  # an exchange line's 类型 as typed: 退回 (back in) or 换出 (sent instead)
+    rejected_qty: Decimal | None = None  # a receipt line's 不合格数量, as entered (part of qty_entered)
+    reject_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -341,6 +341,9 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
         found += _amounts_too_large(kind, qty, values, raw.cells)
         found += [problem("too-long", raw.cells.ref("serials"), serial[:80], label=kind.field("serials").label, key="serials",
                           limit=SERIAL_LENGTH) for serial in split_serials(values.get("serials")) if len(serial) > SERIAL_LENGTH][:1]
+        if values.get("rejected_qty") is not None and qty is not None and values["rejected_qty"] > qty:
+            found.append(problem("rejected-over-qty", raw.cells.ref("rejected_qty"), as_text(raw.cells.value("rejected_qty")),
+                                 qty=as_text(raw.cells.value("qty"))))
         problems += found
         if found:
             continue
@@ -358,6 +361,8 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
             production_date=values.get("production_date"), expiry_date=values.get("expiry_date"),
             serials=split_serials(values.get("serials")),
+            return_reason=values.get("return_reason") or "", leg=values.get("leg") or "",
+            rejected_qty=values.get("rejected_qty"), reject_reason=values.get("reject_reason") or "",
         )
 
 

@@ -233,6 +233,8 @@ def run_demo(root: Path, today: date) -> int:
     print(f"  {settings.outbox / 'orders.xlsx'}     订单 open orders, backorders, suppliers, sales and margin")
     print(f"  {settings.outbox / 'reorder'}         补货建议 reorder suggestions: purchase order forms, one per supplier")
     print(f"  {settings.outbox / 'log.xlsx'}        处理记录 processing log")
+    print(f"  {settings.outbox / 'service.xlsx'}    客户服务 open feedback, repairs in hand, return rates")
+    print(f"  {settings.outbox / 'analysis.xlsx'}   数据分析 sales and margin by item, customer, salesperson, with charts")
     print(f"  {settings.outbox / 'variance'}        盘点差异 count variances: fill 批准 approve Y/N, drop back into inbox/")
     print(f"  {settings.outbox / 'count_plan.xlsx'} 盘点计划 what to count this week")
     print(f"  {settings.outbox / 'money.xlsx'}      往来与资金 balances, aging (逾期 overdue), advances (预收),"

@@ -601,7 +601,7 @@ def test_a_sku_of_32767_characters_is_too_long_at_its_cell_and_the_copy_still_wr
     assert outcome.problems[0].value == "A" * 80
     sheet = errors_copy(settings, outcome)["明细"]
     assert marked(sheet, "A9", "too-long")
-    assert (sheet["A9"].value, sheet["N9"].value) == (sku, remark)  # remark after the price, tax and batch columns
+    assert (sheet["A9"].value, sheet["P9"].value) == (sku, remark)  # remark after the price, tax, batch and inspection columns
 
 
 # --- 8. a truncated workbook, and other files that are no workbook ------------------------------

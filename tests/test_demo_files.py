@@ -17,7 +17,7 @@ from jxc_sheets.sheets.forms import form_layout
 
 TODAY = date(2026, 11, 25)
 PREFIXES = {"receipt": "CG", "delivery": "XS", "purchase_return": "CT", "sales_return": "XT",
-            "transfer": "DB", "adjustment": "QT", "opening": "QC", "assembly": "ZZ", "landed_cost": "FY"}
+            "transfer": "DB", "adjustment": "QT", "opening": "QC", "assembly": "ZZ", "landed_cost": "FY", "repair": "WX"}
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,9 @@ def test_the_documents_cover_the_business(demo, books):
     docs = [d for d in stock_documents(books, valid) if d["kind"] != "opening"]
     assert len(docs) >= 12
     kinds = [d["kind"] for d in docs]
-    assert {"receipt", "delivery", "purchase_return", "sales_return", "transfer", "adjustment"} <= set(kinds)
+    assert {"receipt", "delivery", "purchase_return", "sales_return", "transfer", "adjustment", "repair"} <= set(kinds)
+    # a sale priced from the price list: its lines name no price (the demo's customers have grades)
+    assert any(d["kind"] == "delivery" and all(line.get("unit_price") is None for line in d["lines"]) for d in docs)
     assert kinds.count("receipt") >= 3 and kinds.count("delivery") >= 3
     assert any(line["unit"] == "箱" for d in docs if d["kind"] == "receipt" for line in d["lines"])
     (adjustment,) = [d for d in docs if d["kind"] == "adjustment"]

@@ -142,7 +142,8 @@ def test_a_department_posts_its_own_kinds_and_a_kind_of_another_is_refused_at_it
     assert (outcome["file"], outcome["status"]) == ("sales/receipt.xlsx", "rejected")
     [p] = outcome["problems"]
     assert (p["where"], p["code"], p["value"]) == ("_meta!B1", "department-kind", "receipt")
-    assert p["en"] == ("the folder inbox/sales may not post receipt, only: sales_order, sales_return, sales_plan; "
+    assert p["en"] == ("the folder inbox/sales may not post receipt, only: sales_order, sales_return, sales_plan, "
+                       "exchange, price_list, feedback, repair; "
                        "put it into inbox/warehouse")
     assert p["zh"].startswith("inbox/sales 文件夹不能提交采购入库(receipt)") and "inbox/warehouse" in p["zh"]
     assert _ledger(settings) == before  # nothing of it posted

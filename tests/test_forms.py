@@ -94,7 +94,8 @@ def test_layout_positions_are_the_contract():
     batch = form_layout(KINDS["delivery"], batch=True)
     assert (batch.layout, batch.table_row) == ("batch", 1)
     assert list(batch.columns)[:6] == ["doc_no", "doc_date", "warehouse", "customer", "ref_doc", "prepared_by"]
-    assert list(batch.columns).count("remark") == 1 and batch.columns["sku"] == 7
+    assert list(batch.columns).count("remark") == 1 and batch.columns["salesperson"] == 7  # 业务员 took a column
+    assert batch.columns["sku"] == 8  # batch files are read by their labels, not by position
 
 
 def test_stock_form_title_note_and_header_block(templates):
@@ -211,9 +212,9 @@ def test_filled_form_reads_back_exactly(tmp_path):
     assert ws["B3"].value == "CG20261103-01"
     assert ws["E3"].value == datetime(2026, 11, 3)
     assert ws["B6"].value == '=HYPERLINK("x")' and ws["B6"].data_type == "s"
-    # sku, qty, unit, unit_cost, then 含税单价 税率 金额 税额 价税合计, 批号 生产日期 有效期至 序列号, remark
-    assert [ws.cell(9, c).value for c in range(1, 15)] == ["00123", 12.5, None, 3.2, *[None] * 9, "=1+1"]
-    assert ws["A9"].data_type == "s" and ws["N9"].data_type == "s"
+    # sku, qty, unit, unit_cost, then 含税单价 税率 金额 税额 价税合计, 批号 生产日期 有效期至 序列号, 不合格数量 不合格原因, remark
+    assert [ws.cell(9, c).value for c in range(1, 17)] == ["00123", 12.5, None, 3.2, *[None] * 11, "=1+1"]
+    assert ws["A9"].data_type == "s" and ws["P9"].data_type == "s"
     assert [ws.cell(10, c).value for c in range(1, 5)] == ["A-100", 7, "箱", 0.123456]
     assert ws["B11"].value == "1.00000000000000000001"  # a float cannot hold it: kept as its text
     assert ws["A12"].value is None
@@ -227,10 +228,10 @@ def test_filled_batch_repeats_the_header(tmp_path):
                       lines=[{"sku": "A-100", "qty": 1}, {"sku": "00123", "qty": Decimal("2.5"), "remark": "r"}])
     wb = openpyxl.load_workbook(path)
     assert wb["_meta"]["B3"].value == "batch"
-    rows = list(wb["明细"].iter_rows(min_row=2, max_row=3, max_col=18, values_only=True))
-    assert rows == [  # … 含税单价 税率 金额 税额 价税合计, 批号 序列号, remark
-        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, "A-100", 1, None, None, *[None] * 8),
-        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, "00123", 2.5, None, None, *[None] * 7, "r"),
+    rows = list(wb["明细"].iter_rows(min_row=2, max_row=3, max_col=19, values_only=True))
+    assert rows == [  # doc_no … prepared_by, salesperson, then the lines: … 含税单价 税率 金额 税额 价税合计, 批号 序列号, remark
+        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, None, "A-100", 1, None, None, *[None] * 8),
+        ("XS1", datetime(2026, 11, 3), "WH-SH1", "CUS01", None, None, None, "00123", 2.5, None, None, *[None] * 7, "r"),
     ]
 
 

@@ -81,7 +81,7 @@ def test_form_reads_header_and_lines_each_with_its_cell(tmp_path):
         (("A001", "明细!A9"), (10, "明细!B9"), (None, "明细!C9")),
         (("B002", "明细!A10"), (3, "明细!B10"), ("盒", "明细!C10")),
     ]
-    assert raw.lines[1].cells["remark"] == Seen("急", "明细!N10")  # after the price, the five tax and the four batch columns
+    assert raw.lines[1].cells["remark"] == Seen("急", "明细!P10")  # after the price, the five tax, the four batch and the two inspection columns
 
 
 def test_source_name_is_the_name_the_user_dropped(tmp_path):

@@ -15,7 +15,11 @@
   expired batches are not delivered; an item with stock switches only with an opening;
 - stock: an issue finds its stock at its date, unless negative stock is allowed;
   nothing is dated on or before a posted count of its item;
-- money: receipts and payments of funds settle documents of their own partner that are open.
+- money: receipts and payments of funds settle documents of their own partner that are open;
+- sales: empty sale prices from the price lists, the salesperson from the customer, sales
+  below their minimum price or below cost;
+- service: exchanges made into a return and a delivery, return reasons, feedback rows, repairs;
+- quality: rejected receipt quantities to the quarantine warehouse, which sells nothing.
 
 `check` composes them. Everything the ledger is asked is asked once per file, never per line.
 """
@@ -27,7 +31,7 @@ from typing import Sequence
 from sqlalchemy import Connection
 
 from .. import kinds
-from ..config import BatchesConfig, CountsConfig, MoneyConfig, OrdersConfig, TaxConfig
+from ..config import BatchesConfig, CountsConfig, MoneyConfig, OrdersConfig, QualityConfig, SalesConfig, TaxConfig
 from ..kinds import KINDS
 from ..ledger import queries
 from ..ledger.counts import CountResult, Decision
@@ -43,6 +47,11 @@ from .money import check_credit, check_money
 from .numbers import split_posted, with_hash
 from .orders import check_orders
 from .periods import check_periods
+from .quality import check_quality
+from .sales import SalesPrices
+from .service import (
+    check_feedback, check_repairs, check_return_reasons, expand_exchanges, price_exchanges, repair_updates,
+)
 from .stock import check_stock, uncosted_issues
 from .tax import price_documents
 
@@ -61,6 +70,7 @@ class Checked:
     decisions: tuple[Decision, ...] = field(default=())
     money: tuple[Document, ...] = field(default=())  # receipts and payments of funds, opening receivables/payables
     batches: BatchPlan | None = None  # the batch movements of tracked items, and the batches new to the ledger
+    repairs: tuple[Document, ...] = field(default=())  # repairs to record: new ones, and those dropped again to update
 
     @property
     def posting(self) -> tuple[Document, ...]:
@@ -72,12 +82,14 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
           allow_negative_stock: bool, order_rules: OrdersConfig = OrdersConfig(),
           count_rules: CountsConfig = CountsConfig(), tax_rules: TaxConfig = TaxConfig(),
           money_rules: MoneyConfig = MoneyConfig(), chart: str = "enterprise",
-          batch_rules: BatchesConfig = BatchesConfig()) -> Checked:
+          batch_rules: BatchesConfig = BatchesConfig(), sales_rules: SalesConfig = SalesConfig(),
+          quality_rules: QualityConfig = QualityConfig()) -> Checked:
     data = queries.master_data(conn, [row.key for row in master_rows if row.kind == "items"],
                                [line.sku for doc in documents if doc.kind not in kinds.MONEY_KINDS
                                 for line in doc.lines if line.sku])
     problems: list[Problem] = []
-    rows = tuple(check_master_row(row, data, problems) for row in master_rows)
+    rows = tuple(check_feedback(conn, [check_master_row(row, data, problems) for row in master_rows], problems))
+    documents = expand_exchanges(documents, problems)  # before hashing: each leg is a document of its own
     money = check_money(conn, [doc for doc in documents if doc.kind in kinds.MONEY_KINDS], data)
     documents = [doc for doc in documents if doc.kind not in kinds.MONEY_KINDS]
     problems += [*money.problems, *check_periods(conn, money.to_post)]
@@ -89,17 +101,30 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
                        *(resolve(doc, data, problems) for doc in spread)], key=lambda d: d.doc_date)
     new, posted = split_posted(conn, resolved, problems)
     new = check_write_downs(conn, new, chart, problems)
+    new = check_quality(check_repairs(new, problems), quality_rules, data.warehouses, problems)
+    repair_notes: list[str] = []
+    updated = repair_updates(conn, posted, problems, repair_notes)
+    posted = [doc for doc in posted if (doc.kind, doc.doc_no) not in {(u.kind, u.doc_no) for u in updated}]
     new, assembly_warnings = expand_assemblies(conn, new, data.items, problems)
     partners = queries.partner_tax_rates(conn, {doc.header.get(KINDS[doc.kind].partner_field) or ""
                                                 for doc in new if KINDS[doc.kind].partner_field})
+    check_return_reasons(new, sales_rules.more_return_reasons, problems)
+    sales = SalesPrices(conn, new)
+    price_notes: list[str] = []
+    new = price_exchanges(conn, new, price_notes)
+    new = sales.default_prices(sales.with_salesperson(new), price_notes, ordered=False)
     new = price_documents(new, data.items, partners, tax_rules, problems)
     skus = {line.sku for doc in new for line in doc.lines}
-    orders = check_orders(conn, new, posted, order_rules, {sku: data.items[sku].unit for sku in skus if sku in data.items})
-    orders = replace(orders, documents=tuple(price_documents(orders.documents, data.items, partners, tax_rules, problems,
+    orders = check_orders(conn, new, posted, order_rules, {sku: data.items[sku].unit for sku in skus if sku in data.items},
+                          [quality_rules.quarantine_warehouse] if quality_rules.quarantine_warehouse else [])
+    ordered = sales.default_prices(orders.documents, price_notes, ordered=True)  # what the order did not price
+    orders = replace(orders, documents=tuple(price_documents(ordered, data.items, partners, tax_rules, problems,
                                                                          again=True)))
+    floors = sales.floors(orders.documents, sales_rules)
+    problems += floors.problems
     counts = check_counts(conn, orders.documents, count_rules, data.items)
     problems += [*orders.problems, *counts.problems, *check_periods(conn, counts.documents)]
-    warnings = orders.warnings + tuple(assembly_warnings)
+    warnings = orders.warnings + tuple(assembly_warnings) + floors.warnings
     before_counts = backdated_before_counts(conn, counts.documents)
     if count_rules.backdating == "refuse":
         problems += before_counts
@@ -112,13 +137,16 @@ def check(conn: Connection, documents: Sequence[Document], master_rows: Sequence
     if not allow_negative_stock:
         problems += check_stock(conn, documents, data.warehouses)
     else:
-        warnings += tuple(uncosted_issues(conn, documents, {sku: item.std_cost for sku, item in data.items.items()}))
+        costs = {sku: data.items[sku].std_cost for sku in {line.sku for doc in documents for line in doc.lines}
+                 if sku in data.items}
+        warnings += tuple(uncosted_issues(conn, documents, costs))
     credit = check_credit(conn, documents, money_rules)
     warnings += tuple(credit) if money_rules.credit_limit == "warn" else ()
     problems += credit if money_rules.credit_limit == "refuse" else []
     return Checked(documents, tuple(posted) + money.already_posted, rows, tuple(problems),
-                   orders.notes + counts.notes + plan.notes, warnings, orders.fulfilments, orders.closures, counts.results,
-                   counts.decisions, money.to_post, plan)
+                   tuple(price_notes + repair_notes) + orders.notes + counts.notes + plan.notes, warnings,
+                   orders.fulfilments, orders.closures, counts.results, counts.decisions, money.to_post, plan,
+                   tuple(doc for doc in documents if doc.kind == "repair") + tuple(updated))
 
 
 __all__ = ["Checked", "check", "check_stock", "resolve_code"]

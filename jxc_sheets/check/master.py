@@ -91,6 +91,13 @@ def check_master_row(row: MasterRow, data: MasterData, problems: list[Problem]) 
     for f in kind.lines:
         if f.ref and values.get(f.key):
             values[f.key] = _known(f.ref, values[f.key], data, row.where.get(f.key, ""), problems)
+    if row.kind == "price_list":
+        if bool(values.get("customer")) == bool(values.get("grade")):
+            problems.append(problem("price-list-scope", row.where.get("customer", ""), values.get("customer") or ""))
+        start, end = values.get("valid_from"), values.get("valid_to")
+        if start and end and end < start:
+            problems.append(problem("price-list-dates", row.where.get("valid_to", ""), end.isoformat(),
+                                    valid_to=end.isoformat(), valid_from=start.isoformat()))
     if row.kind == "items":
         old = data.items.get(row.key)
         if old and row.key in data.moved_skus and old.unit.lower() != str(values["unit"]).lower():

@@ -21,7 +21,8 @@ def with_hash(doc: Document) -> Document:
     content = {
         "kind": doc.kind,
         "header": {k: _plain(v) for k, v in sorted(doc.header.items())
-                   if k not in kinds.NOT_HASHED and not (v is None and k in _ADDED_LATER)},
+                   if k not in kinds.NOT_HASHED and k not in kinds.KINDS[doc.kind].not_hashed
+                   and not (v is None and k in _ADDED_LATER)},
         "lines": [_line_content(l) for l in doc.lines],
     }
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
@@ -36,10 +37,14 @@ def _line_content(line: Line) -> list:
     taxed = [line.price_incl, line.tax_rate, line.amount, line.tax, line.gross]
     if any(v is not None for v in taxed):  # as typed; a line without them hashes as before they existed
         content += [_plain(v) for v in taxed]
+    if line.return_reason:
+        content.append(line.return_reason)
+    if line.rejected_qty:
+        content += [_plain(line.rejected_qty), line.reject_reason]
     return content
 
 
-_ADDED_LATER = {"invoice_type"}  # header fields that, left empty, leave older documents' hashes as they were
+_ADDED_LATER = {"invoice_type", "salesperson"}  # header fields that, left empty, leave older documents' hashes as they were
 
 
 def _plain(value: object) -> object:

@@ -49,9 +49,10 @@ class OrderCheck:
 
 
 def check_orders(conn: Connection, new: Sequence[Document], posted: Sequence[Document],
-                 rules: OrdersConfig, base_units: Mapping[str, str]) -> OrderCheck:
-    """`new` are the file's documents to post (in date order), `posted` those already in the ledger."""
-    run = _Run(conn, rules, base_units)
+                 rules: OrdersConfig, base_units: Mapping[str, str], unsellable: Sequence[str] = ()) -> OrderCheck:
+    """`new` are the file's documents to post (in date order), `posted` those already in the ledger;
+    `unsellable`: warehouses whose stock is not available to sell (quarantine)."""
+    run = _Run(conn, rules, base_units, unsellable)
     documents = tuple(run.document(doc) for doc in new)
     for doc in posted:
         run.close_request(doc)
@@ -62,8 +63,8 @@ def check_orders(conn: Connection, new: Sequence[Document], posted: Sequence[Doc
 class _Run:
     """One file's pass: orders are loaded once and updated in memory as its documents use them."""
 
-    def __init__(self, conn: Connection, rules: OrdersConfig, base_units: Mapping[str, str]):
-        self.conn, self.rules, self.base_units = conn, rules, base_units
+    def __init__(self, conn: Connection, rules: OrdersConfig, base_units: Mapping[str, str], unsellable: Sequence[str] = ()):
+        self.conn, self.rules, self.base_units, self.unsellable = conn, rules, base_units, unsellable
         self.orders: dict[tuple[str, str], Order | None] = {}
         self.available: dict[str, Decimal] | None = None
         self.problems: list[Problem] = []
@@ -172,7 +173,7 @@ class _Run:
 
     def backorders(self, doc: Document) -> None:
         if self.available is None:
-            on_hand = ledger_orders.on_hand_by_sku(self.conn)
+            on_hand = ledger_orders.on_hand_by_sku(self.conn, exclude=self.unsellable)
             reserved = ledger_orders.reserved_by_sku(self.conn) if self.rules.reserve_stock else {}
             self.available = {sku: qty - reserved.get(sku, Decimal(0)) for sku, qty in on_hand.items()}
             for sku, qty in reserved.items():

@@ -155,9 +155,23 @@ def _v10_batches(conn: Connection) -> None:
     _add_columns(conn, schema.count_lines, "batches")
 
 
+def _v11_sales(conn: Connection) -> None:
+    """Grades, salespeople and invoicing details on partners, a minimum price on items,
+    the salesperson of sales documents, where a line's price came from, a return line's
+    reason, and the notes of a processed file; price lists and feedback are new tables. Nothing posted changes meaning:
+    the new columns stay empty on what was posted before."""
+    _add_columns(conn, schema.customers, "grade", "salesperson", "tax_no", "bank_account", "invoice_address")
+    _add_columns(conn, schema.suppliers, "tax_no", "bank_account", "invoice_address")
+    _add_columns(conn, schema.items, "min_price")
+    _add_columns(conn, schema.documents, "salesperson")
+    _add_columns(conn, schema.lines, "price_rule", "return_reason", "rejected_qty", "reject_reason")
+    _add_columns(conn, schema.files, "notes")
+
+
 STEPS: dict[int, Callable[[Connection], None]] = {2: _v2_orders, 3: _v3_counts, 4: _v4_snapshots, 5: _v5_costing,
                                                   6: _v6_tax_and_corrections, 7: _v7_money,
-                                                  8: _v8_weights_and_write_downs, 9: _v9_settled, 10: _v10_batches}
+                                                  8: _v8_weights_and_write_downs, 9: _v9_settled, 10: _v10_batches,
+                                                  11: _v11_sales}
 
 
 def prepare(engine: Engine) -> int:

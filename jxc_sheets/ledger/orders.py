@@ -192,9 +192,12 @@ def _outstanding_by_sku(conn: Connection, kind: str) -> dict[str, Decimal]:
     return dict(outstanding)
 
 
-def on_hand_by_sku(conn: Connection, skus: Iterable[str] | None = None) -> dict[str, Decimal]:
+def on_hand_by_sku(conn: Connection, skus: Iterable[str] | None = None, exclude: Iterable[str] = ()) -> dict[str, Decimal]:
+    """Per sku, over all warehouses but those `exclude`d (the quarantine warehouse sells nothing)."""
     b = schema.balances
     query = select(b.c.sku, func.sum(b.c.qty).label("qty")).group_by(b.c.sku)
+    if exclude:
+        query = query.where(b.c.warehouse.not_in(list(exclude)))
     if skus is None:
         return {r.sku: r.qty for r in conn.execute(query)}
     found = {}

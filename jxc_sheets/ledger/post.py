@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from .. import clock, kinds
 from ..records import Document, MasterRow
-from . import assembly, bulk, chain, costing, queries, repost, schema, write_down
+from . import assembly, bulk, chain, costing, queries, repost, sales, schema, service, write_down
 from .costing import ZERO, money
 
 
@@ -37,6 +37,7 @@ class FileRecord:
     moved_to: str = ""
     warnings: str | None = None
     first_date: date | None = None
+    notes: str | None = None
 
 
 def record_file(conn: Connection, record: FileRecord, at: datetime | None = None) -> int:
@@ -82,6 +83,12 @@ def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
             continue
         if kind_name == "nrv":
             write_down.replace_nrv(conn, kind_rows)
+            continue
+        if kind_name == "price_list":
+            sales.replace_price_lists(conn, kind_rows)
+            continue
+        if kind_name == "feedback":
+            service.record_feedback(conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]
@@ -155,6 +162,7 @@ def _document_row(doc: Document, file_id: int | None, now: datetime) -> dict:
         "prepared_by": h.get("prepared_by") or "", "remark": h.get("remark") or "",
         "source_file": doc.source, "content_hash": doc.content_hash, "file_id": file_id,
         "posted_at": now, "reverses": None, "invoice_type": h.get("invoice_type") or None,
+        "salesperson": h.get("salesperson") or None,
     }
 
 
@@ -166,7 +174,9 @@ def _line_row(doc_id: int, doc: Document, line) -> dict:
         "expected_date": line.expected_date, "partner": line.partner or None,
         "tax_rate": line.tax_rate, "amount": line.amount, "tax": line.tax, "gross": line.gross,
         "price_incl": line.price_incl, "production_date": line.production_date, "expiry_date": line.expiry_date,
-        "serials": "\n".join(line.serials) or None,
+        "serials": "\n".join(line.serials) or None, "price_rule": line.price_rule or None,
+        "return_reason": line.return_reason or None,
+        "rejected_qty": line.rejected_qty or None, "reject_reason": line.reject_reason or None,
     }
 
 
@@ -202,13 +212,19 @@ def _movements(conn: Connection, docs: list[tuple[int, Document]]) -> list[NewMo
     """The movement rows, before they are valued."""
     returned = _returned_movements(conn, [doc for _i, doc in docs])
     return [NewMovement(doc_id, line.line_no, doc.kind, day, line.sku, warehouse, qty,
-                        *_basis(doc, line, qty, returned))
+                        *_basis(doc, line, qty, returned, warehouse))
             for doc_id, doc in docs for line in doc.lines for warehouse, qty, day in kinds.legs(doc, line)]
 
 
-def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int]) -> tuple[str, Decimal | None, int | None]:
+def _basis(doc: Document, line, qty: Decimal, returned: Mapping[tuple[str, str], int],
+           warehouse: str = "") -> tuple[str, Decimal | None, int | None]:
     """What a new movement's value rests on (costing.py)."""
     kind = kinds.KINDS[doc.kind]
+    rejected = kinds.rejected_base_qty(line) if doc.kind == "receipt" else None
+    if rejected and (line.stock_amount is not None or line.unit_cost is not None):  # its value shared by its two legs
+        to_quarantine = money(_stock_amount(line) * rejected / line.qty)
+        quarantined = warehouse == doc.header["quarantine"] and qty == rejected
+        return costing.COST, to_quarantine if quarantined else _stock_amount(line) - to_quarantine, None
     if doc.kind in costing.SHARED_KINDS and qty > 0:  # the fee (assembly) or the weight (disassembly)
         return costing.SHARE, line.amount or ZERO, None
     if doc.kind == "landed_cost":

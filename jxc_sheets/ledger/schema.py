@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 10  # migrate.py brings an older ledger up to it
+SCHEMA_VERSION = 11  # migrate.py brings an older ledger up to it
 
 
 class Scaled(TypeDecorator):
@@ -90,6 +90,7 @@ def _partner_table(name: str, *extra: Column) -> Table:
         Column("address", Text, nullable=False, default=""),
         Column("remark", Text, nullable=False, default=""),
         *extra,
+        Column("tax_no", Text), Column("bank_account", Text), Column("invoice_address", Text),  # v8: for invoices
     )
 
 
@@ -97,7 +98,8 @@ suppliers = _partner_table("suppliers", Column("lead_time_days", Integer),  # v2
                            Column("payment_days", Integer),  # v7: due date = document date + these days
                            Column("tax_rate", Cost()))  # v6: a fraction, 0.13; overrides the items'
 customers = _partner_table("customers", Column("payment_days", Integer), Column("credit_limit", Money()),  # v7
-                           Column("tax_rate", Cost()))  # v6
+                           Column("tax_rate", Cost()),  # v6
+                           Column("grade", Text), Column("salesperson", Text))  # v8: price lists by grade; the sales default
 
 items = Table(
     "items", metadata,
@@ -124,6 +126,7 @@ items = Table(
     Column("shelf_life_days", Integer),
     Column("expiry_warning_days", Integer),
     Column("serial_tracked", Boolean),
+    Column("min_price", Cost()),  # v11: 最低售价, before tax, per base unit
 )
 
 item_units = Table(
@@ -148,6 +151,7 @@ files = Table(
     Column("processed_at", DateTime, nullable=False),
     Column("warnings", Text),  # v2: accepted, but worth a look (a price off the order, a backorder)
     Column("first_date", Date),  # v3: the earliest document date the file holds, when it could be read
+    Column("notes", Text),  # v8: what jxc filled in (a price from the price list), one line each
 )
 
 rejected_documents = Table(
@@ -179,6 +183,7 @@ documents = Table(
     Column("chain_hash", String(64)),  # chain.py: covers this document, its movements and the one before
     Column("due_date", Date),  # v2: an order's expected (purchase) or promised (sales) date; a plan's month
     Column("invoice_type", String(8)),  # v6: a purchase's 专票 | 普票 | 无票
+    Column("salesperson", Text),  # v8: a sales order's, delivery's or return's 业务员
     UniqueConstraint("kind", "doc_no", name="uq_documents_kind_doc_no"),
 )
 
@@ -208,6 +213,10 @@ lines = Table(
     Column("production_date", Date),  # v8: an incoming batch's 生产日期 and 有效期至, as typed or derived
     Column("expiry_date", Date),
     Column("serials", Text),  # v8: a serial-tracked line's 序列号, one per line of text
+    Column("price_rule", String(16)),  # v11: where an empty sale price was taken from (check/sales.py)
+    Column("return_reason", Text),  # v11: a return line's 退货原因
+    Column("rejected_qty", Qty()),  # v11: a receipt line's 不合格数量 as entered (part of qty_entered), to quarantine
+    Column("reject_reason", Text),
     Index("ix_lines_document", "document_id"),
 )
 
@@ -505,6 +514,51 @@ serial_movements = Table(
     Column("partner", String(64), nullable=False, default=""),
     Index("ix_serial_movements_serial", "sku", "serial"),
     Index("ix_serial_movements_document", "document_id"),
+)
+
+price_lists = Table(
+    "price_lists", metadata,  # v11: a customer's or a grade's price of an item, before tax, per base unit
+    Column("scope", String(8), primary_key=True),  # customer | grade
+    Column("code", String(64), primary_key=True),  # the customer code or the grade
+    Column("sku", String(64), primary_key=True),
+    Column("valid_from", Date, primary_key=True),  # 0001-01-01 when the form left it empty
+    Column("valid_to", Date),  # inclusive; None: no end
+    Column("price", Cost(), nullable=False),
+    Column("min_price", Cost()),
+    Column("remark", Text, nullable=False, default=""),
+    Index("ix_price_lists_sku", "sku", "scope", "code"),
+)
+
+feedback = Table(
+    "feedback", metadata,  # v11: customer feedback; a later form with the same number updates its row
+    Column("doc_no", String(64), primary_key=True),
+    Column("doc_date", Date, nullable=False),  # when it came in
+    Column("customer", String(64), nullable=False),
+    Column("channel", Text, nullable=False, default=""),
+    Column("category", String(8), nullable=False),  # 咨询 | 投诉 | 建议 | 表扬
+    Column("sku", String(64), nullable=False, default=""),
+    Column("ref_doc", String(64), nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("owner", Text, nullable=False, default=""),
+    Column("status", String(8), nullable=False),  # open | resolved
+    Column("resolved_date", Date),
+    Column("remark", Text, nullable=False, default=""),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+repairs = Table(
+    "repairs", metadata,  # v11: repairs in hand; the repair document (kind repair) issues its parts
+    Column("doc_no", String(64), primary_key=True),
+    Column("doc_date", Date, nullable=False),  # received
+    Column("customer", String(64), nullable=False),
+    Column("repair_item", Text, nullable=False, default=""),
+    Column("serial", Text, nullable=False, default=""),
+    Column("fault", Text, nullable=False, default=""),
+    Column("promised_date", Date),
+    Column("technician", Text, nullable=False, default=""),
+    Column("status", String(8), nullable=False),  # in_hand | repaired | returned
+    Column("returned_date", Date),
+    Column("updated_at", DateTime, nullable=False),
 )
 
 MASTER_TABLES = {"warehouses": warehouses, "suppliers": suppliers, "customers": customers, "items": items,

@@ -220,10 +220,11 @@ class Book:
         sheet.autofilter(0, 0, max(rows, 1), len(columns) - 1)
         return sheet
 
-    def add_meta(self, kind: str, version: int = 1) -> None:
-        """A hidden `_meta` sheet naming what the workbook is, so a program never has to go by its file name."""
+    def add_meta(self, kind: str, version: int = 1, **more: str) -> None:
+        """A hidden `_meta` sheet naming what the workbook is, so a program never has to go by its file name;
+        `more`: further keys (analysis.xlsx keeps what it was written from)."""
         sheet = self.workbook.add_worksheet("_meta")
-        for row, (key, value) in enumerate((("kind", kind), ("version", version))):
+        for row, (key, value) in enumerate((("kind", kind), ("version", version), *more.items())):
             sheet.write_string(row, 0, key)
             sheet.write(row, 1, value)
         sheet.hide()

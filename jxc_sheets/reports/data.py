@@ -74,6 +74,7 @@ class FileRow:
     first_problems: str
     warnings: str
     moved_to: str
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ def _file_columns():
         files.c.first_problems,
         func.coalesce(files.c.warnings, "").label("warnings"),
         files.c.moved_to,
+        func.coalesce(files.c.notes, "").label("notes"),
     )
 
 

@@ -21,6 +21,7 @@ from ..ledger import counts as ledger_counts
 from . import data, order_data
 from .batches import ExpiryPanel, expiry_panel, has_batches
 from .money import money_panel
+from .service import service_panel
 from .counts import accuracy_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -191,6 +192,7 @@ def render_dashboard(conn: Connection, settings: config.Settings, now: datetime)
         held=ledger_counts.count_lines(conn, only_held=True)[:ORDER_ROWS],
         accuracy=accuracy_rows(conn)[-COUNT_ROWS:][::-1],
         funds=money_panel(conn, now.date()),
+        service=service_panel(conn, now.date()),
         files=[_file_view(f) for f in data.recent_files(conn, settings.config.reports.recent_files)],
         watchers=_watchers(settings),
         money=money,

@@ -20,6 +20,7 @@ LOG_COLUMNS = (
     Column("first_problems", "主要问题", width=80),
     Column("warnings", "提醒", width=60),
     Column("moved_to", "移至", width=32),
+    Column("notes", "说明", width=60),  # what jxc filled in: a price from the price list, an order closed
 )
 
 STATUS_COLOURS = {

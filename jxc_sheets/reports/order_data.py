@@ -10,11 +10,19 @@ Rules (the README's 订单报表 section says the same):
   on-time rate = lines fully received by their expected date ÷ lines due,
   fill rate = received ÷ ordered (a short-closed line counts what was ordered),
   return rate = returned ÷ received from that supplier in the window;
+  rejection rate = 不合格数量 ÷ received in the window, with the reasons and their quantities;
+  lead time = days from the order to each receipt against it in the window: its mean and
+  standard deviation (the variability); price trend = the mean over items received at least
+  twice in the window of (last unit cost − first) ÷ first; score = the rates weighted by
+  `orders.supplier_weights` (on_time, fill, quality = 100 − rejection rate, returns = 100 −
+  return rate; a rate with nothing behind it leaves its weight out), grade A from
+  `orders.supplier_grade_a`, B from `orders.supplier_grade_b`, else C;
 - sales: revenue = qty entered × unit price, to the cent; cost of goods sold =
   the value the delivery took out of stock; returns and reversals subtract.
 """
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,6 +32,7 @@ from typing import Iterable, NamedTuple
 from sqlalchemy import Connection, and_, func, select
 
 from ..ledger import orders as ledger_orders
+from ..config import OrdersConfig
 from ..ledger import schema
 from ..ledger.costing import money
 
@@ -77,6 +86,14 @@ class SupplierScore:
     returned: Decimal
     received_in_window: Decimal
     return_rate: Decimal | None
+    rejected: Decimal = ZERO
+    rejection_rate: Decimal | None = None
+    reject_reasons: str = ""  # 破损 3; 受潮 1 — the largest first
+    lead_time_days: Decimal | None = None
+    lead_time_sd: Decimal | None = None
+    price_trend_pct: Decimal | None = None
+    score: Decimal | None = None
+    grade: str = ""
 
 
 class SalesRow(NamedTuple):  # a tuple: a year of sales by customer × item runs to hundreds of thousands
@@ -158,7 +175,8 @@ def open_sales_lines(conn: Connection, today: date) -> list[OpenSalesLine]:
 
 # --- supplier performance ---------------------------------------------------------------
 
-def supplier_scores(conn: Connection, today: date, window: int) -> list[SupplierScore]:
+def supplier_scores(conn: Connection, today: date, window: int, rules: OrdersConfig | None = None) -> list[SupplierScore]:
+    rules = rules or OrdersConfig()
     since = today - timedelta(days=window)
     orders = ledger_orders.all_orders(conn, "purchase_order", since - timedelta(days=365))
     fulfilled = ledger_orders.fulfilling_documents(conn, [o.id for o in orders])
@@ -168,6 +186,13 @@ def supplier_scores(conn: Connection, today: date, window: int) -> list[Supplier
             if line.expected_date and since <= line.expected_date <= today:
                 due[order.partner].append((order, line))
     moved = _supplier_movements(conn, since, today)
+    rejected = _rejections(conn, since, today)
+    lead_times: dict[str, list[int]] = defaultdict(list)
+    for order in orders:
+        for f in fulfilled.get(order.id, []):
+            if since <= f.doc_date <= today and f.qty > 0:
+                lead_times[order.partner].append((f.doc_date - order.doc_date).days)
+    trends = _price_trends(conn, since, today)
     names = _names(conn, schema.suppliers)
     scores = []
     for supplier in sorted(set(due) | set(moved)):
@@ -176,10 +201,69 @@ def supplier_scores(conn: Connection, today: date, window: int) -> list[Supplier
         ordered = sum((line.ordered for _o, line in lines), ZERO)
         received = sum((min(line.fulfilled, line.ordered) for _o, line in lines), ZERO)
         received_all, returned = moved.get(supplier, (ZERO, ZERO))
-        scores.append(SupplierScore(supplier, names.get(supplier, ""), len(lines), on_time,
-                                    percent(Decimal(on_time), Decimal(len(lines))), ordered, received,
-                                    percent(received, ordered), returned, received_all, percent(returned, received_all)))
+        reasons = rejected.get(supplier, {})
+        rejected_qty = sum(reasons.values(), ZERO)
+        on_time_rate, fill_rate = percent(Decimal(on_time), Decimal(len(lines))), percent(received, ordered)
+        return_rate, rejection_rate = percent(returned, received_all), percent(rejected_qty, received_all)
+        days = lead_times.get(supplier, [])
+        score = _score(rules.supplier_weights, {"on_time": on_time_rate, "fill": fill_rate,
+                                                "quality": None if rejection_rate is None else 100 - rejection_rate,
+                                                "returns": None if return_rate is None else 100 - return_rate})
+        scores.append(SupplierScore(supplier, names.get(supplier, ""), len(lines), on_time, on_time_rate, ordered, received,
+                                    fill_rate, returned, received_all, return_rate, rejected_qty, rejection_rate,
+                                    "; ".join(f"{reason or '未填'} {format(qty.normalize(), 'f')}" for reason, qty in
+                                              sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+                                    _tenth(Decimal(sum(days)) / len(days)) if days else None,
+                                    _tenth(Decimal(str(statistics.pstdev(days)))) if days else None,
+                                    trends.get(supplier), score, _grade(score, rules)))
     return scores
+
+
+def _tenth(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.1"))
+
+
+def _score(weights: dict[str, float], rates: dict[str, Decimal | None]) -> Decimal | None:
+    """The weighted mean of the rates that have something behind them."""
+    used = {k: Decimal(str(w)) for k, w in weights.items() if rates.get(k) is not None and w > 0}
+    total = sum(used.values(), ZERO)
+    return _tenth(sum((rates[k] * w for k, w in used.items()), ZERO) / total) if total else None
+
+
+def _grade(score: Decimal | None, rules: OrdersConfig) -> str:
+    if score is None:
+        return ""
+    return "A" if score >= Decimal(str(rules.supplier_grade_a)) else "B" if score >= Decimal(str(rules.supplier_grade_b)) else "C"
+
+
+def _price_trends(conn: Connection, since: date, today: date) -> dict[str, Decimal]:
+    """Per supplier: the mean % change from the first to the last unit cost (per base unit) of
+    each item received from it at least twice in the window; reversals left out."""
+    d, l = schema.documents, schema.lines
+    query = (select(d.c.partner, l.c.sku, l.c.unit_cost, l.c.factor).join(l, l.c.document_id == d.c.id)
+             .where(d.c.kind == "receipt", d.c.doc_date >= since, d.c.doc_date <= today, d.c.reverses.is_(None),
+                    l.c.unit_cost.is_not(None), l.c.qty > 0)
+             .order_by(d.c.doc_date, d.c.id, l.c.line_no))
+    seen: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for r in conn.execute(query):
+        if r.factor:
+            seen[(r.partner, r.sku)].append(r.unit_cost / r.factor)
+    changes: dict[str, list[Decimal]] = defaultdict(list)
+    for (supplier, _sku), costs in seen.items():
+        if len(costs) >= 2 and costs[0]:
+            changes[supplier].append((costs[-1] - costs[0]) * 100 / costs[0])
+    return {k: _tenth(sum(v, ZERO) / len(v)) for k, v in changes.items()}
+
+
+def _rejections(conn: Connection, since: date, today: date) -> dict[str, dict[str, Decimal]]:
+    """Per supplier and reason: the 不合格数量 of its receipts in the window, in base units."""
+    d, l = schema.documents, schema.lines
+    query = (select(d.c.partner, l.c.qty, l.c.rejected_qty, l.c.factor, l.c.reject_reason).join(l, l.c.document_id == d.c.id)
+             .where(d.c.kind == "receipt", d.c.doc_date >= since, d.c.doc_date <= today, l.c.rejected_qty.is_not(None)))
+    found: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for r in conn.execute(query):  # a reversal's line is negative: it takes its rejection back
+        found[r.partner][r.reject_reason or ""] += r.rejected_qty * r.factor * (-1 if r.qty < 0 else 1)
+    return found
 
 
 def _received_by(fulfilments: Iterable, line) -> Decimal:

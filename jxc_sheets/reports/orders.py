@@ -40,6 +40,10 @@ SUPPLIER_COLUMNS = (
     Column("lines_due", "到期行数", "int"), Column("on_time", "准时行数", "int"), Column("on_time_rate", "准时率%", "qty"),
     Column("ordered", "到期订购数量", "qty", width=14), Column("received", "已收数量", "qty"), Column("fill_rate", "满足率%", "qty"),
     Column("received_in_window", "期间收货", "qty"), Column("returned", "期间退货", "qty"), Column("return_rate", "退货率%", "qty"),
+    Column("rejected", "检验不合格", "qty"), Column("rejection_rate", "不合格率%", "qty"),
+    Column("reject_reasons", "不合格原因", width=30),
+    Column("lead_time_days", "平均交期天数", "qty"), Column("lead_time_sd", "交期标准差", "qty"),
+    Column("price_trend_pct", "价格变动%", "qty"), Column("score", "评分", "qty"), Column("grade", "等级", width=6),
 )
 SALES_COLUMNS = (
     Column("month", "月份", width=9), Column("customer", "客户", width=12), Column("customer_name", "客户名称", width=20),
@@ -71,7 +75,7 @@ def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig,
     with Book(path, kind="orders") as book:
         book.add_table("purchase_orders", PURCHASE_COLUMNS, order_data.open_purchase_lines(conn, today))
         book.add_table("sales_orders", SALES_ORDER_COLUMNS, order_data.open_sales_lines(conn, today))
-        book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days))
+        book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days, rules))
         # the last twelve months and this one: the pack of each closed month keeps the older ones
         _add_sales(book, conn, date(today.year - 1, today.month, 1), cache)
         book.add_table("plan", PLAN_COLUMNS, order_data.plan_rows(conn))

@@ -12,7 +12,7 @@ import sqlalchemy
 
 from .. import clock, config
 from ..ledger.db import reading
-from . import batches, closed_sales, counts, html, kits, mirror, money, orders, reorder, stock
+from . import analysis, batches, closed_sales, counts, html, kits, mirror, money, orders, reorder, service, stock
 from . import log as log_report
 from ..sheets.forms import choices_from, refresh_templates
 from .book import ReportLocked, atomic_path, remove_stale_temps
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
                   months: Iterable[str] | None = None, posted: bool = True) -> list[Path]:
-    """Rewrites outbox/stock.xlsx, orders.xlsx, count_plan.xlsx, money.xlsx, kits.xlsx, batches.xlsx, index.html (when
+    """Rewrites outbox/stock.xlsx, orders.xlsx, count_plan.xlsx, money.xlsx, kits.xlsx, batches.xlsx, service.xlsx,
+    analysis.xlsx, index.html (when
     enabled), log.xlsx, the reorder forms, the variance workbooks and
     outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
     movements). Returns the paths written; a report that is locked open
@@ -36,14 +37,19 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
         return _write_log_and_dashboard(engine, settings)
     with reading(engine) as conn:
         months = mirror.months_to_write(conn, months)
-        found = reorder.suggestions(conn, today, settings.config.orders)  # for orders.xlsx and the forms
+        quarantine = settings.config.quality.quarantine_warehouse
+        found = reorder.suggestions(conn, today, settings.config.orders,  # for orders.xlsx and the forms
+                                    (quarantine,) if quarantine else ())
+        analysis_due = analysis.due(conn, outbox / "analysis.xlsx", today)  # when the sales changed, or on a new day
     jobs = [(outbox / "stock.xlsx", partial(stock.write_stock, today=today)),
             (outbox / "orders.xlsx", partial(orders.write_orders, today=today, rules=settings.config.orders,
                                               cache=outbox / closed_sales.FOLDER, suggestions=found)),
             (outbox / "count_plan.xlsx", partial(counts.write_count_plan, today=today, rules=settings.config.counts)),
             (outbox / "money.xlsx", partial(money.write_money, today=today)),
             (outbox / "kits.xlsx", partial(kits.write_kits, today=today)),
-            (outbox / "batches.xlsx", partial(batches.write_batches, today=today, rules=settings.config.batches))]
+            (outbox / "batches.xlsx", partial(batches.write_batches, today=today, rules=settings.config.batches)),
+            (outbox / "service.xlsx", partial(service.write_service, today=today))]
+    jobs += [(outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today))] if analysis_due else []
     written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
     written += _write_log_and_dashboard(engine, settings)
     jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]

@@ -61,10 +61,11 @@ class Suggestion:
     expected_date: date
 
 
-def suggestions(conn: Connection, today: date, rules: OrdersConfig) -> list[Suggestion]:
+def suggestions(conn: Connection, today: date, rules: OrdersConfig, unsellable: tuple[str, ...] = ()) -> list[Suggestion]:
+    """`unsellable`: warehouses whose stock does not count (the quarantine warehouse)."""
     i, s = schema.items, schema.suppliers
     supplier_rows = {r.code: r for r in conn.execute(select(s.c.code, s.c.name, s.c.lead_time_days))}
-    on_hand = ledger_orders.on_hand_by_sku(conn)
+    on_hand = ledger_orders.on_hand_by_sku(conn, exclude=unsellable)
     on_order = ledger_orders.on_order_by_sku(conn)
     reserved = ledger_orders.reserved_by_sku(conn) if rules.reserve_stock else {}
     planned = _planned_daily(conn, today)

@@ -367,7 +367,7 @@ def _write_lists(ws: Worksheet, choices: Choices) -> dict[str, str]:
 def _add_validations(ws: Worksheet, kind: Kind, layout: FormLayout, lists: Mapping[str, str]) -> None:
     validations: dict[str, DataValidation] = {}
     for field, cells in _value_ranges(kind, layout):
-        key = field.ref if field.ref in lists else field.type.value
+        key = field.ref if field.ref in lists else f"options:{field.key}" if field.options else field.type.value
         if key not in validations:
             made = _validation(field, lists)
             if made is None:
@@ -393,6 +393,9 @@ def _validation(field: Field, lists: Mapping[str, str]) -> DataValidation | None
     if field.ref in lists:
         return DataValidation(type="list", formula1=lists[field.ref], errorTitle="未登记的编码 / unknown code",
                               error="请从下拉列表选择已登记的编码 / choose a registered code from the list", **common)
+    if field.options:
+        return DataValidation(type="list", formula1='"' + ",".join(field.options) + '"', errorTitle=field.zh,
+                              error=f"请从下拉列表选择: {'、'.join(field.options)} / choose from the list", **common)
     if field.type is FieldType.DATE:
         return DataValidation(type="date", operator="between",
                               formula1=str(int(to_excel(date(1990, 1, 1)))),
