@@ -190,6 +190,7 @@ def test_a_reversed_assembly_restores_the_shelves(ledger):
     clean(ledger)
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(boxes=st.integers(1, 10), fee=st.decimals("0", "99.99", places=2), apart=st.integers(1, 10),
        method=st.sampled_from(["moving_average", "fifo", "monthly_weighted_average"]))

@@ -517,6 +517,7 @@ def far_apart_cells(last: str) -> Callable[[Path], None]:
     return write
 
 
+@pytest.mark.slow
 def test_two_values_far_apart_are_refused_by_jxc_run_without_a_crash(tmp_path):
     """Two cells at A1 and XFD1048576 would make calamine ask for 550 GB and abort the
     process: measured from the XML first, the file is refused (run as a subprocess,

@@ -63,6 +63,7 @@ def test_run_on_an_empty_inbox_with_no_config_uses_the_embedded_default(tmp_path
     assert (tmp_path / "ledger.sqlite3").exists()
 
 
+@pytest.mark.slow
 def test_bad_usage_and_bad_config_exit_2_with_one_line(tmp_path):
     missing = jxc("--config", str(tmp_path / "nope.yaml"), "run", cwd=tmp_path, check=False)
     assert missing.returncode == 2 and "config file not found" in missing.stderr
