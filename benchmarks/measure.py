@@ -267,6 +267,57 @@ def landed(root: str, receipts: int, lines: int, skus: int, day: str) -> dict:
     return {"seconds": _posted(engine, [expense]), "lines": receipts * lines}
 
 
+def sales_prices(root: str, lines: int, price_rows: int, day: str) -> dict:
+    """A delivery of `lines` lines with every price left empty, priced from a price list of
+    `price_rows` rows (the customer's own for its items, the rest other customers' and
+    grades'), checked and posted as a dropped file is; the price list is written first (not timed)."""
+    from datetime import date as _date
+    from decimal import Decimal
+
+    from sqlalchemy import insert, select
+
+    from jxc_sheets.ledger import schema
+    from jxc_sheets.ledger.db import open_ledger
+
+    engine = open_ledger(f"sqlite:///{Path(root) / 'ledger.sqlite3'}")
+    b, pl = schema.balances, schema.price_lists
+    with engine.connect() as conn:
+        stocked = conn.execute(select(b.c.sku).where(b.c.warehouse == "WH01", b.c.qty >= 1).order_by(b.c.sku)
+                               .limit(lines)).scalars().all()
+        skus = conn.execute(select(schema.items.c.sku).order_by(schema.items.c.sku)).scalars().all()
+    own = [{"scope": "customer", "code": "C001", "sku": sku, "valid_from": _date(1, 1, 1), "valid_to": None,
+            "price": Decimal("999.50"), "min_price": None, "remark": ""} for sku in stocked]
+    others = [{"scope": "grade" if n % 3 == 0 else "customer", "code": f"G{n % 5}" if n % 3 == 0 else f"C{2 + n % 99:03d}",
+               "sku": skus[n % len(skus)], "valid_from": _date(2024, 1, 1 + n // (5 * len(skus)) % 28), "valid_to": None,
+               "price": Decimal("10.00") + n % 500, "min_price": None, "remark": ""}
+              for n in range(max(0, price_rows - len(own)))]
+    with engine.begin() as conn:
+        seen, rows = set(), []
+        for row in own + others:
+            key = (row["scope"], row["code"], row["sku"], row["valid_from"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+        conn.execute(insert(pl), rows)
+    delivery = _document("delivery", "XS-PRICE", _date.fromisoformat(day), warehouse="WH01", customer="C001",
+                         lines=[_line(n, sku, 1) for n, sku in enumerate(stocked, start=1)])
+    return {"seconds": _posted(engine, [delivery]), "lines": len(stocked), "price_rows": len(rows)}
+
+
+def sales_analysis(ledger: str, out: str, today: str) -> dict:
+    """outbox/analysis.xlsx written from the whole ledger (reports/analysis.py)."""
+    from datetime import date as _date
+
+    from jxc_sheets.ledger.db import open_ledger, reading
+    from jxc_sheets.reports.analysis import write_analysis
+
+    engine = open_ledger(f"sqlite:///{ledger}", create=False)
+    start = time.perf_counter()
+    with reading(engine) as conn:
+        write_analysis(conn, Path(out), _date.fromisoformat(today))
+    return {"seconds": time.perf_counter() - start}
+
+
 # --- reports -------------------------------------------------------------------------------------------
 
 def stock_report(ledger: str, out: str) -> dict:
@@ -482,7 +533,8 @@ def hledger(journal: str) -> dict:
 
 
 CHILDREN = {f.__name__: f for f in (ingest, rejected, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
-                                   money_post, money_aging, money_statements, plain_statements, assembly, landed)}
+                                   money_post, money_aging, money_statements, plain_statements, assembly, landed,
+                                   sales_prices, sales_analysis)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

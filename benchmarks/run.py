@@ -75,7 +75,8 @@ sys.path.insert(0, str(ROOT))
 import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
-BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost")
+BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost",
+              "sales")
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -370,6 +371,23 @@ class Suite:
                                    f"({self.big.movements:,} movements)",
                     big["seconds"], big["seconds"] / small["seconds"], big["peak_rss_mb"],
                     f"target ≤ 1 s; ÷ same at {self.small.movements:,} movements ({small['seconds']:.2f} s)")]
+
+    def sales(self) -> list[Row]:
+        lines, price_rows = max(5, self.scaled(500)), max(50, self.scaled(100_000))
+        runs = {name: child("sales_prices", root=str(self.workspace(f"sales-{name}", shape)), lines=lines,
+                            price_rows=price_rows, day=generate.DROP_DAY.isoformat())
+                for name, shape in (("big", self.big), ("small", self.small))}
+        big, small = runs["big"], runs["small"]
+        analysis = child("sales_analysis", ledger=str(self.workspace("sales-analysis", self.big) / "ledger.sqlite3"),
+                         out=str(self.work / "analysis.xlsx"), today=generate.DROP_DAY.isoformat())
+        return [
+            Row("sales", f"a {big['lines']}-line delivery priced from a price list of {big['price_rows']:,} rows "
+                         f"({self.big.movements:,} movements)", big["seconds"], big["seconds"] / small["seconds"],
+                big["peak_rss_mb"], f"check + post, the pricing included; target ≤ 0.2 s for the pricing; ÷ same at "
+                                    f"{self.small.movements:,} movements ({small['seconds']:.2f} s)"),
+            Row("sales", f"analysis.xlsx ({self.big.movements:,} movements)", analysis["seconds"], None,
+                analysis["peak_rss_mb"], "target ≤ 10 s"),
+        ]
 
 
 @contextmanager

@@ -44,10 +44,12 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("watch", "settling CPU, polling observer", True),
     ("assembly", "assemble 1 from a BOM of", True),
     ("landed-cost", "landed cost over 50 receipts", True),
+    ("sales", "a ", True),
+    ("sales", "analysis.xlsx", True),
 ]
 
 
-HALVES = [("ingest", "latency", "peers", "assembly", "landed-cost"), ("month-end", "reports", "money", "watch")]  # run side by side
+HALVES = [("ingest", "latency", "peers", "assembly", "landed-cost"), ("month-end", "reports", "money", "watch", "sales")]  # run side by side
 
 
 @pytest.mark.slow
