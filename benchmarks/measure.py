@@ -272,6 +272,7 @@ def sales_prices(root: str, lines: int, price_rows: int, day: str) -> dict:
     `price_rows` rows (the customer's own for its items, the rest other customers' and
     grades'), checked and posted as a dropped file is; the price list is written first (not timed)."""
     from datetime import date as _date
+    from datetime import timedelta
     from decimal import Decimal
 
     from sqlalchemy import insert, select
@@ -288,7 +289,7 @@ def sales_prices(root: str, lines: int, price_rows: int, day: str) -> dict:
     own = [{"scope": "customer", "code": "C001", "sku": sku, "valid_from": _date(1, 1, 1), "valid_to": None,
             "price": Decimal("999.50"), "min_price": None, "remark": ""} for sku in stocked]
     others = [{"scope": "grade" if n % 3 == 0 else "customer", "code": f"G{n % 5}" if n % 3 == 0 else f"C{2 + n % 99:03d}",
-               "sku": skus[n % len(skus)], "valid_from": _date(2024, 1, 1 + n // (5 * len(skus)) % 28), "valid_to": None,
+               "sku": skus[n % len(skus)], "valid_from": _date(2024, 1, 1) + timedelta(days=n // len(skus)), "valid_to": None,
                "price": Decimal("10.00") + n % 500, "min_price": None, "remark": ""}
               for n in range(max(0, price_rows - len(own)))]
     with engine.begin() as conn:
