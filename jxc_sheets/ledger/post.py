@@ -72,23 +72,19 @@ def rejected_files_matching(conn: Connection, names: Sequence[str], keys: Sequen
 
 # --- master data ---------------------------------------------------------------
 
+# master kinds kept in tables of their own shape (versions, date ranges, cases), not upserted by key
+OWN_WRITERS = {"boms": assembly.replace_boms, "nrv": write_down.replace_nrv,
+               "price_list": sales.replace_price_lists, "feedback": service.record_feedback}
+
+
 def upsert_master(conn: Connection, rows: Sequence[MasterRow]) -> None:
     """Master data is the one thing that is edited in place: the latest file wins."""
     for kind_name in kinds.MASTER_ORDER:
         kind_rows = [r for r in rows if r.kind == kind_name]
         if not kind_rows:
             continue
-        if kind_name == "boms":
-            assembly.replace_boms(conn, kind_rows)
-            continue
-        if kind_name == "nrv":
-            write_down.replace_nrv(conn, kind_rows)
-            continue
-        if kind_name == "price_list":
-            sales.replace_price_lists(conn, kind_rows)
-            continue
-        if kind_name == "feedback":
-            service.record_feedback(conn, kind_rows)
+        if kind_name in OWN_WRITERS:
+            OWN_WRITERS[kind_name](conn, kind_rows)
             continue
         table = schema.MASTER_TABLES[kind_name]
         key = table.c[kinds.KINDS[kind_name].key]

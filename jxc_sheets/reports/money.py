@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from .. import kinds
 from ..ledger import money
-from ..sheets.forms import write_filled_form
+from ..sheets.forms import atomic_file, write_filled_form
 from .book import Book, Column
 
 KIND = "money"
@@ -180,10 +180,8 @@ def _read_index(path: Path) -> dict[str, str]:
 
 
 def _write_index(path: Path, index: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(index, ensure_ascii=False, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_file(path) as temporary:
+        temporary.write_text(json.dumps(index, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 
 
 STATEMENT_LAYOUT = 2  # raise when the statement workbook's layout changes: every statement is written again

@@ -196,9 +196,11 @@ def refresh_templates(dest: Path, choices: Choices, always: bool = False) -> lis
             return []
     except OSError:
         pass  # never written
-    written = _from_last_written(dest, digest) or write_templates(dest, choices)
-    _LAST_WRITTEN.clear()
-    _LAST_WRITTEN[digest] = {path.relative_to(dest): path.read_bytes() for path in written}
+    written = _from_last_written(dest, digest)
+    if not written:
+        written = write_templates(dest, choices)
+        _LAST_WRITTEN.clear()
+        _LAST_WRITTEN[digest] = {path.relative_to(dest): path.read_bytes() for path in written}
     mark.write_text(digest, encoding="ascii")
     return written
 
@@ -507,11 +509,9 @@ def write_filled_form(path: Path, kind: Kind, header: Mapping[str, Any], lines: 
     import xlsxwriter
 
     layout = form_layout(kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name[:60]}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    book = xlsxwriter.Workbook(str(temporary), {"in_memory": True, "strings_to_formulas": False,
-                                                "strings_to_urls": False, "strings_to_numbers": False})
-    try:
+    with atomic_file(path) as temporary:
+        book = xlsxwriter.Workbook(str(temporary), {"in_memory": True, "strings_to_formulas": False,
+                                                    "strings_to_urls": False, "strings_to_numbers": False})
         formats: dict[tuple, Any] = {}
 
         def fmt(**props):
@@ -606,9 +606,6 @@ def write_filled_form(path: Path, kind: Kind, header: Mapping[str, Any], lines: 
         meta.hide()
         ws.activate()
         book.close()
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path
 
 
