@@ -70,7 +70,7 @@ def test_the_analysis_pivots_match_the_hand_computed_figures(book):
     """A001: 10 + 5 − 2 = 13 sold, 260 + 150 − 52 = 358.00, cost 200 + 100 − 40 = 260.00,
     margin 98.00 = 27.4 %. B002: 20, 100.00, 40.00, 60.00 = 60 %. 张三 (C01): 8, 208.00,
     160.00, 48.00 = 23.1 %; 李四 (C02): 25, 250.00, 140.00, 110.00 = 44 %."""
-    assert book.sheetnames[0] == "sales" and book["_meta"]["B1"].value == "analysis"
+    assert book.sheetnames[0] == "销售 sales" and book["_meta"]["B1"].value == "analysis"
     assert rows(book, "by_item", "month", "sku", *AMOUNTS) == [
         ("2026-11", "A001", 13, 358, 260, 98, 27.4), ("2026-11", "B002", 20, 100, 40, 60, 60)]
     assert rows(book, "by_category", "category", "revenue") == [("文具", 100), ("纸品", 358)]

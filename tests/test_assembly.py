@@ -24,6 +24,7 @@ from jxc_sheets.ledger import methods, schema
 from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.ledger.post import upsert_master
 from jxc_sheets.ledger.reverse import reverse_document
+from jxc_sheets.reports.book import tab
 from test_post import delivery, doc, ln, master_row, moves, posted, receipt, submit
 from test_post import ledger, postgres_ledger  # noqa: F401  (fixtures)
 
@@ -307,7 +308,7 @@ def test_forms_dropped_into_the_inbox_assemble_a_gift_box_and_spread_freight(tmp
         assert conn.execute(select(b.c.qty, b.c.value).where(b.c.sku == "KIT")).one() == (Q(9), Q("384.00"))
     jxc("check", cwd=ws)
     # outbox/kits.xlsx: A001 2 left → 1 box; B002 18 left → 6: A001 limits, 1 box
-    kits = openpyxl.load_workbook(ws / "outbox" / "kits.xlsx")["kits"]
+    kits = openpyxl.load_workbook(ws / "outbox" / "kits.xlsx")[tab("kits")]
     head, *rows = [list(r) for r in kits.iter_rows(values_only=True)]
     row = dict(zip([h.split()[-1] for h in head], rows[0]))
     assert (row["sku"], row["warehouse"], row["buildable"], row["limited_by"]) == ("KIT", "WH1", 1, "A001")

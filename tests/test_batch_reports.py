@@ -14,13 +14,14 @@ from jxc_sheets.pipeline import run_inbox
 from test_batches import FOOD, RECEIPT, _settings, _three_batches
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.reports.trace import trace_path
+from jxc_sheets.reports.book import tab
 
 CUSTOMERS = [{"code": "C01", "name": "宏达商贸"}, {"code": "C02", "name": "远方贸易"}, {"code": "C03", "name": "东海超市"}]
 
 
 def table(path, sheet: str) -> list[dict]:
     """A report sheet as rows keyed by the English key of each label (`批号 batch` → batch)."""
-    ws = openpyxl.load_workbook(path)[sheet]
+    ws = openpyxl.load_workbook(path)[tab(sheet)]
     rows = list(ws.iter_rows(values_only=True))
     keys = [str(label).split(" ")[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]

@@ -27,6 +27,7 @@ from jxc_sheets.ledger.reverse import reverse_document
 from jxc_sheets import inbox
 from jxc_sheets.pipeline import process_batch
 from jxc_sheets.sheets.read import read_workbook
+from jxc_sheets.reports.book import tab
 
 
 def run_inbox(settings: Settings, engine) -> list:
@@ -360,7 +361,7 @@ def test_batches_xlsx_lists_where_each_serial_is_now(phones):
     _deliver(settings, engine, "XS-1", "C02", "SN3")
     with engine.connect() as conn:
         write_batches(conn, settings.outbox / "batches.xlsx", date(2026, 11, 20))
-    ws = openpyxl.load_workbook(settings.outbox / "batches.xlsx")["serials"]
+    ws = openpyxl.load_workbook(settings.outbox / "batches.xlsx")[tab("serials")]
     rows = list(ws.iter_rows(values_only=True))
     keys = [str(label).split(" ")[-1] for label in rows[0]]
     found = {r["serial"]: (r["status"], r["warehouse"], r["partner"], r["doc_no"]) for r in (dict(zip(keys, row)) for row in rows[1:])}

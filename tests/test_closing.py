@@ -20,13 +20,14 @@ from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.errors import LedgerError
 from jxc_sheets.ledger.post import post_documents
 from jxc_sheets.ledger.reverse import reverse_document
+from jxc_sheets.reports.book import tab
 from test_post import doc, ln
 
 TODAY = date(2026, 11, 25)
 
 
 def sheet(path, name) -> list[dict]:
-    rows = list(openpyxl.load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
+    rows = list(openpyxl.load_workbook(path, read_only=True)[tab(name)].iter_rows(values_only=True))
     keys = [str(label).split(" ")[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]
 

@@ -20,6 +20,7 @@ from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.sheets.read import read_workbook
+from jxc_sheets.reports.book import tab
 
 D1, D5, D10, D12 = date(2026, 11, 1), date(2026, 11, 5), date(2026, 11, 10), date(2026, 11, 12)
 
@@ -97,7 +98,7 @@ def test_within_tolerance_posts_at_once_and_beyond_it_is_held(workspace, engine)
     rows = {r["sku"]: r for r in variance_rows(workspace.outbox / "variance" / "PD-1.xlsx")}
     assert (rows["B002"]["book_qty"], rows["B002"]["counted_qty"], rows["B002"]["difference"]) == (1000, 900, -100)
     assert (rows["B002"]["value_difference"], rows["B002"]["difference_pct"]) == (-200, -10)
-    summary = openpyxl.load_workbook(workspace.outbox / "variance" / "PD-1.xlsx")["summary"]
+    summary = openpyxl.load_workbook(workspace.outbox / "variance" / "PD-1.xlsx")[tab("summary")]
     assert summary["B4"].value == -220 and summary["B8"].value == 50  # loss value; accuracy 1 of 2 lines
 
     count(workspace, name="again.xlsx")
@@ -238,12 +239,12 @@ def test_the_count_plan_classes_items_and_proposes_what_is_due(workspace, engine
     count(workspace, day=clock.today(), lines=[{"sku": "A001", "counted_qty": 50}])
     assert {o.status for o in run_files(workspace, engine).values()} == {"posted"}
     wb = openpyxl.load_workbook(workspace.outbox / "count_plan.xlsx", read_only=True)
-    rows = list(wb["all"].iter_rows(values_only=True))
+    rows = list(wb[tab("all")].iter_rows(values_only=True))
     plan = {(r[0], r[2]): r for r in rows[1:]}
     # issue value: A001 1,000.00 (83 %), B002 200.00, 00123 4.00 → A, B, C
     assert [plan[("A001", "WH1")][4], plan[("B002", "WH1")][4], plan[("00123", "WH1")][4]] == ["A", "B", "C"]
     assert plan[("A001", "WH1")][7] is not None  # counted today: due in 30 days
-    due_now = {(r[0], r[2]) for r in list(wb["this_week"].iter_rows(values_only=True))[1:]}
+    due_now = {(r[0], r[2]) for r in list(wb[tab("this_week")].iter_rows(values_only=True))[1:]}
     assert ("B002", "WH1") in due_now and ("A001", "WH1") not in due_now
-    accuracy = list(wb["accuracy"].iter_rows(values_only=True))[1:]
+    accuracy = list(wb[tab("accuracy")].iter_rows(values_only=True))[1:]
     assert [(r[0], r[3], r[4], r[5]) for r in accuracy] == [("PD-1", 1, 1, 100)]

@@ -14,6 +14,7 @@ import pytest
 from jxc_sheets.demo import mistake_files, plan_demo, write_demo_inbox
 from jxc_sheets.kinds import KINDS, Category
 from jxc_sheets.sheets.forms import form_layout
+from jxc_sheets.reports.book import tab
 
 TODAY = date(2026, 11, 25)
 PREFIXES = {"receipt": "CG", "delivery": "XS", "purchase_return": "CT", "sales_return": "XT",
@@ -304,7 +305,7 @@ def test_the_demo_assembles_gift_boxes_and_spreads_the_imports_freight_by_weight
                                                               "BEV-004": -80}
     assert made["GFT-001"][1] - Decimal("80.00") == -sum(v for sku, (_q, v) in made.items() if sku != "GFT-001")
     assert spread == {"ELC-009": Decimal("484.62"), "ELC-003": Decimal("775.38")} == freight
-    kits = openpyxl.load_workbook(settings.outbox / "kits.xlsx", read_only=True)["kits"]
+    kits = openpyxl.load_workbook(settings.outbox / "kits.xlsx", read_only=True)[tab("kits")]
     rows = list(kits.iter_rows(values_only=True))
     keys = [str(label).split(" ")[-1] for label in rows[0]]
     gift = [dict(zip(keys, row)) for row in rows[1:] if row[0] == "GFT-001"]

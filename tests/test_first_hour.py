@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from conftest import D, drop_master, jxc, make_form, make_table
+from jxc_sheets.reports.book import tab
 
 REPO = Path(__file__).parents[1]
 
@@ -246,14 +247,14 @@ def test_reports_and_forms_print_one_page_wide_with_their_labels_on_every_page(t
                                                        "supplier": "S01"}, [{"sku": "A001", "qty": "12箱"}])
     jxc("run", "--quiet", cwd=root)
     book = openpyxl.load_workbook(root / "outbox" / "stock.xlsx")
-    stock = book["stock"]
+    stock = book[tab("stock")]
     assert (stock.page_setup.paperSize, stock.page_setup.orientation) == (9, "landscape")
     assert stock.sheet_properties.pageSetUpPr.fitToPage and stock.page_setup.fitToHeight == 0
     assert stock.page_setup.fitToWidth in (None, 1)  # 1 is the default, which xlsxwriter leaves out
     assert stock.print_title_rows == "$1:$1"
     assert stock["G2"].number_format == "#,##0.00##"  # qty
-    summary = book["summary"]
-    assert summary.print_area == "'summary'!$A$1:$P$18"  # round the chart, right of the tables and below them
+    summary = book[tab("summary")]
+    assert summary.print_area == "'汇总 summary'!$A$1:$P$18"  # round the chart, right of the tables and below them
     for path in (root / "templates" / "receipt.xlsx", root / "rejected" / "bad.errors.xlsx"):
         sheet = openpyxl.load_workbook(path).worksheets[0]
         assert (sheet.page_setup.fitToWidth, sheet.page_setup.paperSize) == (1, 9), path.name

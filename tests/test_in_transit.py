@@ -18,6 +18,7 @@ from conftest import drop_master, make_form, make_table, run_files
 from jxc_sheets import clock, kinds
 from jxc_sheets.closing import close_month
 from jxc_sheets.reports.stock import write_stock
+from jxc_sheets.reports.book import tab
 from test_closing import sheet
 
 pytestmark = pytest.mark.clock  # "today" decides what these reports show
@@ -104,7 +105,7 @@ def test_the_stock_report_and_dashboard_show_goods_in_transit_now(workspace, eng
                 {"doc_no": "DB-NOW", "doc_date": today - timedelta(days=1), "arrival_date": today + timedelta(days=3),
                  **TRANSFER}, [{"sku": "A001", "qty": 40}]).status == "posted"
     book = openpyxl.load_workbook(workspace.outbox / "stock.xlsx")
-    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit", "_meta"]
+    assert book.sheetnames == [tab(k) for k in ("stock", "summary", "below_safety", "in_transit")] + ["_meta"]
     stock = {r["warehouse"]: (r["qty"], r["value"]) for r in sheet(workspace.outbox / "stock.xlsx", "stock")}
     assert stock == {"WH1": (60, 1200), "WH2": (10, 200)}  # the 40 are in neither
     [transit] = sheet(workspace.outbox / "stock.xlsx", "in_transit")
@@ -114,7 +115,7 @@ def test_the_stock_report_and_dashboard_show_goods_in_transit_now(workspace, eng
         "sku": "A001", "qty": 40, "value": 800}
     assert (transit["doc_date"].date(), transit["arrival_date"].date()) == (today - timedelta(days=1),
                                                                           today + timedelta(days=3))
-    summary = [row for row in book["summary"].iter_rows(values_only=True)]
+    summary = [row for row in book[tab("summary")].iter_rows(values_only=True)]
     by_warehouse = {row[0]: (row[3], row[4]) for row in summary[2:6]}
     assert by_warehouse == {"WH1": (1, 1200), "WH2": (1, 200), "在途 in transit": (1, 800),
                             "合计 total": (3, 2200)}  # the company still owns them

@@ -15,6 +15,7 @@ from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger import money, schema
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.ledger.integrity import check_ledger
+from jxc_sheets.reports.book import tab
 
 CUSTOMERS = [{"code": "C01", "name": "宏达商贸", "payment_days": 30, "credit_limit": 5000},
              {"code": "C02", "name": "永兴百货"}]
@@ -241,7 +242,7 @@ def sheet_rows(path: Path, sheet: str) -> list[dict]:
     """A report sheet's rows by the English key of each header cell."""
     import openpyxl
 
-    ws = openpyxl.load_workbook(path, read_only=True)[sheet]
+    ws = openpyxl.load_workbook(path, read_only=True)[tab(sheet)]
     rows = list(ws.iter_rows(values_only=True))
     keys = [str(label).split()[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]

@@ -17,6 +17,7 @@ from jxc_sheets import clock
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.sheets.read import read_workbook
+from jxc_sheets.reports.book import tab
 
 pytestmark = pytest.mark.clock  # "today" decides what these reports show
 
@@ -49,7 +50,7 @@ def ws(tmp_path) -> Settings:
 
 def sheet_rows(path, sheet) -> list[dict]:
     wb = openpyxl.load_workbook(path, read_only=True)
-    rows = list(wb[sheet].iter_rows(values_only=True))
+    rows = list(wb[tab(sheet)].iter_rows(values_only=True))
     keys = [label.split(" ")[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]
 

@@ -15,6 +15,7 @@ from conftest import WAREHOUSES, make_form, make_table, run_files
 from jxc_sheets.config import Config, QualityConfig, Settings
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.reports.book import tab
 
 D1, D2, D3 = date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
 
@@ -81,7 +82,7 @@ def test_rejected_goods_go_to_quarantine_then_back_to_the_supplier(ws):
     assert outcomes["back.xlsx"].status == "posted"
     assert stock(engine)[("A001", "QC")] == (5, Decimal("100.00"))
 
-    rows = list(openpyxl.load_workbook(settings.outbox / "orders.xlsx", read_only=True)["suppliers"].iter_rows(values_only=True))
+    rows = list(openpyxl.load_workbook(settings.outbox / "orders.xlsx", read_only=True)[tab("suppliers")].iter_rows(values_only=True))
     keys = [label.split(" ")[-1] for label in rows[0]]
     [s01] = [dict(zip(keys, r)) for r in rows[1:]]
     assert (s01["received_in_window"], s01["returned"], s01["rejected"], s01["rejection_rate"], s01["reject_reasons"]) == \
@@ -116,7 +117,7 @@ def test_the_supplier_scorecard_grades_on_time_fill_quality_and_returns(ws):
                                                       "supplier": "S01", "ref_doc": "PO-2"}, [{"sku": "A001", "qty": 10}])
     outcomes = run_files(settings, engine)
     assert {o.status for o in outcomes.values()} == {"posted"}
-    rows = list(openpyxl.load_workbook(settings.outbox / "orders.xlsx", read_only=True)["suppliers"].iter_rows(values_only=True))
+    rows = list(openpyxl.load_workbook(settings.outbox / "orders.xlsx", read_only=True)[tab("suppliers")].iter_rows(values_only=True))
     keys = [label.split(" ")[-1] for label in rows[0]]
     [s01] = [dict(zip(keys, r)) for r in rows[1:]]
     assert (s01["on_time_rate"], s01["fill_rate"], s01["rejection_rate"], s01["return_rate"]) == (50, 100, 15, 0)

@@ -18,7 +18,7 @@ from jxc_sheets import config
 from jxc_sheets.ledger import schema as s
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.reports import data
-from jxc_sheets.reports.book import Book, Column, atomic_path
+from jxc_sheets.reports.book import Book, Column, atomic_path, sheet_key, tab
 from jxc_sheets.reports.refresh import write_reports
 
 D = Decimal
@@ -153,8 +153,8 @@ def test_a_malformed_month_is_refused_before_anything_is_written(ledger, setting
 def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     write_reports(ledger, settings, months=[])
     book = openpyxl.load_workbook(settings.outbox / "stock.xlsx")
-    assert book.sheetnames == ["stock", "summary", "below_safety", "in_transit", "_meta"]
-    sheet = book["stock"]
+    assert book.sheetnames == ["库存 stock", "汇总 summary", "低于安全库存 below_safety", "在途 in_transit", "_meta"]
+    sheet = book[tab("stock")]
     assert sheet["A1"].value == "物料编码 sku"
     assert keys(sheet) == ["sku", "name", "category", "unit", "warehouse", "site", "qty", "unit_cost",
                            "value", "safety_stock", "below_safety"]
@@ -175,7 +175,13 @@ def test_stock_sheet_is_a_plain_table_of_balances(ledger, settings):
     assert sheet["I2"].number_format == "#,##0.00"
 
 
-def test_every_outbox_workbook_names_its_kind_in_a_hidden_meta_sheet(ledger, settings):
+def _chinese_first(tab_name: str) -> bool:
+    """`库存 stock`: a Chinese word, then the sheet's English key, which sheet_key gives back."""
+    words = tab_name.split(" ")
+    return not words[0].isascii() and sheet_key(tab_name).isascii() and len(words) >= 2
+
+
+def test_every_outbox_workbook_names_its_kind_in_a_hidden_meta_sheet_and_its_tabs_chinese_first(ledger, settings):
     """A program finds a report by its `_meta` kind, never by its file name; the forms in
     outbox/reorder/ carry their form kind the same way."""
     write_reports(ledger, settings)
@@ -185,6 +191,8 @@ def test_every_outbox_workbook_names_its_kind_in_a_hidden_meta_sheet(ledger, set
         meta = book["_meta"]
         assert meta.sheet_state == "hidden" and book.sheetnames[-1] == "_meta", path
         kinds[path.relative_to(settings.outbox).parts[0]] = dict(meta.iter_rows(max_col=2, values_only=True))["kind"]
+        if path.parent.name != "reorder":  # the purchase-order forms have their form's sheets
+            assert all(_chinese_first(name) for name in book.sheetnames[:-1]), (path.name, book.sheetnames)
     assert kinds == {"stock.xlsx": "stock", "orders.xlsx": "orders", "count_plan.xlsx": "count_plan",
                      "money.xlsx": "money", "kits.xlsx": "kits", "batches.xlsx": "batches", "service.xlsx": "service",
                      "analysis.xlsx": "analysis", "log.xlsx": "log", "ledger": "ledger_month", "reorder": "purchase_order"}
@@ -192,10 +200,10 @@ def test_every_outbox_workbook_names_its_kind_in_a_hidden_meta_sheet(ledger, set
 
 def test_user_text_that_looks_like_a_formula_stays_text(ledger, settings):
     write_reports(ledger, settings)
-    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["stock"]
+    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")[tab("stock")]
     sku, name = sheet["A4"], sheet["B4"]
     assert (sku.value, sku.data_type, name.value, name.data_type) == (FORMULA_SKU, "s", "=2+2", "s")
-    calamine = CalamineWorkbook.from_path(str(settings.outbox / "stock.xlsx")).get_sheet_by_name("stock").to_python()
+    calamine = CalamineWorkbook.from_path(str(settings.outbox / "stock.xlsx")).get_sheet_by_name(tab("stock")).to_python()
     assert calamine[3][:2] == [FORMULA_SKU, "=2+2"]
     mirror = openpyxl.load_workbook(settings.outbox / "ledger" / "2026-12.xlsx").active
     assert (mirror["E2"].value, mirror["E2"].data_type) == (FORMULA_SKU, "s")
@@ -203,7 +211,7 @@ def test_user_text_that_looks_like_a_formula_stays_text(ledger, settings):
 
 def test_summary_totals_and_chart(ledger, settings):
     write_reports(ledger, settings, months=[])
-    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["summary"]
+    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")[tab("summary")]
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     assert values[0][0] == "按仓库汇总 by warehouse"
     # no qty column: the warehouse's items are counted in different units
@@ -231,7 +239,7 @@ def test_the_summary_chart_of_forty_warehouses_prints_whole_on_the_first_page(tm
         conn.execute(insert(s.items), [item("A001", "螺丝", category="五金")])
         conn.execute(insert(s.balances), [balance("A001", c, "1", "10.00", "10") for c in codes])
     write_reports(engine, settings, months=[])
-    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["summary"]
+    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")[tab("summary")]
     [chart] = sheet._charts
     assert chart.anchor._from.row == 1 and chart.height * 37.8 <= 560 + 1  # cm → px at 96 dpi
     assert [b.id for b in sheet.row_breaks.brk] == [30]
@@ -240,7 +248,7 @@ def test_the_summary_chart_of_forty_warehouses_prints_whole_on_the_first_page(tm
 
 def test_below_safety_sheet_lists_active_items_short_over_all_warehouses(ledger, settings):
     write_reports(ledger, settings, months=[])
-    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")["below_safety"]
+    sheet = openpyxl.load_workbook(settings.outbox / "stock.xlsx")[tab("below_safety")]
     assert keys(sheet)[:7] == ["sku", "name", "unit", "total_qty", "safety_stock", "shortfall", "reorder_qty"]
     rows = table(sheet)
     assert [(r["sku"], q(r["total_qty"]), q(r["safety_stock"]), q(r["shortfall"]), q(r["reorder_qty"]),
@@ -316,7 +324,7 @@ def test_an_empty_ledger_still_writes_every_report(tmp_path):
     assert [p.name for p in written] == ["stock.xlsx", "orders.xlsx", "count_plan.xlsx", "money.xlsx", "kits.xlsx", "batches.xlsx", "service.xlsx", "analysis.xlsx",
                                          "index.html", "log.xlsx"]
     book = openpyxl.load_workbook(written[0])
-    assert table(book["stock"]) == [] and book["summary"]._charts == []
+    assert table(book[tab("stock")]) == [] and book[tab("summary")]._charts == []
 
 
 def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -14,6 +14,7 @@ from conftest import WAREHOUSES, make_form, make_table, run_files
 from jxc_sheets.config import Config, SalesConfig, Settings
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.reports.book import tab
 
 D1, D2, D3, D4 = date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4), date(2026, 11, 5)
 
@@ -108,7 +109,7 @@ def test_each_price_rule_and_the_salesperson_default(ws):
     assert any("单价 5 取自物料销售单价" in n for n in outcomes["d1.xlsx"].notes)
     assert any("from the customer grade's price list" in n for n in outcomes["d1.xlsx"].notes)
     assert any("取自上次售价" in n for n in outcomes["d3.xlsx"].notes)
-    log = openpyxl.load_workbook(ws.outbox / "log.xlsx", read_only=True)["log"]
+    log = openpyxl.load_workbook(ws.outbox / "log.xlsx", read_only=True)[tab("log")]
     rows = list(log.iter_rows(values_only=True))
     keys = [label.split(" ")[-1] for label in rows[0]]
     by_file = {r[keys.index("file")]: r[keys.index("notes")] for r in rows[1:]}

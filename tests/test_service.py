@@ -15,6 +15,7 @@ from conftest import make_form, make_table, run_files
 from jxc_sheets import clock
 from jxc_sheets.ledger import schema
 from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.reports.book import tab
 from test_sales import workspace_with
 
 D1, D2, D3 = date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
@@ -56,7 +57,7 @@ def problems(outcome) -> list[tuple[str, str]]:
 
 
 def sheet_rows(path, sheet) -> list[dict]:
-    rows = list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
+    rows = list(openpyxl.load_workbook(path, read_only=True)[tab(sheet)].iter_rows(values_only=True))
     keys = [label.split(" ")[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]
 

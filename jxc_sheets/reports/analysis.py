@@ -155,7 +155,7 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
         months = _sum(rows, lambda r: r.month)
         month_rows = [SimpleNamespace(month=m, **_amounts(*t)) for m, t in sorted(months.items())]
         sheet = book.add_table("by_month", (Column("month", "月份", width=9), *AMOUNTS), month_rows)[0]
-        _chart(book, sheet, "by_month", len(month_rows), [("revenue", 2), ("gross_margin", 4)], "column",
+        _chart(book, sheet, len(month_rows), [("revenue", 2), ("gross_margin", 4)], "column",
                "每月销售额与毛利 Revenue and gross margin by month")
         for sheet_name, (key, zh, name_key) in DIMENSIONS.items():
             totals = _sum(rows, lambda r, k=key: (r.month, getattr(r, k)))
@@ -174,12 +174,12 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
             bottom = [SimpleNamespace(rank=n, **{key: k, name_key: names[name_key](k)}, **_amounts(*t))
                       for n, (k, t) in enumerate(reversed(ranked[-TOP:]), start=1)]
             sheet = book.add_table(f"top_{what}", columns, top)[0]
-            _chart(book, sheet, f"top_{what}", len(top), [("revenue", 4)], "bar",
+            _chart(book, sheet, len(top), [("revenue", 4)], "bar",
                    f"销售额前 {TOP} Top {TOP} {what} by revenue", categories=2)
             book.add_table(f"bottom_{what}", columns, bottom)
         plan = salesperson_plan(conn, rows, {code: sp for code, (_n, sp) in customers.items()}, since)
         sheet = book.add_table("salesperson_plan", PLAN_COLUMNS, plan)[0]
-        _chart(book, sheet, "salesperson_plan", len(plan), [("planned", 2), ("actual", 3)], "column",
+        _chart(book, sheet, len(plan), [("planned", 2), ("actual", 3)], "column",
                "业务员计划与实际 Salespeople: plan and actual", categories=1)
         trend_columns, trend = customer_trend(rows, customers, today)
         sheet = book.add_table("customer_trend", trend_columns, trend)[0]
@@ -187,21 +187,21 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
         if shown:
             chart = book.workbook.add_chart({"type": "line"})
             for n in range(1, shown + 1):
-                chart.add_series({"name": ["customer_trend", n, 1], "categories": ["customer_trend", 0, 2, 0, 13],
-                                  "values": ["customer_trend", n, 2, n, 13]})
+                chart.add_series({"name": [sheet.name, n, 1], "categories": [sheet.name, 0, 2, 0, 13],
+                                  "values": [sheet.name, n, 2, n, 13]})
             chart.set_title({"name": "主要客户每月销售额 Revenue of the largest customers by month"})
             sheet.insert_chart(len(trend) + 3, 1, chart)
         book.add_meta("analysis", source=fingerprint(conn, today))
 
 
-def _chart(book: Book, sheet, name: str, rows: int, series: list[tuple[str, int]], kind: str, title: str,
+def _chart(book: Book, sheet, rows: int, series: list[tuple[str, int]], kind: str, title: str,
            categories: int = 0) -> None:
     if not rows:
         return
     chart = book.workbook.add_chart({"type": kind})
     for key, col in series:
-        chart.add_series({"name": key, "categories": [name, 1, categories, rows, categories],
-                          "values": [name, 1, col, rows, col]})
+        chart.add_series({"name": key, "categories": [sheet.name, 1, categories, rows, categories],
+                          "values": [sheet.name, 1, col, rows, col]})
     chart.set_title({"name": title})
     sheet.insert_chart(1, 11, chart)
 

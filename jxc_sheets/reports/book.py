@@ -50,6 +50,40 @@ WORKBOOK_OPTIONS = {
     "remove_timezone": True,
 }
 
+# Every tab reads Chinese first, then its sheet's English key as its last word
+# (`库存 stock`): people read the first, programs find a sheet by the second (sheet_key).
+SHEET_TITLES = {
+    "accuracy": "盘点准确率", "aging": "账龄", "aging_by_layer": "库龄", "all": "全部", "ar_ap": "应收应付",
+    "audit": "审计", "balances": "余额", "batches": "批次", "below_safety": "低于安全库存",
+    "bottom_customers": "末位客户", "bottom_items": "末位物料", "by_category": "按类别", "by_customer": "按客户",
+    "by_item": "按物料", "by_month": "按月", "by_salesperson": "按业务员", "by_site": "按地点", "by_warehouse": "按仓库",
+    "checks": "核对", "cogs_by_customer": "销售成本按客户", "cogs_by_item": "销售成本按物料",
+    "cogs_by_site": "销售成本按地点", "components": "组件", "cost_corrections": "成本调整", "count_variance": "盘点差异",
+    "customer_trend": "客户趋势", "customers": "客户", "disputes": "争议", "due_soon": "即将到期", "expired": "已过期",
+    "feedback_monthly": "每月反馈", "fifo_layers": "先进先出层", "funds": "资金", "group": "集团", "in_transit": "在途",
+    "journal": "流水", "kits": "套件", "ledger": "明细账", "log": "日志", "monthly_rates": "月度单价",
+    "movements": "出入库", "near_expiry": "临期", "open": "未结", "open_by_owner": "未结按负责人",
+    "opening_balances": "期初余额", "origin": "来源", "plan": "计划", "purchase_orders": "采购订单", "reorder": "补货建议",
+    "repairs": "维修", "return_rate_item": "退货率按物料", "return_rate_reason": "退货率按原因", "sales": "销售",
+    "sales_by_customer": "销售按客户", "sales_by_item": "销售按物料", "sales_orders": "销售订单",
+    "salesperson_plan": "业务员计划", "serials": "序列号", "slow_batches": "呆滞批次", "stock": "库存",
+    "summary": "汇总", "suppliers": "供应商", "this_week": "本周", "top_customers": "前列客户", "top_items": "前列物料",
+    "vouchers": "凭证", "write_down": "跌价准备",
+}
+
+
+def tab(key: str) -> str:
+    """The tab of the sheet `key` (`stock` → `库存 stock`); a name without a title
+    (one already reading Chinese first) is its own tab."""
+    title = SHEET_TITLES.get(re.sub(r"_\d+$", "", key))  # a long table continues on `ledger_2`
+    return f"{title} {key}" if title else key
+
+
+def sheet_key(title: str) -> str:
+    """The English key of a tab: its last word (`库存 stock` → `stock`)."""
+    return title.rsplit(" ", 1)[-1]
+
+
 NUMBER_FORMATS = {
     "qty": "#,##0.00##",  # thousands apart, up to the ledger's 4 places
     "money": "#,##0.00",
@@ -211,14 +245,18 @@ class Book:
         return 0 if cell_format is None else cell_format._get_xf_index()
 
     def _table_sheet(self, name: str, columns: tuple[Column, ...], rows: int) -> Worksheet:
-        sheet = self.workbook.add_worksheet(name)
-        self._table_sheets.add(name)
+        sheet = self.add_sheet(name)
+        self._table_sheets.add(sheet.name)
         for col, column in enumerate(columns):
             sheet.set_column(col, col, column.width, self.formats[column.type])
         self.write_labels(sheet, 0, 0, columns)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(rows, 1), len(columns) - 1)
         return sheet
+
+    def add_sheet(self, key: str) -> Worksheet:
+        """A sheet of its own layout, its tab Chinese first (`tab`)."""
+        return self.workbook.add_worksheet(tab(key))
 
     def add_meta(self, kind: str, version: int = 1, **more: str) -> None:
         """A hidden `_meta` sheet naming what the workbook is, so a program never has to go by its file name;

@@ -39,7 +39,7 @@ from ..ledger import schema
 from ..sheets.forms import REQUIRED_FILL, FormLayout, choices_from, put_cell, write_form
 from .data import STREAM
 from .order_data import percent
-from .book import Book, Column
+from .book import Book, Column, tab
 
 ZERO = Decimal(0)
 CHART_BARS = 10
@@ -134,7 +134,7 @@ def _mark_held(wb: Workbook, layout: FormLayout, lines: list) -> None:
 
 
 def _summary_sheet(wb: Workbook, lines: list, rules: CountsConfig) -> None:
-    ws = wb.create_sheet("summary", 1)
+    ws = wb.create_sheet(tab("summary"), 1)
     gains = sum((l.value_difference for l in lines if l.value_difference > 0), ZERO)
     losses = sum((l.value_difference for l in lines if l.value_difference < 0), ZERO)
     within = sum(1 for l in lines if l.within_tolerance)

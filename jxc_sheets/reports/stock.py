@@ -100,7 +100,7 @@ def write_stock(conn: Connection, path: Path, today: date | None = None) -> None
     transit = data.in_transit(conn, today)
     with Book(path, kind="stock") as book:
         _write_stock_sheet(book, conn, today)
-        summary = book.workbook.add_worksheet("summary")
+        summary = book.add_sheet("summary")
         _write_summary(book, summary, data.warehouse_totals(conn, today), data.category_totals(conn), transit)
         book.add_table("below_safety", SHORTAGE_COLUMNS, data.shortages(conn))
         book.add_table("in_transit", TRANSIT_COLUMNS, transit)
@@ -157,8 +157,8 @@ def _insert_value_chart(book: Book, sheet: Worksheet, by_warehouse: list[data.Wa
     chart = book.workbook.add_chart({"type": "bar"})
     chart.add_series({
         "name": "库存金额 stock value",
-        "categories": ["summary", _FIRST_WAREHOUSE_ROW, label_col, last, label_col],
-        "values": ["summary", _FIRST_WAREHOUSE_ROW, value_col, last, value_col],
+        "categories": [sheet.name, _FIRST_WAREHOUSE_ROW, label_col, last, label_col],
+        "values": [sheet.name, _FIRST_WAREHOUSE_ROW, value_col, last, value_col],
         "fill": {"color": "#4472C4"},
         "data_labels": {"value": True, "num_format": "#,##0"},
     })
