@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py                                 # all of it, full size
     .venv/bin/python benchmarks/run.py --only ingest,latency --scale 0.1
+    .venv/bin/python benchmarks/run.py --quick                         # the same rows at 1/10 scale
 
 Every measurement stands beside its denominator, measured in the same run:
 
@@ -77,6 +78,7 @@ import measure  # noqa: E402
 
 BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost",
               "sales")
+QUICK_SCALE = 0.1
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -451,12 +453,16 @@ def main() -> None:
                         help=f"comma-separated, of: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--scale", type=float, default=float(os.environ.get("JXC_BENCH_SCALE", "1")),
                         help="multiplies every size, e.g. 0.1 for a quick run (default: $JXC_BENCH_SCALE or 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the same rows at 1/10 scale (--scale 0.1): a few minutes, to see that nothing regressed")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jxc-bench-cache",
                         help="where the generated ledger and journal are kept between runs (default: %(default)s)")
     parser.add_argument("--pg", default=POSTGRES, metavar="URL",
                         help="the PostgreSQL server for ingest and latency on PostgreSQL, '' for none "
                              "(default: $JXC_BENCH_PG_URL or %(default)s)")
     args = parser.parse_args()
+    if args.quick:
+        args.scale = QUICK_SCALE
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
     if unknown:
