@@ -12,6 +12,7 @@ from conftest import WAREHOUSES, make_form, make_table, run_files
 from jxc_sheets import clock
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
+from jxc_sheets.reports.book import tab
 
 pytestmark = pytest.mark.clock  # the last twelve months end today
 
@@ -58,7 +59,7 @@ def book(workspace):
 
 
 def rows(book, sheet, *keys) -> list[tuple]:
-    found = list(book[sheet].iter_rows(values_only=True))
+    found = list(book[tab(sheet)].iter_rows(values_only=True))
     labels = [label.split(" ")[-1] for label in found[0]]
     return [tuple(dict(zip(labels, r))[k] for k in keys) for r in found[1:]]
 
