@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, type_coerce
 
 from .. import kinds
 from . import chain, money, repost, schema
@@ -56,38 +56,39 @@ def _batches_against_balances(conn: Connection) -> list[str]:
 
 
 def _sums_against_balances(conn: Connection) -> list[str]:
+    """Compared in SQL, on the scaled integers: only the pairs that differ come back."""
     m, b = schema.movements, schema.balances
-    sums = {
-        (r.sku, r.warehouse): (r.qty, r.value, r.n)
-        for r in conn.execute(select(m.c.sku, m.c.warehouse, func.sum(m.c.qty).label("qty"),
-                                     func.sum(m.c.value).label("value"), func.count().label("n"))
-                              .group_by(m.c.sku, m.c.warehouse))
-    }
-    balances = {(r.sku, r.warehouse): (r.qty, r.value, r.movements) for r in conn.execute(select(b))}
-    differences = []
-    for pair in sorted(set(sums) | set(balances)):
-        want, have = sums.get(pair), balances.get(pair)
-        if want is None or have is None or want != have:
-            differences.append(f"{pair[0]} @ {pair[1]}: 流水合计 movements {_show(want)} ≠ 余额表 balances {_show(have)}")
-    return differences
+    sums = select(m.c.sku, m.c.warehouse, func.sum(m.c.qty).label("qty"), func.sum(m.c.value).label("value"),
+                  func.count().label("n")).group_by(m.c.sku, m.c.warehouse).subquery()
+    off = conn.execute(select(sums, b.c.qty.label("b_qty"), b.c.value.label("b_value"), b.c.movements.label("b_n"))
+                       .outerjoin(b, (b.c.sku == sums.c.sku) & (b.c.warehouse == sums.c.warehouse))
+                       .where(b.c.sku.is_(None) | (b.c.qty != sums.c.qty) | (b.c.value != sums.c.value)
+                              | (b.c.movements != sums.c.n)))
+    found = {(r.sku, r.warehouse): ((r.qty, r.value, r.n), None if r.b_n is None else (r.b_qty, r.b_value, r.b_n))
+             for r in off}
+    unmoved = conn.execute(select(b).where(~select(m.c.id).where(m.c.sku == b.c.sku, m.c.warehouse == b.c.warehouse)
+                                           .exists()))
+    found.update({(r.sku, r.warehouse): (None, (r.qty, r.value, r.movements)) for r in unmoved})
+    return [f"{pair[0]} @ {pair[1]}: 流水合计 movements {_show(want)} ≠ 余额表 balances {_show(have)}"
+            for pair, (want, have) in sorted(found.items())]
 
 
 def _running_balances(conn: Connection) -> list[str]:
+    """Each movement's balance after it is the one before it (in valuation order: date, then
+    posting sequence) plus its own qty and value; a window function in SQL finds the breaks,
+    each once."""
     m = schema.movements
-    query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.qty, m.c.value, m.c.balance_qty, m.c.balance_value) \
-        .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)  # valuation order
-    differences, pair, qty, value = [], None, Decimal(0), Decimal(0)
-    # per statement: Connection.execution_options() would change the caller's connection for good
-    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
-        if (r.sku, r.warehouse) != pair:
-            pair, qty, value = (r.sku, r.warehouse), Decimal(0), Decimal(0)
-        qty += r.qty
-        value += r.value
-        if (qty, value) != (r.balance_qty, r.balance_value):
-            differences.append(f"movement {r.id} {r.sku} @ {r.warehouse}: 结存 balance after "
-                               f"({r.balance_qty}, {r.balance_value}) ≠ 累计 running ({qty}, {value})")
-            qty, value = r.balance_qty, r.balance_value  # report each break once
-    return differences
+    before = {"partition_by": (m.c.sku, m.c.warehouse), "order_by": (m.c.doc_date, m.c.id)}
+    running = select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.balance_qty, m.c.balance_value,
+                     type_coerce(func.coalesce(func.lag(m.c.balance_qty).over(**before), 0) + m.c.qty,
+                                 schema.Qty()).label("qty"),
+                     type_coerce(func.coalesce(func.lag(m.c.balance_value).over(**before), 0) + m.c.value,
+                                 schema.Money()).label("value")).subquery()
+    r = running.c
+    breaks = select(running).where((r.qty != r.balance_qty) | (r.value != r.balance_value)) \
+        .order_by(r.sku, r.warehouse, r.doc_date, r.id)
+    return [f"movement {r.id} {r.sku} @ {r.warehouse}: 结存 balance after ({r.balance_qty}, {r.balance_value})"
+            f" ≠ 累计 running ({r.qty}, {r.value})" for r in conn.execute(breaks)]
 
 
 def _documents_without_movements(conn: Connection) -> list[str]:

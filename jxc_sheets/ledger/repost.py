@@ -414,28 +414,22 @@ def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
 
 def replay_differences(conn: Connection) -> list[str]:
     """`jxc check`: every pair valued again over the open months, from what is stored
-    before them and the stored values of what it follows, must give what is stored."""
+    before them and the stored values of what it follows, must give what is stored.
+    Only the open months' rows are read, with the row before them (a fifo pair's whole
+    history): the closed months cost nothing but an index seek per pair."""
     from . import periods
     first_open = _first_open_day(periods.closed_months(conn))
-    m = schema.movements
-    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
-    linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
-    known = {r.id: (r.qty, r.value, r.correction or ZERO)
-             for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
-    query = _query().order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    live = _rows_from(conn, first_open)
+    context = Context.load(conn, {sku for sku, _w in live})
+    rows_by_pair = _history_before(conn, first_open, live, context)
+    known: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    _load_linked(conn, rows_by_pair.values(), known)
     shares = Shares(conn, {})  # the out legs as stored
-    shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE)).scalars())
+    shares.load(r.id for history, rows in rows_by_pair.values() for r in (*history, *rows) if r.basis == costing.SHARE)
     differences = []
-    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
-    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
-        start = _restart(pair[0], (first_open, 0), context)
-        pair_rows = [_Row(r) for r in pair_rows]
-        history = [r for r in pair_rows if (r.doc_date, r.id) < start]
-        live = pair_rows[len(history):]
-        if not context.methods.any_fifo(pair[0], month_of(start[0])):
-            history = history[-1:]
-        valued, _holding = value_pair(pair, history, live, context, known, shares)
-        wrong = next(((row, v) for row, v in zip(live, valued)
+    for pair, (history, rows) in sorted(rows_by_pair.items()):
+        valued, _holding = value_pair(pair, history, rows, context, known, shares)
+        wrong = next(((row, v) for row, v in zip(rows, valued)
                       if (v.value, v.correction) != (row.value, row.correction or ZERO)), None)
         if wrong:
             row, v = wrong
@@ -443,6 +437,39 @@ def replay_differences(conn: Connection) -> list[str]:
                                f" ≠ 重算 revalued {v.value}" + (f" (成本调整 correction {row.correction or ZERO}"
                                f" ≠ {v.correction})" if v.value == row.value else ""))
     return differences
+
+
+def _rows_from(conn: Connection, day: date) -> dict[Pair, list]:
+    """Each pair's rows dated `day` or later, in valuation order."""
+    m = schema.movements
+    live: dict[Pair, list] = defaultdict(list)
+    query = _query().where(m.c.doc_date >= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
+        live[(r.sku, r.warehouse)].append(_Row(r))
+    return live
+
+
+def _history_before(conn: Connection, day: date, live: Mapping[Pair, list], context: Context) -> dict[Pair, tuple]:
+    """(history, live) of each pair with rows from `day` on (the first day of a month, where
+    every method starts again): a fifo pair's rows before it, another's last row before it."""
+    m = schema.movements
+    found: dict[Pair, tuple[list, list]] = {pair: ([], rows) for pair, rows in live.items()}
+    fifo = sorted(pair for pair in live if context.methods.any_fifo(pair[0], month_of(day)))
+    for batch in queries.chunks(fifo):
+        query = _query().where(queries.pairs_in(m.c.sku, m.c.warehouse, batch), m.c.doc_date < day) \
+            .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+        for r in conn.execute(query):
+            found[(r.sku, r.warehouse)][0].append(_Row(r))
+    pairs = select(m.c.sku, m.c.warehouse).where(m.c.doc_date >= day).distinct().subquery()
+    before = m.alias("before")
+    last = select(before.c.id).where(before.c.sku == pairs.c.sku, before.c.warehouse == pairs.c.warehouse,
+                                     before.c.doc_date < day) \
+        .order_by(before.c.doc_date.desc(), before.c.id.desc()).limit(1).scalar_subquery()  # an index seek per pair
+    fifo_pairs = set(fifo)
+    for r in conn.execute(_query().where(m.c.id.in_(select(last).select_from(pairs)))):
+        if (r.sku, r.warehouse) not in fifo_pairs:
+            found[(r.sku, r.warehouse)][0].append(_Row(r))
+    return found
 
 
 def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
