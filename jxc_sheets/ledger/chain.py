@@ -135,7 +135,8 @@ def walk(conn: Connection, since: Point | None = None,
     one streaming pass over the documents and their movements in chain order, each link
     computed from the raw column values as `link` computes it from the rows read back.
     Returns where it breaks (empty, or the first document that does not match) and the
-    last point verified (`since` when nothing follows it)."""
+    last point verified (`since` when nothing follows it). From `since`, its own document is
+    walked again from the hash stored before it: an edit of the point's document is found."""
     d, m = schema.documents, schema.movements
     # also begins the caller's transaction (with its settings) before the driver's own cursors
     at_since = conn.execute(select(d.c.chain_hash).where(d.c.id == (since.document_id if since else 0))).scalar()
@@ -143,10 +144,15 @@ def walk(conn: Connection, since: Point | None = None,
         return [f"核对点 verified point: 单据 document #{since.document_id} 的链哈希与上次核对时不同 (或单据已不在)"
                 f" / its chain hash is no longer the one verified at the last check (or it is gone):"
                 f" 请运行完整检查 run the full jxc check"], since
-    after = since.document_id if since else 0
+    after, previous, point = 0, GENESIS, None
+    if since is not None:  # the point's own link too, from the hash stored before it: its content is walked again
+        before = conn.execute(select(d.c.id, d.c.chain_hash).where(d.c.id < since.document_id)
+                              .order_by(d.c.id.desc()).limit(1)).first()
+        if before is not None:
+            after, previous = before.id, before.chain_hash
+            point = Point(before.id, before.chain_hash)
     doc_columns, move_columns = [d.c[f] for f in DOC_FIELDS], [m.c[f] for f in move_fields]
     doc_json, move_json = [_encoder(c, conn) for c in doc_columns], [_encoder(c, conn) for c in move_columns]
-    previous, point = since.chain_hash if since else GENESIS, since
     with _stream(conn, select(*doc_columns, d.c.chain_hash).where(d.c.id > after).order_by(d.c.id), "docs") as docs, \
             _stream(conn, select(*move_columns, m.c.document_id).where(m.c.document_id > after)
                     .order_by(m.c.document_id, m.c.id), "moves") as moves:

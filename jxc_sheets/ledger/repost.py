@@ -418,7 +418,7 @@ def replay_differences(conn: Connection) -> list[str]:
     Only the open months' rows are read, with the row before them (a fifo pair's whole
     history): the closed months cost nothing but an index seek per pair."""
     from . import periods
-    first_open = _first_open_day(periods.closed_months(conn))
+    first_open = first_open_day(periods.closed_months(conn))
     live = _rows_from(conn, first_open)
     context = Context.load(conn, {sku for sku, _w in live})
     rows_by_pair = _history_before(conn, first_open, live, context)
@@ -496,7 +496,7 @@ def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
 def revalue_open_months(conn: Connection, final_months: Iterable[str] = ()) -> None:
     """Every pair with movements in the open months, valued again from their start."""
     from . import periods
-    first_open = _first_open_day(periods.closed_months(conn) - set(final_months))
+    first_open = first_open_day(periods.closed_months(conn) - set(final_months))
     m = schema.movements
     pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(m.c.doc_date >= first_open).distinct()).all()
     revalue(conn, {(r.sku, r.warehouse): (first_open, 0) for r in pairs}, final_months=final_months)
@@ -510,13 +510,13 @@ def revalue_month(conn: Connection, month: str, final: bool) -> None:
     m = schema.movements
     methods_now = methods.load(conn)
     pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(
-        m.c.doc_date >= start, m.c.doc_date < _first_open_day({month})).distinct()).all()
+        m.c.doc_date >= start, m.c.doc_date < first_open_day({month})).distinct()).all()
     monthly = {(r.sku, r.warehouse): (start, 0) for r in pairs if methods_now.method_of(r.sku)(month) == costing.MONTHLY}
     if monthly:
         revalue(conn, monthly, final_months=[month] if final else [])
 
 
-def _first_open_day(closed: set[str]) -> date:
+def first_open_day(closed: set[str]) -> date:
     if not closed:
         return date.min
     year, month = map(int, max(closed).split("-"))
