@@ -285,13 +285,21 @@ def _restart(sku: str, start: Key, context: Context) -> Key:
     return start
 
 
-def _query():
+def _query(linked_by_row: bool = False):
+    """The movement rows valuing needs, with the pair of the movement each is linked to:
+    by an outer join, or (`linked_by_row`) a lookup per row — for a day's or a month's
+    rows, where PostgreSQL would otherwise hash every movement to join a few."""
     m = schema.movements
     linked = m.alias("linked")
-    return select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
-                  m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
-                  linked.c.sku.label("linked_sku"), linked.c.warehouse.label("linked_warehouse"), m.c.correction) \
-        .outerjoin(linked, linked.c.id == m.c.linked_to)
+    if linked_by_row:
+        sku, warehouse = (select(c).where(linked.c.id == m.c.linked_to).scalar_subquery()
+                          for c in (linked.c.sku, linked.c.warehouse))
+    else:
+        sku, warehouse = linked.c.sku, linked.c.warehouse
+    query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
+                   m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
+                   sku.label("linked_sku"), warehouse.label("linked_warehouse"), m.c.correction)
+    return query if linked_by_row else query.outerjoin(linked, linked.c.id == m.c.linked_to)
 
 
 class _Row:
@@ -443,7 +451,7 @@ def _rows_from(conn: Connection, day: date) -> dict[Pair, list]:
     """Each pair's rows dated `day` or later, in valuation order."""
     m = schema.movements
     live: dict[Pair, list] = defaultdict(list)
-    query = _query().where(m.c.doc_date >= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    query = _query(linked_by_row=True).where(m.c.doc_date >= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
     for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
         live[(r.sku, r.warehouse)].append(_Row(r))
     return live
@@ -465,10 +473,12 @@ def _history_before(conn: Connection, day: date, live: Mapping[Pair, list], cont
     last = select(before.c.id).where(before.c.sku == pairs.c.sku, before.c.warehouse == pairs.c.warehouse,
                                      before.c.doc_date < day) \
         .order_by(before.c.doc_date.desc(), before.c.id.desc()).limit(1).scalar_subquery()  # an index seek per pair
+    ids = conn.execute(select(last).select_from(pairs)).scalars()
     fifo_pairs = set(fifo)
-    for r in conn.execute(_query().where(m.c.id.in_(select(last).select_from(pairs)))):
-        if (r.sku, r.warehouse) not in fifo_pairs:
-            found[(r.sku, r.warehouse)][0].append(_Row(r))
+    for batch in queries.chunks(sorted(i for i in ids if i is not None)):
+        for r in conn.execute(_query(linked_by_row=True).where(m.c.id.in_(batch))):
+            if (r.sku, r.warehouse) not in fifo_pairs:
+                found[(r.sku, r.warehouse)][0].append(_Row(r))
     return found
 
 
