@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from contextlib import contextmanager
-from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) quotes a string
 from itertools import groupby
+from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) quotes a string
 from operator import call, itemgetter
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
