@@ -319,6 +319,46 @@ def sales_analysis(ledger: str, out: str, today: str) -> dict:
     return {"seconds": time.perf_counter() - start}
 
 
+# --- check ----------------------------------------------------------------------------------------------
+
+def check(root: str, since: bool, url: str = "") -> dict:
+    """`jxc check` (or `jxc check --since LAST`) on the workspace at `root`, as the command
+    runs it (cli.main): its wall and CPU seconds. `url`: the ledger, when it is not the
+    workspace's own SQLite file."""
+    import os
+
+    import yaml
+
+    from jxc_sheets import cli
+
+    config = Path(root) / "config.yaml"
+    if not config.exists():  # the ledger beside it, else at `url`
+        config.write_text(yaml.safe_dump({"ledger": {"url": url}} if url else {}), encoding="utf-8")
+    cpu, start = os.times(), time.perf_counter()
+    status = cli.main(["--config", str(config), "check", *(["--since", "LAST"] if since else [])])
+    seconds, after = time.perf_counter() - start, os.times()
+    if status != 0:
+        raise AssertionError(f"jxc check exited {status}")
+    return {"seconds": seconds, "cpu": after.user + after.system - cpu.user - cpu.system}
+
+
+def drop(root: str, stocked_skus: int, url: str = "") -> dict:
+    """One 50-line delivery dropped into the inbox and processed as the watcher does."""
+    import generate
+    from jxc_sheets import inbox
+    from jxc_sheets.config import Config, LedgerConfig, Settings
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.pipeline import process_batch
+
+    settings = Settings(Config(ledger=LedgerConfig(url=url)) if url else Config(), Path(root))
+    count = min(generate.DELIVERY_LINES, stocked_skus)
+    form = generate.delivery_form(settings.inbox / "发货-check.xlsx", "XS-BENCH-check",
+                                  [generate._sku(i) for i in range(count)])
+    (outcome,) = process_batch(inbox.candidates(settings.inbox), settings, open_ledger(settings.ledger_url))
+    _check_answer(settings, outcome, False, form)
+    return {"lines": outcome.lines}
+
+
 # --- reports -------------------------------------------------------------------------------------------
 
 def stock_report(ledger: str, out: str) -> dict:
@@ -535,7 +575,7 @@ def hledger(journal: str) -> dict:
 
 CHILDREN = {f.__name__: f for f in (ingest, rejected, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
                                    money_post, money_aging, money_statements, plain_statements, assembly, landed,
-                                   sales_prices, sales_analysis)}
+                                   sales_prices, sales_analysis, check, drop)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

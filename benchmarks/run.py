@@ -40,7 +40,11 @@ Every measurement stands beside its denominator, measured in the same run:
   landed-cost  a landed cost over 50 receipts of 100 lines (5,000 lines), spread by amount,
              checked and posted, on the big ledger (target ≤ 1 s) ÷ the same on the small one.
 
-Ingest and latency run again with the ledger on PostgreSQL (--pg, a schema of its own
+  check      `jxc check` on the 1,000,000-movement ledger (target ≤ 10 s), then `jxc check
+             --since LAST` after one 50-line delivery dropped (the chain from the point the
+             full check recorded), on SQLite and on PostgreSQL; their CPU seconds beside.
+
+Ingest, latency and check run again with the ledger on PostgreSQL (--pg, a schema of its own
 per run, dropped afterwards): ingest into a fresh schema, latency on the same ledgers
 copied there by jxc's own migrate-ledger (ledger/transfer.py; about 3½ minutes for
 the big one, not counted).
@@ -77,7 +81,7 @@ import generate  # noqa: E402  (after the path: it imports jxc_sheets)
 import measure  # noqa: E402
 
 BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost",
-              "sales")
+              "sales", "check")
 QUICK_SCALE = 0.1
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
@@ -392,6 +396,27 @@ class Suite:
         ]
 
 
+    def check(self) -> list[Row]:
+        rows = self._check(self.workspace("check", self.big), "", "")
+        if not self.postgres:
+            return rows + [Row("check", "PostgreSQL: jxc check", note="skipped: --pg ''")]
+        with postgres_schema(self.postgres) as url:
+            root, copied = self.postgres_workspace("check-pg", self.big, url)
+            return rows + self._check(root, url, "PostgreSQL: ", f"; ledger copied by migrate-ledger in {copied:.0f} s")
+
+    def _check(self, root: Path, url: str, prefix: str, more: str = "") -> list[Row]:
+        full = child("check", root=str(root), since=False, url=url)
+        child("drop", root=str(root), stocked_skus=self.big.history_skus, url=url)
+        since = child("check", root=str(root), since=True, url=url)
+        size = f"{self.big.movements:,} movements"
+        return [
+            Row("check", f"{prefix}jxc check ({size})", full["seconds"], None, full["peak_rss_mb"],
+                f"target ≤ 10 s; CPU {full['cpu']:.2f} s{more}"),
+            Row("check", f"{prefix}jxc check --since LAST, after one 50-line delivery ({size})", since["seconds"],
+                since["seconds"] / full["seconds"], since["peak_rss_mb"], f"÷ the full check; CPU {since['cpu']:.2f} s"),
+        ]
+
+
 @contextmanager
 def postgres_schema(server: str):
     """The URL of a new, empty schema of its own on the PostgreSQL server at `server`, as
@@ -458,7 +483,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "jxc-bench-cache",
                         help="where the generated ledger and journal are kept between runs (default: %(default)s)")
     parser.add_argument("--pg", default=POSTGRES, metavar="URL",
-                        help="the PostgreSQL server for ingest and latency on PostgreSQL, '' for none "
+                        help="the PostgreSQL server for ingest, latency and check on PostgreSQL, '' for none "
                              "(default: $JXC_BENCH_PG_URL or %(default)s)")
     args = parser.parse_args()
     if args.quick:

@@ -32,7 +32,8 @@ EXAMPLES = {
     "count-sheet": "jxc count-sheet WH-SH1 --blind   # outbox/count/盘点表-WH-SH1-YYYYMMDD-blind.xlsx",
     "close": "jxc close 2026-10 --dry-run  # what it would lock, and what stops it\n  jxc close 2026-10            # asks, then locks October and writes outbox/monthend/2026-10.xlsx",
     "reopen": "jxc reopen 2026-10 --reason \"补录漏单 / a missed receipt\"",
-    "check": "jxc check                    # recompute balances from movements; exit 1 on differences",
+    "check": "jxc check                    # everything, the whole hash chain; exit 1 on differences\n"
+             "  jxc check --since LAST       # the routine run: the chain from the last point verified on",
     "backup": "jxc backup                   # into backups/, keeping the newest backup.keep",
     "restore": "jxc restore backups/ledger-20261125-020000.sqlite3",
     "migrate-ledger": "jxc migrate-ledger --to postgresql+psycopg://jxc:PASSWORD@db.example.com/jxc",
@@ -128,7 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("reopen", cmd_reopen, "reopen the latest closed month (recorded in the audit)")
     sub.add_argument("month", help="the latest closed month, YYYY-MM")
     sub.add_argument("--reason", required=True, help="why (recorded in the audit)")
-    command("check", cmd_check, "integrity check: recompute balances from the movements and compare")
+    sub = command("check", cmd_check, "integrity check: recompute balances from the movements and compare,"
+                                      " value the open months again, walk the documents' hash chain")
+    sub.add_argument("--since", choices=["LAST"], help="LAST: walk the chain from the last point a clean check verified"
+                     " (recorded by each clean check), the running balances of the open months only; the rest as in"
+                     " the full check. Without it: the full check")
     sub = command("backup", cmd_backup, "consistent online backup of the SQLite ledger, dated and rotated")
     sub.add_argument("dest", type=Path, nargs="?", help="a file or folder (default: backups/, keeping backup.keep)")
     sub = command("restore", cmd_restore, "bring a backup back as the ledger, after it passes jxc check")
@@ -432,17 +437,28 @@ def cmd_reopen(args) -> int:
 
 def cmd_check(args) -> int:
     from .ledger.db import open_ledger, reading
-    from .ledger.integrity import check_ledger
+    from .ledger.integrity import check, last_verified, record_verified
 
-    settings = _settings(args)
-    with reading(open_ledger(settings.ledger_url)) as conn:
-        differences = check_ledger(conn)
-    for line in differences:
+    engine = open_ledger(_settings(args).ledger_url)
+    with reading(engine) as conn:
+        since = last_verified(conn) if args.since else None
+        if args.since and since is None:
+            print("尚无核对记录, 做完整检查 / no check recorded yet: running the full check")
+        checked = check(conn, since.point if since else None)
+    for line in checked.differences:
         print(line)
-    if differences:
-        print(f"账本不一致 / the ledger has {len(differences)} differences")
+    if checked.differences:
+        print(f"账本不一致 / the ledger has {len(checked.differences)} differences")
         return 1
-    print("账本一致 / the ledger is consistent")
+    if checked.verified is not None:
+        with engine.begin() as conn:
+            record_verified(conn, checked.verified, clock.now())
+    if since is not None:
+        print(f"账本一致, 哈希链自上次核对 ({since.at:%Y-%m-%d %H:%M}, 单据 #{since.point.document_id}) 起核对"
+              f" / the ledger is consistent; the hash chain verified from the last check's point on"
+              f" ({since.at:%Y-%m-%d %H:%M}, document #{since.point.document_id})")
+    else:
+        print("账本一致 / the ledger is consistent")
     return 0
 
 

@@ -46,10 +46,15 @@ ROWS = [  # (benchmark, the start of its measure, measured here whatever the mac
     ("landed-cost", "landed cost over 50 receipts", True),
     ("sales", "a ", True),
     ("sales", "analysis.xlsx", True),
+    ("check", "jxc check (", True),
+    ("check", "jxc check --since LAST", True),
+    ("check", "PostgreSQL: jxc check (", True),
+    ("check", "PostgreSQL: jxc check --since LAST", True),
 ]
 
 
-HALVES = [("ingest", "latency", "peers", "assembly", "landed-cost"), ("month-end", "reports", "money", "watch", "sales")]  # run side by side
+HALVES = [("ingest", "latency", "peers", "assembly", "landed-cost"),
+          ("month-end", "reports", "money", "watch", "sales", "check")]  # run side by side
 
 
 @pytest.mark.slow

@@ -56,6 +56,34 @@ def test_check_exits_1_when_the_ledger_was_tampered_with(tmp_path):
     assert "A001 @ WH1" in result.stdout
 
 
+@pytest.mark.slow
+def test_the_routine_check_walks_on_from_the_point_the_last_clean_check_recorded(tmp_path):
+    root = tmp_path / "ws"
+    jxc("init", str(root), cwd=tmp_path)
+    drop_master(root / "inbox")
+    make_form(root / "inbox" / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": D},
+              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20}])
+    jxc("run", "--quiet", cwd=root)
+    first = jxc("check", "--since", "LAST", cwd=root).stdout  # nothing recorded yet: the full check, recorded
+    assert "running the full check" in first and "the ledger is consistent" in first
+    make_form(root / "inbox" / "receipt.xlsx", "receipt", {"doc_no": "CG-1", "doc_date": D, "warehouse": "WH1",
+                                                           "supplier": "S01"}, [{"sku": "A001", "qty": 5, "unit_cost": 23}])
+    jxc("run", "--quiet", cwd=root)
+    with sqlite3.connect(root / "ledger.sqlite3") as conn:
+        opening = conn.execute("select id from documents where doc_no = 'QC-1'").fetchone()[0]
+    routine = jxc("check", "--since", "LAST", cwd=root).stdout
+    assert "from the last check's point on" in routine and f"document #{opening})" in routine
+    with sqlite3.connect(root / "ledger.sqlite3") as conn:  # the point now: a quiet edit of its document is found
+        conn.execute("update documents set partner = 'S99' where doc_no = 'CG-1'")
+    broken = jxc("check", "--since", "LAST", cwd=root, check=False)
+    assert broken.returncode == 1 and broken.stdout.startswith("receipt CG-1: ")
+    with sqlite3.connect(root / "ledger.sqlite3") as conn:  # the point no longer as recorded
+        conn.execute("update documents set partner = 'S01' where doc_no = 'CG-1'")
+        conn.execute("update documents set chain_hash = upper(chain_hash) where doc_no = 'CG-1'")
+    gone = jxc("check", "--since", "LAST", cwd=root, check=False)
+    assert gone.returncode == 1 and "run the full jxc check" in gone.stdout
+
+
 def test_run_on_an_empty_inbox_with_no_config_uses_the_embedded_default(tmp_path):
     (tmp_path / "inbox").mkdir()
     result = jxc("run", cwd=tmp_path)

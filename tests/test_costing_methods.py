@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from jxc_sheets.closing import close_month, reopen_month
-from jxc_sheets.config import Config, Settings
+from jxc_sheets.config import Config, CostingConfig, Settings
 from jxc_sheets.ledger import methods, schema
 from jxc_sheets.ledger.integrity import check_ledger
 from jxc_sheets.ledger.reverse import reverse_document
@@ -204,6 +204,38 @@ def test_a_checked_ledger_finds_a_value_changed_behind_its_back(ledger):
     with ledger.connect() as conn:
         found = check_ledger(conn)
     assert any("revalued -1550.00" in f for f in found), found
+
+
+@pytest.mark.parametrize("method, s3", [("moving_average", "-490.91"), ("fifo", "-475.00")])
+def test_the_check_values_the_open_month_again_from_the_closed_ones(ledger, tmp_path: Path, method, s3):
+    """September and October closed; S3 takes 40 on 11-02. Moving average: 40 × 1350.00 / 110
+    = 490.909… → 490.91 (from October's last row alone). Fifo: the layers left, 20 × 12.50 +
+    30 × 11.25 + 60 × 13.00, give the first 40: 20 × 12.50 + 20 × 11.25 = 475.00 (from the
+    pair's whole history). A value changed in November is found by valuing again; one changed
+    in October (closed, not valued again) by the sums and the running balances."""
+    use(ledger, method)
+    the_month(ledger)
+    settings = Settings(Config(costing=CostingConfig(method=method)), tmp_path)
+    close_month(ledger, settings, "2026-09", "test", today=TODAY)
+    close_month(ledger, settings, "2026-10", "test", today=TODAY)
+    posted(ledger, delivery("S3", date(2026, 11, 2), ln("A001", 40)))
+    assert moves(ledger, "S3")[0][3] == Q(s3)
+    with ledger.connect() as conn:
+        assert check_ledger(conn) == []
+    m, d = schema.movements, schema.documents
+    with ledger.begin() as conn:
+        s3_id, s1_id = (conn.execute(select(m.c.id).join(d, d.c.id == m.c.document_id).where(d.c.doc_no == n))
+                        .scalar_one() for n in ("S3", "S1"))
+        conn.execute(m.update().where(m.c.id == s3_id).values(value=Decimal("-1.00")))
+    with ledger.connect() as conn:
+        found = check_ledger(conn)
+    assert f"movement {s3_id} A001 @ WH1 2026-11-02: 金额 value -1.00 ≠ 重算 revalued {s3}" in found, found
+    with ledger.begin() as conn:
+        conn.execute(m.update().where(m.c.id == s3_id).values(value=Q(s3)))
+        conn.execute(m.update().where(m.c.id == s1_id).values(value=m.c.value - Decimal("0.01")))
+    with ledger.connect() as conn:
+        found = check_ledger(conn)
+    assert [f.split(":")[0] for f in found] == ["A001 @ WH1", f"movement {s1_id} A001 @ WH1"], found
 
 
 def test_the_pack_ages_fifo_stock_by_the_layers_it_is_left_from(ledger, tmp_path: Path):

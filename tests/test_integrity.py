@@ -233,3 +233,124 @@ def test_the_chain_is_walked_a_page_at_a_time_and_still_sees_every_document(ledg
         paged = [(d.id, [m.id for m in ms]) for d, ms in chain._all_documents_with_movements(conn, page=2)]
         whole = [(d.id, [m.id for m in ms]) for d, ms in chain._documents_with_movements(conn, ids)]
     assert len(ids) > 4 and paged == whole
+
+
+# --- the streaming walk of the chain (chain.walk): what chain.link computes -----------------
+
+def linked_by_link(conn) -> list[tuple[int, str]]:
+    """Every document's chain hash as chain.link computes it from the rows read back."""
+    from jxc_sheets.ledger import chain
+
+    previous, found = chain.GENESIS, []
+    for document, its_moves in chain._documents_with_movements(conn):
+        previous = chain.link(previous, document, its_moves)
+        found.append((document.id, previous))
+    return found
+
+
+def test_the_streaming_walk_verifies_what_posting_sealed_byte_for_byte(ledger):
+    """Sealed by the normal posting path; walked again from the raw columns. The documents
+    hold what the JSON of a link must write carefully: a reason with quotes, a backslash, a
+    line break and Chinese; quantities 10 (1E+1 once normalised), 100 (1E+2), 0.0001,
+    a negative one (the adjustment), a cost of 3.333333; a reversal (reverses, linked_to)."""
+    from jxc_sheets.ledger import chain
+
+    busy_ledger(ledger)
+    posted(ledger, doc("adjustment", "ADJ2", D4, ln("A001", "-0.0001"), ln("00123", 100),
+                       reason='报损 "破损"\\ 第二行\n second line'))
+    with ledger.connect() as conn:
+        sealed = [(r.id, r.chain_hash) for r in conn.execute(
+            select(schema.documents.c.id, schema.documents.c.chain_hash).order_by(schema.documents.c.id))]
+        assert linked_by_link(conn) == sealed  # the rule itself, as before
+        assert chain.walk(conn) == ([], chain.Point(*sealed[-1]))
+        for n, point in enumerate(sealed):  # from any point verified, to the end
+            assert chain.walk(conn, chain.Point(*point)) == ([], chain.Point(*sealed[-1])), n
+    assert findings(ledger) == []
+
+
+def test_a_quantity_changed_in_sql_breaks_the_chain_at_its_document(ledger):
+    """One movement of R1 gains one ten-thousandth in the scaled integer the database holds:
+    the sums and running balances of its pair say so, and the chain names R1."""
+    from jxc_sheets.ledger import chain
+
+    busy_ledger(ledger)
+    d, m = schema.documents, schema.movements
+    with ledger.begin() as conn:
+        r1 = conn.execute(select(d.c.id).where(d.c.doc_no == "R1")).scalar_one()
+        first = conn.execute(select(func.min(m.c.id)).where(m.c.document_id == r1)).scalar_one()
+        conn.execute(text(f"UPDATE movements SET qty = qty + 1 WHERE id = {first}"))
+    with ledger.connect() as conn:
+        broken, point = chain.walk(conn)
+        before_r1 = conn.execute(select(d.c.id, d.c.chain_hash).where(d.c.id < r1).order_by(d.c.id.desc())).first()
+    assert [b.split(":")[0] for b in broken] == ["receipt R1"] and point == chain.Point(*before_r1)
+    assert [f.split(":")[0] for f in findings(ledger)][-1] == "receipt R1"
+
+
+@given(st.integers(min_value=-2 ** 63, max_value=2 ** 63 - 1) | st.integers(-10 ** 8, 10 ** 8).map(lambda n: n * 10 ** 6),
+       st.sampled_from([schema.QTY_PLACES, schema.MONEY_PLACES, schema.COST_PLACES]))
+def test_a_scaled_integer_is_written_as_its_normalised_decimal(n, places):
+    from jxc_sheets.ledger import chain
+
+    assert chain.scaled_text(n, places) == str(Decimal(n).scaleb(-places).normalize())
+
+
+# --- the routine run: jxc check --since LAST --------------------------------------------------
+
+def test_the_routine_check_walks_the_chain_on_from_the_last_point_verified(ledger):
+    """A clean full check records its last document; the routine run walks on from there,
+    finds a change after it, and says so when the point itself no longer holds. A quiet
+    edit before the point is the full check's to find (the routine run's bound)."""
+    from datetime import datetime
+
+    from jxc_sheets.ledger import chain, integrity
+
+    busy_ledger(ledger)
+    d = schema.documents
+    with ledger.begin() as conn:
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == integrity.VERIFIED))
+        assert integrity.last_verified(conn) is None
+        full = integrity.check(conn)
+        last = conn.execute(select(d.c.id, d.c.chain_hash).order_by(d.c.id.desc())).first()
+        assert full == integrity.Checked([], chain.Point(*last))
+        integrity.record_verified(conn, full.verified, datetime(2026, 11, 5, 18, 0))
+        integrity.record_verified(conn, chain.Point(1, "an earlier point"), datetime(2026, 11, 6))  # kept: the later
+        assert integrity.last_verified(conn) == integrity.Verified(full.verified, datetime(2026, 11, 5, 18, 0))
+    posted(ledger, receipt("R9", D4, ln("B002", 2, "5.00"), warehouse="WH2"))
+    with ledger.begin() as conn:
+        routine = integrity.check(conn, full.verified)
+        r9 = conn.execute(select(d.c.id, d.c.chain_hash).where(d.c.doc_no == "R9")).one()
+        assert routine == integrity.Checked([], chain.Point(*r9))
+        conn.execute(update(d).where(d.c.doc_no == "R1").values(partner="S99"))  # before the point
+        assert integrity.check(conn, full.verified).differences == []
+        assert [f.split(":")[0] for f in integrity.check(conn).differences] == ["receipt R1"]
+        conn.execute(update(d).where(d.c.doc_no == "R9").values(partner="S99"))  # after it
+        assert [f.split(":")[0] for f in integrity.check(conn, full.verified).differences] == ["receipt R9"]
+        conn.execute(update(d).where(d.c.id == full.verified.document_id).values(chain_hash="0" * 64))
+        [gone] = integrity.check(conn, full.verified).differences
+        assert gone.startswith(f"核对点 verified point: 单据 document #{full.verified.document_id}")
+        assert "run the full jxc check" in gone
+        conn.rollback()
+
+
+def test_the_routine_check_follows_the_running_balances_of_the_open_months(ledger, tmp_path):
+    """October closed (a receipt of 10 A001 @ 2.00 on 10-02); November open (another). A running
+    balance broken in November is found by the routine run; October's rows are taken as they
+    stand (10 + 1 then 20 + 1 agree with each other): the full check finds October's."""
+    from jxc_sheets.closing import close_month
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger import integrity
+
+    posted(ledger, receipt("RO", date(2026, 10, 2), ln("A001", 10, "2.00")))
+    close_month(ledger, Settings(Config(), tmp_path), "2026-10", "test", today=date(2026, 11, 25))
+    posted(ledger, receipt("RN", D1, ln("A001", 10, "2.00")))
+    m, d = schema.movements, schema.documents
+    with ledger.begin() as conn:
+        point = integrity.check(conn).verified
+        ro, rn = (conn.execute(select(m.c.id).join(d, d.c.id == m.c.document_id).where(d.c.doc_no == n)).scalar_one()
+                  for n in ("RO", "RN"))
+        conn.execute(text(f"UPDATE movements SET balance_qty = balance_qty + 10000 WHERE id = {rn}"))
+        assert [f.split(":")[0] for f in integrity.check(conn, point).differences] == [f"movement {rn} A001 @ WH1"]
+        conn.execute(text(f"UPDATE movements SET balance_qty = balance_qty + 10000 WHERE id = {ro}"))
+        assert integrity.check(conn, point).differences == []
+        assert [f.split(":")[0] for f in integrity.check(conn).differences] == [f"movement {ro} A001 @ WH1"]
+        conn.rollback()

@@ -285,13 +285,21 @@ def _restart(sku: str, start: Key, context: Context) -> Key:
     return start
 
 
-def _query():
+def _query(linked_by_row: bool = False):
+    """The movement rows valuing needs, with the pair of the movement each is linked to:
+    by an outer join, or (`linked_by_row`) a lookup per row — for a day's or a month's
+    rows, where PostgreSQL would otherwise hash every movement to join a few."""
     m = schema.movements
     linked = m.alias("linked")
-    return select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
-                  m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
-                  linked.c.sku.label("linked_sku"), linked.c.warehouse.label("linked_warehouse"), m.c.correction) \
-        .outerjoin(linked, linked.c.id == m.c.linked_to)
+    if linked_by_row:
+        sku, warehouse = (select(c).where(linked.c.id == m.c.linked_to).scalar_subquery()
+                          for c in (linked.c.sku, linked.c.warehouse))
+    else:
+        sku, warehouse = linked.c.sku, linked.c.warehouse
+    query = select(m.c.id, m.c.sku, m.c.warehouse, m.c.doc_date, m.c.kind, m.c.qty, m.c.value, m.c.unit_cost,
+                   m.c.balance_qty, m.c.balance_value, m.c.last_rate, m.c.basis, m.c.given, m.c.linked_to,
+                   sku.label("linked_sku"), warehouse.label("linked_warehouse"), m.c.correction)
+    return query if linked_by_row else query.outerjoin(linked, linked.c.id == m.c.linked_to)
 
 
 class _Row:
@@ -414,28 +422,22 @@ def _std_costs(conn: Connection, skus: set[str]) -> dict[str, Decimal]:
 
 def replay_differences(conn: Connection) -> list[str]:
     """`jxc check`: every pair valued again over the open months, from what is stored
-    before them and the stored values of what it follows, must give what is stored."""
+    before them and the stored values of what it follows, must give what is stored.
+    Only the open months' rows are read, with the row before them (a fifo pair's whole
+    history): the closed months cost nothing but an index seek per pair."""
     from . import periods
-    first_open = _first_open_day(periods.closed_months(conn))
-    m = schema.movements
-    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
-    linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
-    known = {r.id: (r.qty, r.value, r.correction or ZERO)
-             for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
-    query = _query().order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    first_open = first_open_day(periods.closed_months(conn))
+    live = _rows_from(conn, first_open)
+    context = Context.load(conn, {sku for sku, _w in live})
+    rows_by_pair = _history_before(conn, first_open, live, context)
+    known: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    _load_linked(conn, rows_by_pair.values(), known)
     shares = Shares(conn, {})  # the out legs as stored
-    shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE)).scalars())
+    shares.load(r.id for history, rows in rows_by_pair.values() for r in (*history, *rows) if r.basis == costing.SHARE)
     differences = []
-    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
-    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
-        start = _restart(pair[0], (first_open, 0), context)
-        pair_rows = [_Row(r) for r in pair_rows]
-        history = [r for r in pair_rows if (r.doc_date, r.id) < start]
-        live = pair_rows[len(history):]
-        if not context.methods.any_fifo(pair[0], month_of(start[0])):
-            history = history[-1:]
-        valued, _holding = value_pair(pair, history, live, context, known, shares)
-        wrong = next(((row, v) for row, v in zip(live, valued)
+    for pair, (history, rows) in sorted(rows_by_pair.items()):
+        valued, _holding = value_pair(pair, history, rows, context, known, shares)
+        wrong = next(((row, v) for row, v in zip(rows, valued)
                       if (v.value, v.correction) != (row.value, row.correction or ZERO)), None)
         if wrong:
             row, v = wrong
@@ -443,6 +445,41 @@ def replay_differences(conn: Connection) -> list[str]:
                                f" ≠ 重算 revalued {v.value}" + (f" (成本调整 correction {row.correction or ZERO}"
                                f" ≠ {v.correction})" if v.value == row.value else ""))
     return differences
+
+
+def _rows_from(conn: Connection, day: date) -> dict[Pair, list]:
+    """Each pair's rows dated `day` or later, in valuation order."""
+    m = schema.movements
+    live: dict[Pair, list] = defaultdict(list)
+    query = _query(linked_by_row=True).where(m.c.doc_date >= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+    for r in conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000}):
+        live[(r.sku, r.warehouse)].append(_Row(r))
+    return live
+
+
+def _history_before(conn: Connection, day: date, live: Mapping[Pair, list], context: Context) -> dict[Pair, tuple]:
+    """(history, live) of each pair with rows from `day` on (the first day of a month, where
+    every method starts again): a fifo pair's rows before it, another's last row before it."""
+    m = schema.movements
+    found: dict[Pair, tuple[list, list]] = {pair: ([], rows) for pair, rows in live.items()}
+    fifo = sorted(pair for pair in live if context.methods.any_fifo(pair[0], month_of(day)))
+    for batch in queries.chunks(fifo):
+        query = _query().where(queries.pairs_in(m.c.sku, m.c.warehouse, batch), m.c.doc_date < day) \
+            .order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
+        for r in conn.execute(query):
+            found[(r.sku, r.warehouse)][0].append(_Row(r))
+    pairs = select(m.c.sku, m.c.warehouse).where(m.c.doc_date >= day).distinct().subquery()
+    before = m.alias("before")
+    last = select(before.c.id).where(before.c.sku == pairs.c.sku, before.c.warehouse == pairs.c.warehouse,
+                                     before.c.doc_date < day) \
+        .order_by(before.c.doc_date.desc(), before.c.id.desc()).limit(1).scalar_subquery()  # an index seek per pair
+    ids = conn.execute(select(last).select_from(pairs)).scalars()
+    fifo_pairs = set(fifo)
+    for batch in queries.chunks(sorted(i for i in ids if i is not None)):
+        for r in conn.execute(_query(linked_by_row=True).where(m.c.id.in_(batch))):
+            if (r.sku, r.warehouse) not in fifo_pairs:
+                found[(r.sku, r.warehouse)][0].append(_Row(r))
+    return found
 
 
 def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
@@ -469,7 +506,7 @@ def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
 def revalue_open_months(conn: Connection, final_months: Iterable[str] = ()) -> None:
     """Every pair with movements in the open months, valued again from their start."""
     from . import periods
-    first_open = _first_open_day(periods.closed_months(conn) - set(final_months))
+    first_open = first_open_day(periods.closed_months(conn) - set(final_months))
     m = schema.movements
     pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(m.c.doc_date >= first_open).distinct()).all()
     revalue(conn, {(r.sku, r.warehouse): (first_open, 0) for r in pairs}, final_months=final_months)
@@ -483,13 +520,13 @@ def revalue_month(conn: Connection, month: str, final: bool) -> None:
     m = schema.movements
     methods_now = methods.load(conn)
     pairs = conn.execute(select(m.c.sku, m.c.warehouse).where(
-        m.c.doc_date >= start, m.c.doc_date < _first_open_day({month})).distinct()).all()
+        m.c.doc_date >= start, m.c.doc_date < first_open_day({month})).distinct()).all()
     monthly = {(r.sku, r.warehouse): (start, 0) for r in pairs if methods_now.method_of(r.sku)(month) == costing.MONTHLY}
     if monthly:
         revalue(conn, monthly, final_months=[month] if final else [])
 
 
-def _first_open_day(closed: set[str]) -> date:
+def first_open_day(closed: set[str]) -> date:
     if not closed:
         return date.min
     year, month = map(int, max(closed).split("-"))
