@@ -445,24 +445,31 @@ def replay_differences(conn: Connection) -> list[str]:
     return differences
 
 
-def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
+def layers_at(conn: Connection, day: date, skus: Iterable[str] | None = None) -> dict[Pair, list[costing.Layer]]:
     """What each pair holds at the end of `day`, as its costing sees it: under fifo the
     receipts' layers (or its shortfalls) in order, else one layer; pairs holding nothing
-    are left out. Each pair's movements are valued again up to the day."""
+    are left out. Each pair's movements are valued again up to the day; only those of
+    `skus` when given (the month-end pack asks for its fifo items only)."""
     m = schema.movements
-    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
+    every = skus is None
+    skus = sorted(conn.execute(select(m.c.sku).distinct()).scalars() if every else set(skus))
+    if not skus:
+        return {}
+    context = Context.load(conn, skus)
     linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
     known = {r.id: (r.qty, r.value, r.correction or ZERO)
              for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
-    query = _query().where(m.c.doc_date <= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
     found = {}
     shares = Shares(conn, {})
     shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE, m.c.doc_date <= day)).scalars())
-    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
-    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
-        _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known, shares)
-        if holding.layers:
-            found[pair] = holding.layers
+    for batch in [None] if every else queries.chunks(skus):
+        query = _query().where(m.c.doc_date <= day, *([] if batch is None else [m.c.sku.in_(batch)]))
+        rows = conn.execute(query.order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id),
+                            execution_options={"stream_results": True, "yield_per": 10_000})
+        for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
+            _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known, shares)
+            if holding.layers:
+                found[pair] = holding.layers
     return found
 
 

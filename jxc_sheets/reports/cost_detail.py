@@ -41,7 +41,8 @@ LAYER_LEFT_COLUMNS = (Column("sku", "物料编码", width=14), Column("warehouse
 def fifo_layers(conn: Connection, month: str) -> list[LayerRow]:
     _start, end = month_bounds(month)
     chosen = methods.load(conn)
-    held = {pair: layers for pair, layers in layers_at(conn, end).items() if chosen.method_of(pair[0])(month) == FIFO}
+    fifo = [sku for sku in conn.execute(select(schema.items.c.sku)).scalars() if chosen.method_of(sku)(month) == FIFO]
+    held = layers_at(conn, end, fifo)  # no other item's history is valued again: none under an average method
     origins = {layer.origin for layers in held.values() for layer in layers if layer.origin}
     m, d = schema.movements, schema.documents
     numbers = {}
