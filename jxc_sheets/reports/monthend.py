@@ -45,7 +45,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterable, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
@@ -367,21 +367,20 @@ class Aging(NamedTuple):
     dead: str
 
 
-def aging(month: str, summarised: Summary, rules: FinanceConfig) -> list[Aging]:
-    """The month-end stock by age since its last receipt; slow and dead by the days since its last issue."""
+def aging(month: str, summarised: Summary, rules: FinanceConfig) -> Iterator[Aging]:
+    """The month-end stock by age since its last receipt; slow and dead by the days since its
+    last issue. Made as the sheet is written, not held."""
     _start, end = month_bounds(month)
     last = summarised.last_moved
-    rows = []
     for r in summarised.rows:
         if r.closing_qty <= 0:
             continue
         received, issued = last.get((r.sku, r.warehouse), (None, None))
         age = (end - received).days if received else None
         idle = (end - (issued or received)).days if issued or received else None  # never issued: idle since received
-        rows.append(Aging(r.sku, r.name, r.warehouse, r.closing_qty, r.closing_value, received, age, _bucket(age),
-                          issued, "Y" if idle is None or idle > rules.slow_days else "",
-                          "Y" if idle is None or idle > rules.dead_days else ""))
-    return rows
+        yield Aging(r.sku, r.name, r.warehouse, r.closing_qty, r.closing_value, received, age, _bucket(age),
+                    issued, "Y" if idle is None or idle > rules.slow_days else "",
+                    "Y" if idle is None or idle > rules.dead_days else "")
 
 
 class AgedLayer(NamedTuple):
@@ -394,7 +393,7 @@ class AgedLayer(NamedTuple):
     value: Decimal
 
 
-def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> list[AgedLayer]:
+def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> Iterator[AgedLayer]:
     """The month-end stock of each pair split into the receipts it is left from, first in
     first out: the newest receipts hold what is left. Under fifo a layer is valued at its
     receipt's cost (the layers costing keeps); under an average at the closing average.
@@ -425,19 +424,22 @@ def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> list[Ag
         unit = value / qty if fifo[sku] else closing[pair][1] / closing[pair][0]
         age = (end - received).days
         pieces[pair].append((received, age, _bucket(age), piece, money(piece * unit)))
-    rows = []
+    return _aged_layers(closing, pieces, left)
+
+
+def _aged_layers(closing: dict, pieces: dict, left: dict) -> Iterator[AgedLayer]:
+    """The rows of aging_by_layer, made as the sheet is written."""
     for pair, (_qty, value) in closing.items():  # by sku, warehouse, as the summary
-        found = pieces.get(pair)
+        found = pieces.pop(pair, None)
         if found is None:  # nothing received in the last half year: all of it is one layer
-            rows.append(AgedLayer(*pair, None, None, AGE_BUCKETS[-1][1], left[pair], value))
+            yield AgedLayer(*pair, None, None, AGE_BUCKETS[-1][1], left[pair], value)
             continue
         if left[pair] > 0:
             found.append((None, None, AGE_BUCKETS[-1][1], left[pair], ZERO))
         *before, (received, age, bucket, piece, piece_value) = found
         residue = value - sum(layer[-1] for layer in found)  # the last layer makes the pair's layers its closing value
-        rows += [AgedLayer(*pair, *layer) for layer in before]
-        rows.append(AgedLayer(*pair, received, age, bucket, piece, piece_value + residue))
-    return rows
+        yield from (AgedLayer(*pair, *layer) for layer in before)
+        yield AgedLayer(*pair, received, age, bucket, piece, piece_value + residue)
 
 
 @functools.cache
