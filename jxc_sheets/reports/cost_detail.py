@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -23,8 +23,7 @@ from .book import Column
 from .month import month_bounds
 
 
-@dataclass(frozen=True)
-class LayerRow:
+class LayerRow(NamedTuple):  # a tuple in the sheet's column order: hundreds of thousands are written as they are
     sku: str
     warehouse: str
     receipt: str
@@ -47,7 +46,7 @@ def fifo_layers(conn: Connection, month: str) -> Iterator[LayerRow]:
     origins = {layer.origin for layers in held.values() for layer in layers if layer.origin}
     m, d = schema.movements, schema.documents
     numbers = {}
-    for batch in queries.chunks(sorted(origins)):
+    for batch in queries.chunks(sorted(origins), 5_000):  # a receipt per pair, 200,000 of them on a big ledger
         numbers.update({r.id: (r.doc_no, r.doc_date) for r in conn.execute(
             select(m.c.id, d.c.doc_no, m.c.doc_date).join(d, d.c.id == m.c.document_id).where(m.c.id.in_(batch)))})
     return (LayerRow(sku, warehouse, *numbers.get(layer.origin, ("期初 / 缺货 opening or short", layer.day)),
