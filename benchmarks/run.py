@@ -19,7 +19,8 @@ Every measurement stands beside its denominator, measured in the same run:
   month-end  closing the last month of that ledger (closing.close_month: the month's
              costs, the lock and the month-end pack) ÷ hledger's `balance` on the same
              movements (peers), under each of the three costing methods (FIFO and the
-             monthly average applying from that month on).
+             monthly average applying from that month on); target ≤ 0.15 each, and the
+             pack's peak RSS ≤ 0.15 of hledger's (issue 21).
   reports    stock.xlsx of 200,000 sku × warehouse rows (reports.stock.write_stock) ÷ the
              same rows of the same query written by plain xlsxwriter in constant_memory mode.
   money      on a ledger of 1,000,000 receivables (deliveries, each half settled) of 20,000

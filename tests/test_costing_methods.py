@@ -270,3 +270,36 @@ def test_stock_older_than_half_a_year_is_one_undated_layer_and_the_layers_add_up
     assert (wh1[-1]["received"], wh1[-1]["age_bucket"]) == (None, ">180")
     closing = next(r for r in sheet(closed.pack, "summary") if (r["sku"], r["warehouse"]) == ("A001", "WH1"))
     assert sum(Decimal(str(r["value"])) for r in wh1) == Decimal(str(closing["closing_value"]))
+
+
+def test_fifo_from_a_month_on_starts_from_the_average_layer_it_carries_in(ledger, tmp_path: Path):
+    """Moving average through September, fifo from October (the pack's fifo_layers).
+    A001 @ WH1, its stock never out in September: R1 10 @ 10.00, R2 10 @ 20.00 (20 / 300.00),
+    S1 5 out at 15.00 = 75.00: 15 / 225.00 carried into October as one layer, which holds
+    from R1 on (R2 was averaged into it). October: R3 10 @ 30.00; S2 10 out takes the
+    carried layer first, 10 × 225 / 15 = 150.00. Left: 5 of the carried layer @ 15.00 =
+    75.00 (R1's) and R3's 10 @ 30.00 = 300.00.
+    B002 @ WH1 ran out in September: R4 4 @ 5.00, S3 4 out, R5 6 @ 7.00 — its layer is
+    R5's, 6 @ 7.00 = 42.00 (valued again from its first movement)."""
+    from jxc_sheets.config import FinanceConfig
+    from jxc_sheets.reports.monthend import write_pack
+
+    use(ledger, "moving_average")
+    sept = [date(2026, 9, d) for d in (1, 3, 5, 6, 10)]
+    posted(ledger, receipt("R1", sept[0], ln("A001", 10, "10.00")), receipt("R4", sept[0], ln("B002", 4, "5.00")))
+    posted(ledger, delivery("S3", sept[1], ln("B002", 4)))
+    posted(ledger, receipt("R2", sept[2], ln("A001", 10, "20.00")), receipt("R5", sept[3], ln("B002", 6, "7.00")))
+    posted(ledger, delivery("S1", sept[4], ln("A001", 5)))
+    use(ledger, "fifo")
+    posted(ledger, receipt("R3", R1, ln("A001", 10, "30.00")))
+    posted(ledger, delivery("S2", S1, ln("A001", 10)))
+    assert values_of(ledger, "S2") == Q("-150.00")
+    with ledger.begin() as conn:
+        pack, *_ = write_pack(conn, tmp_path, "2026-10", FinanceConfig())
+    assert [(r["sku"], r["receipt"], r["receipt_date"].date(), r["qty"], r["unit_cost"], r["value"])
+            for r in sheet(pack, "fifo_layers")] == [("A001", "R1", sept[0], 5, 15, 75), ("A001", "R3", R1, 10, 30, 300),
+                                                     ("B002", "R5", sept[3], 6, 7, 42)]
+
+
+def values_of(engine: Engine, doc_no: str) -> Decimal:
+    return next(v for _s, _w, _q, v, _bq, _bv in moves(engine, doc_no))

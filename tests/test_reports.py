@@ -417,3 +417,22 @@ def test_without_a_posting_only_the_log_and_the_dashboard_are_rewritten(ledger, 
     os.utime(settings.outbox / "stock.xlsx", (yesterday, yesterday))  # they count days late and due: once a day
     # analysis.xlsx is rewritten when the sales changed or on a new day (reports/analysis.py)
     assert write_reports(ledger, settings, months=[], posted=False) == [p for p in first if p.name != "analysis.xlsx"]
+
+
+def test_a_big_streamed_table_is_deflated_by_isal_and_reads_back_whole(tmp_path):
+    """60,000 rows (several MB of sheet XML) go through ISA-L's deflate: zipfile checks the
+    part's CRC as it reads it back, and every row is there."""
+    from collections import namedtuple
+
+    from isal import isal_zlib  # noqa: F401  (a dependency: book.py compresses with it)
+
+    Row = namedtuple("Row", ("sku", "qty"))
+    path = tmp_path / "big.xlsx"
+    with Book(path) as book:
+        book.add_table("big", (Column("sku", "物料编码"), Column("qty", "数量", "qty")),
+                       (Row(f"SKU{n:06d}", D(n).scaleb(-2)) for n in range(60_000)))
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        assert z.getinfo("xl/worksheets/sheet1.xml").compress_type == zipfile.ZIP_DEFLATED
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("big").to_python()
+    assert len(rows) == 60_001 and rows[-1] == ["SKU059999", 599.99]

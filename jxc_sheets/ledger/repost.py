@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
 from . import bulk, costing, methods, queries, schema
 from .costing import ZERO, Holding, Move, Valued, month_of
@@ -482,24 +482,115 @@ def _history_before(conn: Connection, day: date, live: Mapping[Pair, list], cont
     return found
 
 
-def layers_at(conn: Connection, day: date) -> dict[Pair, list[costing.Layer]]:
+def layers_at(conn: Connection, day: date, skus: Iterable[str] | None = None) -> dict[Pair, list[costing.Layer]]:
     """What each pair holds at the end of `day`, as its costing sees it: under fifo the
     receipts' layers (or its shortfalls) in order, else one layer; pairs holding nothing
-    are left out. Each pair's movements are valued again up to the day."""
+    are left out. Only the pairs of `skus` when given (the month-end pack asks for its fifo
+    items). Each pair's movements are valued again up to the day — from where its fifo
+    began, when an average method held it before and its stock never ran out then
+    (_carried_in): its history is one layer at that point, known without valuing it again."""
     m = schema.movements
-    context = Context.load(conn, conn.execute(select(m.c.sku).distinct()).scalars())
+    moved = set(conn.execute(select(m.c.sku).distinct()).scalars())
+    skus = sorted(moved if skus is None else moved & set(skus))
+    if not skus:
+        return {}
+    context = Context.load(conn, skus)
     linked = select(m.c.linked_to).where(m.c.linked_to.is_not(None))
     known = {r.id: (r.qty, r.value, r.correction or ZERO)
              for r in conn.execute(select(m.c.id, m.c.qty, m.c.value, m.c.correction).where(m.c.id.in_(linked)))}
-    query = _query().where(m.c.doc_date <= day).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id)
-    found = {}
     shares = Shares(conn, {})
     shares.load(conn.execute(select(m.c.id).where(m.c.basis == costing.SHARE, m.c.doc_date <= day)).scalars())
-    rows = conn.execute(query, execution_options={"stream_results": True, "yield_per": 10_000})
-    for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
-        _valued, holding = value_pair(pair, [], [_Row(r) for r in pair_rows], context, known, shares)
-        if holding.layers:
-            found[pair] = holding.layers
+    by_start: dict[str | None, list[str]] = defaultdict(list)
+    for sku in skus:
+        by_start[_fifo_since(context.methods, sku, month_of(day))].append(sku)
+    found: dict[Pair, list[costing.Layer]] = {}
+    for since, group in by_start.items():
+        whole = len(group) == len(moved)  # every sku: no IN list
+        batches = [None] if whole else list(queries.chunks(group))
+        carried, again = _carried_in(conn, since, batches) if since else ({}, set())
+        valued = _valued_layers(conn, day, since, batches, carried, again, context, known, shares)
+        for batch in queries.chunks(sorted(again)):  # their stock ran out before: their whole history
+            valued.update(_valued_layers(conn, day, None, [batch], {}, set(), context, known, shares))
+        found.update(valued)
+    return dict(sorted(found.items()))
+
+
+def _fifo_since(chosen: methods.Methods, sku: str, month: str) -> str | None:
+    """The month fifo began for `sku`, in force since then up to `month`, when no fifo
+    came before it; None when it is not fifo in `month`, or was so before (all of its
+    history is valued again)."""
+    method_of = chosen.method_of(sku)
+    if method_of(month) != costing.FIFO:
+        return None
+    starts = sorted({s for scope in (methods.ALL, sku) for s in chosen.history.get(scope, {}) if s <= month})
+    since = None
+    for start in reversed(starts):
+        if method_of(start) != costing.FIFO:
+            break
+        since = start
+    if since is None or since <= methods.BEGINNING or any(method_of(s) == costing.FIFO for s in starts if s < since):
+        return None
+    return since
+
+
+def _carried_in(conn: Connection, since: str, batches: list) -> tuple[dict[Pair, Holding], set[Pair]]:
+    """What each pair brings into the month `since` from before it, valued by an average
+    method (which keeps one layer): when its stock never ran out before (every balance
+    above zero), that layer is its movements before the month added up, from the pair's
+    first movement (each receipt after it is added into it, never starting a layer of its
+    own) and dated at its last receipt, its rate their average — as valuing the history
+    again would leave it. The pairs whose stock did run out are returned apart, to be
+    valued from their start."""
+    m, first = schema.movements, schema.movements.alias("first")
+    start = date(int(since[:4]), int(since[5:]), 1)
+    carried: dict[Pair, Holding] = {}
+    again: set[Pair] = set()
+    for batch in batches:
+        ends = (select(m.c.sku, m.c.warehouse, func.min(m.c.balance_qty).label("low"),
+                       func.max(case((m.c.qty > 0, m.c.doc_date))).label("last_in"),
+                       func.min(m.c.doc_date).label("first_day"), func.sum(m.c.qty).label("qty"),
+                       func.sum(m.c.value).label("value"))
+                .where(m.c.doc_date < start, *([] if batch is None else [m.c.sku.in_(batch)]))
+                .group_by(m.c.sku, m.c.warehouse).subquery())
+        first_id = select(func.min(first.c.id)).where(  # the index on (sku, warehouse, doc_date) holds the id
+            first.c.sku == ends.c.sku, first.c.warehouse == ends.c.warehouse, first.c.doc_date == ends.c.first_day)
+        query = select(ends.c.sku, ends.c.warehouse, ends.c.low, ends.c.last_in, ends.c.qty, ends.c.value,
+                       first_id.scalar_subquery().label("first_id"))
+        for r in conn.execute(query):
+            if r.low <= 0:
+                again.add((r.sku, r.warehouse))
+                continue
+            layer = costing.Layer(r.first_id, r.last_in, r.qty, r.value)
+            carried[(r.sku, r.warehouse)] = Holding([layer], costing.rate(r.value / r.qty))  # as settle_rate keeps it
+    return carried, again
+
+
+def _valued_layers(conn: Connection, day: date, since: str | None, batches: list, carried: dict[Pair, Holding],
+                   again: set[Pair], context: Context, known, shares: "Shares") -> dict[Pair, list[costing.Layer]]:
+    """The layers each pair of `batches` (skus, or pairs; None: every sku) holds at the end
+    of `day`: its movements from `since` (from its first when None) valued from what it
+    carried in; the pairs in `again` are left to the caller."""
+    m = schema.movements
+    where = [m.c.doc_date <= day]
+    if since:
+        where.append(m.c.doc_date >= date(int(since[:4]), int(since[5:]), 1))
+    found = {}
+    for batch in batches:
+        among = [] if batch is None else [queries.pairs_in(m.c.sku, m.c.warehouse, batch)] if isinstance(batch[0], tuple) \
+            else [m.c.sku.in_(batch)]
+        rows = conn.execute(_query().where(*where, *among).order_by(m.c.sku, m.c.warehouse, m.c.doc_date, m.c.id),
+                            execution_options={"stream_results": True, "yield_per": 10_000})
+        for pair, pair_rows in groupby(rows, key=lambda r: (r.sku, r.warehouse)):
+            if pair in again:
+                continue
+            holding = carried.pop(pair, None) or Holding()
+            method_of = context.methods.method_of(pair[0])
+            costing.value_moves(holding, [_move(_Row(r), pair) for r in pair_rows], method_of,
+                                lambda month: month in context.final_months, known.get, context.std_costs.get(pair[0]),
+                                shares)
+            if holding.layers:
+                found[pair] = holding.layers
+    found.update({pair: holding.layers for pair, holding in carried.items() if holding.layers})  # nothing moved since
     return found
 
 

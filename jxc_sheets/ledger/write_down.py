@@ -89,8 +89,10 @@ def provisions(conn: Connection, day: date) -> list[Provision]:
     """Each sku × warehouse whose stock is worth more than its net realisable value on
     `day`, or that holds a provision: what it needs and what it has, by sku then warehouse."""
     nrv = nrv_in_force(conn, day)
-    stock = stock_at(conn, day)
     held = booked(conn, day)
+    if not nrv and not held:
+        return []  # no value given, none booked: nothing to ask, and the stock need not be added up
+    stock = stock_at(conn, day)
     found = []
     for sku, warehouse in sorted({*(p for p, (q, _v) in stock.items() if q > 0), *held}):
         qty, value = stock.get((sku, warehouse), (ZERO, ZERO))

@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 import xlsxwriter
+try:
+    from isal import isal_zlib
+except ImportError:  # a dependency; without it zlib compresses as before
+    isal_zlib = None
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
@@ -539,6 +543,14 @@ def _spool_rows(encoder: _RowEncoder, rows: Iterable[Any], per_sheet: int,
 _BATCH = 2000  # rows encoded and written at a time
 
 
+def _faster_deflate(part: IO[bytes]) -> None:
+    """The zip part's deflate done by ISA-L (isal) instead of zlib: the same format, a
+    third of the CPU time at the fastest level, for hundreds of MB of sheet XML. zipfile
+    keeps the compressor of a part it writes in `_compressor`; left as it is elsewhere."""
+    if isal_zlib is not None and getattr(part, "_compressor", None) is not None:
+        part._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+
+
 _DIMENSION = re.compile(r'<dimension ref="[^"]*"/>')
 
 
@@ -549,8 +561,9 @@ def _splice_rows(out: zipfile.ZipFile, entry: zipfile.ZipInfo, sheet_xml: str, s
     head = _DIMENSION.sub(f'<dimension ref="A1:{last_cell}"/>', head, count=1)
     size = spool.file.seek(0, os.SEEK_END) if spool.size is None else spool.size
     spool.file.seek(0)
-    # The book's level 1: big and repetitive XML, the fastest level still shrinks it ~8 times.
+    # The fastest level: big and repetitive XML, it still shrinks it ~8 times.
     with out.open(entry.filename, "w", force_zip64=size > ZIP64_FROM) as sheet:
+        _faster_deflate(sheet)
         sheet.write(head.encode("utf-8"))
         while size > 0:
             chunk = spool.file.read(min(size, 1 << 20))

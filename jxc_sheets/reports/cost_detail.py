@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Iterator, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -22,8 +23,7 @@ from .book import Column
 from .month import month_bounds
 
 
-@dataclass(frozen=True)
-class LayerRow:
+class LayerRow(NamedTuple):  # a tuple in the sheet's column order: hundreds of thousands are written as they are
     sku: str
     warehouse: str
     receipt: str
@@ -38,19 +38,20 @@ LAYER_LEFT_COLUMNS = (Column("sku", "物料编码", width=14), Column("warehouse
                       Column("unit_cost", "单位成本", "cost"), Column("value", "金额", "money"))
 
 
-def fifo_layers(conn: Connection, month: str) -> list[LayerRow]:
+def fifo_layers(conn: Connection, month: str) -> Iterator[LayerRow]:
     _start, end = month_bounds(month)
     chosen = methods.load(conn)
-    held = {pair: layers for pair, layers in layers_at(conn, end).items() if chosen.method_of(pair[0])(month) == FIFO}
+    fifo = [sku for sku in conn.execute(select(schema.items.c.sku)).scalars() if chosen.method_of(sku)(month) == FIFO]
+    held = layers_at(conn, end, fifo)  # no other item's history is valued again: none under an average method
     origins = {layer.origin for layers in held.values() for layer in layers if layer.origin}
     m, d = schema.movements, schema.documents
     numbers = {}
-    for batch in queries.chunks(sorted(origins)):
+    for batch in queries.chunks(sorted(origins), 5_000):  # a receipt per pair, 200,000 of them on a big ledger
         numbers.update({r.id: (r.doc_no, r.doc_date) for r in conn.execute(
             select(m.c.id, d.c.doc_no, m.c.doc_date).join(d, d.c.id == m.c.document_id).where(m.c.id.in_(batch)))})
-    return [LayerRow(sku, warehouse, *numbers.get(layer.origin, ("期初 / 缺货 opening or short", layer.day)),
+    return (LayerRow(sku, warehouse, *numbers.get(layer.origin, ("期初 / 缺货 opening or short", layer.day)),
                      layer.qty, rate(layer.value / layer.qty) if layer.qty else Decimal(0), layer.value)
-            for (sku, warehouse), layers in sorted(held.items()) for layer in layers]
+            for (sku, warehouse), layers in sorted(held.items()) for layer in layers)  # made as the sheet is written
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterable, Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
@@ -99,19 +99,22 @@ Cell = namedtuple("Cell", ("warehouse", "category", "site"))
 FLOWS = NUMBERS[2:-2]  # in_purchase_qty … out_other_value
 _PLACES = tuple(-schema.QTY_PLACES if n.endswith("_qty") else -schema.MONEY_PLACES for n in NUMBERS)
 _ZERO_FLOWS = (ZERO,) * len(FLOWS)
+_IN_COLUMNS = 2 * len(IN_TYPES)  # FLOWS: each in_ type's qty and value, then each out_ type's
 
 
 @dataclass(frozen=True)
 class Summary:
     """The month per sku × warehouse with an opening balance or a movement in it (`rows`, by
     sku then warehouse), the same added up per warehouse × category (`cells`), how many
-    rows break opening + in − out = closing (`broken`), and each pair's last receipt and
-    last issue by the month end (`last_moved`, for the aging)."""
+    rows break opening + in − out = closing (`broken`), each pair's last receipt and
+    last issue by the month end (`last_moved`, for the aging), and each row's opening,
+    in, out and closing (qty, value) in scaled integers (`scaled`, for stock_summary)."""
 
     rows: list[SummaryRow]
     cells: dict[Cell, dict[str, Decimal]]
     broken: int
     last_moved: dict[tuple[str, str], tuple[date | None, date | None]]
+    scaled: list[tuple[int, ...]]  # each row's (qty, value) opening, in, out, closing: the 收发存 sheets'
 
 
 def summary(conn: Connection, month: str) -> Summary:
@@ -125,7 +128,7 @@ def summary(conn: Connection, month: str) -> Summary:
     sites = _sites(conn)
     held = [pair for pair, amount in opening.items() if amount != (0, 0)]  # by sku, warehouse already: a quick sort
     pairs = sorted(held + [pair for pair in flows if opening.get(pair, (0, 0)) == (0, 0)])
-    rows, broken = [], 0
+    rows, scaled, broken = [], [], 0
     moved_by_cell: dict[tuple, list[tuple]] = defaultdict(list)
     unmoved_by_cell: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])  # (qty, value): their opening = closing
     for pair in pairs:
@@ -140,6 +143,7 @@ def summary(conn: Connection, month: str) -> Summary:
             unmoved[1] += open_value
             qty, value = _decimal(open_qty, _PLACES[0]), _decimal(open_value, _PLACES[1])
             rows.append(SummaryRow._make((sku, name, category, warehouse, site, qty, value, *_ZERO_FLOWS, qty, value)))
+            scaled.append((open_qty, open_value, 0, 0, 0, 0, open_qty, open_value))
         else:
             columns, (moved_qty, moved_value), (opened_qty, opened_value) = moved
             amounts = (open_qty + opened_qty, open_value + opened_value, *columns,
@@ -148,9 +152,12 @@ def summary(conn: Connection, month: str) -> Summary:
             moved_by_cell[(warehouse, category, site)].append(amounts)
             numbers = tuple([Decimal(a).scaleb(places) if a else ZERO for a, places in zip(amounts, _PLACES)])
             rows.append(SummaryRow._make((sku, name, category, warehouse, site) + numbers))
+            ins, outs = columns[:_IN_COLUMNS], columns[_IN_COLUMNS:]
+            scaled.append((amounts[0], amounts[1], sum(ins[::2]), sum(ins[1::2]), sum(outs[::2]), sum(outs[1::2]),
+                           amounts[-2], amounts[-1]))
     cells = {Cell(*cell): _cell_totals(moved_by_cell.get(cell, []), unmoved_by_cell.get(cell, (0, 0)))
              for cell in sorted(set(moved_by_cell) | set(unmoved_by_cell))}
-    return Summary(rows, cells, broken, last_moved)
+    return Summary(rows, cells, broken, last_moved, scaled)
 
 
 def _cell_totals(moved: list[tuple], unmoved: tuple[int, int]) -> dict[str, Decimal]:
@@ -360,21 +367,20 @@ class Aging(NamedTuple):
     dead: str
 
 
-def aging(month: str, summarised: Summary, rules: FinanceConfig) -> list[Aging]:
-    """The month-end stock by age since its last receipt; slow and dead by the days since its last issue."""
+def aging(month: str, summarised: Summary, rules: FinanceConfig) -> Iterator[Aging]:
+    """The month-end stock by age since its last receipt; slow and dead by the days since its
+    last issue. Made as the sheet is written, not held."""
     _start, end = month_bounds(month)
     last = summarised.last_moved
-    rows = []
     for r in summarised.rows:
         if r.closing_qty <= 0:
             continue
         received, issued = last.get((r.sku, r.warehouse), (None, None))
         age = (end - received).days if received else None
         idle = (end - (issued or received)).days if issued or received else None  # never issued: idle since received
-        rows.append(Aging(r.sku, r.name, r.warehouse, r.closing_qty, r.closing_value, received, age, _bucket(age),
-                          issued, "Y" if idle is None or idle > rules.slow_days else "",
-                          "Y" if idle is None or idle > rules.dead_days else ""))
-    return rows
+        yield Aging(r.sku, r.name, r.warehouse, r.closing_qty, r.closing_value, received, age, _bucket(age),
+                    issued, "Y" if idle is None or idle > rules.slow_days else "",
+                    "Y" if idle is None or idle > rules.dead_days else "")
 
 
 class AgedLayer(NamedTuple):
@@ -387,7 +393,7 @@ class AgedLayer(NamedTuple):
     value: Decimal
 
 
-def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> list[AgedLayer]:
+def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> Iterator[AgedLayer]:
     """The month-end stock of each pair split into the receipts it is left from, first in
     first out: the newest receipts hold what is left. Under fifo a layer is valued at its
     receipt's cost (the layers costing keeps); under an average at the closing average.
@@ -418,19 +424,22 @@ def aging_by_layer(conn: Connection, month: str, summarised: Summary) -> list[Ag
         unit = value / qty if fifo[sku] else closing[pair][1] / closing[pair][0]
         age = (end - received).days
         pieces[pair].append((received, age, _bucket(age), piece, money(piece * unit)))
-    rows = []
+    return _aged_layers(closing, pieces, left)
+
+
+def _aged_layers(closing: dict, pieces: dict, left: dict) -> Iterator[AgedLayer]:
+    """The rows of aging_by_layer, made as the sheet is written."""
     for pair, (_qty, value) in closing.items():  # by sku, warehouse, as the summary
-        found = pieces.get(pair)
+        found = pieces.pop(pair, None)
         if found is None:  # nothing received in the last half year: all of it is one layer
-            rows.append(AgedLayer(*pair, None, None, AGE_BUCKETS[-1][1], left[pair], value))
+            yield AgedLayer(*pair, None, None, AGE_BUCKETS[-1][1], left[pair], value)
             continue
         if left[pair] > 0:
             found.append((None, None, AGE_BUCKETS[-1][1], left[pair], ZERO))
         *before, (received, age, bucket, piece, piece_value) = found
         residue = value - sum(layer[-1] for layer in found)  # the last layer makes the pair's layers its closing value
-        rows += [AgedLayer(*pair, *layer) for layer in before]
-        rows.append(AgedLayer(*pair, received, age, bucket, piece, piece_value + residue))
-    return rows
+        yield from (AgedLayer(*pair, *layer) for layer in before)
+        yield AgedLayer(*pair, received, age, bucket, piece, piece_value + residue)
 
 
 @functools.cache
@@ -595,7 +604,7 @@ def write_pack(conn: Connection, folder: Path, month: str, rules: FinanceConfig,
     lines = number(entries, chart, rules)
     found = checks(conn, month, summarised.broken, group, lines, chart, transit, money_checks(conn, month, lines, chart, rules))
     start, end = month_bounds(month)
-    by_item, by_warehouse = stock_rows(conn, summarised.rows)
+    by_item, by_warehouse = stock_rows(conn, summarised.rows, summarised.scaled)
     pack, csv_path = folder / f"{month}.xlsx", folder / f"{month}-vouchers.csv"
     voucher_book = folder / f"{month}-凭证.xlsx"
     with atomic_path(pack) as temp, Book(temp, kind="monthend") as book:

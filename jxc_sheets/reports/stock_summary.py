@@ -11,10 +11,10 @@ quantities add up units of different items).
 """
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, NamedTuple
+from decimal import Decimal
+from operator import add
+from typing import Iterable, Iterator, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -22,7 +22,7 @@ from ..ledger import schema
 from .book import Column
 
 ZERO = Decimal(0)
-PRICE = Decimal("0.0001")
+PRICE_PLACES = 4
 MEASURES = ("opening", "received", "issued", "closing")
 MEASURE_ZH = {"opening": "期初", "received": "本期收入", "issued": "本期发出", "closing": "期末"}
 SUMMARY_SHEET = "收发存汇总 stock summary"
@@ -58,51 +58,56 @@ COLUMNS = (Column("warehouse", "仓库"), Column("sku", "物料编码", width=14
 ITEM_COLUMNS = COLUMNS[1:]
 
 
-def stock_rows(conn: Connection, summary_rows: Iterable) -> tuple[list[StockRow], list[StockRow]]:
+def stock_rows(conn: Connection, summary_rows: Iterable, scaled: Iterable[tuple[int, ...]]
+               ) -> tuple[list[StockRow], Iterator[StockRow]]:
     """(per item across warehouses + 合计, per warehouse × item with 小计 + 合计) from the
-    pack's summary rows (each with opening_/in_*/out_*/closing_ qty and value)."""
+    pack's summary rows and, for each, its (qty, value) of 期初, 收入, 发出 and 期末 as the
+    ledger's scaled integers (`scaled`): added up exactly, each made a Decimal once. The
+    rows per warehouse are made as they are written, not held."""
     items = {r.sku: (r.name, r.spec or "", r.unit) for r in
              conn.execute(select(schema.items.c.sku, schema.items.c.name, schema.items.c.spec, schema.items.c.unit))}
-    per_item: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * 8)
-    per_warehouse: dict[str, list[tuple[str, list[Decimal]]]] = defaultdict(list)
-    for r in summary_rows:
-        amounts = _amounts(r)
+    per_item: dict[str, tuple[int, ...]] = {}
+    per_warehouse: dict[str, list[tuple[str, tuple[int, ...]]]] = defaultdict(list)
+    for r, amounts in zip(summary_rows, scaled):
         per_warehouse[r.warehouse].append((r.sku, amounts))
-        per_item[r.sku] = [a + b for a, b in zip(per_item[r.sku], amounts)]
+        before = per_item.get(r.sku)
+        per_item[r.sku] = amounts if before is None else tuple(map(add, before, amounts))
     by_item = [_row("", sku, items.get(sku, ("", "", "")), amounts) for sku, amounts in sorted(per_item.items())]
     by_item.append(_row("", TOTAL, ("", "", ""), _added(per_item.values()), priced=False))
-    by_warehouse = []
+    return by_item, _by_warehouse(per_warehouse, items, _added(per_item.values()))
+
+
+def _by_warehouse(per_warehouse: dict[str, list[tuple[str, tuple[int, ...]]]], items: dict,
+                  total: list[int]) -> Iterator[StockRow]:
     for warehouse, rows in sorted(per_warehouse.items()):
-        by_warehouse += [_row(warehouse, sku, items.get(sku, ("", "", "")), amounts) for sku, amounts in sorted(rows)]
-        by_warehouse.append(_row(warehouse, SUBTOTAL, ("", "", ""), _added(a for _s, a in rows), priced=False))
-    by_warehouse.append(_row("", TOTAL, ("", "", ""), _added(per_item.values()), priced=False))
-    return by_item, by_warehouse
+        rows.sort()
+        for sku, amounts in rows:
+            yield _row(warehouse, sku, items.get(sku, ("", "", "")), amounts)
+        yield _row(warehouse, SUBTOTAL, ("", "", ""), _added(a for _s, a in rows), priced=False)
+    yield _row("", TOTAL, ("", "", ""), total, priced=False)
 
 
-def _amounts(r) -> list[Decimal]:
-    """(qty, value) of 期初, 收入, 发出, 期末 of a summary row."""
-    at = _positions(r._fields)
-    return [r.opening_qty, r.opening_value, *(sum([r[i] for i in columns], ZERO) for columns in at),
-            r.closing_qty, r.closing_value]
-
-
-@functools.cache
-def _positions(fields: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    """Where in a summary row the in_ qty, in_ value, out_ qty and out_ value columns are."""
-    return tuple(tuple(i for i, f in enumerate(fields) if f.startswith(side) and f.endswith(measure))
-                 for side in ("in_", "out_") for measure in ("_qty", "_value"))
-
-
-def _added(rows: Iterable[list[Decimal]]) -> list[Decimal]:
-    total = [ZERO] * 8
+def _added(rows: Iterable[tuple[int, ...]]) -> list[int]:
+    total = [0] * 8
     for amounts in rows:
-        total = [a + b for a, b in zip(total, amounts)]
+        total = list(map(add, total, amounts))
     return total
 
 
-def _row(warehouse: str, sku: str, item: tuple[str, str, str], amounts: list[Decimal], priced: bool = True) -> StockRow:
+_PLACES = (-schema.QTY_PLACES, -schema.MONEY_PLACES)
+_PRICE_SCALE = 10 ** (PRICE_PLACES + schema.QTY_PLACES - schema.MONEY_PLACES)  # value ÷ qty, scaled, to 4 places
+
+
+def _row(warehouse: str, sku: str, item: tuple[str, str, str], amounts, priced: bool = True) -> StockRow:
     numbers = []
     for qty, value in zip(amounts[::2], amounts[1::2]):
-        price = (value / qty).quantize(PRICE, ROUND_HALF_UP) if priced and qty else None
-        numbers += [qty, price, value]
+        numbers += [Decimal(qty).scaleb(_PLACES[0]) if qty else ZERO,
+                    _price(value, qty) if priced and qty else None,
+                    Decimal(value).scaleb(_PLACES[1]) if value else ZERO]
     return StockRow(warehouse, sku, *item, *numbers)
+
+
+def _price(value: int, qty: int) -> Decimal:
+    """value ÷ qty to 4 places, half up (away from zero), from the scaled integers: exact."""
+    whole = (2 * abs(value) * _PRICE_SCALE + abs(qty)) // (2 * abs(qty))
+    return Decimal(-whole if (value < 0) != (qty < 0) else whole).scaleb(-PRICE_PLACES)
