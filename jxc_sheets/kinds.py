@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import Enum
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Kind:
                 return f
         raise KeyError(key)
 
-    @property
+    @cached_property  # asked for on every priced line of a batch
     def price_field(self) -> str | None:
         """The line field of the unit price before tax: a cost for purchases, a price for sales."""
         keys = {f.key for f in self.lines}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from . import kinds
 from .kinds import Field, FieldType, Kind
@@ -326,9 +326,12 @@ def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
 def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
            cost_required: Field | None = None) -> Iterable[Line]:
     fields = [f for f in kind.lines if not f.info]
+    raw_lines = tuple(raw_lines)
+    bad: dict[int, list[Problem]] = {}  # line index → the problems of its cells, in the fields' order
+    columns = {f.key: _typed_column(f, raw_lines, bad) for f in fields}
     for number, raw in enumerate(raw_lines, start=1):
-        found: list[Problem] = []
-        values = {f.key: typed_cell(f, raw.cells, found) for f in fields}
+        found = bad.pop(number - 1, [])
+        values = {key: column[number - 1] for key, column in columns.items()}
         if cost_required is not None and all(k not in raw.cells or is_blank(raw.cells.value(k)) for k in PRICED):
             typed(replace(cost_required, required=True), None, found, raw.cells.ref(cost_required.key)
                   if cost_required.key in raw.cells else "")
@@ -364,6 +367,43 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
             return_reason=values.get("return_reason") or "", leg=values.get("leg") or "",
             rejected_qty=values.get("rejected_qty"), reject_reason=values.get("reject_reason") or "",
         )
+
+
+def _typed_column(field: Field, raw_lines: Sequence[RawLine], bad: dict[int, list[Problem]]) -> list[Any]:
+    """`typed_cell` of the field's cell on every line, a column at a time: each distinct
+    value the field accepts is worked out once, and a cell's reference only for a problem,
+    which goes to its line's list in `bad`."""
+    if raw_lines and field.key not in raw_lines[0].cells and \
+            all(raw.cells.columns is raw_lines[0].cells.columns for raw in raw_lines):  # the table has no such column
+        scratch: list[Problem] = []
+        result = typed(field, None, scratch)
+        if not scratch:
+            return [result] * len(raw_lines)
+    key, known, out = field.key, {}, []
+    for i, raw in enumerate(raw_lines):
+        if key not in raw.cells:
+            found: list[Problem] = []
+            out.append(typed(field, None, found))
+            if found:
+                bad.setdefault(i, []).extend(found)
+            continue
+        value = raw.cells.value(key)
+        memo = value if type(value) is str else (type(value), value)  # True == 1 == 1.0 would share one otherwise
+        try:
+            out.append(known[memo])
+            continue
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value
+            memo = None
+        found = []
+        result = typed_value(field, value, lambda: raw.cells.ref(key), found)
+        out.append(result)
+        if found:
+            bad.setdefault(i, []).extend(found)
+        elif memo is not None:
+            known[memo] = result
+    return out
 
 
 def split_serials(text: str | None) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from typing import Callable
 from msoffcrypto.format.ooxml import OOXMLFile
 import openpyxl
 import pytest
+from hypothesis import given, strategies as st
 import xlsxwriter
 import xlwt
 from defusedxml import DTDForbidden
@@ -659,3 +660,33 @@ def test_an_html_table_with_an_external_entity_posts_the_text_and_reads_no_file(
     assert outcome.status == "posted"
     with engine.connect() as conn:
         assert conn.execute(select(schema.lines.c.remark).where(schema.lines.c.remark != "")).scalar_one() == "&xxe;"
+
+
+def _sheet_xml(dimension: str, cells: list[tuple[str, int, bool]]) -> bytes:
+    """A worksheet part declaring `dimension`, its cells (column letters, row, holds a value) one row tag each."""
+    body = "".join(f'<row r="{r}"><c r="{c}{r}" s="1"/></row>' if not value else
+                   f'<row r="{r}"><c r="{c}{r}" t="n"><v>1</v></c></row>' for c, r, value in cells)
+    return (f'<worksheet><dimension ref="{dimension}"/><sheetData>{body}</sheetData></worksheet>').encode()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "J", "K", "Z", "AA", "AB", "BA", "XFD"]),
+                          st.sampled_from([1, 2, 9, 10, 11, 99, 100, 101, 109, 110, 1000, 1048576]), st.booleans()),
+                min_size=1, max_size=8),
+       st.sampled_from(["A1:J10", "A1:Z100", "A1:AA101", "A1:B2", "A1:XFD1048576", "B2:J10", "A1:A1"]))
+def test_a_declared_dimension_is_taken_only_where_the_cells_bear_it_out(cells, dimension):
+    """The sheet's extent from its `<dimension>` is the one its cells give, one by one, for
+    any dimension and cells: a dimension too large (A1:XFD1048576 over three rows), too small
+    (a cell beyond it), or with no value cell in its last row or column is not taken."""
+    from jxc_sheets.sheets import sniff
+
+    xml = _sheet_xml(dimension, cells)
+    cell_by_cell = sniff.cell_extent(xml.replace(b"<dimension", b"<notdimension"))
+    assert sniff.cell_extent(xml) == cell_by_cell
+
+
+def test_a_declared_dimension_beside_a_cell_with_a_leading_zero_row_is_not_taken():
+    """`<c r="A010">` is row 10 to the cell-by-cell count, beyond a declared A1:B2."""
+    from jxc_sheets.sheets import sniff
+
+    xml = _sheet_xml("A1:B2", [("A", 1, True), ("B", 2, True)]).replace(b"</sheetData>", b'<row r="10"><c r="A010"><v>1</v></c></row></sheetData>')
+    assert sniff.cell_extent(xml) == sniff.Extent(1, 10, 1, 2)

@@ -2,7 +2,11 @@
 and as posted, with every expected number worked out by hand in the test."""
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
+from hypothesis import given, strategies as st
 
 from jxc_sheets.ledger.costing import ISSUE, MOVING_AVERAGE, Move, constant, money, opening_holding, rate, value_moves
 from test_post import D1, D2, D3, D4, D5, Q, balance, delivery, doc, ln, moves, posted, receipt
@@ -192,3 +196,26 @@ def test_alternate_units_post_in_base_units(ledger):
     # 24 × 2.00 = 48.00, then 5 × 2.00 = 10.00
     assert [m[2:] for m in moves(ledger, "S1")] == [(Q("-24"), Q("-48.00"), Q("24"), Q("48.00")),
                                                     (Q("-5"), Q("-10.00"), Q("19"), Q("38.00"))]
+
+
+@given(st.sampled_from([None, ("0", "0", "0"), ("0", "0", "2.5"), ("7", "31.50", "4.5"), ("0.0001", "0.01", "100")]),
+       st.lists(st.tuples(st.integers(1, 5), st.decimals("0.0001", "100000", places=4),
+                          st.decimals("0", "10000000", places=2)), min_size=1, max_size=12))
+def test_receipts_at_cost_are_valued_in_one_pass_as_the_moving_average_values_them(opening, receipts):
+    """A batch's receipts onto a shelf with stock or none (repost._value_receipts) get the
+    value, rate, balances and correction value_moves gives them, and leave the same state:
+    e.g. 7 units worth 31.50, then 3 at 13.50 → balance 10 worth 45.00, rate 4.5."""
+    from types import SimpleNamespace
+    from jxc_sheets.ledger import costing, repost
+
+    state = costing.CostState(*(Decimal(v) for v in opening)) if opening else None
+    rows = [SimpleNamespace(id=i + 1, doc_date=date(2026, 11, day), kind="receipt", qty=qty, basis=costing.COST, given=given)
+            for i, (day, qty, given) in enumerate(sorted(receipts, key=lambda r: r[0]))]
+    assert repost._receipts_at_cost(rows, state)
+    holding = opening_holding(state.qty, state.value, state.unit_cost, date(2026, 11, 1)) if state else costing.Holding()
+    valued = value_moves(holding, [Move(r.id, r.doc_date, r.kind, r.qty, r.basis, r.given) for r in rows],
+                         constant(MOVING_AVERAGE))
+    expected = [repost._valued_columns(r.qty, v) for r, v in zip(rows, valued)]
+    left = repost._value_receipts(rows, state or costing.CostState(), {})
+    assert [{name: getattr(r, name) for name in columns} for r, columns in zip(rows, expected)] == expected
+    assert left == holding.state()

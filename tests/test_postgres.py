@@ -86,3 +86,30 @@ def test_the_month_end_packs_are_the_same_on_postgresql_and_sqlite(tmp_path, pg_
         with engine.connect() as conn:
             kept.append(sorted(tuple(r) for r in conn.execute(select(schema.period_balances))))
     assert kept[0] == kept[1] and kept[0]
+
+
+def test_rows_streamed_by_copy_come_back_as_written(pg_engine):
+    """bulk.insert_rows streams a batch by COPY on PostgreSQL: texts with a tab, a new line
+    (serials are kept one a line), a backslash, quotes and \\N; None; dates; and scaled
+    numbers (1.2345 stored as 12345) read back exactly as they went in, in the same
+    transaction as the rows written before them."""
+    from decimal import Decimal
+    from jxc_sheets.ledger import bulk
+
+    awkward = ["a\tb", "SN1\nSN2", "C:\\库存\\x", 'say "hi"', "\\N", "", "逗号,分号;"]
+    with pg_engine.begin() as conn:
+        conn.execute(schema.documents.insert().values(
+            id=1, kind="receipt", doc_no="R-1", doc_date=date(2026, 11, 3), warehouse="WH1", to_warehouse="",
+            partner="S01", ref_doc="", reason="", prepared_by="", remark="", source_file="x.xlsx",
+            content_hash="h", posted_at=date(2026, 11, 3)))
+        bulk.insert_rows(conn, schema.lines, [
+            {"document_id": 1, "line_no": i + 1, "sku": "A001", "warehouse": "", "qty": Decimal("1.2345"), "unit": "个",
+             "qty_entered": Decimal("1.2345"), "factor": Decimal(1), "unit_cost": None, "unit_price": None, "batch": "",
+             "remark": text, "expected_date": date(2026, 12, i + 1), "serials": text or None}
+            for i, text in enumerate(awkward)])
+    with pg_engine.connect() as conn:
+        rows = conn.execute(select(schema.lines.c.remark, schema.lines.c.serials, schema.lines.c.qty,
+                                   schema.lines.c.expected_date, schema.lines.c.unit_cost)
+                            .order_by(schema.lines.c.line_no)).all()
+    assert [tuple(r) for r in rows] == [(text, text or None, Decimal("1.2345"), date(2026, 12, i + 1), None)
+                                        for i, text in enumerate(awkward)]

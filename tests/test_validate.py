@@ -8,10 +8,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, strategies as st
 
 from conftest import D, make_form, make_table
 from jxc_sheets.sheets.read import read_workbook
 from jxc_sheets.validate import Validated, validate
+from jxc_sheets.values import CellError, FormulaWithoutValue
 
 HEADER = {"doc_no": "R-0601", "doc_date": D, "warehouse": "WH1", "supplier": "S01"}
 # make_form: header B3 doc_no, E3 doc_date, B4 warehouse, E4 supplier; lines from row 9 in
@@ -319,3 +321,36 @@ def test_an_item_row_without_its_code(tmp_path):
 def test_a_master_table_without_a_required_column(tmp_path):
     path = make_table(tmp_path / "items.xlsx", "items", [item("A001")], columns=["sku", "name"])
     assert where_code(validated(path)) == [("明细!A1", "missing-column")]
+
+
+CELL_VALUES = st.one_of(
+    st.sampled_from(["", "  ", "x", "SKU1", "12", "1.5", "-3", "1e3", "1,000", "5箱", "2026-11-03", "2026/11/3", "yes",
+                     "否", "0.123456789", "A" * 70, "99999999999999999999"]),
+    st.integers(-10, 10**16), st.floats(-1e6, 1e6, allow_nan=False), st.booleans(),
+    st.sampled_from([datetime(2026, 11, 3), date(2026, 11, 4), 0.1 + 0.2, 1.0, True, 1]),
+    st.sampled_from([CellError("#N/A"), FormulaWithoutValue("A1*2")]))
+
+
+@given(st.sampled_from(["receipt", "delivery", "transfer", "purchase_order", "count", "items"]),
+       st.lists(st.lists(CELL_VALUES, min_size=12, max_size=12), min_size=1, max_size=30), st.integers(0, 3))
+def test_a_column_typed_at_once_gives_what_each_cell_typed_alone_gives(kind_name, rows, first_col):
+    """validate._typed_column (each distinct value a field accepts worked out once, a cell's
+    reference only for a problem) against typed_cell of every cell: the same values, and
+    the same problems (code, cell, value seen) on the same lines, for random good and bad
+    cells, blank ones, error cells and formulas without a value, in every field of a kind,
+    its table holding some of the fields."""
+    from jxc_sheets import kinds
+    from jxc_sheets.records import RawLine, RowCells, TableColumns
+    from jxc_sheets.validate import _typed_column, typed_cell
+
+    fields = [f for f in kinds.KINDS[kind_name].lines if not f.info]
+    present = fields[::2]  # the others have no column in this table
+    table = TableColumns({f.key: (first_col + j, f"明细!{chr(65 + first_col + j)}") for j, f in enumerate(present)})
+    raw_lines = [RawLine(i + 2, RowCells(table, i + 2, first_col, values[:len(present)])) for i, values in enumerate(rows)]
+    for f in fields:
+        bad: dict = {}
+        column = _typed_column(f, raw_lines, bad)
+        for i, raw in enumerate(raw_lines):
+            alone: list = []
+            assert column[i] == typed_cell(f, raw.cells, alone) and type(column[i]) is type(typed_cell(f, raw.cells, []))
+            assert [(p.code, p.where, p.value) for p in bad.get(i, [])] == [(p.code, p.where, p.value) for p in alone]

@@ -29,7 +29,7 @@ from ..config import TaxConfig
 from ..kinds import KINDS, Kind
 from ..ledger.costing import money, rate
 from ..problems import problem
-from ..records import Document, Item, Line, Problem
+from ..records import Document, Item, Line, Problem, evolve
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -135,7 +135,7 @@ def _line(line: Line, kind: Kind, line_rate: Decimal, deductible: bool, problems
     gross = amount + tax
     unit = price if price is not None else (rate(amount / qty) if qty else ZERO)
     values = {price_key: unit} if price_key else {}
-    return replace(line, **values, tax_rate=line_rate, amount=amount, tax=tax, gross=gross,
+    return evolve(line, **values, tax_rate=line_rate, amount=amount, tax=tax, gross=gross,
                    price_incl=line.price_incl if line.price_incl is not None else (rate(gross / qty) if qty else ZERO),
                    stock_amount=amount if deductible else gross)
 

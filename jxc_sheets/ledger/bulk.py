@@ -1,7 +1,8 @@
 """Writing many rows at once, for a batch file of 100,000 lines: ids taken ahead, and
-rows handed to the driver's executemany as tuples, each column's conversion (Scaled,
-SQLite's dates) looked up once. SQLAlchemy's own executemany builds a parameter set
-per row, which costs more than the database's insert itself at that size.
+rows handed to the driver's executemany as tuples (on PostgreSQL, streamed by COPY),
+each column's conversion (Scaled, SQLite's dates) looked up once. SQLAlchemy's own
+executemany builds a parameter set per row, which costs more than the database's insert
+itself at that size.
 
 Only inside a posting transaction: ids are taken ahead under the posting lock (db.py),
 so no other writer takes them meanwhile."""
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from itertools import chain
 from operator import getitem
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Table, func, select
 
@@ -39,8 +40,11 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
         return
     names = list(columns or first)
     marker, quote = _marker(conn), conn.dialect.identifier_preparer.quote
-    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-                 f"VALUES ({', '.join([marker] * len(names))})")
+    into = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, f"COPY {into} FROM STDIN", names, chain([first], rows), chunk)
+        return
+    statement = f"INSERT INTO {into} VALUES ({', '.join([marker] * len(names))})"
     _execute_many(conn, table, statement, names, chain([first], rows), chunk)
 
 
@@ -61,6 +65,21 @@ def _marker(conn: Connection) -> str:
 def _execute_many(conn: Connection, table: Table, statement: str, names: Sequence[str], rows: Iterable,
                   chunk: int) -> None:
     """`statement` once per row, its parameters the row's `names` converted as the columns store them."""
+    for batch in _converted(conn, table, names, rows, chunk):
+        conn.exec_driver_sql(statement, batch)
+
+
+def _copy(conn: Connection, table: Table, statement: str, names: Sequence[str], rows: Iterable, chunk: int) -> None:
+    """PostgreSQL: the rows streamed by COPY, in the transaction of `conn` (psycopg 3),
+    several times faster than an INSERT per row."""
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for batch in _converted(conn, table, names, rows, chunk):
+            for row in batch:
+                copy.write_row(row)
+
+
+def _converted(conn: Connection, table: Table, names: Sequence[str], rows: Iterable, chunk: int) -> Iterator[list[tuple]]:
+    """The rows as tuples of their `names`, converted as the columns store them, `chunk` at a time."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -73,4 +92,4 @@ def _execute_many(conn: Connection, table: Table, statement: str, names: Sequenc
         for i, to_db in enumerate(convert):
             if to_db is not None:
                 columns[i] = [None if value is None else to_db(value) for value in columns[i]]
-        conn.exec_driver_sql(statement, list(zip(*columns)))
+        yield list(zip(*columns))

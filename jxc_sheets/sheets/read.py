@@ -160,11 +160,13 @@ def _load_rows(book, path: Path, name: str, limits: ReaderConfig) -> list[Row] |
     refused = _too_large_parts(path, book, name, xml, limits)
     if refused is not None:
         return refused
+    stand_ins, hidden = (_cells_without_value(xml), _hidden_rows(xml)) if xml else ({}, frozenset())
+    del xml  # a 100,000-line sheet's part is 40 MB: not held beside calamine's copy of it
     sheet = book.get_sheet_by_name(name)
     refused = _too_large_loaded(sheet, name, limits)
     if refused is not None:
         return refused
-    return _sheet_rows(sheet, _cells_without_value(xml) if xml else {}, _hidden_rows(xml) if xml else frozenset())
+    return _sheet_rows(sheet, stand_ins, hidden)
 
 
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*>")

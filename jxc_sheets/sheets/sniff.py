@@ -195,7 +195,8 @@ class Extent:
 
 # A cell with content: `<c r="D7" …>…</c>`, not the self-closing `<c r="D7" s="3"/>`
 # of a cell that is only formatted (calamine skips those too). The declared
-# `<dimension>` is ignored: it is a hint that may say A1:J1048576 for three rows.
+# `<dimension>` is a hint that may say A1:J1048576 for three rows: it is taken only
+# once the cells bear it out (_declared_extent).
 _PLAIN_VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"[^>/]*>')  # as Excel and most libraries write it
 _VALUE_CELL = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br\s*=\s*["\']([A-Z]{1,3})([0-9]{1,7})["\'][^>]*(?<!/)>')
 _ANY_VALUE_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c(?:\s[^>]*)?(?<!/)>")
@@ -207,6 +208,9 @@ def cell_extent(sheet_xml: bytes) -> Extent | None:
     expression over the bytes: no parser, so nothing in the part can make it slow).
     Cells without a reference (allowed, rare) widen the range as far as they could reach."""
     plain = _plainly_written(sheet_xml)
+    declared = _declared_extent(sheet_xml) if plain else None
+    if declared is not None:
+        return declared
     row_refs, column_refs, count, unreferenced = set(), set(), 0, 0
     for piece in _pieces(sheet_xml):  # a list of all cells at once would hold a million of them
         cells = (_PLAIN_VALUE_CELL if plain else _VALUE_CELL).findall(piece)
@@ -222,6 +226,46 @@ def cell_extent(sheet_xml: bytes) -> Extent | None:
     columns = [_column_number(letters) for letters in column_refs]
     return Extent(min(rows, default=1), max(rows, default=1) + unreferenced,
                   min(columns, default=1), max(columns, default=1) + unreferenced)
+
+
+_DIMENSION = re.compile(rb'<dimension ref="A1:([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _declared_extent(sheet_xml: bytes) -> Extent | None:
+    """The extent the part declares (`<dimension ref="A1:J100001"/>`, as Excel and
+    xlsxwriter write it), when its cells, all plainly written, bear it out: none lies
+    outside it, and value cells sit in its first and last row and column. That costs a
+    few searches that find nothing, not a match per cell (a 100,000-line batch has a
+    million). None when it does not hold: the cells are then measured one by one."""
+    found = _DIMENSION.search(sheet_xml, 0, 4096)  # it comes before the sheet's data
+    if found is None:
+        return None
+    letters, digits = found[1], found[2]
+    last_col, last_row = _column_number(letters), int(digits)
+    if last_row < 1 or letters.decode() != get_column_letter(last_col):
+        return None
+    outside = rb'<c r="(?:(?:%s)[0-9]|[A-Z]{1,3}(?:0[0-9]*|%s)")' % (_letters_above(letters.decode()), _numbers_above(digits.decode()))
+    if re.search(outside, sheet_xml):
+        return None
+    corners = (rb'<c r="A[0-9]{1,7}"', rb'<c r="[A-Z]{1,3}1"', rb'<c r="%s[0-9]{1,7}"' % letters, rb'<c r="[A-Z]{1,3}%s"' % digits)
+    if not all(re.search(corner + rb"[^>/]*>", sheet_xml) for corner in corners):
+        return None
+    return Extent(1, last_row, 1, last_col)
+
+
+def _numbers_above(digits: str) -> bytes:
+    """A pattern of the numbers written without leading zeros that are greater than `digits`'."""
+    options = [f"[1-9][0-9]{{{len(digits)},}}"]  # longer
+    options += [f"{digits[:i]}[{int(d) + 1}-9][0-9]{{{len(digits) - i - 1}}}" for i, d in enumerate(digits) if d != "9"]
+    return "|".join(options).encode()
+
+
+def _letters_above(letters: str) -> bytes:
+    """A pattern of the column letters after `letters`'."""
+    options = [f"[A-Z]{{{len(letters) + 1},}}"]
+    options += [f"{letters[:i]}[{chr(ord(ch) + 1)}-Z][A-Z]{{{len(letters) - i - 1}}}"
+                for i, ch in enumerate(letters) if ch != "Z"]
+    return "|".join(options).encode()
 
 
 def _pieces(sheet_xml: bytes, size: int = 1 << 22) -> Iterator[bytes]:
