@@ -31,12 +31,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable
 
-import openpyxl
 from sqlalchemy import Connection, and_, case, func, select
 
 from ..ledger import schema
 from ..ledger.periods import stored
-from .book import Book, Column
+from .book import Book, Column, written_from
 from .order_data import percent
 from .service import months_back
 
@@ -78,15 +77,7 @@ def fingerprint(conn: Connection, today: date) -> str:
 
 def due(conn: Connection, path: Path, today: date) -> bool:
     """Whether the workbook at `path` is missing, or was written from other sales or on another day."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True)
-        try:
-            meta = dict(book["_meta"].iter_rows(max_col=2, values_only=True))
-        finally:
-            book.close()
-    except Exception:  # missing, damaged, locked, from before `source`: written again
-        return True
-    return meta.get("source") != fingerprint(conn, today)
+    return written_from(path) != fingerprint(conn, today)
 
 
 @dataclass(frozen=True)

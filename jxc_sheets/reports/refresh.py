@@ -20,12 +20,13 @@ from .book import ReportLocked, atomic_path, remove_stale_temps
 log = logging.getLogger(__name__)
 
 def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
-                  months: Iterable[str] | None = None, posted: bool = True) -> list[Path]:
+                  months: Iterable[str] | None = None, posted: bool = True, rebuild: bool = False) -> list[Path]:
     """Rewrites outbox/stock.xlsx, orders.xlsx, count_plan.xlsx, money.xlsx, kits.xlsx, batches.xlsx, service.xlsx,
     analysis.xlsx, index.html (when
     enabled), log.xlsx, the reorder forms, the variance workbooks and
     outbox/ledger/YYYY-MM.xlsx for each of `months` (None: every month with
-    movements). Returns the paths written; a report that is locked open
+    movements) and each later month already mirrored, when its movements changed
+    since its mirror was written (mirror.months_due; `rebuild`: all of them). Returns the paths written; a report that is locked open
     (Excel on Windows) is left as it was and logged, the others are still written.
     Without `posted` (the files since the last refresh were rejected, failed or
     skipped: the ledger is as it was) only log.xlsx and index.html are rewritten,
@@ -36,7 +37,7 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     if not posted and not _older_than(outbox / "stock.xlsx", today):
         return _write_log_and_dashboard(engine, settings)
     with reading(engine) as conn:
-        months = mirror.months_to_write(conn, months)
+        months = mirror.months_due(conn, outbox / "ledger", months, rebuild)
         quarantine = settings.config.quality.quarantine_warehouse
         found = reorder.suggestions(conn, today, settings.config.orders,  # for orders.xlsx and the forms
                                     (quarantine,) if quarantine else ())
