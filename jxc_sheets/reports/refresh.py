@@ -50,7 +50,8 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
             (outbox / "kits.xlsx", partial(kits.write_kits, today=today)),
             (outbox / "batches.xlsx", partial(batches.write_batches, today=today, rules=settings.config.batches)),
             (outbox / "service.xlsx", partial(service.write_service, today=today))]
-    jobs += [(outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today))] if analysis_due else []
+    jobs += [(outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today,
+                                                                 cache=outbox / closed_sales.FOLDER))] if analysis_due else []
     written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
     written += _write_log_and_dashboard(engine, settings)
     jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
