@@ -58,7 +58,8 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
     written += [dest for dest, write in jobs if _write_one(engine, dest, write)]
     with reading(engine) as conn:
         if settings.config.orders.reorder_forms:
-            written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found)
+            written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found,
+                                                   outbox / closed_sales.FOLDER / "reorder.json")
         written += counts.write_variance_books(conn, outbox / "variance", settings.config.counts)
         written += money.write_statements(conn, outbox / money.STATEMENTS, today)
         refresh_templates(settings.templates, choices_from(conn))  # not a report: not among those returned
