@@ -88,10 +88,14 @@ def test_a_backdated_receipt_rewrites_the_months_it_revalued_and_only_those(work
 
 def test_jxc_report_skips_the_months_whose_mirror_is_up_to_date_and_rebuilds_them_all_when_asked(workspace):
     """Nothing posted since the pipeline's refresh: no mirror is written again, unless `rebuild`
-    (`jxc report --all`); a mirror that was removed is written again."""
+    (`jxc report --all`); a mirror that was removed is written again, and every one once an item
+    they show is renamed."""
     engine = open_ledger(workspace.ledger_url)
     folder = workspace.outbox / "ledger"
     assert [p for p in write_reports(engine, workspace) if p.parent == folder] == []
     (folder / "2026-10.xlsx").unlink()
     assert [p for p in write_reports(engine, workspace) if p.parent == folder] == [folder / "2026-10.xlsx"]
     assert [p.stem for p in write_reports(engine, workspace, rebuild=True) if p.parent == folder] == list(MONTHS)
+    make_table(workspace.inbox / "items.xlsx", "items", [{"sku": "A001", "name": "A4 纸", "unit": "包"}])
+    assert run_files(workspace, engine)["items.xlsx"].status == "posted"
+    assert [p.stem for p in write_reports(engine, workspace) if p.parent == folder] == list(MONTHS)  # the name shown

@@ -1,6 +1,6 @@
 """Report stage: outbox/analysis.xlsx — the pivots finance and management build by
-hand, each with a native Excel chart, from one grouped query over the sales
-movements of the last twelve months and this one.
+hand, each with a native Excel chart, from one grouped query (a month at a time) over
+the sales movements of the last twelve months and this one.
 
 - `sales`: month × item × customer × salesperson × warehouse: qty, revenue (金额,
   before tax), cost of goods sold, gross margin — the table the others are sums of;
@@ -19,7 +19,9 @@ the movements took out of stock. Sums are exact: scaled integers summed in SQL.
 
 It is rewritten when the sales movements of its span changed (a batch that posted sales,
 a reversal, a revaluation of their cost) or on a new day, not after every batch: its
-`_meta` sheet keeps what it was written from (`source`).
+`_meta` sheet keeps what it was written from (`source`). Each month's rows and sums are
+kept in outbox/.cache/ (analysis_months), so that only the months whose sales changed are
+read from the ledger and encoded again; the pivots are sums of the months' sums.
 """
 from __future__ import annotations
 

@@ -7,13 +7,16 @@ in memory whole.
 A mirror is rewritten only when its month changed: its `_meta` sheet keeps what it
 was written from (`source`: the count and last id of the month's movements and the
 sums of their quantities, costs, values and balances, one range query on the date
-index). A posting adds rows; a backdated one revalues the later movements of its
-pairs (and of the pairs their transfers fed), which changes those months' sums: so
-after a batch the months it posted into are looked at, and every later month already
-mirrored, and only those whose source differs are written again.
+index; and a digest of the items' names it shows). A posting adds rows; a backdated
+one revalues the later movements of its pairs (and of the pairs their transfers fed),
+which changes those months' sums: so after a batch the months it posted into are
+looked at, and every later month already mirrored, and only those whose source
+differs are written again. `jxc report` looks at every month (a renamed item makes
+them all due); `jxc report --all` writes them all.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Iterable
 
@@ -62,21 +65,31 @@ def months_due(conn: Connection, folder: Path, months: Iterable[str] | None, reb
         asked = sorted(set(asked) | {p.stem for p in folder.glob("????-??.xlsx") if p.stem > first})
     if rebuild:
         return asked
-    return [month for month in asked if written_from(folder / f"{month}.xlsx") != month_source(conn, month)]
+    names = names_signature(conn)
+    return [month for month in asked if written_from(folder / f"{month}.xlsx") != month_source(conn, month, names)]
 
 
-def month_source(conn: Connection, month: str) -> str:
-    """What the month's mirror would be written from (see the module's docstring)."""
+def month_source(conn: Connection, month: str, names: str) -> str:
+    """What the month's mirror would be written from (see the module's docstring); `names`:
+    the items' names it shows (names_signature)."""
     first, after = data.month_range(month)
     m = schema.movements
     found = conn.execute(select(func.count(), func.max(m.c.id), *(stored(func.sum(c)) for c in (
         m.c.qty, m.c.unit_cost, m.c.value, m.c.balance_qty, m.c.balance_value)))
         .where(m.c.doc_date >= first, m.c.doc_date < after)).one()
-    return "|".join(str(v or 0) for v in found)
+    return "|".join([*(str(v or 0) for v in found), names])
+
+
+def names_signature(conn: Connection) -> str:
+    """Changes when an item's name changes: every mirror shows them."""
+    digest = hashlib.sha256()
+    for sku, name in conn.execute(select(schema.items.c.sku, schema.items.c.name).order_by(schema.items.c.sku)):
+        digest.update(f"{sku}\x00{name}\x01".encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def write_month(conn: Connection, path: Path, month: str) -> None:
-    source = month_source(conn, month)  # in the same read as the rows, so it names what they are
+    source = month_source(conn, month, names_signature(conn))  # in the same read as the rows: what they are
     with Book(path) as book:
         book.add_table("ledger", LEDGER_COLUMNS, data.ledger_rows(conn, month))
         book.add_meta("ledger_month", source=source)
