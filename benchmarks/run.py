@@ -16,7 +16,8 @@ Every measurement stands beside its denominator, measured in the same run:
              counted; the median of three drops after a first one) ÷ the same drop on a
              ledger of 10,000 movements with the same master data; the refresh again ÷
              stock.xlsx written alone on the same ledger in the same process (its floor);
-             `jxc report --all` on that workspace afterwards, and `jxc report` again.
+             one more drop in a new process (the first refresh after a restart, the outbox
+             written); `jxc report --all` on that workspace afterwards, and `jxc report` again.
   month-end  closing the last month of that ledger (closing.close_month: the month's
              costs, the lock and the month-end pack) ÷ hledger's `balance` on the same
              movements (peers), under each of the three costing methods (FIFO and the
@@ -177,7 +178,12 @@ class Suite:
         big = child("latency", root=str(self.workspace("latency-big", self.big)), stocked_skus=self.big.history_skus)
         small = child("latency", root=str(self.workspace("latency-small", self.small)),
                       stocked_skus=self.small.history_skus)
-        rows = self._latency_rows(big, small, "")
+        restart = child("restart_drop", root=str(self.work / "latency-big"), stocked_skus=self.big.history_skus)
+        rows = self._latency_rows(big, small, "") + [
+            Row("latency", f"drop → reports refreshed, the first after a restart (outbox written; "
+                           f"{self.big.movements:,} movements)", restart["reports"],
+                restart["reports"] / restart["stock_alone"],
+                note=f"÷ stock.xlsx alone in that process ({restart['stock_alone']:.2f} s); a process of its own")]
         rows += self._report_rows(child("report_command", root=str(self.work / "latency-big")), big["stock_alone"])
         if not self.postgres:
             return rows + [Row("latency", "PostgreSQL: drop → answer", note="skipped: --pg ''")]
