@@ -18,6 +18,8 @@ Every measurement stands beside its denominator, measured in the same run:
              stock.xlsx written alone on the same ledger in the same process (its floor);
              one more drop in a new process (the first refresh after a restart, the outbox
              written); `jxc report --all` on that workspace afterwards, and `jxc report` again.
+             Target: the refresh ≤ 1.5 × stock.xlsx alone; 2026-12-07: ×3.35 (×6.83 before
+             reports were rewritten only when changed), missed (README, Benchmarks).
   month-end  closing the last month of that ledger (closing.close_month: the month's
              costs, the lock and the month-end pack) ÷ hledger's `balance` on the same
              movements (peers), under each of the three costing methods (FIFO and the
