@@ -128,7 +128,66 @@ def latency(root: str, stocked_skus: int, url: str | None = None) -> dict:
         if (settings.outbox / report).stat().st_mtime < wall - 1:
             raise AssertionError(f"{report} was not rewritten")
         result[name] = {"answer": answered[outcome.file] - start, "reports": done - start, "lines": outcome.lines}
+    result["stock_alone"] = _stock_alone(engine, Path(root) / "stock-alone.xlsx")
     return result
+
+
+def restart_drop(root: str, stocked_skus: int) -> dict:
+    """One more 50-line delivery into the workspace at `root` after the latency drops, in a
+    process of its own: the first refresh after a start, its outbox (and outbox/.cache/)
+    written by the process before."""
+    import generate
+    from jxc_sheets import inbox
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.pipeline import process_batch
+
+    settings = Settings(Config(), Path(root))
+    engine = open_ledger(settings.ledger_url)
+    count = min(generate.DELIVERY_LINES, stocked_skus)
+    skus = [generate._sku(((WARM_DROPS + 1) * count + i) % stocked_skus) for i in range(count)]
+    form = generate.delivery_form(Path(root) / "staging" / "发货-restart.xlsx", "XS-BENCH-restart", skus, False)
+    form.rename(settings.inbox / form.name)
+    start = time.perf_counter()
+    (outcome,) = process_batch(inbox.candidates(settings.inbox), settings, engine)
+    if outcome.status != "posted":
+        raise AssertionError(f"unexpected answer: {outcome}")
+    return {"reports": time.perf_counter() - start, "stock_alone": _stock_alone(engine, Path(root) / "stock-alone.xlsx")}
+
+
+def _stock_alone(engine, path: Path) -> float:
+    """The floor of a refresh: outbox/stock.xlsx alone, as write_reports writes it, on the same
+    ledger in the same process (the median of three)."""
+    from jxc_sheets import clock
+    from jxc_sheets.ledger.db import reading
+    from jxc_sheets.reports.stock import write_stock
+
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        with reading(engine) as conn:
+            write_stock(conn, path, today=clock.today())
+        seconds.append(time.perf_counter() - start)
+    return sorted(seconds)[1]
+
+
+def report_command(root: str) -> dict:
+    """`jxc report` on the workspace at `root` (after the latency drops): with --all, every
+    month's ledger mirror written; then again, nothing posted meanwhile: the mirrors are up to
+    date and left as they are."""
+    from jxc_sheets.config import Config, Settings
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.reports.refresh import write_reports
+
+    settings = Settings(Config(), Path(root))
+    engine = open_ledger(settings.ledger_url)
+    mirrors = settings.outbox / "ledger"
+    start = time.perf_counter()
+    everything = write_reports(engine, settings, None, rebuild=True)
+    middle = time.perf_counter()
+    again = write_reports(engine, settings, None)
+    return {"all": middle - start, "again": time.perf_counter() - middle,
+            "months": sum(p.parent == mirrors for p in everything), "months_again": sum(p.parent == mirrors for p in again)}
 
 
 BACKDATED_DAY = date(2026, 10, 1)  # in the open month before the drops, under their deliveries and more
@@ -575,7 +634,7 @@ def hledger(journal: str) -> dict:
 
 CHILDREN = {f.__name__: f for f in (ingest, rejected, latency, monthend, stock_report, plain_xlsxwriter, hledger, watch_cpu,
                                    money_post, money_aging, money_statements, plain_statements, assembly, landed,
-                                   sales_prices, sales_analysis, check, drop)}
+                                   sales_prices, sales_analysis, check, drop, report_command, restart_drop)}
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

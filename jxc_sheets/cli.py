@@ -23,7 +23,7 @@ EXAMPLES = {
     "templates": "jxc templates                # blank forms into templates/, dropdowns from master data",
     "watch": "jxc watch                    # watch the inbox until Ctrl-C or SIGTERM",
     "run": "jxc run                      # process the inbox once\n  jxc run --dry-run            # show what would post; change nothing",
-    "report": "jxc report                   # rewrite the outbox reports",
+    "report": "jxc report [--all]           # rewrite the outbox reports",
     "status": "jxc status                   # the watchers (running first), what waits, what failed last",
     "stock": "jxc stock WH-SH1              # one warehouse's stock\n  jxc stock A-100 --json       # one item in every warehouse, for scripts",
     "reverse": "jxc reverse XS20261103-01    # post the reversal XS20261103-01-R",
@@ -97,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--dry-run", action="store_true", help="validate and show what would post; change nothing")
     sub.add_argument("--json", action="store_true", help="one JSON object per file")
     sub.add_argument("--quiet", action="store_true", help="print only rejected and failed files")
-    command("report", cmd_report, "rewrite the outbox reports")
+    sub = command("report", cmd_report, "rewrite the outbox reports (the months' ledger mirrors whose month changed)")
+    sub.add_argument("--all", action="store_true", help="rewrite every month's ledger mirror, changed or not")
     sub = command("status", cmd_status, "is the watcher running, what waits in the inbox, what happened last")
     sub.add_argument("--json", action="store_true", help="the same as one JSON object, for scripts")
     sub = command("stock", cmd_stock, "stock on hand now: all of it, one warehouse's, or one item's")
@@ -261,7 +262,7 @@ def cmd_report(args) -> int:
     from .reports.refresh import write_reports
 
     settings = _settings(args)
-    paths = write_reports(open_ledger(settings.ledger_url), settings, None)
+    paths = write_reports(open_ledger(settings.ledger_url), settings, None, rebuild=args.all)
     print(f"{len(paths)} 个报表 reports → {settings.outbox}")
     return 0
 

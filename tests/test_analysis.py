@@ -109,3 +109,33 @@ def test_the_analysis_is_rewritten_only_when_the_sales_changed(workspace):
     assert run_files(workspace, engine)["d.xlsx"].status == "posted"
     assert path.stat().st_mtime_ns != before
     assert rows(openpyxl.load_workbook(path), "by_item", "sku", "qty") == [("A001", 13), ("B002", 21)]
+
+
+def test_only_the_months_whose_sales_changed_are_read_again_and_a_revaluation_reaches_them(workspace):
+    """October: RK-1 10-20 C003 10 at 10.00; CK-9 10-25 5 C003 to C01 at 26: revenue 130.00,
+    cost 50.00, margin 80.00 = 61.5 %. Then RK-2 10-21 C003 10 at 40.00, under CK-9: 20 worth
+    500.00, 25.00 each, so CK-9 cost 125.00, margin 5.00 = 3.8 %. November (33, 458.00,
+    300.00) is read from what was kept: its kept file is not written again."""
+    engine = open_ledger(workspace.ledger_url)
+    inbox, cache = workspace.inbox, workspace.outbox / ".cache"
+    make_table(inbox / "s.xlsx", "suppliers", [{"code": "S01", "name": "华东纸业"}])
+    make_table(inbox / "i.xlsx", "items", [{"sku": "C003", "name": "订书机", "unit": "个", "category": "文具"}])
+    make_form(inbox / "r1.xlsx", "receipt", {"doc_no": "RK-1", "doc_date": date(2026, 10, 20), "warehouse": "WH1",
+                                             "supplier": "S01"}, [{"sku": "C003", "qty": 10, "unit_cost": 10}])
+    make_form(inbox / "d9.xlsx", "delivery", {"doc_no": "CK-9", "doc_date": date(2026, 10, 25), "warehouse": "WH1",
+                                              "customer": "C01"}, [{"sku": "C003", "qty": 5, "unit_price": 26}])
+    assert {o.status for o in run_files(workspace, engine).values()} == {"posted"}
+    path = workspace.outbox / "analysis.xlsx"
+    november = ("2026-11", 33, 458, 300, 158, 34.5)
+    assert rows(openpyxl.load_workbook(path), "by_month", "month", *AMOUNTS) == [
+        ("2026-10", 5, 130, 50, 80, 61.5), november]
+    kept = (cache / "analysis-2026-11.gz").stat().st_mtime_ns
+    make_form(inbox / "r2.xlsx", "receipt", {"doc_no": "RK-2", "doc_date": date(2026, 10, 21), "warehouse": "WH1",
+                                             "supplier": "S01"}, [{"sku": "C003", "qty": 10, "unit_cost": 40}])
+    assert run_files(workspace, engine)["r2.xlsx"].status == "posted"
+    book = openpyxl.load_workbook(path)
+    assert rows(book, "by_month", "month", *AMOUNTS) == [("2026-10", 5, 130, 125, 5, 3.8), november]
+    assert rows(book, "sales", "month", "sku", "customer", "cogs") == [
+        ("2026-10", "C003", "C01", 125), ("2026-11", "A001", "C01", 160), ("2026-11", "A001", "C02", 100),
+        ("2026-11", "B002", "C02", 40)]
+    assert (cache / "analysis-2026-11.gz").stat().st_mtime_ns == kept

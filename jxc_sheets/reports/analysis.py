@@ -1,6 +1,6 @@
 """Report stage: outbox/analysis.xlsx — the pivots finance and management build by
-hand, each with a native Excel chart, from one grouped query over the sales
-movements of the last twelve months and this one.
+hand, each with a native Excel chart, from one grouped query (a month at a time) over
+the sales movements of the last twelve months and this one.
 
 - `sales`: month × item × customer × salesperson × warehouse: qty, revenue (金额,
   before tax), cost of goods sold, gross margin — the table the others are sums of;
@@ -19,24 +19,28 @@ the movements took out of stock. Sums are exact: scaled integers summed in SQL.
 
 It is rewritten when the sales movements of its span changed (a batch that posted sales,
 a reversal, a revaluation of their cost) or on a new day, not after every batch: its
-`_meta` sheet keeps what it was written from (`source`).
+`_meta` sheet keeps what it was written from (`source`). Each month's rows and sums are
+kept in outbox/.cache/ (analysis_months), so that only the months whose sales changed are
+read from the ledger and encoded again; the pivots are sums of the months' sums.
 """
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Iterable
 
-import openpyxl
 from sqlalchemy import Connection, and_, case, func, select
 
 from ..ledger import schema
 from ..ledger.periods import stored
-from .book import Book, Column
+from . import analysis_months
+from .book import ROW_MARK, Book, Column, written_from
 from .order_data import percent
 from .service import months_back
 
@@ -78,15 +82,7 @@ def fingerprint(conn: Connection, today: date) -> str:
 
 def due(conn: Connection, path: Path, today: date) -> bool:
     """Whether the workbook at `path` is missing, or was written from other sales or on another day."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True)
-        try:
-            meta = dict(book["_meta"].iter_rows(max_col=2, values_only=True))
-        finally:
-            book.close()
-    except Exception:  # missing, damaged, locked, from before `source`: written again
-        return True
-    return meta.get("source") != fingerprint(conn, today)
+    return written_from(path) != fingerprint(conn, today)
 
 
 @dataclass(frozen=True)
@@ -103,8 +99,9 @@ class Cell:
     cogs: Decimal
 
 
-def sales_cells(conn: Connection, since: date) -> list[Cell]:
-    """The one grouped query: month × sku × customer × salesperson × warehouse."""
+def sales_cells(conn: Connection, since: date, until: date | None = None) -> list[Cell]:
+    """The one grouped query: month × sku × customer × salesperson × warehouse (from `since`,
+    before `until`)."""
     m, d, l = schema.movements, schema.documents, schema.lines
     month = func.to_char(m.c.doc_date, "YYYY-MM") if conn.dialect.name == "postgresql" else func.substr(m.c.doc_date, 1, 7)
     signed_amount = case((l.c.qty < 0, -l.c.amount), else_=l.c.amount)  # a reversal's line is negative, its 金额 not
@@ -115,7 +112,7 @@ def sales_cells(conn: Connection, since: date) -> list[Cell]:
                     stored(func.sum(func.coalesce(returned, 0))).label("revenue"))
              .join(d, d.c.id == m.c.document_id)
              .join(l, and_(l.c.document_id == m.c.document_id, l.c.line_no == m.c.line_no))
-             .where(m.c.kind.in_(SALES_KINDS), m.c.doc_date >= since)
+             .where(m.c.kind.in_(SALES_KINDS), m.c.doc_date >= since, *((m.c.doc_date < until,) if until else ()))
              .group_by(*keys))
     qty_scale, money_scale = schema.QTY_PLACES, schema.MONEY_PLACES
     return [Cell(r.month, r.sku, r.partner, r.salesperson, r.warehouse, -Decimal(r.qty or 0).scaleb(-qty_scale),
@@ -138,34 +135,46 @@ def _sum(cells: Iterable[Cell], key) -> dict:
     return totals
 
 
-def write_analysis(conn: Connection, path: Path, today: date) -> None:
+def _add(into: dict, sums: dict, key=lambda k: k) -> dict:
+    for k, (qty, revenue, cogs) in sums.items():
+        t = into[key(k)]
+        t[0] += qty
+        t[1] += revenue
+        t[2] += cogs
+    return into
+
+
+def _totals() -> defaultdict:
+    return defaultdict(lambda: [ZERO, ZERO, ZERO])
+
+
+def write_analysis(conn: Connection, path: Path, today: date, cache: Path | None = None) -> None:
+    """`cache`: the folder where each month's sales rows and sums are kept (analysis_months),
+    so that only the months whose sales changed are read and encoded again."""
     since = months_back(today)
-    cells = sales_cells(conn, since)
     i, c = schema.items, schema.customers
     items = {r.sku: (r.name, r.category or "") for r in conn.execute(select(i.c.sku, i.c.name, i.c.category))}
     customers = {r.code: (r.name, r.salesperson or "") for r in conn.execute(select(c.c.code, c.c.name, c.c.salesperson))}
     names = {"name": lambda k: items.get(k, ("", ""))[0], "customer_name": lambda k: customers.get(k, ("", ""))[0]}
-    category = {sku: cat for sku, (_name, cat) in items.items()}
-    rows = [SimpleNamespace(month=x.month, sku=x.sku, name=items.get(x.sku, ("", ""))[0], category=category.get(x.sku, ""),
-                            customer=x.customer, customer_name=customers.get(x.customer, ("", ""))[0],
-                            salesperson=x.salesperson, warehouse=x.warehouse, **_amounts(x.qty, x.revenue, x.cogs))
-            for x in sorted(cells, key=lambda x: (x.month, x.sku, x.customer, x.salesperson, x.warehouse))]
     with Book(path) as book:
-        book.add_table("sales", SALES_COLUMNS, rows)
-        months = _sum(rows, lambda r: r.month)
-        month_rows = [SimpleNamespace(month=m, **_amounts(*t)) for m, t in sorted(months.items())]
+        months = analysis_months.months(conn, since, today, cache, book.encoder(SALES_COLUMNS),
+                                        partial(month_of_sales, items=items, customers=customers))
+        book.add_table("sales", SALES_COLUMNS, (row for m in months for row in m.rows))
+        month_rows = [SimpleNamespace(month=m.month, **_amounts(*m.sums["total"][""])) for m in months if m.rows]
         sheet = book.add_table("by_month", (Column("month", "月份", width=9), *AMOUNTS), month_rows)[0]
         _chart(book, sheet, len(month_rows), [("revenue", 2), ("gross_margin", 4)], "column",
                "每月销售额与毛利 Revenue and gross margin by month")
         for sheet_name, (key, zh, name_key) in DIMENSIONS.items():
-            totals = _sum(rows, lambda r, k=key: (r.month, getattr(r, k)))
             columns = (Column("month", "月份", width=9), Column(key, zh, width=14),
                        *((Column(name_key, "名称", width=20),) if name_key else ()), *AMOUNTS)
             book.add_table(sheet_name, columns, [
-                SimpleNamespace(month=m, **{key: k}, **({name_key: names[name_key](k)} if name_key else {}), **_amounts(*t))
-                for (m, k), t in sorted(totals.items())])
+                SimpleNamespace(month=m.month, **{key: k}, **({name_key: names[name_key](k)} if name_key else {}),
+                                **_amounts(*m.sums[key][k]))
+                for m in months for k in sorted(m.sums[key])])
         for what, key, name_key in (("items", "sku", "name"), ("customers", "customer", "customer_name")):
-            totals = _sum(rows, lambda r, k=key: getattr(r, k))
+            totals = _totals()
+            for m in months:
+                _add(totals, m.sums[key])
             ranked = sorted(totals.items(), key=lambda kv: (-kv[1][1], kv[0]))
             columns = (Column("rank", "名次", "int", width=6), Column(key, "编码", width=14), Column(name_key, "名称", width=20),
                        *AMOUNTS)
@@ -177,11 +186,17 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
             _chart(book, sheet, len(top), [("revenue", 4)], "bar",
                    f"销售额前 {TOP} Top {TOP} {what} by revenue", categories=2)
             book.add_table(f"bottom_{what}", columns, bottom)
-        plan = salesperson_plan(conn, rows, {code: sp for code, (_n, sp) in customers.items()}, since)
+        sold = _totals()
+        for m in months:
+            _add(sold, m.sums["salesperson"], lambda k, month=m.month: (month, k))
+        plan = salesperson_plan(conn, sold, {code: sp for code, (_n, sp) in customers.items()}, since)
         sheet = book.add_table("salesperson_plan", PLAN_COLUMNS, plan)[0]
         _chart(book, sheet, len(plan), [("planned", 2), ("actual", 3)], "column",
                "业务员计划与实际 Salespeople: plan and actual", categories=1)
-        trend_columns, trend = customer_trend(rows, customers, today)
+        by_customer = _totals()
+        for m in months:
+            _add(by_customer, m.sums["customer"], lambda k, month=m.month: (k, month))
+        trend_columns, trend = customer_trend(by_customer, customers, today)
         sheet = book.add_table("customer_trend", trend_columns, trend)[0]
         shown = min(len(trend), 5)
         if shown:
@@ -192,6 +207,20 @@ def write_analysis(conn: Connection, path: Path, today: date) -> None:
             chart.set_title({"name": "主要客户每月销售额 Revenue of the largest customers by month"})
             sheet.insert_chart(len(trend) + 3, 1, chart)
         book.add_meta("analysis", source=fingerprint(conn, today))
+
+
+def month_of_sales(conn: Connection, month: str, first: date, after: date, encoder, items: dict,
+                   customers: dict) -> analysis_months.Month:
+    """One month of the sales sheet read from the ledger: its rows encoded, and its sums by each dimension."""
+    cells = sales_cells(conn, first, after)
+    rows = [SimpleNamespace(month=x.month, sku=x.sku, name=items.get(x.sku, ("", ""))[0],
+                            category=items.get(x.sku, ("", ""))[1], customer=x.customer,
+                            customer_name=customers.get(x.customer, ("", ""))[0], salesperson=x.salesperson,
+                            warehouse=x.warehouse, **_amounts(x.qty, x.revenue, x.cogs))
+            for x in sorted(cells, key=lambda x: (x.sku, x.customer, x.salesperson, x.warehouse))]
+    sums = {"total": _sum(rows, lambda r: "")} | {key: _sum(rows, operator.attrgetter(key))
+                                                  for key, _zh, _name in DIMENSIONS.values()}
+    return analysis_months.Month(month, [encoder.encode(ROW_MARK, row) for row in rows], sums)
 
 
 def _chart(book: Book, sheet, rows: int, series: list[tuple[str, int]], kind: str, title: str,
@@ -206,8 +235,9 @@ def _chart(book: Book, sheet, rows: int, series: list[tuple[str, int]], kind: st
     sheet.insert_chart(1, 11, chart)
 
 
-def salesperson_plan(conn: Connection, rows: list, salesperson_of: dict[str, str], since: date) -> list:
-    """Planned qty (plan lines naming a customer, by that customer's salesperson) against sold qty."""
+def salesperson_plan(conn: Connection, sold: dict, salesperson_of: dict[str, str], since: date) -> list:
+    """Planned qty (plan lines naming a customer, by that customer's salesperson) against sold qty
+    (`sold`: (month, salesperson) → qty, revenue, cost)."""
     d, l = schema.documents, schema.lines
     reversed_ids = select(d.c.reverses).where(d.c.reverses.is_not(None))
     query = (select(d.c.due_date, l.c.partner, l.c.qty).join(l, l.c.document_id == d.c.id)
@@ -215,7 +245,6 @@ def salesperson_plan(conn: Connection, rows: list, salesperson_of: dict[str, str
     planned: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for r in conn.execute(query):
         planned[(r.due_date.strftime("%Y-%m"), salesperson_of.get(r.partner or "", ""))] += r.qty
-    sold = _sum(rows, lambda r: (r.month, r.salesperson))
     out = []
     for key in sorted(set(planned) | set(sold)):
         month, person = key
@@ -225,10 +254,10 @@ def salesperson_plan(conn: Connection, rows: list, salesperson_of: dict[str, str
     return out
 
 
-def customer_trend(rows: list, customers: dict, today: date) -> tuple[tuple[Column, ...], list]:
-    """A row per customer: revenue in each of the last twelve months, largest customers first."""
+def customer_trend(totals: dict, customers: dict, today: date) -> tuple[tuple[Column, ...], list]:
+    """A row per customer: revenue in each of the last twelve months, largest customers first
+    (`totals`: (customer, month) → qty, revenue, cost)."""
     months = [months_back(today, n).strftime("%Y-%m") for n in range(11, -1, -1)]
-    totals = _sum(rows, lambda r: (r.customer, r.month))
     by_customer: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (customer, month), t in totals.items():
         by_customer[customer][month] = t[1]

@@ -300,6 +300,23 @@ ROW_PIXELS = 20
 A4 = 9
 
 
+def written_from(path: Path) -> str | None:
+    """The `source` a report keeps in its `_meta` sheet (what it was written from), or None:
+    missing, damaged, locked, or written before it kept one."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            meta = dict(row[:2] for row in book["_meta"].iter_rows(max_col=2, values_only=True))
+        finally:
+            book.close()
+    except Exception:
+        return None
+    source = meta.get("source")
+    return None if source is None else str(source)
+
+
 def set_up_pages(sheet: Worksheet, table: bool = False) -> None:
     """Every report prints on A4, one page wide and as long as it needs, landscape when
     it is wider than a portrait page, page numbers in the footer; a table's label row

@@ -1,10 +1,11 @@
-"""Report stage: the closed months of orders.xlsx's sales sheet, kept in
+"""Report stage: the months of orders.xlsx's sales sheet before this one, kept in
 outbox/.cache/ as the sheet rows they become, so that a refresh reads and writes
-out only the sales of the open months.
+out only the sales of this month and of the months whose sales changed.
 
-A closed month's movements do not change while it stays closed (the period lock).
-What is kept for a month is used only while the month is closed with the same
-closing time, its sales movements have the same count, sums and last id, the
+A closed month's movements do not change while it stays closed (the period lock);
+an open one's do, and its count, sums and last id say so. What is kept for a month
+is used only while the month is closed with the same closing time (or still open),
+its sales movements have the same count, sums and last id, the
 customers and items have the same names and the sheet the same number formats;
 anything else (a reopen, a restored or migrated ledger, a renamed item, another
 jxc release) writes the month again from its movements. Deleting the folder is
@@ -43,20 +44,25 @@ class KeptMonth:
     by_sku: order_data.SalesSums
 
 
-def kept_months(conn: Connection, since: date, folder: Path, encoder) -> list[KeptMonth]:
-    """The closed months from `since` on, oldest first; `encoder` is the sales sheet's (Book.encoder)."""
+def kept_months(conn: Connection, since: date, folder: Path, encoder, until: date | None = None) -> list[KeptMonth]:
+    """The closed months from `since` on, and the open ones before the month of `until`,
+    oldest first; `encoder` is the sales sheet's (Book.encoder)."""
     p = schema.periods
-    closed = {month: at for month, at in conn.execute(select(p.c.month, p.c.closed_at))
+    closed = {month: at.isoformat() for month, at in conn.execute(select(p.c.month, p.c.closed_at))
               if data.month_range(month)[0] >= since}
+    first = since
+    while until is not None and first < until.replace(day=1):
+        closed.setdefault(f"{first:%Y-%m}", "open")
+        first = data.month_range(f"{first:%Y-%m}")[1]
     if not closed:
         return []
     signature = _signature(conn, encoder)
     return [_kept_month(conn, month, closed[month], folder, encoder, signature) for month in sorted(closed)]
 
 
-def _kept_month(conn: Connection, month: str, closed_at, folder: Path, encoder, signature: str) -> KeptMonth:
+def _kept_month(conn: Connection, month: str, closed_at: str, folder: Path, encoder, signature: str) -> KeptMonth:
     first, after = data.month_range(month)
-    key = [FORMAT, month, closed_at.isoformat(), *_fingerprint(conn, first, after), signature]
+    key = [FORMAT, month, closed_at, *_fingerprint(conn, first, after), signature]
     path = folder / f"sales-{month}.gz"
     kept = _read(path, key, month, first, after)
     if kept is None:

@@ -65,6 +65,8 @@ class ComponentRow:
 def kit_rows(conn: Connection, today: date) -> tuple[list[KitRow], list[ComponentRow]]:
     boms = {sku: found for sku, versions in assembly.bom_versions(conn).items()
             if (found := assembly.bom_at(versions, today))}
+    if not boms:
+        return [], []  # no need to read every balance (200,000 of them at a million movements)
     names = dict(conn.execute(select(schema.items.c.sku, schema.items.c.name)).all())
     b = schema.balances
     on_hand: dict[tuple[str, str], Decimal] = {(r.sku, r.warehouse): r.qty

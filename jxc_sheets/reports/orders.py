@@ -69,7 +69,7 @@ REORDER_COLUMNS = (
 
 def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig, cache: Path | None = None,
                  suggestions: list[reorder.Suggestion] | None = None) -> None:
-    """`cache`: the folder where the closed months of the sales sheet are kept
+    """`cache`: the folder where the months of the sales sheet before this one are kept
     (closed_sales.py), None writes them all from the movements; `suggestions`: the reorder
     suggestions when they were made already (for the reorder forms)."""
     with Book(path, kind="orders") as book:
@@ -77,16 +77,16 @@ def write_orders(conn: Connection, path: Path, today: date, rules: OrdersConfig,
         book.add_table("sales_orders", SALES_ORDER_COLUMNS, order_data.open_sales_lines(conn, today))
         book.add_table("suppliers", SUPPLIER_COLUMNS, order_data.supplier_scores(conn, today, rules.supplier_window_days, rules))
         # the last twelve months and this one: the pack of each closed month keeps the older ones
-        _add_sales(book, conn, date(today.year - 1, today.month, 1), cache)
+        _add_sales(book, conn, date(today.year - 1, today.month, 1), cache, today)
         book.add_table("plan", PLAN_COLUMNS, order_data.plan_rows(conn))
         book.add_table("reorder", REORDER_COLUMNS,
                        reorder.suggestions(conn, today, rules) if suggestions is None else suggestions)
 
 
-def _add_sales(book: Book, conn: Connection, since: date, cache: Path | None) -> None:
-    """The sales sheet from `since`, and its sums by customer and by item: the closed
-    months as they were kept, the open ones from the movements."""
-    kept = closed_sales.kept_months(conn, since, cache, book.encoder(SALES_COLUMNS)) if cache else []
+def _add_sales(book: Book, conn: Connection, since: date, cache: Path | None, today: date) -> None:
+    """The sales sheet from `since`, and its sums by customer and by item: the months before
+    today's as they were kept (when their sales did not change), today's from the movements."""
+    kept = closed_sales.kept_months(conn, since, cache, book.encoder(SALES_COLUMNS), today) if cache else []
     parts, sales, start = [], [], since
     for month in [*kept, None]:  # None: the months after the last closed one
         if month is None or start < month.first:

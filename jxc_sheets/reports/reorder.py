@@ -17,6 +17,8 @@ Items without a default supplier are listed in orders.xlsx but get no form.
 from __future__ import annotations
 
 import calendar
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,6 +33,7 @@ from ..ledger import orders as ledger_orders
 from ..ledger import schema
 from ..sheets.forms import choices_from, write_form
 from . import order_data
+from .book import atomic_path
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -129,23 +132,46 @@ def _last_prices(conn: Connection) -> dict[tuple[str, str], Decimal]:
 
 # --- the forms ------------------------------------------------------------------------
 
-def write_reorder_forms(conn: Connection, folder: Path, today: date, found: list[Suggestion]) -> list[Path]:
-    """One filled purchase-order form per supplier; forms of suppliers with nothing to
-    order any more are removed, so the folder always shows what to order now."""
+def write_reorder_forms(conn: Connection, folder: Path, today: date, found: list[Suggestion],
+                        kept: Path | None = None) -> list[Path]:
+    """One filled purchase-order form per supplier, written again only when what it would hold
+    changed (`kept`: a file of a digest per form; a buyer's copy is not overwritten for nothing,
+    and a refresh writes no form for nothing); forms of suppliers with nothing to
+    order any more are removed, so the folder always shows what to order now. Returns the
+    forms written."""
     by_supplier: dict[str, list[Suggestion]] = {}
     for suggestion in found:
         if suggestion.supplier:
             by_supplier.setdefault(suggestion.supplier, []).append(suggestion)
     folder.mkdir(parents=True, exist_ok=True)
     choices = choices_from(conn)
-    written = [_write_form(conn, folder, today, supplier, lines, choices) for supplier, lines in sorted(by_supplier.items())]
+    before, digests, written = _digests(kept), {}, []
+    for supplier, lines in sorted(by_supplier.items()):
+        path = folder / f"{FORM_PREFIX}{_safe(supplier)}.xlsx"
+        header, rows = _form(conn, today, supplier, lines)
+        digests[path.name] = hashlib.sha256(repr((header, rows, choices)).encode("utf-8")).hexdigest()
+        if before.get(path.name) != digests[path.name] or not path.exists():
+            written.append(write_form(path, kinds.KINDS["purchase_order"], choices, header=header, lines=rows))
     for old in folder.glob(f"{FORM_PREFIX}*.xlsx"):
-        if old not in written:
+        if old.name not in digests:
             old.unlink(missing_ok=True)
+    if kept:
+        try:
+            with atomic_path(kept) as temp:
+                temp.write_text(json.dumps(digests, ensure_ascii=False), encoding="utf-8")
+        except OSError:
+            pass  # the next refresh writes the forms again, nothing else
     return written
 
 
-def _write_form(conn: Connection, folder: Path, today: date, supplier: str, lines: list[Suggestion], choices) -> Path:
+def _digests(kept: Path | None) -> dict[str, str]:
+    try:
+        return json.loads(kept.read_text(encoding="utf-8")) if kept else {}
+    except (OSError, ValueError):
+        return {}  # never written, or damaged: every form is written
+
+
+def _form(conn: Connection, today: date, supplier: str, lines: list[Suggestion]) -> tuple[dict, list[dict]]:
     header = {
         "doc_no": _free_number(conn, f"PO{today:%Y%m%d}-{supplier}"[:56]),
         "doc_date": today, "supplier": supplier,
@@ -155,8 +181,7 @@ def _write_form(conn: Connection, folder: Path, today: date, supplier: str, line
     }
     rows = [{"sku": s.sku, "qty": s.qty, "unit": s.unit, "unit_price": s.unit_price, "expected_date": s.expected_date,
              "remark": _why(s)} for s in lines]
-    return write_form(folder / f"{FORM_PREFIX}{_safe(supplier)}.xlsx", kinds.KINDS["purchase_order"], choices,
-                      header=header, lines=rows)
+    return header, rows
 
 
 def _why(s: Suggestion) -> str:
