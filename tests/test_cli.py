@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -41,14 +42,20 @@ def test_init_run_check_reverse_backup(tmp_path):
         assert conn.execute("select qty from balances where sku='A001'").fetchone()[0] == 10 * 10_000
 
 
-@pytest.mark.slow
-def test_check_exits_1_when_the_ledger_was_tampered_with(tmp_path):
+def _workspace_with_an_opening(tmp_path: Path) -> Path:
+    """A workspace whose ledger holds the master data and an opening of A001 10 @ 20 in WH1."""
     root = tmp_path / "ws"
     jxc("init", str(root), cwd=tmp_path)
     drop_master(root / "inbox")
     make_form(root / "inbox" / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": D},
               [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20}])
     jxc("run", "--quiet", cwd=root)
+    return root
+
+
+@pytest.mark.slow
+def test_check_exits_1_when_the_ledger_was_tampered_with(tmp_path):
+    root = _workspace_with_an_opening(tmp_path)
     with sqlite3.connect(root / "ledger.sqlite3") as conn:
         conn.execute("update balances set qty = qty + 10000")
     result = jxc("check", cwd=root, check=False)
@@ -58,12 +65,7 @@ def test_check_exits_1_when_the_ledger_was_tampered_with(tmp_path):
 
 @pytest.mark.slow
 def test_the_routine_check_walks_on_from_the_point_the_last_clean_check_recorded(tmp_path):
-    root = tmp_path / "ws"
-    jxc("init", str(root), cwd=tmp_path)
-    drop_master(root / "inbox")
-    make_form(root / "inbox" / "opening.xlsx", "opening", {"doc_no": "QC-1", "doc_date": D},
-              [{"warehouse": "WH1", "sku": "A001", "qty": 10, "unit_cost": 20}])
-    jxc("run", "--quiet", cwd=root)
+    root = _workspace_with_an_opening(tmp_path)
     first = jxc("check", "--since", "LAST", cwd=root).stdout  # nothing recorded yet: the full check, recorded
     assert "running the full check" in first and "the ledger is consistent" in first
     make_form(root / "inbox" / "receipt.xlsx", "receipt", {"doc_no": "CG-1", "doc_date": D, "warehouse": "WH1",
