@@ -231,7 +231,7 @@ def test_any_today_plans_a_valid_demo(today):
 
 def report_rows(path: Path, sheet: str) -> list[dict]:
     """A report sheet's rows by the English key of each header cell."""
-    rows = list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
+    rows = list(openpyxl.load_workbook(path, read_only=True)[tab(sheet)].iter_rows(values_only=True))
     keys = [str(label).split()[-1] for label in rows[0]]
     return [dict(zip(keys, row)) for row in rows[1:]]
 
