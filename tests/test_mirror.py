@@ -8,7 +8,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from conftest import WAREHOUSES, make_form, make_table, run_files
+from conftest import drop_master, make_form, make_table, run_files
 from jxc_sheets.config import Config, Settings
 from jxc_sheets.ledger.db import open_ledger
 from jxc_sheets.reports.refresh import write_reports
@@ -25,11 +25,7 @@ def workspace(tmp_path):
     for name in ("inbox", "outbox", "archive", "rejected"):
         getattr(settings, name).mkdir()
     inbox = settings.inbox
-    make_table(inbox / "warehouses.xlsx", "warehouses", WAREHOUSES)
-    make_table(inbox / "suppliers.xlsx", "suppliers", [{"code": "S01", "name": "华东纸业"}])
-    make_table(inbox / "customers.xlsx", "customers", [{"code": "C01", "name": "宏达商贸"}])
-    make_table(inbox / "items.xlsx", "items", [{"sku": "A001", "name": "A4 复印纸", "unit": "包"},
-                                               {"sku": "B002", "name": "签字笔", "unit": "支"}])
+    drop_master(inbox)
     _receipt(inbox / "r1.xlsx", "RK-1", date(2026, 9, 10), "A001", 10, 10)
     _delivery(inbox / "d1.xlsx", "CK-1", date(2026, 10, 5), 4)
     _delivery(inbox / "d2.xlsx", "CK-2", date(2026, 11, 5), 2)
