@@ -95,7 +95,7 @@ def kind_cell(raw: RawDocument, workbook: Path) -> str:
 
 
 def _kind_column_cell(book, raw: RawDocument) -> str:
-    first_row = raw.lines[0].row
+    first_row = raw.lines.rows[0]
     labels = label_index((KIND_COLUMN,))
     # absolute positions from A1, and no further than the first row of this kind
     rows = book.get_sheet_by_name(raw.sheet).to_python(skip_empty_area=False, nrows=first_row)

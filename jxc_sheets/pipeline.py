@@ -221,8 +221,7 @@ def receipts_first(loaded: list[Loaded]) -> list[Loaded]:
     post, whatever their dates and names (a landed cost follows posted receipts only)."""
     result = list(loaded)
     for item in [i for i in loaded if any(r.kind == "landed_cost" for r in i.raws)]:
-        named = {_text(line.cells.value("receipt_no")) for r in item.raws if r.kind == "landed_cost"
-                 for line in r.lines if "receipt_no" in line.cells}
+        named = {_text(value) for r in item.raws if r.kind == "landed_cost" for value in r.lines.columns.get("receipt_no", ())}
         holding = [j for j, other in enumerate(result) if other is not item and named & _receipt_numbers(other)]
         if holding and max(holding) > result.index(item):
             result.remove(item)
@@ -235,7 +234,7 @@ def _receipt_numbers(item: Loaded) -> set[str]:
     for r in item.raws:
         if r.kind == "receipt":
             numbers.add(_text(r.header["doc_no"].value) if "doc_no" in r.header else "")
-            numbers |= {_text(line.cells.value("doc_no")) for line in r.lines if "doc_no" in line.cells}
+            numbers |= {_text(value) for value in r.lines.columns.get("doc_no", ())}
     return numbers - {""}
 
 
@@ -253,7 +252,8 @@ def _first_date(item: Loaded) -> date | None:
 
 
 def _earliest_date(raws: Sequence[RawDocument]) -> date:
-    seen = [r.header.get("doc_date") for r in raws] + [l.cells.get("doc_date") for r in raws for l in r.lines[:1000]]
+    seen = [r.header.get("doc_date") for r in raws] + [r.lines.seen("doc_date", i) for r in raws
+                                                        for i in range(min(len(r.lines), 1000))]
     dates = []
     for s in seen:
         if s is not None and s.value is not None:
@@ -343,7 +343,7 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
 def _doc_numbers(raws: Sequence[RawDocument]) -> list[tuple[str, str]]:
     """(kind, doc_no) of every document a file holds, as written (header, or each batch row)."""
     cells = [(r.kind, r.header.get("doc_no")) for r in raws]
-    cells += [(r.kind, line.cells.get("doc_no")) for r in raws if r.layout == "batch" for line in r.lines]
+    cells += [(r.kind, r.lines.seen("doc_no", i)) for r in raws if r.layout == "batch" for i in range(len(r.lines))]
     return sorted({(kind, as_code(seen.value)) for kind, seen in cells if seen is not None and as_code(seen.value)})
 
 

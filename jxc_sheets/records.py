@@ -1,6 +1,6 @@
 """The plain immutable records that flow between the stages.
 
-read → RawDocument (values as seen, each with its cell)
+read → RawDocument (its header cells as seen, its lines as a LineTable of columns)
 validate → Document / MasterRow (typed), or Problems
 post → rows in the ledger
 pipeline → Outcome (one per file)
@@ -13,8 +13,6 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
-from .values import is_blank
-
 
 @dataclass(frozen=True, slots=True)
 class Seen:
@@ -24,73 +22,66 @@ class Seen:
     where: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawLine:
-    row: int  # the sheet row, 1-based, as the user sees it
-    cells: "RowCells"  # field key → value seen
+class LineTable:
+    """A line table as the reader found it, a column per field: what every form, batch
+    and master table is validated from. Each column holds its cells' values down the
+    lines (None for an empty cell); a cell's reference (`明细!D7`) is made only when a
+    problem or a posted line asks for it. A 100,000-line batch is ten lists, not a
+    million cells."""
 
+    __slots__ = ("rows", "columns", "at")
 
-@dataclass(frozen=True, slots=True)
-class TableColumns:
-    """Where a table's fields are: field key → (0-based sheet column, the `Sheet!D`
-    its cells' references start with)."""
-
-    at: Mapping[str, tuple[int, str]]
-
-
-class _TableRow(Mapping):
-    """A mapping over one row of a table, keyed by the table's field keys."""
-
-    __slots__ = ("columns", "row")
-
-    def __init__(self, columns: TableColumns, row: int):
-        self.columns, self.row = columns, row
-
-    def ref(self, key: str) -> str:
-        """Where the row's cell of `key` is: `明细!D7`."""
-        return f"{self.columns.at[key][1]}{self.row}"
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.columns.at
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.columns.at)
+    def __init__(self, rows: Sequence[int], columns: Mapping[str, Sequence[object]], at: Mapping[str, str]):
+        self.rows = rows  # each line's sheet row, 1-based, as the user sees it
+        self.columns = columns  # field key → the line's values, in the order of `rows`
+        self.at = at  # field key → what its cells' references begin with: `明细!D`
 
     def __len__(self) -> int:
-        return len(self.columns.at)
+        return len(self.rows)
+
+    def __contains__(self, key: object) -> bool:
+        """The table has a column for `key` (its cells may all be empty)."""
+        return key in self.columns
+
+    def value(self, key: str, i: int) -> object:
+        """Line `i`'s value of `key`, None when empty (KeyError when the table lacks the column)."""
+        return self.columns[key][i]
+
+    def ref(self, key: str, i: int) -> str:
+        return f"{self.at[key]}{self.rows[i]}"
+
+    def seen(self, key: str, i: int) -> Seen | None:
+        """Line `i`'s cell of `key` as seen, None when the table lacks the column."""
+        return Seen(self.columns[key][i], self.ref(key, i)) if key in self.columns else None
+
+    def refs(self, i: int) -> "CellRefs":
+        return CellRefs(self.at, self.rows[i])
+
+    def take(self, lines: Sequence[int]) -> "LineTable":
+        """The table of the given lines only (a batch's document), in their order."""
+        return LineTable([self.rows[i] for i in lines], {k: [c[i] for i in lines] for k, c in self.columns.items()},
+                         self.at)
 
 
-class RowCells(_TableRow, Mapping[str, Seen]):
-    """One table row's cells by field key, every column of the table present (an empty
-    cell as None, still knowing where it is). Each Seen is made when asked for: a
-    100,000-line batch would otherwise hold a million of them, and their references."""
+class CellRefs(Mapping[str, str]):
+    """Field key → the cell a line's value was read from (`明细!D7`), worked out when asked for."""
 
-    __slots__ = ("first_col", "values")
+    __slots__ = ("at", "row")
 
-    def __init__(self, columns: TableColumns, row: int, first_col: int, values: Sequence[object]):
-        super().__init__(columns, row)
-        self.first_col, self.values = first_col, values
-
-    def value(self, key: str) -> object:
-        """The cell's value as read, None when empty (KeyError when the table lacks the column)."""
-        j = self.columns.at[key][0] - self.first_col
-        value = self.values[j] if 0 <= j < len(self.values) else None
-        return None if is_blank(value) else value
-
-    def __getitem__(self, key: str) -> Seen:
-        return Seen(self.value(key), self.ref(key))
-
-    def refs(self) -> "CellRefs":
-        return CellRefs(self.columns, self.row)
-
-
-class CellRefs(_TableRow, Mapping[str, str]):
-    """Field key → the cell it was read from (`明细!D7`), worked out when asked for."""
-
-    __slots__ = ()
+    def __init__(self, at: Mapping[str, str], row: int):
+        self.at, self.row = at, row
 
     def __getitem__(self, key: str) -> str:
-        return self.ref(key)
+        return f"{self.at[key]}{self.row}"
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.at)
+
+    def __len__(self) -> int:
+        return len(self.at)
 
 
 @dataclass(frozen=True)
@@ -100,7 +91,7 @@ class RawDocument:
     sheet: str
     layout: str  # "form" | "batch" | "table"
     header: Mapping[str, Seen]
-    lines: tuple[RawLine, ...]
+    lines: LineTable
     table_at: str = ""  # the line table's first label cell (`明细!A8`): where a missing column is told
     hidden_rows: tuple[int, ...] = ()  # the rows of lines the sheet hides: they post, and the answer says so
     footer_rows: tuple[int, ...] = ()  # the rows of a footer under the table (导出时间…), skipped

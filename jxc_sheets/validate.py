@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 from . import kinds
 from .kinds import Field, FieldType, Kind
 from .ledger import schema
 from .problems import not_a_number_fix, problem
-from .records import Document, Line, MasterRow, MoneyLine, Problem, RawDocument, RawLine, RowCells, Seen
+from .records import Document, Line, LineTable, MasterRow, MoneyLine, Problem, RawDocument, Seen
 from .values import (
     CellError, FormulaWithoutValue, Unparseable, as_bool, as_code, as_date, as_decimal, as_int, as_text,
     as_money, as_month, as_rate, as_units, is_blank, number_fix, places,
@@ -88,11 +88,11 @@ def typed(field: Field, seen: Seen | None, problems: list[Problem], where_missin
     return typed_value(field, seen.value, lambda: seen.where, problems)
 
 
-def typed_cell(field: Field, cells: RowCells, problems: list[Problem]) -> Any:
-    """`typed` of a line's cell, its reference worked out only for a problem."""
-    if field.key not in cells:
+def typed_cell(field: Field, table: LineTable, i: int, problems: list[Problem]) -> Any:
+    """`typed` of line `i`'s cell, its reference worked out only for a problem."""
+    if field.key not in table:
         return typed(field, None, problems)
-    return typed_value(field, cells.value(field.key), lambda: cells.ref(field.key), problems)
+    return typed_value(field, table.value(field.key, i), lambda: table.ref(field.key, i), problems)
 
 
 def typed_value(field: Field, value: object, where: Callable[[], str], problems: list[Problem]) -> Any:
@@ -161,17 +161,20 @@ def _typed_value(field: Field, value: object, where: Callable[[], str], problems
 # --- master data ---------------------------------------------------------------
 
 def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list[Problem]]:
-    problems: list[Problem] = []
-    missing = [f for f in kind.lines if f.required and not any(f.key in line.cells for line in raw.lines[:1])]
-    if raw.lines and missing:
+    table = raw.lines
+    missing = [f for f in kind.lines if f.required and f.key not in table]
+    if len(table) and missing:
         return [], [problem("missing-column", raw.table_at or raw.sheet, label=f.label) for f in missing]
+    bad: dict[int, list[Problem]] = {}
+    columns = {f.key: _typed_column(f, table, bad) for f in kind.lines}
+    problems: list[Problem] = []
     rows: list[MasterRow] = []
     first_seen: dict[str, str] = {}
-    for line in raw.lines:
-        found: list[Problem] = []
-        values = {f.key: typed_cell(f, line.cells, found) for f in kind.lines}
+    for i in range(len(table)):
+        found = bad.pop(i, [])
+        values = {key: column[i] for key, column in columns.items()}
         key = values.get(kind.key)
-        where = line.cells.refs()
+        where = table.refs(i)
         if key:
             identity = "|".join(str(values.get(k) or "") for k in (kind.key, *kind.key_also)).lower()
             other = first_seen.setdefault(identity, where[kind.key])
@@ -179,7 +182,7 @@ def validate_master(kind: Kind, raw: RawDocument) -> tuple[list[MasterRow], list
                 found.append(problem("duplicate-key", where[kind.key], key, key=key, other=other))
         problems += found
         if key:
-            rows.append(MasterRow(kind.name, key, values, line.row, where))
+            rows.append(MasterRow(kind.name, key, values, table.rows[i], where))
     return rows, problems
 
 
@@ -205,58 +208,56 @@ def validate_documents(kind: Kind, raw: RawDocument) -> tuple[list[Document], li
 
 
 def _missing_columns(fields: Iterable[Field], raw: RawDocument) -> list[Problem]:
-    """A required column the table lacks, once, rather than "empty" on every line.
-    The reader gives every line a cell for each column of its table."""
-    if not raw.lines:
+    """A required column the table lacks, once, rather than "empty" on every line."""
+    if not len(raw.lines):
         return []
-    columns = raw.lines[0].cells
     return [problem("missing-column", raw.table_at or raw.sheet, label=f.label)
-            for f in fields if f.required and f.key not in columns]
+            for f in fields if f.required and f.key not in raw.lines]
 
 
 def _validate_batch(kind: Kind, raw: RawDocument) -> tuple[list[Document], list[Problem]]:
     """Rows with the same doc_no form one document; their header cells must agree."""
-    problems: list[Problem] = []
-    groups: dict[str, list[RawLine]] = {}
-    for line in raw.lines:
-        doc_no = typed_cell(kinds.DOC_NO, line.cells, problems)
+    table = raw.lines
+    bad: dict[int, list[Problem]] = {}
+    numbers = _typed_column(kinds.DOC_NO, table, bad)
+    problems = [p for i in sorted(bad) for p in bad[i]]
+    groups: dict[str, list[int]] = {}
+    for i, doc_no in enumerate(numbers):
         if doc_no:
-            groups.setdefault(doc_no, []).append(line)
+            groups.setdefault(doc_no, []).append(i)
     documents = []
     header_fields = [f for f in kind.header if f.key != "remark"]
     for doc_no, lines in groups.items():
-        first = lines[0]
-        header = {f.key: typed(f, first.cells.get(f.key), problems, raw.sheet) for f in header_fields}
+        own = table.take(lines)
+        header = {f.key: typed(f, own.seen(f.key, 0), problems, raw.sheet) for f in header_fields}
         header["remark"] = None
-        problems += _disagreements(header_fields, doc_no, lines)
-        where = {f.key: first.cells[f.key].where for f in header_fields if f.key in first.cells}
-        document = _document(kind, raw, header, where, lines, problems)
+        problems += _disagreements(header_fields, doc_no, own)
+        where = {f.key: own.ref(f.key, 0) for f in header_fields if f.key in own}
+        document = _document(kind, raw, header, where, own, problems)
         if document:
             documents.append(document)
     return documents, problems
 
 
-def _disagreements(fields: Iterable[Field], doc_no: str, lines: list[RawLine]) -> list[Problem]:
+def _disagreements(fields: Iterable[Field], doc_no: str, table: LineTable) -> list[Problem]:
     """Every row's header cells are read as their type (a bad date on row 5 is `not-a-date`
     there), then compared with the document's first row."""
     found: list[Problem] = []
-    first = lines[0]
     for f in fields:
-        if f.key not in first.cells:
+        if f.key not in table:
             continue
-        want = first.cells[f.key]
-        meant = _comparable(f, want.value)
+        column, first = table.columns[f.key], table.columns[f.key][0]
+        meant = _comparable(f, first)
         optional = replace(f, required=False)  # a blank header cell on a later row means "as above"
-        for line in lines[1:]:
-            value = line.cells.value(f.key)
-            if value is None or value == want.value:
+        for i in range(1, len(table)):
+            value = column[i]
+            if value is None or value == first:
                 continue
             before = len(found)
-            got = typed_value(optional, value, lambda: line.cells.ref(f.key), found)
+            got = typed_value(optional, value, lambda: table.ref(f.key, i), found)
             if len(found) == before and got != meant:
-                seen = line.cells[f.key]
-                found.append(problem("conflicting-header", seen.where, as_text(seen.value),
-                                     doc_no=doc_no, label=f.label, other=want.where))
+                found.append(problem("conflicting-header", table.ref(f.key, i), as_text(value),
+                                     doc_no=doc_no, label=f.label, other=table.ref(f.key, 0)))
     return found
 
 
@@ -271,7 +272,7 @@ def _comparable(field: Field, value: object) -> object:
 
 
 def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Mapping[str, str],
-              raw_lines: Iterable[RawLine], problems: list[Problem]) -> Document | None:
+              table: LineTable, problems: list[Problem]) -> Document | None:
     before = len(problems)
     if kind.name == "transfer" and header.get("from_warehouse") and \
             header.get("from_warehouse") == header.get("to_warehouse"):
@@ -282,13 +283,12 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
                                 arrival=arrival.isoformat(), doc_date=doc_date.isoformat()))
     if kind.is_money and header.get("amount") == 0:
         problems.append(problem("amount-positive", where.get("amount", raw.sheet), "0"))
-    raw_lines = tuple(raw_lines)
     cost = _cost_required(kind, header)
-    if cost is not None and raw_lines and not any(key in raw_lines[0].cells for key in PRICED):
+    if cost is not None and len(table) and not any(key in table for key in PRICED):
         missing = problem("missing-column", raw.table_at or raw.sheet, label=cost.label)
         problems += [] if missing in problems else [missing]  # once for a batch's documents
         return None
-    lines = tuple(_money_lines(kind, raw_lines, problems) if kind.is_money else _lines(kind, raw_lines, problems, cost))
+    lines = tuple(_money_lines(kind, table, problems) if kind.is_money else _lines(kind, table, problems, cost))
     may_be_empty = kind.lines_optional or any(f.key == "amount" for f in kind.header)  # an assembly of its BOM; a payment naming no document
     if not lines and len(problems) == before and not may_be_empty:
         problems.append(problem("file-no-lines", raw.sheet))
@@ -301,13 +301,14 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
 
 
-def _amounts_too_large(kind: Kind, qty: Decimal | None, values: Mapping[str, Any], cells: RowCells) -> list[Problem]:
+def _amounts_too_large(kind: Kind, qty: Decimal | None, values: Mapping[str, Any], table: LineTable,
+                       i: int) -> list[Problem]:
     """qty × a unit cost or price is posted as an amount: it must fit the amount's column too."""
     found = []
     for key in ("unit_cost", "unit_price", "price_incl"):
         if qty is not None and values.get(key) is not None and abs(qty * values[key]) > LARGEST[FieldType.MONEY]:
             f = kind.field(key)
-            found.append(problem("amount-too-large", cells.ref(key), as_text(cells.value(key)), label=f.label,
+            found.append(problem("amount-too-large", table.ref(key, i), as_text(table.value(key, i)), label=f.label,
                                  key=key, amount=f"{qty * values[key]:,}", limit=f"{LARGEST[FieldType.MONEY]:,}"))
     return found
 
@@ -323,40 +324,40 @@ def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
     return None
 
 
-def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
-           cost_required: Field | None = None) -> Iterable[Line]:
+def _lines(kind: Kind, table: LineTable, problems: list[Problem], cost_required: Field | None = None) -> Iterable[Line]:
     fields = [f for f in kind.lines if not f.info]
-    raw_lines = tuple(raw_lines)
     bad: dict[int, list[Problem]] = {}  # line index → the problems of its cells, in the fields' order
-    columns = {f.key: _typed_column(f, raw_lines, bad) for f in fields}
-    for number, raw in enumerate(raw_lines, start=1):
-        found = bad.pop(number - 1, [])
-        values = {key: column[number - 1] for key, column in columns.items()}
-        if cost_required is not None and all(k not in raw.cells or is_blank(raw.cells.value(k)) for k in PRICED):
-            typed(replace(cost_required, required=True), None, found, raw.cells.ref(cost_required.key)
-                  if cost_required.key in raw.cells else "")
+    columns = {f.key: _typed_column(f, table, bad) for f in fields}
+    priced = [table.columns[key] for key in PRICED if key in table]
+    for i in range(len(table)):
+        found = bad.pop(i, [])
+        values = {key: column[i] for key, column in columns.items()}
+        if cost_required is not None and all(column[i] is None for column in priced):
+            typed(replace(cost_required, required=True), None, found,
+                  table.ref(cost_required.key, i) if cost_required.key in table else "")
         qty = values.get(kind.qty_field)
         if qty is not None and not kind.is_count:  # a count of 0 is a count; below 0 is `negative`
             if kind.signed_qty and qty == 0:
-                found.append(problem("qty-nonzero", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
+                found.append(problem("qty-nonzero", table.ref("qty", i), as_text(table.value("qty", i))))
             elif not kind.signed_qty and qty <= 0:
-                found.append(problem("qty-positive", raw.cells["qty"].where, as_text(raw.cells["qty"].value)))
-        found += _amounts_too_large(kind, qty, values, raw.cells)
-        found += [problem("too-long", raw.cells.ref("serials"), serial[:80], label=kind.field("serials").label, key="serials",
-                          limit=SERIAL_LENGTH) for serial in split_serials(values.get("serials")) if len(serial) > SERIAL_LENGTH][:1]
+                found.append(problem("qty-positive", table.ref("qty", i), as_text(table.value("qty", i))))
+        found += _amounts_too_large(kind, qty, values, table, i)
+        found += [problem("too-long", table.ref("serials", i), serial[:80], label=kind.field("serials").label,
+                          key="serials", limit=SERIAL_LENGTH)
+                  for serial in split_serials(values.get("serials")) if len(serial) > SERIAL_LENGTH][:1]
         if values.get("rejected_qty") is not None and qty is not None and values["rejected_qty"] > qty:
-            found.append(problem("rejected-over-qty", raw.cells.ref("rejected_qty"), as_text(raw.cells.value("rejected_qty")),
-                                 qty=as_text(raw.cells.value("qty"))))
+            found.append(problem("rejected-over-qty", table.ref("rejected_qty", i), as_text(table.value("rejected_qty", i)),
+                                 qty=as_text(table.value("qty", i))))
         problems += found
         if found:
             continue
         yield Line(
-            line_no=values.get("line_no") or number, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
+            line_no=values.get("line_no") or i + 1, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
             qty_entered=qty, factor=ONE,
             unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
             batch=values.get("batch") or "",
             warehouse=values.get("warehouse"),
-            where=raw.cells.refs(),
+            where=table.refs(i),
             expected_date=values.get("expected_date"), partner=values.get("customer") or "",
             location=values.get("location") or "", approve=values.get("approve"),
             remark=values.get("approve_reason") or values.get("remark") or "",
@@ -369,25 +370,20 @@ def _lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem],
         )
 
 
-def _typed_column(field: Field, raw_lines: Sequence[RawLine], bad: dict[int, list[Problem]]) -> list[Any]:
+def _typed_column(field: Field, table: LineTable, bad: dict[int, list[Problem]]) -> list[Any]:
     """`typed_cell` of the field's cell on every line, a column at a time: each distinct
     value the field accepts is worked out once, and a cell's reference only for a problem,
     which goes to its line's list in `bad`."""
-    if raw_lines and field.key not in raw_lines[0].cells and \
-            all(raw.cells.columns is raw_lines[0].cells.columns for raw in raw_lines):  # the table has no such column
+    if field.key not in table:
         scratch: list[Problem] = []
         result = typed(field, None, scratch)
         if not scratch:
-            return [result] * len(raw_lines)
+            return [result] * len(table)
+        for i in range(len(table)):  # required: each line says so
+            bad.setdefault(i, []).extend(scratch)
+        return [result] * len(table)
     key, known, out = field.key, {}, []
-    for i, raw in enumerate(raw_lines):
-        if key not in raw.cells:
-            found: list[Problem] = []
-            out.append(typed(field, None, found))
-            if found:
-                bad.setdefault(i, []).extend(found)
-            continue
-        value = raw.cells.value(key)
+    for i, value in enumerate(table.columns[key]):
         memo = value if type(value) is str else (type(value), value)  # True == 1 == 1.0 would share one otherwise
         try:
             out.append(known[memo])
@@ -396,8 +392,8 @@ def _typed_column(field: Field, raw_lines: Sequence[RawLine], bad: dict[int, lis
             pass
         except TypeError:  # an unhashable value
             memo = None
-        found = []
-        result = typed_value(field, value, lambda: raw.cells.ref(key), found)
+        found: list[Problem] = []
+        result = typed_value(field, value, lambda: table.ref(key, i), found)
         out.append(result)
         if found:
             bad.setdefault(i, []).extend(found)
@@ -413,15 +409,18 @@ def split_serials(text: str | None) -> tuple[str, ...]:
     return tuple(part for part in re.split(r"[,;，；、\s]+", text) if part)
 
 
-def _money_lines(kind: Kind, raw_lines: Iterable[RawLine], problems: list[Problem]) -> Iterable[MoneyLine]:
+def _money_lines(kind: Kind, table: LineTable, problems: list[Problem]) -> Iterable[MoneyLine]:
     """A money document's lines: the documents a receipt or payment settles, opening
     receivables/payables, transfers, other income and expense, or a statement's answers."""
-    for number, raw in enumerate(raw_lines, start=1):
-        found: list[Problem] = []
-        values = {f.key: typed_cell(f, raw.cells, found) for f in kind.lines if not f.info}
+    bad: dict[int, list[Problem]] = {}
+    columns = {f.key: _typed_column(f, table, bad) for f in kind.lines if not f.info}
+    for i in range(len(table)):
+        number = i + 1
+        found = bad.pop(i, [])
+        values = {key: column[i] for key, column in columns.items()}
         if not found and all(v is None for v in values.values()):
             continue  # a batch row that names no document: the payment settles the oldest ones
-        where = raw.cells.refs()
+        where = table.refs(i)
         confirm = _confirmation(values, where, found) if kind.name == "statement_confirmation" else ""
         if confirm is None:
             continue  # a statement line nobody answered: neither agreed nor disputed

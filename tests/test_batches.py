@@ -277,7 +277,7 @@ def test_a_form_saved_with_the_old_label_批次_still_reads_its_batches(tmp_path
     ws[cell] = "批次 batch"
     wb.save(path)
     [raw], problems = read_workbook(path)
-    assert problems == [] and raw.lines[0].cells["batch"].value == "OLD-LABEL"
+    assert problems == [] and raw.lines.value("batch", 0) == "OLD-LABEL"
 
 
 # --- serials ---------------------------------------------------------------------------------

@@ -69,9 +69,10 @@ def test_the_purchase_cycle_from_suggestion_to_a_closed_order(ws):
     suggestion = ws.outbox / "reorder" / "采购建议-S01.xlsx"
     raws, problems = read_workbook(suggestion)
     assert problems == [] and raws[0].kind == "purchase_order"
-    lines = {l.cells["sku"].value: l for l in raws[0].lines}
+    table = raws[0].lines
+    lines = {sku: {key: column[i] for key, column in table.columns.items()} for i, sku in enumerate(table.columns["sku"])}
     # on hand 0, reorder point 0 × 7 + 20 = 20, target 120, already a multiple of 5
-    assert lines["A001"].cells["qty"].value == 120 and lines["A001"].cells["unit_price"].value == 20
+    assert lines["A001"]["qty"] == 120 and lines["A001"]["unit_price"] == 20
     reorder = {r["sku"]: r for r in sheet_rows(ws.outbox / "orders.xlsx", "reorder")}
     assert set(reorder) == {"A001", "B002", "C003"} and reorder["B002"]["qty"] == 500  # the minimum order
 

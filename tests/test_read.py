@@ -37,7 +37,7 @@ def read_one(path: Path):
 
 def cells(raw, *keys: str) -> list[tuple]:
     """(row, value, where) of the given line fields, line by line."""
-    return [tuple((line.cells[k].value, line.cells[k].where) for k in keys) for line in raw.lines]
+    return [tuple((raw.lines.value(k, i), raw.lines.ref(k, i)) for k in keys) for i in range(len(raw.lines))]
 
 
 def codes(problems) -> list[tuple[str, str]]:
@@ -76,12 +76,12 @@ def test_form_reads_header_and_lines_each_with_its_cell(tmp_path):
     assert raw.header["doc_date"].value in (D, datetime(2026, 11, 3))
     assert raw.header["supplier"] == Seen("S01", "明细!E4")
     assert raw.header["ref_doc"] == Seen(None, "明细!B5")  # empty, but known where
-    assert [line.row for line in raw.lines] == [9, 10]
+    assert list(raw.lines.rows) == [9, 10]
     assert cells(raw, "sku", "qty", "unit") == [
         (("A001", "明细!A9"), (10, "明细!B9"), (None, "明细!C9")),
         (("B002", "明细!A10"), (3, "明细!B10"), ("盒", "明细!C10")),
     ]
-    assert raw.lines[1].cells["remark"] == Seen("急", "明细!P10")  # after the price, the five tax, the four batch and the two inspection columns
+    assert raw.lines.seen("remark", 1) == Seen("急", "明细!P10")  # after the price, the five tax, the four batch and the two inspection columns
 
 
 def test_source_name_is_the_name_the_user_dropped(tmp_path):
@@ -92,7 +92,7 @@ def test_source_name_is_the_name_the_user_dropped(tmp_path):
 
 def test_rows_between_lines_left_empty_are_skipped(tmp_path):
     raw = read_one(make_form(tmp_path / "r.xlsx", "receipt", HEADER, [LINES[0], {}, {}, LINES[1]]))
-    assert [line.row for line in raw.lines] == [9, 12]
+    assert list(raw.lines.rows) == [9, 12]
 
 
 def test_a_sheet_whose_data_does_not_start_at_A1_keeps_its_cell_references(tmp_path):
@@ -132,7 +132,7 @@ def test_formatted_rows_down_to_row_1048576_read_only_the_real_lines(tmp_path):
     started = time.perf_counter()
     raw = read_one(path)
     elapsed = time.perf_counter() - started
-    assert [line.row for line in raw.lines] == [9, 10]
+    assert list(raw.lines.rows) == [9, 10]
     print(f"formatted to row 1048576: read in {elapsed:.3f}s")
 
 
@@ -146,7 +146,7 @@ def test_a_stray_space_in_row_1048576_reads_only_the_real_lines(tmp_path):
     started = time.perf_counter()
     raw = read_one(path)
     elapsed = time.perf_counter() - started
-    assert [line.row for line in raw.lines] == [9, 10]
+    assert list(raw.lines.rows) == [9, 10]
     print(f"a space in row 1048576: read in {elapsed:.3f}s")
 
 
@@ -157,7 +157,7 @@ def test_hidden_rows_are_read(tmp_path):
     wb["明细"].row_dimensions[4].hidden = True
     wb.save(path)
     raw = read_one(path)
-    assert [line.row for line in raw.lines] == [9, 10]
+    assert list(raw.lines.rows) == [9, 10]
     assert raw.header["warehouse"] == Seen("WH1", "明细!B4")
 
 
@@ -208,8 +208,8 @@ def test_line_labels_merged_down_over_two_rows_are_not_a_line(tmp_path):
     ws["C9"] = "(箱/个)"
     wb.save(path)
     raw = read_one(path)
-    assert [line.row for line in raw.lines] == [10, 11]
-    assert raw.lines[0].cells["sku"] == Seen("A001", "明细!A10")
+    assert list(raw.lines.rows) == [10, 11]
+    assert raw.lines.seen("sku", 0) == Seen("A001", "明细!A10")
 
 
 def test_the_label_row_pasted_again_between_lines_is_not_a_line(tmp_path):
@@ -219,7 +219,7 @@ def test_the_label_row_pasted_again_between_lines_is_not_a_line(tmp_path):
     for col in range(1, 7):
         ws.cell(10, col).value = ws.cell(8, col).value
     wb.save(path)
-    assert [line.row for line in read_one(path).lines] == [9, 11, 12]
+    assert list(read_one(path).lines.rows) == [9, 11, 12]
 
 
 # --- which sheet ---------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_the_users_own_sheets_are_ignored_and_明细_is_read(tmp_path):
     wb.save(path)
     raw = read_one(path)
     assert raw.sheet == "明细"
-    assert [line.cells["sku"].value for line in raw.lines] == ["A001", "B002"]
+    assert raw.lines.columns["sku"] == ["A001", "B002"]
 
 
 def test_without_明细_the_first_visible_sheet_is_read(tmp_path):
@@ -256,7 +256,7 @@ def test_without_明细_the_first_visible_sheet_is_read(tmp_path):
     wb.save(path)
     raw = read_one(path)
     assert (raw.sheet, raw.layout) == ("Sheet1", "table")
-    assert raw.lines[0].cells["sku"] == Seen("A001", "Sheet1!A2")
+    assert raw.lines.seen("sku", 0) == Seen("A001", "Sheet1!A2")
 
 
 # --- labels --------------------------------------------------------------------
@@ -288,8 +288,8 @@ def test_a_header_block_moved_down_still_reads(tmp_path):
     raw = read_one(make_form(tmp_path / "r.xlsx", "receipt", HEADER, LINES, first_row=7))
     assert raw.header["doc_no"] == Seen("R-0601", "明细!B7")
     assert raw.header["supplier"] == Seen("S01", "明细!E8")
-    assert [line.row for line in raw.lines] == [13, 14]
-    assert raw.lines[0].cells["sku"] == Seen("A001", "明细!A13")
+    assert list(raw.lines.rows) == [13, 14]
+    assert raw.lines.seen("sku", 0) == Seen("A001", "明细!A13")
 
 
 def test_columns_in_another_order_and_unknown_columns_read(tmp_path):
@@ -299,7 +299,7 @@ def test_columns_in_another_order_and_unknown_columns_read(tmp_path):
         "A5": 1, "B5": 2, "C5": 9, "D5": "A001", "E5": 4.5,
     })
     raw = read_one(path)
-    assert set(raw.lines[0].cells) == {"sku", "qty", "unit_cost"}  # only the columns the table has
+    assert set(raw.lines.columns) == {"sku", "qty", "unit_cost"}  # only the columns the table has
     assert cells(raw, "sku", "qty", "unit_cost") == [(("A001", "明细!D5"), (2, "明细!B5"), (4.5, "明细!E5"))]
 
 
@@ -358,7 +358,7 @@ def test_formulas_read_their_saved_result(tmp_path):
 def test_a_formula_without_a_saved_result_is_flagged_with_its_text(tmp_path):
     path = make_form(tmp_path / "r.xlsx", "receipt", HEADER, [{"sku": "A001", "qty": "=2*6", "unit_cost": 1}])
     raw = read_one(path)
-    seen = raw.lines[0].cells["qty"]
+    seen = raw.lines.seen("qty", 0)
     assert seen.where == "明细!B9"
     assert isinstance(seen.value, FormulaWithoutValue)
     assert seen.value.shown == "=2*6"
@@ -379,7 +379,7 @@ def test_a_formula_whose_saved_result_is_empty_text_is_an_empty_cell(tmp_path):
         for name, data in parts.items():
             archive.writestr(name, data)
     raw = read_one(path)
-    assert [line.row for line in raw.lines] == [5]
+    assert list(raw.lines.rows) == [5]
 
 
 # --- batch layout and kind columns -----------------------------------------------
@@ -412,10 +412,10 @@ def test_an_export_with_a_kind_column_reads_one_batch_per_kind(tmp_path):
     assert problems == []
     assert [(r.kind, r.layout) for r in raws] == [("receipt", "batch"), ("delivery", "batch")]
     receipt, delivery = raws
-    assert [(line.row, line.cells["doc_no"].value, line.cells["supplier"].where) for line in receipt.lines] == [
+    assert [(receipt.lines.rows[i], receipt.lines.value("doc_no", i), receipt.lines.ref("supplier", i)) for i in range(len(receipt.lines))] == [
         (2, "R1", "明细!E2"), (4, "R1", "明细!E4"), (5, "R2", "明细!E5")]
-    assert [(line.row, line.cells["customer"].value) for line in delivery.lines] == [(3, "C01")]
-    assert "customer" not in receipt.lines[0].cells and "supplier" not in delivery.lines[0].cells
+    assert [(delivery.lines.rows[i], delivery.lines.value("customer", i)) for i in range(len(delivery.lines))] == [(3, "C01")]
+    assert "customer" not in receipt.lines and "supplier" not in delivery.lines
 
 
 def test_a_kind_column_naming_an_unknown_kind_is_reported_at_its_cell(tmp_path):

@@ -13,7 +13,7 @@ from hypothesis import given, strategies as st
 from conftest import D, make_form, make_table
 from jxc_sheets.sheets.read import read_workbook
 from jxc_sheets.validate import Validated, validate
-from jxc_sheets.values import CellError, FormulaWithoutValue
+from jxc_sheets.values import CellError, FormulaWithoutValue, is_blank
 
 HEADER = {"doc_no": "R-0601", "doc_date": D, "warehouse": "WH1", "supplier": "S01"}
 # make_form: header B3 doc_no, E3 doc_date, B4 warehouse, E4 supplier; lines from row 9 in
@@ -340,17 +340,18 @@ def test_a_column_typed_at_once_gives_what_each_cell_typed_alone_gives(kind_name
     cells, blank ones, error cells and formulas without a value, in every field of a kind,
     its table holding some of the fields."""
     from jxc_sheets import kinds
-    from jxc_sheets.records import RawLine, RowCells, TableColumns
+    from jxc_sheets.records import LineTable
     from jxc_sheets.validate import _typed_column, typed_cell
 
     fields = [f for f in kinds.KINDS[kind_name].lines if not f.info]
     present = fields[::2]  # the others have no column in this table
-    table = TableColumns({f.key: (first_col + j, f"明细!{chr(65 + first_col + j)}") for j, f in enumerate(present)})
-    raw_lines = [RawLine(i + 2, RowCells(table, i + 2, first_col, values[:len(present)])) for i, values in enumerate(rows)]
+    columns = {f.key: [None if is_blank(values[j]) else values[j] for values in rows] for j, f in enumerate(present)}
+    table = LineTable([i + 2 for i in range(len(rows))], columns,
+                      {f.key: f"明细!{chr(65 + first_col + j)}" for j, f in enumerate(present)})
     for f in fields:
         bad: dict = {}
-        column = _typed_column(f, raw_lines, bad)
-        for i, raw in enumerate(raw_lines):
+        column = _typed_column(f, table, bad)
+        for i in range(len(table)):
             alone: list = []
-            assert column[i] == typed_cell(f, raw.cells, alone) and type(column[i]) is type(typed_cell(f, raw.cells, []))
+            assert column[i] == typed_cell(f, table, i, alone) and type(column[i]) is type(typed_cell(f, table, i, []))
             assert [(p.code, p.where, p.value) for p in bad.get(i, [])] == [(p.code, p.where, p.value) for p in alone]

@@ -33,7 +33,7 @@ from .. import kinds
 from ..config import ReaderConfig
 from ..kinds import Kind
 from ..problems import problem
-from ..records import Problem, RawDocument, RawLine, RowCells, Seen, TableColumns
+from ..records import LineTable, Problem, RawDocument, Seen
 from ..values import CellError, FormulaWithoutValue, as_code, as_int, is_blank, Unparseable
 from . import sniff, text_tables
 from .sniff import Format
@@ -455,16 +455,16 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     keys = {anchor, "doc_no", *(f.key for f in table_fields if f.required)}
     body, footer = _without_footer(rows[table_index + 1:], columns, keys)
     line_rows = _below_labels(body, columns, table_labels)
-    lines = tuple(_lines(line_rows, columns, sheet))
+    lines = _line_table(line_rows, columns, sheet)
     layout = "table" if kind.is_master else ("batch" if batch else "form")
     table_at = cell_ref(sheet, rows[table_index].number, min(columns))
     return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines),
                         footer)], []
 
 
-def _hidden_lines(rows: Sequence[Row], lines: Sequence[RawLine]) -> tuple[int, ...]:
+def _hidden_lines(rows: Sequence[Row], lines: LineTable) -> tuple[int, ...]:
     hidden = {row.number for row in rows if row.hidden}
-    return tuple(line.row for line in lines if line.row in hidden) if hidden else ()
+    return tuple(number for number in lines.rows if number in hidden) if hidden else ()
 
 
 def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[str, Seen]:
@@ -503,13 +503,22 @@ def _below_labels(rows: Sequence[Row], columns: dict[int, str], labels: dict[str
     return [row for row in rows if not is_label_row(row)]
 
 
-def _lines(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> Iterator[RawLine]:
-    """Every row with a value in one of the table's columns; its empty cells still know where they are."""
-    table = TableColumns({key: (col, cell_ref(sheet, "", col)) for col, key in columns.items()})
-    for row in rows:
-        cells = RowCells(table, row.number, row.first_col, row.values)
-        if any(cells.value(key) is not None for key in table.at):
-            yield RawLine(row.number, cells)
+def _line_table(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> LineTable:
+    """The table's columns down every row with a value in one of them, an empty cell as
+    None; each column keeps where its cells are."""
+    keys = list(columns.values())
+    cells = [_column(rows, col) for col in columns]
+    kept = [i for i, line in enumerate(zip(*cells)) if line.count(None) != len(line)]
+    if len(kept) != len(rows):
+        cells = [[column[i] for i in kept] for column in cells]
+    return LineTable([rows[i].number for i in kept], dict(zip(keys, cells)),
+                     {key: cell_ref(sheet, "", col) for col, key in columns.items()})
+
+
+def _column(rows: Sequence[Row], col: int) -> list:
+    """The values of sheet column `col` (0-based) down `rows`, None for an empty cell."""
+    values = [row.values[j] if 0 <= (j := col - row.first_col) < len(row.values) else None for row in rows]
+    return [None if value is None or (isinstance(value, str) and not value.strip()) else value for value in values]
 
 
 # --- exports with a kind column ------------------------------------------------
@@ -547,7 +556,7 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         if table is None:
             return [], [problem("file-no-table", sheet)]
         line_rows = _below_labels(kind_rows, table[1], labels)
-        lines = tuple(_lines(line_rows, table[1], sheet))
+        lines = _line_table(line_rows, table[1], sheet)
         table_at = cell_ref(sheet, label_row.number, min(table[1]))
         documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines),
                                      () if documents else footer))  # the footer told once, with the first
