@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from . import kinds
 from .kinds import Field, FieldType, Kind
@@ -301,18 +301,6 @@ def _document(kind: Kind, raw: RawDocument, header: Mapping[str, Any], where: Ma
     return Document(kind.name, header["doc_no"], header["doc_date"], dict(header), lines, raw.source, "", dict(where))
 
 
-def _amounts_too_large(kind: Kind, qty: Decimal | None, values: Mapping[str, Any], table: LineTable,
-                       i: int) -> list[Problem]:
-    """qty × a unit cost or price is posted as an amount: it must fit the amount's column too."""
-    found = []
-    for key in ("unit_cost", "unit_price", "price_incl"):
-        if qty is not None and values.get(key) is not None and abs(qty * values[key]) > LARGEST[FieldType.MONEY]:
-            f = kind.field(key)
-            found.append(problem("amount-too-large", table.ref(key, i), as_text(table.value(key, i)), label=f.label,
-                                 key=key, amount=f"{qty * values[key]:,}", limit=f"{LARGEST[FieldType.MONEY]:,}"))
-    return found
-
-
 PRICED = ("unit_cost", "price_incl", "amount", "gross")  # what a receipt line's value may come from (check/tax.py)
 
 
@@ -326,48 +314,102 @@ def _cost_required(kind: Kind, header: Mapping[str, Any]) -> Field | None:
 
 def _lines(kind: Kind, table: LineTable, problems: list[Problem], cost_required: Field | None = None) -> Iterable[Line]:
     fields = [f for f in kind.lines if not f.info]
-    bad: dict[int, list[Problem]] = {}  # line index → the problems of its cells, in the fields' order
+    bad: dict[int, list[Problem]] = {}  # line index → its problems: its cells' in the fields' order, then the lines'
     columns = {f.key: _typed_column(f, table, bad) for f in fields}
-    priced = [table.columns[key] for key in PRICED if key in table]
-    for i in range(len(table)):
-        found = bad.pop(i, [])
-        values = {key: column[i] for key, column in columns.items()}
-        if cost_required is not None and all(column[i] is None for column in priced):
-            typed(replace(cost_required, required=True), None, found,
-                  table.ref(cost_required.key, i) if cost_required.key in table else "")
-        qty = values.get(kind.qty_field)
-        if qty is not None and not kind.is_count:  # a count of 0 is a count; below 0 is `negative`
-            if kind.signed_qty and qty == 0:
-                found.append(problem("qty-nonzero", table.ref("qty", i), as_text(table.value("qty", i))))
-            elif not kind.signed_qty and qty <= 0:
-                found.append(problem("qty-positive", table.ref("qty", i), as_text(table.value("qty", i))))
-        found += _amounts_too_large(kind, qty, values, table, i)
-        found += [problem("too-long", table.ref("serials", i), serial[:80], label=kind.field("serials").label,
-                          key="serials", limit=SERIAL_LENGTH)
-                  for serial in split_serials(values.get("serials")) if len(serial) > SERIAL_LENGTH][:1]
-        if values.get("rejected_qty") is not None and qty is not None and values["rejected_qty"] > qty:
-            found.append(problem("rejected-over-qty", table.ref("rejected_qty", i), as_text(table.value("rejected_qty", i)),
-                                 qty=as_text(table.value("qty", i))))
-        problems += found
-        if found:
+    for check in (_cost_missing, _qty_sign, _amounts_too_large, _serials_too_long, _rejected_over_qty):
+        for i, found in check(kind, table, columns, cost_required):
+            bad.setdefault(i, []).append(found)
+    problems += [p for i in sorted(bad) for p in bad[i]]
+    empty = [None] * len(table)
+
+    def column(key: str, blank: object = None) -> list:
+        values = columns.get(key, empty)
+        return values if blank is None else [blank if v is None else v for v in values]
+
+    qty, texts = column(kind.qty_field), {key: column(key, "") for key in TEXT_KEYS}
+    remark = [a or r for a, r in zip(texts["approve_reason"], texts["remark"])]
+    for i, line in enumerate(zip(column("line_no"), column("sku"), qty, column("unit_cost"), column("unit_price"),
+                                 column("warehouse"), column("expected_date"), column("approve"), column("price_incl"),
+                                 column("tax_rate"), column("amount"), column("tax"), column("gross"),
+                                 column("production_date"), column("expiry_date"), column("serials"),
+                                 column("rejected_qty"), remark, *texts.values())):
+        if i in bad:
             continue
+        (line_no, sku, q, unit_cost, unit_price, warehouse, expected, approve, price_incl, tax_rate, amount, tax, gross,
+         production, expiry, serials, rejected, note, unit, batch, customer, location, _, _, receipt_no, return_reason,
+         leg, reject_reason) = line
         yield Line(
-            line_no=values.get("line_no") or i + 1, sku=values["sku"], qty=qty, unit=values.get("unit") or "",
-            qty_entered=qty, factor=ONE,
-            unit_cost=values.get("unit_cost"), unit_price=values.get("unit_price"),
-            batch=values.get("batch") or "",
-            warehouse=values.get("warehouse"),
-            where=table.refs(i),
-            expected_date=values.get("expected_date"), partner=values.get("customer") or "",
-            location=values.get("location") or "", approve=values.get("approve"),
-            remark=values.get("approve_reason") or values.get("remark") or "",
-            price_incl=values.get("price_incl"), tax_rate=values.get("tax_rate"), amount=values.get("amount"),
-            tax=values.get("tax"), gross=values.get("gross"), receipt_no=values.get("receipt_no") or "",
-            production_date=values.get("production_date"), expiry_date=values.get("expiry_date"),
-            serials=split_serials(values.get("serials")),
-            return_reason=values.get("return_reason") or "", leg=values.get("leg") or "",
-            rejected_qty=values.get("rejected_qty"), reject_reason=values.get("reject_reason") or "",
+            line_no=line_no or i + 1, sku=sku, qty=q, unit=unit, qty_entered=q, factor=ONE, unit_cost=unit_cost,
+            unit_price=unit_price, batch=batch, warehouse=warehouse, where=table.refs(i), expected_date=expected,
+            partner=customer, location=location, approve=approve, remark=note, price_incl=price_incl,
+            tax_rate=tax_rate, amount=amount, tax=tax, gross=gross, receipt_no=receipt_no, production_date=production,
+            expiry_date=expiry, serials=split_serials(serials), return_reason=return_reason, leg=leg,
+            rejected_qty=rejected, reject_reason=reject_reason,
         )
+
+
+# The text fields a line carries as "" when empty, in the order _lines unpacks them.
+TEXT_KEYS = ("unit", "batch", "customer", "location", "approve_reason", "remark", "receipt_no", "return_reason", "leg",
+             "reject_reason")
+
+# Each check below yields (line index, problem) for whole columns, in line order; a line's
+# problems come in the order _lines runs the checks, as a user reads them across the row.
+Columns = Mapping[str, list]
+
+
+def _cost_missing(kind: Kind, table: LineTable, columns: Columns, cost_required: Field | None) -> Iterator[tuple[int, Problem]]:
+    """A receipt line with none of its value's cells filled, where no order gives its cost."""
+    if cost_required is None:
+        return
+    priced = [table.columns[key] for key in PRICED if key in table]
+    required = replace(cost_required, required=True)
+    for i, cells in enumerate(zip(*priced) if priced else ((),) * len(table)):
+        if cells.count(None) == len(cells):
+            found: list[Problem] = []
+            typed(required, None, found, table.ref(required.key, i) if required.key in table else "")
+            yield from ((i, p) for p in found)
+
+
+def _qty_sign(kind: Kind, table: LineTable, columns: Columns, _: Field | None) -> Iterator[tuple[int, Problem]]:
+    if kind.is_count or kind.qty_field not in columns:  # a count of 0 is a count; below 0 is `negative`
+        return
+    for i, qty in enumerate(columns[kind.qty_field]):
+        if qty is None:
+            continue
+        if kind.signed_qty and qty == 0:
+            yield i, problem("qty-nonzero", table.ref("qty", i), as_text(table.value("qty", i)))
+        elif not kind.signed_qty and qty <= 0:
+            yield i, problem("qty-positive", table.ref("qty", i), as_text(table.value("qty", i)))
+
+
+def _amounts_too_large(kind: Kind, table: LineTable, columns: Columns, _: Field | None) -> Iterator[tuple[int, Problem]]:
+    """qty × a unit cost or price is posted as an amount: it must fit the amount's column too."""
+    if kind.qty_field not in columns:
+        return
+    qty, largest = columns[kind.qty_field], LARGEST[FieldType.MONEY]
+    prices = [(key, columns[key]) for key in ("unit_cost", "unit_price", "price_incl") if key in columns]
+    for i, q in enumerate(qty):
+        for key, price in prices:
+            if q is not None and price[i] is not None and abs(q * price[i]) > largest:
+                f = kind.field(key)
+                yield i, problem("amount-too-large", table.ref(key, i), as_text(table.value(key, i)), label=f.label,
+                                 key=key, amount=f"{q * price[i]:,}", limit=f"{largest:,}")
+
+
+def _serials_too_long(kind: Kind, table: LineTable, columns: Columns, _: Field | None) -> Iterator[tuple[int, Problem]]:
+    for i, text in enumerate(columns.get("serials", ())):
+        long = [serial for serial in split_serials(text) if len(serial) > SERIAL_LENGTH][:1]
+        yield from ((i, problem("too-long", table.ref("serials", i), serial[:80], label=kind.field("serials").label,
+                                key="serials", limit=SERIAL_LENGTH)) for serial in long)
+
+
+def _rejected_over_qty(kind: Kind, table: LineTable, columns: Columns, _: Field | None) -> Iterator[tuple[int, Problem]]:
+    if "rejected_qty" not in columns or kind.qty_field not in columns:
+        return
+    for i, (rejected, qty) in enumerate(zip(columns["rejected_qty"], columns[kind.qty_field])):
+        if rejected is not None and qty is not None and rejected > qty:
+            yield i, problem("rejected-over-qty", table.ref("rejected_qty", i), as_text(table.value("rejected_qty", i)),
+                             qty=as_text(table.value("qty", i)))
 
 
 def _typed_column(field: Field, table: LineTable, bad: dict[int, list[Problem]]) -> list[Any]:
