@@ -61,6 +61,11 @@ def tables(draw) -> tuple[str, str, list[str], list[list[Any]]]:
     clean = draw(st.booleans())  # half the tables hold only good values: they post
     rows = draw(st.lists(st.one_of(st.tuples(*[_cell(by_key[k], clean) for k in keys]).map(list),
                                    st.just([None] * len(keys))), min_size=1, max_size=12))
+    labels = [by_key[k].label for k in keys]
+    again = draw(st.one_of(st.none(), st.tuples(st.integers(0, len(rows)), st.booleans())))
+    if again is not None:  # the label row pasted again over a second block, or a label merged down a row
+        at, whole = again
+        rows.insert(at, labels if whole else labels[:1] + [None] * (len(keys) - 1))
     return kind.name, layout, keys, rows
 
 

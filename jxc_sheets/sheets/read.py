@@ -454,11 +454,10 @@ def _read_sheet(kind: Kind, rows: list[Row], sheet: str, source: str) -> tuple[l
     header = {} if batch or kind.is_master else _header_values(rows[:table_index], header_labels, sheet)
     keys = {anchor, "doc_no", *(f.key for f in table_fields if f.required)}
     body, footer = _without_footer(rows[table_index + 1:], columns, keys)
-    line_rows = _below_labels(body, columns, table_labels)
-    lines = _line_table(line_rows, columns, sheet)
+    lines = _line_table(body, columns, table_labels, sheet)
     layout = "table" if kind.is_master else ("batch" if batch else "form")
     table_at = cell_ref(sheet, rows[table_index].number, min(columns))
-    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(line_rows, lines),
+    return [RawDocument(kind.name, source, sheet, layout, header, lines, table_at, _hidden_lines(body, lines),
                         footer)], []
 
 
@@ -485,33 +484,17 @@ def _header_values(rows: list[Row], labels: dict[str, str], sheet: str) -> dict[
     return header
 
 
-def _below_labels(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, str]) -> list[Row]:
-    """The rows under the label row, less any that are labels too: a label merged
-    down over two rows, or the label row pasted again with a second block of lines."""
-    keys: dict[str, str | None] = {}  # a batch repeats its texts: each is made a label key once
-
-    def is_label_row(row: Row) -> bool:
-        for col, key in columns.items():
-            j = col - row.first_col
-            value = row.values[j] if 0 <= j < len(row.values) else None
-            if isinstance(value, str):
-                if value not in keys:
-                    keys[value] = labels.get(label_key(value))
-                if keys[value] == key:
-                    return True
-        return False
-    return [row for row in rows if not is_label_row(row)]
-
-
-def _line_table(rows: Sequence[Row], columns: dict[int, str], sheet: str) -> LineTable:
+def _line_table(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, str], sheet: str) -> LineTable:
     """The table's columns down every row with a value in one of them, an empty cell as
-    None; each column keeps where its cells are."""
-    keys = list(columns.values())
+    None, each column knowing where its cells are; less any row that is labels too: a
+    label merged down over two rows, or the label row pasted again with a second block
+    of lines."""
     cells = [_column(rows, col) for col in columns]
-    kept = [i for i, line in enumerate(zip(*cells)) if line.count(None) != len(line)]
+    labelled = _label_rows(dict(zip(columns.values(), cells)), labels)
+    kept = [i for i, line in enumerate(zip(*cells)) if line.count(None) != len(line) and i not in labelled]
     if len(kept) != len(rows):
         cells = [[column[i] for i in kept] for column in cells]
-    return LineTable([rows[i].number for i in kept], dict(zip(keys, cells)),
+    return LineTable([rows[i].number for i in kept], dict(zip(columns.values(), cells)),
                      {key: cell_ref(sheet, "", col) for col, key in columns.items()})
 
 
@@ -519,6 +502,20 @@ def _column(rows: Sequence[Row], col: int) -> list:
     """The values of sheet column `col` (0-based) down `rows`, None for an empty cell."""
     values = [row.values[j] if 0 <= (j := col - row.first_col) < len(row.values) else None for row in rows]
     return [None if value is None or (isinstance(value, str) and not value.strip()) else value for value in values]
+
+
+def _label_rows(columns: dict[str, list], labels: dict[str, str]) -> set[int]:
+    """The rows (indexes into the columns) where some column holds its own label."""
+    keys: dict[str, str | None] = {}  # a batch repeats its texts: each is made a label key once
+    found: set[int] = set()
+    for key, column in columns.items():
+        for i, value in enumerate(column):
+            if isinstance(value, str):
+                if value not in keys:
+                    keys[value] = labels.get(label_key(value))
+                if keys[value] == key:
+                    found.add(i)
+    return found
 
 
 # --- exports with a kind column ------------------------------------------------
@@ -555,10 +552,9 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         table = _find_table([label_row], labels, kind.anchor)
         if table is None:
             return [], [problem("file-no-table", sheet)]
-        line_rows = _below_labels(kind_rows, table[1], labels)
-        lines = _line_table(line_rows, table[1], sheet)
+        lines = _line_table(kind_rows, table[1], labels, sheet)
         table_at = cell_ref(sheet, label_row.number, min(table[1]))
-        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines),
+        documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(kind_rows, lines),
                                      () if documents else footer))  # the footer told once, with the first
     return documents, []
 

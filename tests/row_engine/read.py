@@ -15,8 +15,8 @@ from jxc_sheets.problems import problem
 from jxc_sheets.records import Problem
 from jxc_sheets.sheets import sniff
 from jxc_sheets.sheets.read import (
-    _ALL_FIELDS, DEFAULT_LIMITS, KIND_COLUMN, Row, _below_labels, _find_table, _form_sheets, _has_kind_column,
-    _header_values, _kind_named, _not_a_batch_table, _short, _without_footer, cell_ref, label_index, open_book,
+    _ALL_FIELDS, DEFAULT_LIMITS, KIND_COLUMN, Row, _find_table, _form_sheets, _has_kind_column,
+    _header_values, _kind_named, _not_a_batch_table, _short, _without_footer, cell_ref, label_index, label_key, open_book,
     text_grid,
 )
 from jxc_sheets.sheets.sniff import Format
@@ -138,3 +138,21 @@ def _read_kind_column(rows: list[Row], sheet: str, source: str) -> tuple[list[Ra
         documents.append(RawDocument(name, source, sheet, "batch", {}, lines, table_at, _hidden_lines(line_rows, lines),
                                      () if documents else footer))  # the footer told once, with the first
     return documents, []
+
+
+def _below_labels(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, str]) -> list[Row]:
+    """The rows under the label row, less any that are labels too: a label merged
+    down over two rows, or the label row pasted again with a second block of lines."""
+    keys: dict[str, str | None] = {}  # a batch repeats its texts: each is made a label key once
+
+    def is_label_row(row: Row) -> bool:
+        for col, key in columns.items():
+            j = col - row.first_col
+            value = row.values[j] if 0 <= j < len(row.values) else None
+            if isinstance(value, str):
+                if value not in keys:
+                    keys[value] = labels.get(label_key(value))
+                if keys[value] == key:
+                    return True
+        return False
+    return [row for row in rows if not is_label_row(row)]
