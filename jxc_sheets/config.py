@@ -273,6 +273,8 @@ class ReportsConfig(_Section):
     html: bool = True
     log_rows: int = Field(1000, ge=10)
     recent_files: int = Field(20, ge=1)
+    processes: int = Field(0, ge=0)  # reports written at once on a big ledger; 0: one per core, at most 4
+    parallel_from: int = Field(100_000, ge=0)  # movements from which a refresh writes its reports at once
 
 
 class CompanyConfig(_Section):

@@ -130,6 +130,30 @@ def test_writes_every_report_atomically(ledger, settings):
     assert [p for p in outbox.rglob("*") if p.is_file() and p not in written and p.parent != kept] == []  # no temp files left
 
 
+def _workbook_values(path: Path) -> dict:
+    book = CalamineWorkbook.from_path(str(path))
+    return {name: book.get_sheet_by_name(name).to_python() for name in book.sheet_names}
+
+
+def test_a_big_ledgers_reports_are_written_by_several_processes_as_one_process_writes_them(ledger, tmp_path):
+    """From `reports.parallel_from` movements a refresh hands its reports to worker
+    processes (here from 0, on two): every workbook holds the same sheets and cells as
+    when this process writes them one after another, the same paths come back in the
+    same order, and no temp file is left."""
+    def refresh(processes: int) -> tuple[list, dict]:
+        rules = config.ReportsConfig(processes=processes, parallel_from=0)
+        root = tmp_path / f"by-{processes}"
+        written = [p.relative_to(root / "outbox") for p in write_reports(ledger, config.Settings(config.Config(reports=rules), root))]
+        return written, {p: _workbook_values(root / "outbox" / p) for p in written if p.suffix == ".xlsx"}
+
+    alone, at_once = refresh(1), refresh(2)
+    assert at_once[0] == alone[0] and len(alone[1]) >= 12
+    for name, sheets in alone[1].items():
+        if name.name != "log.xlsx":  # the log lists when each report run was
+            assert at_once[1][name] == sheets, name
+    assert [p for p in (tmp_path / "by-2" / "outbox").rglob(".*") if p.is_file() and p.parent.name != ".cache"] == []
+
+
 def test_only_the_months_asked_are_mirrored(ledger, settings):
     written = write_reports(ledger, settings, months=["2026-11"])
     assert [p.relative_to(settings.outbox).as_posix() for p in written] == [

@@ -2,16 +2,22 @@
 at a time, each through book.atomic_path, so nobody ever opens half a report."""
 from __future__ import annotations
 
+import atexit
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import sqlalchemy
 
 from .. import clock, config
-from ..ledger.db import reading
+from ..ledger import schema
+from ..ledger.db import open_ledger, reading
 from . import analysis, batches, closed_sales, counts, html, kits, mirror, money, orders, reorder, service, stock
 from . import log as log_report
 from ..sheets.forms import choices_from, refresh_templates
@@ -55,10 +61,11 @@ def write_reports(engine: sqlalchemy.Engine, settings: config.Settings,
             (outbox / "batches.xlsx", partial(batches.write_batches, today=today, rules=settings.config.batches)),
             (outbox / "service.xlsx", partial(service.write_service, today=today))]
     jobs += [(outbox / "analysis.xlsx", partial(analysis.write_analysis, today=today, cache=kept))] if analysis_due else []
-    written = [dest for dest, write in jobs if _write_one(engine, dest, write)]
+    mirrors = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
+    done = _write_all(engine, settings.config.reports, jobs + mirrors)
+    written = [dest for dest, _ in jobs if dest in done]
     written += _write_log_and_dashboard(engine, settings)
-    jobs = [(outbox / "ledger" / f"{month}.xlsx", partial(mirror.write_month, month=month)) for month in months]
-    written += [dest for dest, write in jobs if _write_one(engine, dest, write)]
+    written += [dest for dest, _ in mirrors if dest in done]
     with reading(engine) as conn:
         if settings.config.orders.reorder_forms:
             written += reorder.write_reorder_forms(conn, outbox / "reorder", today, found, kept / "reorder.json")
@@ -102,3 +109,78 @@ def _write_one(engine: sqlalchemy.Engine, dest: Path, write: Callable[[sqlalchem
         log.warning("报表被占用, 本次未更新 / report is open elsewhere, left as it was: %s", e)
         return False
     return True
+
+
+# --- several reports at once -----------------------------------------------------------------
+
+def _write_all(engine: sqlalchemy.Engine, rules: config.ReportsConfig,
+               jobs: Sequence[tuple[Path, Callable[[sqlalchemy.Connection, Path], None]]]) -> set[Path]:
+    """Each (dest, write) job written, as `_write_one` writes it; on a big ledger, by several
+    processes at once (each report reads its own snapshot, as it does one after another),
+    the costliest first. Returns the paths written."""
+    processes = _processes(engine, rules, len(jobs))
+    if processes > 1:
+        url = engine.url.render_as_string(hide_password=False)
+        now = {name: os.environ.get(name) for name in (clock.ENV_NOW, clock.ENV_SET_AT)}  # the clock the workers keep
+        pool = _pool(processes)
+        try:
+            started = {dest: pool.submit(_write_in_worker, url, now, dest, write) for dest, write in _costliest_first(jobs)}
+            return {dest for dest, job in started.items() if job.result()}
+        except BrokenProcessPool:  # a worker died (killed, out of memory): this process writes them itself
+            log.warning("报表子进程异常退出, 改为逐个生成 / a report process died: writing the reports one by one",
+                        exc_info=True)
+            _close_pool()
+    return {dest for dest, write in jobs if _write_one(engine, dest, write)}
+
+
+COSTLIEST = ("analysis.xlsx", "stock.xlsx", "count_plan.xlsx", "orders.xlsx", "service.xlsx")  # on a big ledger
+
+
+def _costliest_first(jobs: Sequence[tuple[Path, Callable]]) -> list[tuple[Path, Callable]]:
+    """The long ones start first, and the short ones fill in beside them."""
+    rank = {name: i for i, name in enumerate(COSTLIEST)}
+    return sorted(jobs, key=lambda job: rank.get(job[0].name, len(rank)))
+
+
+def _processes(engine: sqlalchemy.Engine, rules: config.ReportsConfig, jobs: int) -> int:
+    """How many processes write the reports: one below `parallel_from` movements, where
+    starting processes would cost more than it saves."""
+    wanted = rules.processes or min(os.cpu_count() or 1, 4)
+    if wanted < 2 or jobs < 2:
+        return 1
+    with reading(engine) as conn:
+        movements = conn.execute(sqlalchemy.select(sqlalchemy.func.max(schema.movements.c.id))).scalar() or 0
+    return min(wanted, jobs) if movements >= rules.parallel_from else 1
+
+
+_POOL: dict[int, ProcessPoolExecutor] = {}  # by size: kept for the next refresh, so a watcher starts its workers once
+
+
+def _pool(processes: int) -> ProcessPoolExecutor:
+    if processes not in _POOL:
+        _close_pool()
+        # spawned, not forked: the watcher has threads, and a forked child would inherit their locks
+        _POOL[processes] = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    return _POOL[processes]
+
+
+@atexit.register
+def _close_pool() -> None:
+    for pool in _POOL.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+    _POOL.clear()
+
+
+_ENGINES: dict[str, sqlalchemy.Engine] = {}  # a worker's, by ledger url
+
+
+def _write_in_worker(url: str, now: dict[str, str | None], dest: Path,
+                     write: Callable[[sqlalchemy.Connection, Path], None]) -> bool:
+    for name, value in now.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if url not in _ENGINES:
+        _ENGINES[url] = open_ledger(url, create=False)
+    return _write_one(_ENGINES[url], dest, write)
