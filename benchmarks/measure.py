@@ -579,20 +579,22 @@ def watch_cpu(root: str, observer: str, idle_seconds: float, copy_seconds: float
     def copy_slowly() -> None:
         half, pieces = len(form) // 2, 10
         with open(arriving, "wb") as f:
-            for part in (form[:half], form[half:]):
+            for first, part in ((True, form[:half]), (False, form[half:])):
                 for i in range(pieces):
                     f.write(part[i * len(part) // pieces:(i + 1) * len(part) // pieces])
                     f.flush()
                     time.sleep(copy_seconds / 2 / pieces)
-                if part is not form[half:]:
+                if first:
                     time.sleep(stall_seconds)
-        _wait_for(lambda: not arriving.exists(), 120)
 
     try:
         _wait_for(lambda: (workspace / "outbox" / "status.json").exists(), 60)
         time.sleep(1.0)  # start-up (imports, the first reports) is not rest
         idle = _cpu_over(watcher.pid, lambda: time.sleep(idle_seconds))
-        settling = _cpu_over(watcher.pid, copy_slowly)
+        cpu, wall = _cpu_seconds(watcher.pid), time.perf_counter()
+        copy_slowly()
+        taken_cpu, taken_wall = _last_while(watcher.pid, arriving.exists, 120)
+        settling = {"cpu": taken_cpu - cpu, "wall": taken_wall - wall}
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=120)
@@ -611,6 +613,20 @@ def _cpu_over(pid: int, action) -> dict:
     cpu, wall = _cpu_seconds(pid), time.perf_counter()
     action()
     return {"cpu": _cpu_seconds(pid) - cpu, "wall": time.perf_counter() - wall}
+
+
+def _last_while(pid: int, condition, timeout: float) -> tuple[float, float]:
+    """Process `pid`'s CPU seconds and the wall clock at the last look, 5 ms apart, at which
+    `condition` still held: what the watcher spent before it took the file, not its reading
+    and posting after (a wider look would count some of them)."""
+    deadline = time.monotonic() + timeout
+    seen = _cpu_seconds(pid), time.perf_counter()
+    while condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.005)
+        seen = _cpu_seconds(pid), time.perf_counter()
+    return seen
 
 
 def _wait_for(condition, timeout: float) -> None:
