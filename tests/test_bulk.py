@@ -81,6 +81,17 @@ def written(conn, write, table: Table, swallow: bool = True) -> list[tuple] | No
         transaction.rollback()
 
 
+def test_a_column_empty_throughout_a_chunk_is_stored_null(engine):
+    """Two rows with no cost and no date, one with both: NULL where nothing was given
+    (such columns are left out of the chunk's insert), chunk by chunk."""
+    rows = [{"id": 1, "qty": Decimal(1), "money": None, "cost": None, "day": None},
+            {"id": 2, "qty": Decimal(2), "money": None, "cost": None, "day": None},
+            {"id": 3, "qty": None, "money": None, "cost": Decimal("0.000001"), "day": date(2026, 12, 7)}]
+    with engine.connect() as conn:
+        assert written(conn, lambda: bulk.insert_rows(conn, by_bulk, rows, chunk=2), by_bulk) == \
+            [(10000, None, None, None), (20000, None, None, None), (None, None, 1, "2026-12-07")]
+
+
 def test_a_value_with_too_many_places_fails_as_the_column_fails_it():
     """1.23456 in a qty (4 places): the same ValueError as Scaled's own, at that value."""
     to_db = Scaled(schema.QTY_PLACES).bind_processor(None)

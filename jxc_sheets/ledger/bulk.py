@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import chain, repeat
 from decimal import Decimal
 from functools import partial
-from operator import attrgetter, itemgetter
+from operator import attrgetter, is_not, itemgetter
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Date, Table, func, select
@@ -48,8 +48,20 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
     if conn.dialect.name == "postgresql":
         _copy(conn, table, f"COPY {into} FROM STDIN", names, chain([first], rows), chunk)
         return
-    statement = f"INSERT INTO {into} VALUES ({', '.join([marker] * len(names))})"
-    _execute_many(conn, table, statement, names, chain([first], rows), chunk)
+    for columns in _converted_columns(conn, table, names, chain([first], rows), chunk):
+        kept = _not_left_null(table, names, columns)
+        into = f"{quote(table.name)} ({', '.join(quote(names[i]) for i in kept)})"
+        conn.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join([marker] * len(kept))})",
+                             list(zip(*(columns[i] for i in kept))))
+
+
+def _not_left_null(table: Table, names: Sequence[str], columns: Sequence[list]) -> Sequence[int]:
+    """Which of `columns` an insert names. Binding NULL costs the sqlite3 module a failed
+    adaptation per value, more than the insert itself: a nullable column without a
+    default that is empty throughout is left out, to be NULL all the same."""
+    kept = [i for i, values in enumerate(columns) if not table.c[names[i]].nullable
+            or table.c[names[i]].server_default is not None or any(map(is_not, values, repeat(None)))]
+    return kept or range(len(names))
 
 
 def update_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
@@ -84,6 +96,13 @@ def _copy(conn: Connection, table: Table, statement: str, names: Sequence[str], 
 
 def _converted(conn: Connection, table: Table, names: Sequence[str], rows: Iterable, chunk: int) -> Iterator[list[tuple]]:
     """The rows as tuples of their `names`, converted as the columns store them, `chunk` at a time."""
+    for columns in _converted_columns(conn, table, names, rows, chunk):
+        yield list(zip(*columns))
+
+
+def _converted_columns(conn: Connection, table: Table, names: Sequence[str], rows: Iterable,
+                       chunk: int) -> Iterator[list[list]]:
+    """The values of each of `names`, converted as the columns store them, `chunk` rows at a time."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -94,7 +113,7 @@ def _converted(conn: Connection, table: Table, names: Sequence[str], rows: Itera
     pick = itemgetter if isinstance(first, Mapping) else attrgetter
     getters = [pick(name) for name in names]
     for batch in chunks(chain([first], rows), chunk):
-        yield list(zip(*(to_db(list(map(get, batch))) for get, to_db in zip(getters, convert))))
+        yield [to_db(list(map(get, batch))) for get, to_db in zip(getters, convert)]
 
 
 def _column_converter(column_type: TypeEngine, to_db: Callable | None) -> Callable[[list], list]:
