@@ -32,15 +32,27 @@ MOVE_FIELDS_V4 = ("line_no", "sku", "warehouse", "qty", "value")  # ledgers seal
 
 
 def link(previous: str, document, movements: Iterable, move_fields: Sequence[str] = MOVE_FIELDS) -> str:
-    fields = attrgetter(*move_fields)  # a tuple of them: MOVE_FIELDS and MOVE_FIELDS_V4 have several
+    movements = list(movements)
     content = {
         "doc": [_plain(getattr(document, f)) for f in DOC_FIELDS],
-        "moves": [list(map(_plain, fields(m))) for m in movements],
-    }
+        "moves": list(zip(*(_plain_column(list(map(attrgetter(f), movements))) for f in move_fields))),
+    }  # a tuple is a JSON array, as a list is
     return hashlib.sha256((previous + json.dumps(content, ensure_ascii=False)).encode()).hexdigest()
 
 
 _AS_IS = {str, int, float, bool, type(None)}  # what _plain returns as it is, told apart without a failed hasattr
+
+
+def _plain_column(values: list) -> list:
+    """`_plain` of each of `values`, a column of one type at a time."""
+    types = set(map(type, values))
+    if types <= _AS_IS:
+        return values
+    if types == {Decimal}:
+        return list(map(str, map(Decimal.normalize, values)))
+    if types == {date}:
+        return list(map(date.isoformat, values))
+    return list(map(_plain, values))
 
 
 def _plain(value) -> object:
