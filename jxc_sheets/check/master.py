@@ -10,7 +10,7 @@ from typing import Mapping
 
 from .. import kinds
 from ..problems import problem, unknown_code_fix
-from ..records import Document, Item, Line, MasterData, MasterRow, Problem, evolve
+from ..records import Document, Item, Line, MasterData, MasterRow, Problem, evolver
 
 ONE = Decimal(1)
 QTY_STEP = Decimal("0.0001")
@@ -73,7 +73,10 @@ def _resolve_line(line: Line, data: MasterData, problems: list[Problem]) -> Line
     qty = line.qty_entered if line.qty_entered is None or factor == ONE else \
         (line.qty_entered * factor).quantize(QTY_STEP, rounding=ROUND_HALF_UP)
     # unit_cost stays per entered unit, so 1000 箱 @ 50.00 is worth exactly 50,000.00
-    return evolve(line, sku=sku, warehouse=warehouse, partner=partner, unit=unit, factor=factor, qty=qty)
+    return _RESOLVED(line, sku, warehouse, partner, unit, factor, qty)
+
+
+_RESOLVED = evolver(Line, "sku", "warehouse", "partner", "unit", "factor", "qty")
 
 
 def _unit(item: Item, entered: str) -> tuple[str, Decimal | None]:

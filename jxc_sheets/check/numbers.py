@@ -35,7 +35,7 @@ def _line_content(line: Line) -> list:
     if line.expected_date or line.partner:  # only orders and plans have these: older hashes stay as they were
         content += [_plain(line.expected_date), line.partner]
     taxed = [line.price_incl, line.tax_rate, line.amount, line.tax, line.gross]
-    if any(v is not None for v in taxed):  # as typed; a line without them hashes as before they existed
+    if taxed != NOT_TAXED:  # as typed; a line without them hashes as before they existed
         content += [_plain(v) for v in taxed]
     if line.return_reason:
         content.append(line.return_reason)
@@ -44,6 +44,7 @@ def _line_content(line: Line) -> list:
     return content
 
 
+NOT_TAXED = [None] * 5
 _ADDED_LATER = {"invoice_type", "salesperson"}  # header fields that, left empty, leave older documents' hashes as they were
 
 

@@ -29,7 +29,7 @@ from ..config import TaxConfig
 from ..kinds import KINDS, Kind
 from ..ledger.costing import money, rate
 from ..problems import problem
-from ..records import Document, Item, Line, Problem, evolve
+from ..records import Document, Item, Line, Problem, evolver
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -134,10 +134,15 @@ def _line(line: Line, kind: Kind, line_rate: Decimal, deductible: bool, problems
                                 tax=_show(tax), amount=_show(amount), rate=_percent(line_rate), expected=_show(expected)))
     gross = amount + tax
     unit = price if price is not None else (rate(amount / qty) if qty else ZERO)
-    values = {price_key: unit} if price_key else {}
-    return evolve(line, **values, tax_rate=line_rate, amount=amount, tax=tax, gross=gross,
-                   price_incl=line.price_incl if line.price_incl is not None else (rate(gross / qty) if qty else ZERO),
-                   stock_amount=amount if deductible else gross)
+    worked_out = (line_rate, amount, tax, gross,
+                  line.price_incl if line.price_incl is not None else (rate(gross / qty) if qty else ZERO),
+                  amount if deductible else gross)
+    return PRICED[price_key](line, unit, *worked_out) if price_key else PRICED[None](line, *worked_out)
+
+
+WORKED_OUT = ("tax_rate", "amount", "tax", "gross", "price_incl", "stock_amount")
+PRICED = {key: evolver(Line, *(key, *WORKED_OUT) if key else WORKED_OUT)
+          for key in {kind.price_field for kind in KINDS.values()}}  # each kind's line made priced
 
 
 def _show(number: Decimal) -> str:

@@ -8,13 +8,17 @@ Only inside a posting transaction: ids are taken ahead under the posting lock (d
 so no other writer takes them meanwhile."""
 from __future__ import annotations
 
-from itertools import chain
-from operator import getitem
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
+from decimal import Decimal
+from functools import partial
+from operator import attrgetter, is_not, itemgetter
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Date, Table, func, select
+from sqlalchemy.types import TypeEngine
 
 from .queries import chunks
+from .schema import Scaled
 
 
 def take_ids(conn: Connection, table: Table, count: int) -> range:
@@ -44,8 +48,20 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
     if conn.dialect.name == "postgresql":
         _copy(conn, table, f"COPY {into} FROM STDIN", names, chain([first], rows), chunk)
         return
-    statement = f"INSERT INTO {into} VALUES ({', '.join([marker] * len(names))})"
-    _execute_many(conn, table, statement, names, chain([first], rows), chunk)
+    for columns in _converted_columns(conn, table, names, chain([first], rows), chunk):
+        kept = _not_left_null(table, names, columns)
+        into = f"{quote(table.name)} ({', '.join(quote(names[i]) for i in kept)})"
+        conn.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join([marker] * len(kept))})",
+                             list(zip(*(columns[i] for i in kept))))
+
+
+def _not_left_null(table: Table, names: Sequence[str], columns: Sequence[list]) -> Sequence[int]:
+    """Which of `columns` an insert names. Binding NULL costs the sqlite3 module a failed
+    adaptation per value, more than the insert itself: a nullable column without a
+    default that is empty throughout is left out, to be NULL all the same."""
+    kept = [i for i, values in enumerate(columns) if not table.c[names[i]].nullable
+            or table.c[names[i]].server_default is not None or any(map(is_not, values, repeat(None)))]
+    return kept or range(len(names))
 
 
 def update_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
@@ -80,16 +96,69 @@ def _copy(conn: Connection, table: Table, statement: str, names: Sequence[str], 
 
 def _converted(conn: Connection, table: Table, names: Sequence[str], rows: Iterable, chunk: int) -> Iterator[list[tuple]]:
     """The rows as tuples of their `names`, converted as the columns store them, `chunk` at a time."""
+    for columns in _converted_columns(conn, table, names, rows, chunk):
+        yield list(zip(*columns))
+
+
+def _converted_columns(conn: Connection, table: Table, names: Sequence[str], rows: Iterable,
+                       chunk: int) -> Iterator[list[list]]:
+    """The values of each of `names`, converted as the columns store them, `chunk` rows at a time."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
         return
     dialect = conn.dialect
-    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    pick = getitem if isinstance(first, Mapping) else getattr
+    types = [table.c[name].type.dialect_impl(dialect) for name in names]
+    convert = [_column_converter(t, t.bind_processor(dialect)) for t in types]
+    pick = itemgetter if isinstance(first, Mapping) else attrgetter
+    getters = [pick(name) for name in names]
     for batch in chunks(chain([first], rows), chunk):
-        columns = [[pick(row, name) for row in batch] for name in names]
-        for i, to_db in enumerate(convert):
-            if to_db is not None:
-                columns[i] = [None if value is None else to_db(value) for value in columns[i]]
-        yield list(zip(*columns))
+        yield [to_db(list(map(get, batch))) for get, to_db in zip(getters, convert)]
+
+
+def _column_converter(column_type: TypeEngine, to_db: Callable | None) -> Callable[[list], list]:
+    """A whole column's values → as the column stores them. A Scaled or date column's
+    values recur (quantities, rates, dates): each distinct value is converted once."""
+    if to_db is None:
+        return _as_is
+    if isinstance(column_type, Scaled):
+        return partial(_each_distinct_once, partial(_scaled, column_type.places), to_db)
+    if isinstance(column_type, Date):
+        return partial(_each_distinct_once, partial(_each, to_db), to_db)
+    return partial(_each, to_db)
+
+
+def _as_is(values: list) -> list:
+    return values
+
+
+def _each(to_db: Callable, values: list) -> list:
+    return [None if value is None else to_db(value) for value in values]
+
+
+def _each_distinct_once(convert: Callable[[list], list], to_db: Callable, values: list) -> list:
+    """What `_each(to_db, values)` returns, each distinct value converted once by
+    `convert` (to_db's results for a list of them, none None). Whatever fails there (an
+    unhashable value, a Decimal with more places than its column) is left to `_each`, to
+    fail as it fails, at the same value."""
+    try:
+        distinct = set(values)
+        distinct.discard(None)
+        distinct = list(distinct)
+        converted = dict(zip(distinct, convert(distinct)))
+    except Exception:
+        return _each(to_db, values)
+    converted[None] = None
+    return list(map(converted.__getitem__, values))
+
+
+def _scaled(places: int, values: list) -> list[int]:
+    """Scaled.process_bind_param of each of `values`, a whole list at a time: it raises
+    ValueError where that would (a value not a Decimal is left to it)."""
+    if set(map(type, values)) - {Decimal}:
+        raise ValueError("not only Decimals")
+    scaled = list(map(Decimal.scaleb, values, repeat(places)))
+    integral = list(map(int, scaled))
+    if integral != scaled:
+        raise ValueError(f"more than {places} decimal places")
+    return integral

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from json.encoder import encode_basestring  # how json.dumps(ensure_ascii=False) quotes a string
-from operator import call, itemgetter
+from operator import attrgetter, call, itemgetter
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from sqlalchemy import Column, Connection, Date, bindparam, select, update
@@ -32,14 +32,32 @@ MOVE_FIELDS_V4 = ("line_no", "sku", "warehouse", "qty", "value")  # ledgers seal
 
 
 def link(previous: str, document, movements: Iterable, move_fields: Sequence[str] = MOVE_FIELDS) -> str:
+    movements = list(movements)
     content = {
         "doc": [_plain(getattr(document, f)) for f in DOC_FIELDS],
-        "moves": [[_plain(getattr(m, f)) for f in move_fields] for m in movements],
-    }
+        "moves": list(zip(*(_plain_column(list(map(attrgetter(f), movements))) for f in move_fields))),
+    }  # a tuple is a JSON array, as a list is
     return hashlib.sha256((previous + json.dumps(content, ensure_ascii=False)).encode()).hexdigest()
 
 
+_AS_IS = {str, int, float, bool, type(None)}  # what _plain returns as it is, told apart without a failed hasattr
+
+
+def _plain_column(values: list) -> list:
+    """`_plain` of each of `values`, a column of one type at a time."""
+    types = set(map(type, values))
+    if types <= _AS_IS:
+        return values
+    if types == {Decimal}:
+        return list(map(str, map(Decimal.normalize, values)))
+    if types == {date}:
+        return list(map(date.isoformat, values))
+    return list(map(_plain, values))
+
+
 def _plain(value) -> object:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, Decimal):
         return str(value.normalize())
     if hasattr(value, "isoformat"):

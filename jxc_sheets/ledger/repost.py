@@ -142,14 +142,16 @@ def _value_receipts(rows: Sequence, state: costing.CostState, same: dict[Decimal
     100,000 receipts without a Holding and a Valued each; the state the pair is left in.
     tests/test_costing.py holds the two to the same answer."""
     qty, value, last_rate = state.qty, state.value, state.unit_cost
+    held, rate = same.setdefault, costing.rate
     for row in rows:
         before = value
         qty, value = qty + row.qty, value + row.given
-        last_rate = costing.rate(value / qty)
+        last_rate = rate(value / qty)
         moved = value - before
-        for name, v in (("value", moved), ("unit_cost", costing.rate(moved / row.qty)), ("balance_qty", qty),
-                        ("balance_value", value), ("last_rate", last_rate), ("correction", row.given - moved)):
-            setattr(row, name, same.setdefault(v, v))
+        unit_cost, correction = rate(moved / row.qty), row.given - moved
+        row.value, row.unit_cost = held(moved, moved), held(unit_cost, unit_cost)
+        row.balance_qty, row.balance_value = held(qty, qty), held(value, value)
+        row.last_rate, row.correction = held(last_rate, last_rate), held(correction, correction)
     return costing.CostState(qty, value, costing.rate(value / qty) if qty > 0 else last_rate)
 
 
