@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,8 +270,6 @@ def evolve(record: _R, **changes: Any) -> _R:
         put(new, value)
     return new
 
-
-from typing import Callable  # noqa: E402  (here, below the records: see evolver)
 
 _MADE: dict[tuple, Any] = {}
 
