@@ -252,13 +252,13 @@ def _first_date(item: Loaded) -> date | None:
 
 
 def _earliest_date(raws: Sequence[RawDocument]) -> date:
-    seen = [r.header.get("doc_date") for r in raws] + [r.lines.seen("doc_date", i) for r in raws
-                                                        for i in range(min(len(r.lines), 1000))]
+    values = [s.value for r in raws if (s := r.header.get("doc_date")) is not None]
+    values += [value for r in raws for value in r.lines.columns.get("doc_date", ())[:1000]]
     dates = []
-    for s in seen:
-        if s is not None and s.value is not None:
+    for value in values:
+        if value is not None:
             try:
-                dates.append(as_date(s.value))
+                dates.append(as_date(value))
             except Unparseable:
                 pass
     return min(dates, default=date.max)
@@ -342,9 +342,9 @@ def _process(item: Loaded, settings: Settings, engine: Engine, dry_run: bool,
 
 def _doc_numbers(raws: Sequence[RawDocument]) -> list[tuple[str, str]]:
     """(kind, doc_no) of every document a file holds, as written (header, or each batch row)."""
-    cells = [(r.kind, r.header.get("doc_no")) for r in raws]
-    cells += [(r.kind, r.lines.seen("doc_no", i)) for r in raws if r.layout == "batch" for i in range(len(r.lines))]
-    return sorted({(kind, as_code(seen.value)) for kind, seen in cells if seen is not None and as_code(seen.value)})
+    values = [(r.kind, s.value) for r in raws if (s := r.header.get("doc_no")) is not None]
+    values += [(r.kind, value) for r in raws if r.layout == "batch" for value in r.lines.columns.get("doc_no", ())]
+    return sorted({(kind, as_code(value)) for kind, value in values if value is not None and as_code(value)})
 
 
 def _rejections_resolved(conn, item: Loaded, checked: Checked, settings: Settings) -> list:

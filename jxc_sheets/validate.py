@@ -327,7 +327,7 @@ def _lines(kind: Kind, table: LineTable, problems: list[Problem], cost_required:
         return values if blank is None else [blank if v is None else v for v in values]
 
     qty, texts = column(kind.qty_field), {key: column(key, "") for key in TEXT_KEYS}
-    remark = [a or r for a, r in zip(texts["approve_reason"], texts["remark"])]
+    remark = [a or r for a, r in zip(column("approve_reason", ""), column("remark", ""))]  # a count approval's reason first
     for i, line in enumerate(zip(column("line_no"), column("sku"), qty, column("unit_cost"), column("unit_price"),
                                  column("warehouse"), column("expected_date"), column("approve"), column("price_incl"),
                                  column("tax_rate"), column("amount"), column("tax"), column("gross"),
@@ -336,8 +336,8 @@ def _lines(kind: Kind, table: LineTable, problems: list[Problem], cost_required:
         if i in bad:
             continue
         (line_no, sku, q, unit_cost, unit_price, warehouse, expected, approve, price_incl, tax_rate, amount, tax, gross,
-         production, expiry, serials, rejected, note, unit, batch, customer, location, _, _, receipt_no, return_reason,
-         leg, reject_reason) = line
+         production, expiry, serials, rejected, note, unit, batch, customer, location, receipt_no, return_reason, leg,
+         reject_reason) = line
         yield Line(
             line_no=line_no or i + 1, sku=sku, qty=q, unit=unit, qty_entered=q, factor=ONE, unit_cost=unit_cost,
             unit_price=unit_price, batch=batch, warehouse=warehouse, where=table.refs(i), expected_date=expected,
@@ -349,8 +349,7 @@ def _lines(kind: Kind, table: LineTable, problems: list[Problem], cost_required:
 
 
 # The text fields a line carries as "" when empty, in the order _lines unpacks them.
-TEXT_KEYS = ("unit", "batch", "customer", "location", "approve_reason", "remark", "receipt_no", "return_reason", "leg",
-             "reject_reason")
+TEXT_KEYS = ("unit", "batch", "customer", "location", "receipt_no", "return_reason", "leg", "reject_reason")
 
 # Each check below yields (line index, problem) for whole columns, in line order; a line's
 # problems come in the order _lines runs the checks, as a user reads them across the row.

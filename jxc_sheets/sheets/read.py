@@ -501,7 +501,7 @@ def _line_table(rows: Sequence[Row], columns: dict[int, str], labels: dict[str, 
 def _column(rows: Sequence[Row], col: int) -> list:
     """The values of sheet column `col` (0-based) down `rows`, None for an empty cell."""
     values = [row.values[j] if 0 <= (j := col - row.first_col) < len(row.values) else None for row in rows]
-    return [None if value is None or (isinstance(value, str) and not value.strip()) else value for value in values]
+    return [None if is_blank(value) else value for value in values]
 
 
 def _label_rows(columns: dict[str, list], labels: dict[str, str]) -> set[int]:
