@@ -92,6 +92,28 @@ def test_a_column_empty_throughout_a_chunk_is_stored_null(engine):
             [(10000, None, None, None), (20000, None, None, None), (None, None, 1, "2026-12-07")]
 
 
+def test_rows_as_a_query_returns_them_are_stored_as_the_same_rows_as_mappings(engine):
+    """migrate-ledger hands insert_rows the rows of a SELECT, values in column order: the
+    three rows above, read back from by_sqlalchemy as Rows and as plain tuples, are
+    stored in by_bulk exactly as they are stored there."""
+    rows = [{"id": 1, "qty": Decimal("1.5"), "money": Decimal("-0.5"), "cost": None, "day": date(2026, 12, 7)},
+            {"id": 2, "qty": Decimal(2), "money": None, "cost": Decimal("0.000001"), "day": None},
+            {"id": 3, "qty": None, "money": None, "cost": None, "day": None}]
+    names = ["id", "qty", "money", "cost", "day"]
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(insert(by_sqlalchemy), rows)
+        expected = stored(conn, by_sqlalchemy)
+        queried = conn.execute(by_sqlalchemy.select().order_by(by_sqlalchemy.c.id)).all()
+        assert expected == [(15000, -50, None, "2026-12-07"), (20000, None, 1, None), (None, None, None, None)]
+        bulk.insert_rows(conn, by_bulk, queried, names, chunk=2)
+        assert stored(conn, by_bulk) == expected
+        conn.execute(by_bulk.delete())
+        bulk.insert_rows(conn, by_bulk, [tuple(row) for row in queried], names)
+        assert stored(conn, by_bulk) == expected
+        transaction.rollback()
+
+
 def test_a_value_with_too_many_places_fails_as_the_column_fails_it():
     """1.23456 in a qty (4 places): the same ValueError as Scaled's own, at that value."""
     to_db = Scaled(schema.QTY_PLACES).bind_processor(None)

@@ -37,7 +37,8 @@ def take_ids(conn: Connection, table: Table, count: int) -> range:
 def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any] | Any],
                 columns: Sequence[str] | None = None, chunk: int = 10_000) -> None:
     """Inserts `rows`: mappings of column name → value (`columns` defaults to those of the
-    first row), or records with an attribute per column of `columns`."""
+    first row), records with an attribute per column of `columns`, or sequences of
+    values in the order of `columns`."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -110,10 +111,17 @@ def _converted_columns(conn: Connection, table: Table, names: Sequence[str], row
     dialect = conn.dialect
     types = [table.c[name].type.dialect_impl(dialect) for name in names]
     convert = [_column_converter(t, t.bind_processor(dialect)) for t in types]
-    pick = itemgetter if isinstance(first, Mapping) else attrgetter
-    getters = [pick(name) for name in names]
     for batch in chunks(chain([first], rows), chunk):
-        yield [to_db(list(map(get, batch))) for get, to_db in zip(getters, convert)]
+        yield [to_db(values) for values, to_db in zip(_columns_of(batch, names), convert)]
+
+
+def _columns_of(rows: list, names: Sequence[str]) -> Iterator[list]:
+    """Each of `names`'s values down `rows`: mappings, records with an attribute per name,
+    or sequences of values in the order of `names` (rows as a query returns them)."""
+    if isinstance(rows[0], Sequence):
+        return map(list, zip(*rows))
+    pick = itemgetter if isinstance(rows[0], Mapping) else attrgetter
+    return (list(map(pick(name), rows)) for name in names)
 
 
 def _column_converter(column_type: TypeEngine, to_db: Callable | None) -> Callable[[list], list]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, Table, create_engine, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, Table, create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
-from . import schema
+from . import bulk, schema
 from .db import open_ledger, reading
 from .errors import LedgerError
 from .integrity import check_ledger
@@ -66,9 +66,12 @@ def migrate_ledger(source: Engine, target_url: str) -> Transferred:
 
 def analyze(engine: Engine) -> None:
     """The planner's statistics of the tables just filled: without them the first postings
-    on a big copy read whole tables until autovacuum gets round to it."""
+    on a big copy read whole tables until autovacuum gets round to it. Only the ledger's
+    own tables: a bare ANALYZE would read every schema of a shared database."""
+    quote = engine.dialect.identifier_preparer.quote
+    tables = ", ".join(quote(table.name) for table in schema.metadata.sorted_tables)
     with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("ANALYZE" if engine.dialect.name == "sqlite" else f"ANALYZE {tables}")  # a file is one ledger
         conn.commit()
 
 
@@ -101,9 +104,10 @@ def copy_table(src: Connection, dst: Connection, table: Table) -> int:
     if table is schema.meta:  # the target wrote its own schema version; the source's is the same
         dst.execute(table.delete())
     query = select(table).order_by(*table.primary_key.columns)
+    names = [column.name for column in table.columns]
     copied = 0
     for batch in src.execute(query, execution_options={"yield_per": BATCH}).partitions():
-        dst.execute(insert(table), [row._asdict() for row in batch])
+        bulk.insert_rows(dst, table, batch, names, chunk=BATCH)  # COPY on PostgreSQL
         copied += len(batch)
     return copied
 
