@@ -402,7 +402,8 @@ def check(root: str, since: bool, url: str = "") -> dict:
 
 
 def drop(root: str, stocked_skus: int, url: str = "") -> dict:
-    """One 50-line delivery dropped into the inbox and processed as the watcher does."""
+    """One 50-line delivery dropped into the inbox and posted as the watcher does; the
+    reports are left alone (what this is for, jxc check --since, does not read them)."""
     import generate
     from jxc_sheets import inbox
     from jxc_sheets.config import Config, LedgerConfig, Settings
@@ -413,7 +414,8 @@ def drop(root: str, stocked_skus: int, url: str = "") -> dict:
     count = min(generate.DELIVERY_LINES, stocked_skus)
     form = generate.delivery_form(settings.inbox / "发货-check.xlsx", "XS-BENCH-check",
                                   [generate._sku(i) for i in range(count)])
-    (outcome,) = process_batch(inbox.candidates(settings.inbox), settings, open_ledger(settings.ledger_url))
+    (outcome,) = process_batch(inbox.candidates(settings.inbox), settings, open_ledger(settings.ledger_url),
+                               refresh=lambda outcomes: None)
     _check_answer(settings, outcome, False, form)
     return {"lines": outcome.lines}
 

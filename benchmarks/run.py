@@ -50,15 +50,17 @@ Every measurement stands beside its denominator, measured in the same run:
              --since LAST` after one 50-line delivery dropped (the chain from the point the
              full check recorded), on SQLite and on PostgreSQL; their CPU seconds beside.
 
-Ingest, latency and check run again with the ledger on PostgreSQL (--pg, a schema of its own
-per run, dropped afterwards): ingest into a fresh schema, latency on the same ledgers
-copied there by jxc's own migrate-ledger (ledger/transfer.py; about 3½ minutes for
-the big one, not counted).
+Ingest, latency, money and check run again with the ledger on PostgreSQL (--pg, a schema of
+its own per measurement, dropped afterwards): ingest into a fresh schema, the others on the
+same ledgers copied there by jxc's own migrate-ledger (ledger/transfer.py; not counted),
+then cloned by the server for each measurement.
 
-Each measurement runs in a child process of its own, whose peak RSS is reported.
-Data is generated into a temporary folder and removed afterwards, except the big
-ledger and its journal, which are cached (--cache) by shape and by the source they
-imitate, so a second run starts at once. --scale multiplies every size (the
+Each measurement runs in a child process of its own, whose peak RSS is reported; the
+seconds each took go to stderr. Data is generated into a temporary folder and removed
+afterwards, except the ledgers and the journal, which are cached (--cache) by shape and by
+the source they imitate, so a second run starts at once. Their PostgreSQL copies are kept
+the same way, as schemas named jxc_bench_kept_* on the server (replaced when the source
+changes; drop them to make them again). --scale multiplies every size (the
 latency drop keeps its 50 lines while there are 50 skus). $JXC_BENCH_SCALE sets the
 default of --scale.
 """
@@ -76,9 +78,12 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,6 +94,7 @@ import measure  # noqa: E402
 BENCHMARKS = ("ingest", "latency", "month-end", "reports", "money", "peers", "watch", "assembly", "landed-cost",
               "sales", "check")
 QUICK_SCALE = 0.1
+KEPT_SCHEMA = "jxc_bench_kept_"  # + the cached ledger file's name: kept_on_postgres
 POSTGRES = os.environ.get("JXC_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HEADER = ("benchmark", "measure", "seconds", "× denominator", "peak RSS MB", "note")
 
@@ -204,20 +210,54 @@ class Suite:
         return rows + self._latency_rows(big, small, "PostgreSQL: ", f"; ledger copied by migrate-ledger in {copied:.0f} s")
 
     def postgres_workspace(self, name: str, shape: generate.Shape, url: str) -> tuple[Path, float]:
-        """A workspace whose ledger is a copy of the cached one in the schema at `url`, made by
-        `jxc migrate-ledger`'s own code; and the seconds the copy took."""
+        """A workspace whose ledger is a copy of the cached one in the schema at `url`
+        (cloned from the kept copy of it, `kept_on_postgres`); and the seconds `jxc
+        migrate-ledger`'s own code took to make that copy."""
         from jxc_sheets.ledger.db import open_ledger
         from jxc_sheets.ledger.transfer import migrate_ledger
 
+        def migrate(target: str) -> None:
+            source = open_ledger(f"sqlite:///{self.ledger(shape)}", create=False)
+            migrate_ledger(source, target)
+            source.dispose()
+
         root = self.workspace(name, shape)
-        started = time.perf_counter()
-        source = open_ledger(f"sqlite:///{root / 'ledger.sqlite3'}", create=False)
-        migrate_ledger(source, url)
-        source.dispose()
+        kept, copied = self.kept_on_postgres(self.ledger(shape), migrate)
+        clone_ledger(kept, url)
         (root / "ledger.sqlite3").unlink()
-        copied = time.perf_counter() - started
-        print(f"copied a ledger of {shape.movements:,} movements to PostgreSQL in {copied:.0f} s", file=sys.stderr)
         return root, copied
+
+    def kept_on_postgres(self, cached: Path, copy: Callable[[str], None]) -> tuple[str, float]:
+        """The name of a schema holding the cached ledger file `cached` as `copy(url)` copies it,
+        and the seconds that copy took. Like the file, it is kept between runs (on the server,
+        named after the file, the seconds in its comment) and replaced when the source key
+        changes; it is renamed into place only once complete."""
+        import sqlalchemy
+
+        name = KEPT_SCHEMA + cached.stem.replace("-", "_").lower()
+        admin = sqlalchemy.create_engine(self.postgres)
+        try:
+            with admin.begin() as conn:
+                found = conn.exec_driver_sql("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                                             "WHERE nspname = %(name)s", {"name": name}).scalar()
+                if found is not None:
+                    return name, float(found)
+                for (stale,) in conn.exec_driver_sql(
+                        "SELECT nspname FROM pg_namespace WHERE nspname LIKE %(kept)s AND nspname NOT LIKE %(key)s",
+                        {"kept": KEPT_SCHEMA + "%", "key": f"%{generate.source_key()}"}):
+                    conn.exec_driver_sql(f'DROP SCHEMA "{stale}" CASCADE')
+            with postgres_schema(self.postgres) as url:
+                started = time.perf_counter()
+                copy(url)
+                copied = time.perf_counter() - started
+                with admin.begin() as conn:
+                    partial = schema_of(url)
+                    conn.exec_driver_sql(f"COMMENT ON SCHEMA \"{partial}\" IS '{copied:.3f}'")
+                    conn.exec_driver_sql(f'ALTER SCHEMA "{partial}" RENAME TO "{name}"')
+        finally:
+            admin.dispose()
+        print(f"copied {cached.name} to PostgreSQL in {copied:.0f} s, kept as schema {name}", file=sys.stderr)
+        return name, copied
 
     def _latency_rows(self, big: dict, small: dict, prefix: str, more: str = "") -> list[Row]:
         size, base = f"{self.big.movements:,} movements", f"{self.small.movements:,}"
@@ -326,21 +366,25 @@ class Suite:
         from jxc_sheets.ledger.db import open_ledger, reading
         from jxc_sheets.ledger.transfer import analyze, copy_table, reset_sequences
 
+        def copy(cached: Path, url: str) -> None:
+            """migrate-ledger's copy without its jxc check: the generated money ledger has
+            deliveries without stock lines, which the check would refuse."""
+            source, target = open_ledger(f"sqlite:///{cached}", create=False), open_ledger(url)
+            with reading(source) as src, target.begin() as dst:
+                for table in schema.metadata.sorted_tables:
+                    copy_table(src, dst, table)
+                reset_sequences(dst)
+            analyze(target)
+            source.dispose()
+            target.dispose()
+
         log = lambda text: print(text, file=sys.stderr)  # noqa: E731
         posted, aging = {}, None
         for name, shape in (("big", big), ("small", small)):
+            cached = generate.cached_money_ledger(shape, self.cache, log)
+            kept, _ = self.kept_on_postgres(cached, partial(copy, cached))
             with postgres_schema(self.postgres) as url:
-                # migrate-ledger's copy without its jxc check: the generated money ledger has
-                # deliveries without stock lines, which the check would refuse
-                source = open_ledger(f"sqlite:///{generate.cached_money_ledger(shape, self.cache, log)}", create=False)
-                target = open_ledger(url)
-                with reading(source) as src, target.begin() as dst:
-                    for table in schema.metadata.sorted_tables:
-                        copy_table(src, dst, table)
-                    reset_sequences(dst)
-                analyze(target)
-                source.dispose()
-                target.dispose()
+                clone_ledger(kept, url)
                 posted[name] = child("money_post", ledger="", form=str(form), url=url)
                 if name == "big":
                     aging = child("money_aging", ledger="", at=generate.DROP_DAY.isoformat(), url=url)
@@ -371,10 +415,14 @@ class Suite:
     def watch(self) -> list[Row]:
         idle, copy = (10.0, 4.0) if self.scale >= 1 else (3.0, 2.0) if self.scale >= 0.01 else (1.0, 1.0)
         stall = 5.0  # longer than inbox.stable_seconds (3)
+        observers = ("native", "polling")
+        # both at once, a watcher each: they wait on the clock, not on a core
+        with ThreadPoolExecutor(len(observers)) as pool:
+            runs = pool.map(lambda observer: child("watch_cpu", root=str(self.work / f"watch-{observer}"),
+                                                   observer=observer, idle_seconds=idle, copy_seconds=copy,
+                                                   stall_seconds=stall), observers)
         rows = []
-        for observer in ("native", "polling"):
-            r = child("watch_cpu", root=str(self.work / f"watch-{observer}"), observer=observer, idle_seconds=idle,
-                      copy_seconds=copy, stall_seconds=stall)
+        for observer, r in zip(observers, runs):
             for name, what in (("idle", f"idle {idle:.0f} s"),
                                ("settling", f"a form copied in {copy:.0f} s with a {stall:.0f} s stall, until taken")):
                 cpu, wall = r[name]["cpu"], r[name]["wall"]
@@ -454,17 +502,50 @@ def postgres_schema(server: str):
     try:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-        yield f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{name}"
+        yield schema_url(server, name)
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         admin.dispose()
 
 
+def schema_url(server: str, name: str) -> str:
+    return f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{name}"
+
+
+def schema_of(url: str) -> str:
+    """The schema a `schema_url` names."""
+    import sqlalchemy
+
+    return sqlalchemy.engine.make_url(url).query["options"].removeprefix("-csearch_path=")
+
+
+def clone_ledger(source: str, url: str) -> None:
+    """The ledger in the schema `source` copied, row for row and ids kept, into the new
+    schema at `url` by the server itself: seconds where migrate-ledger takes minutes."""
+    from jxc_sheets.ledger import schema
+    from jxc_sheets.ledger.db import open_ledger
+    from jxc_sheets.ledger.transfer import analyze, reset_sequences
+
+    target = open_ledger(url)
+    quote = target.dialect.identifier_preparer.quote
+    with target.begin() as conn:
+        for table in schema.metadata.sorted_tables:
+            columns = ", ".join(quote(column.name) for column in table.columns)
+            conn.execute(table.delete())  # the schema version open_ledger wrote
+            conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({columns}) "
+                                 f"SELECT {columns} FROM {quote(source)}.{quote(table.name)}")
+        reset_sequences(conn)
+    analyze(target)
+    target.dispose()
+
+
 def child(name: str, **kwargs) -> dict:
     """Runs measure.NAME(**kwargs) in a process of its own; returns its numbers and peak RSS."""
+    started = time.perf_counter()
     done = subprocess.run([sys.executable, measure.__file__, name, json.dumps(kwargs)],
                           capture_output=True, text=True, encoding="utf-8")
+    print(f"  {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     if done.returncode != 0:
         raise SystemExit(f"benchmark {name} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -525,7 +606,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jxc-bench-") as work:
         suite = Suite(args.scale, Path(work), args.cache, args.pg)
         for name in order:
+            began = time.perf_counter()
             rows += getattr(suite, name.replace("-", "_"))()
+            print(f"{name}: {time.perf_counter() - began:.0f} s", file=sys.stderr)
     rows.sort(key=lambda r: BENCHMARKS.index(r.benchmark))
     print(f"jxc-sheets benchmarks · scale {args.scale:g} · {time.strftime('%Y-%m-%d')} · {machine()}")
     print("× denominator: each measurement ÷ the one named in its row or note, measured in the same run\n")
