@@ -157,8 +157,9 @@ class Suite:
             Row("ingest", f"{prefix}read (jxc reader)", r["read"], r["read"] / base),
             Row("ingest", f"{prefix}validate", r["validate"], r["validate"] / base),
             Row("ingest", f"{prefix}check + post, one transaction", r["post"], r["post"] / base),
-            Row("ingest", f"{prefix}total: read → posted", total, total / base, r["peak_rss_mb"],
-                f"{r['lines'] / total:,.0f} lines/s"),
+            Row("ingest", f"{prefix}total: read → posted", total, total / base, r["jxc_peak_rss_mb"],
+                f"{r['lines'] / total:,.0f} lines/s; peak RSS before the plain read (the child's with it: "
+                f"{r['peak_rss_mb']:.0f} MB)"),
         ]
 
     def _rejected(self, lines: int, ingest_rows: list[Row]) -> list[Row]:
@@ -185,8 +186,9 @@ class Suite:
         base, total = r["plain_read"], r["read"] + r["validate"] + r["post"]
         return [
             Row("ingest", "PostgreSQL: check + post, one transaction", r["post"], r["post"] / base),
-            Row("ingest", "PostgreSQL: total: read → posted", total, total / base, r["peak_rss_mb"],
-                f"{r['lines'] / total:,.0f} lines/s; ÷ the plain read in the same process ({base:.2f} s)"),
+            Row("ingest", "PostgreSQL: total: read → posted", total, total / base, r["jxc_peak_rss_mb"],
+                f"{r['lines'] / total:,.0f} lines/s; ÷ the plain read in the same process ({base:.2f} s); "
+                f"peak RSS before it (with it: {r['peak_rss_mb']:.0f} MB)"),
         ]
 
     def latency(self) -> list[Row]:
