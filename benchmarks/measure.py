@@ -658,6 +658,27 @@ CHILDREN = {f.__name__: f for f in (ingest, rejected, latency, monthend, stock_r
                                    money_post, money_aging, money_statements, plain_statements, assembly, landed,
                                    sales_prices, sales_analysis, check, drop, report_command, restart_drop)}
 
+def run_child(name: str, arguments: dict, output: str, answer) -> None:
+    """What `python measure.py NAME JSON` does, in a process forked by run.py's fork server
+    (jxc imported there once, not again in each child): the numbers go back through
+    `answer` (a Pipe's end), what the child prints to `output`."""
+    import atexit
+    import os
+    import traceback
+
+    with open(output, "w", encoding="utf-8") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    try:
+        answer.send({**CHILDREN[name](**arguments), "peak_rss_mb": peak_rss_mb()})
+    except BaseException:  # noqa: BLE001  (the parent reports it, with the output)
+        answer.send({"failed": traceback.format_exc()})
+    finally:
+        atexit._run_exitfuncs()  # a forked child skips them: jxc's report processes are shut down here
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     name, arguments = sys.argv[1:3]
