@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -485,7 +486,12 @@ def cmd_migrate_ledger(args) -> int:
     from .ledger.transfer import migrate_ledger, shown
 
     settings = _settings(args)
-    done = migrate_ledger(open_ledger(settings.ledger_url), args.to)
+    started = time.monotonic()
+
+    def progress(step: str) -> None:  # on stderr: stdout keeps the summary alone
+        print(f"  [{time.monotonic() - started:5.0f} s] {step} …", file=sys.stderr, flush=True)
+
+    done = migrate_ledger(open_ledger(settings.ledger_url), args.to, progress)
     print(f"已迁移账本 / ledger migrated: {shown(settings.ledger_url)} → {done.target}")
     for table, rows in done.rows:
         print(f"  {table:<16} {rows:>10} 行 rows")

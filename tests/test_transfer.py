@@ -62,8 +62,14 @@ def test_the_demo_ledger_moves_to_postgresql_and_back_unchanged(tmp_path, postgr
     before = ledger_state(sqlite_url)
     assert len(before[0]) > 50 and before[1]["movements"] > 100
 
-    out = jxc("migrate-ledger", "--to", postgres_url, cwd=here).stdout
+    migrated = jxc("migrate-ledger", "--to", postgres_url, cwd=here)
+    out = migrated.stdout
     assert "jxc check clean on both sides" in out and f"{before[1]['movements']:>10} 行 rows" in out
+    # each step said as it starts, on stderr (a big ledger takes minutes), the summary alone on
+    # stdout; the demo's tables are all under 5,000 rows, each copied unannounced
+    steps = [line.split("] ", 1)[1] for line in migrated.stderr.splitlines() if "] " in line]
+    assert steps[0].startswith("检查源账本 / checking the source ledger") and steps[1].startswith("核对副本")
+    assert steps[-1].startswith("更新统计信息 / updating the planner's statistics") and "copying" not in out
     on_pg = workspace_on(tmp_path / "pg", postgres_url)
     assert "consistent" in jxc("check", cwd=on_pg).stdout
     assert ledger_state(postgres_url) == before

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, Table, create_engine, func, inspect, select
 from sqlalchemy.engine import make_url
@@ -39,29 +39,39 @@ def shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def migrate_ledger(source: Engine, target_url: str) -> Transferred:
-    """Copies the ledger behind `source` into the empty database at `target_url`."""
+def migrate_ledger(source: Engine, target_url: str, progress: Callable[[str], None] = lambda text: None) -> Transferred:
+    """Copies the ledger behind `source` into the empty database at `target_url`, telling
+    `progress` each step as it starts (a big ledger takes minutes)."""
     if make_url(target_url) == source.url:
         raise TransferError(f"目标就是当前账本 / the target is the current ledger: {shown(target_url)}")
     refuse_non_empty(target_url)
     target = open_ledger(target_url)
     try:
         with reading(source) as src, target.begin() as dst:
+            progress("检查源账本 / checking the source ledger (jxc check)")
             found = check_ledger(src)
             if found:
                 raise TransferError(f"源账本未通过 jxc check, 未迁移 / the source ledger fails jxc check,"
                                     f" nothing copied: {_first(found)}")
-            rows = tuple((table.name, copy_table(src, dst, table)) for table in schema.metadata.sorted_tables)
+            rows = []
+            for table in schema.metadata.sorted_tables:
+                count = src.execute(select(func.count()).select_from(table)).scalar()
+                if count >= BATCH:  # the small tables go by unannounced
+                    progress(f"复制 / copying {table.name} ({count:,} 行 rows)")
+                rows.append((table.name, copy_table(src, dst, table)))
             reset_sequences(dst)
+            progress("核对副本 / checking the copy (jxc check, row counts, balances)")
             differences = compare(src, dst)
             if differences:  # leaving the block rolls the target back
                 raise TransferError(f"副本与源账本不一致, 已回滚 / the copy differs from the source,"
                                     f" rolled back: {_first(differences)}")
             balances = dict(rows)["balances"]
+            progress("提交 / committing")
+        progress("更新统计信息 / updating the planner's statistics")
         analyze(target)
     finally:
         target.dispose()
-    return Transferred(shown(target_url), rows, balances)
+    return Transferred(shown(target_url), tuple(rows), balances)
 
 
 def analyze(engine: Engine) -> None:
