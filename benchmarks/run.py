@@ -254,9 +254,9 @@ class Suite:
                 copy(url)
                 copied = time.perf_counter() - started
                 with admin.begin() as conn:
-                    partial = schema_of(url)
-                    conn.exec_driver_sql(f"COMMENT ON SCHEMA \"{partial}\" IS '{copied:.3f}'")
-                    conn.exec_driver_sql(f'ALTER SCHEMA "{partial}" RENAME TO "{name}"')
+                    made = schema_of(url)
+                    conn.exec_driver_sql(f"COMMENT ON SCHEMA \"{made}\" IS '{copied:.3f}'")
+                    conn.exec_driver_sql(f'ALTER SCHEMA "{made}" RENAME TO "{name}"')
         finally:
             admin.dispose()
         print(f"copied {cached.name} to PostgreSQL in {copied:.0f} s, kept as schema {name}", file=sys.stderr)
@@ -581,8 +581,9 @@ def _forked(name: str, kwargs: dict) -> tuple[dict, str]:
         try:
             result = receiver.recv()
         except EOFError:  # it died without answering (killed, out of memory)
-            result = {"failed": f"exit code {process.join() or process.exitcode}"}
+            result = None
         process.join()
+        result = result or {"failed": f"exit code {process.exitcode}"}
         return result, output.read_text(encoding="utf-8", errors="replace")
     finally:
         output.unlink(missing_ok=True)

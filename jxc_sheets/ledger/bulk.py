@@ -44,16 +44,19 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
     if first is None:
         return
     names = list(columns or first)
-    marker, quote = _marker(conn), conn.dialect.identifier_preparer.quote
-    into = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    quote = conn.dialect.identifier_preparer.quote
+
+    def into(kept: Sequence[int]) -> str:
+        return f"{quote(table.name)} ({', '.join(quote(names[i]) for i in kept)})"
+
     if conn.dialect.name == "postgresql":
-        _copy(conn, table, f"COPY {into} FROM STDIN", names, chain([first], rows), chunk)
+        _copy(conn, table, f"COPY {into(range(len(names)))} FROM STDIN", names, chain([first], rows), chunk)
         return
-    for columns in _converted_columns(conn, table, names, chain([first], rows), chunk):
-        kept = _not_left_null(table, names, columns)
-        into = f"{quote(table.name)} ({', '.join(quote(names[i]) for i in kept)})"
-        conn.exec_driver_sql(f"INSERT INTO {into} VALUES ({', '.join([marker] * len(kept))})",
-                             list(zip(*(columns[i] for i in kept))))
+    marker = _marker(conn)
+    for values in _converted_columns(conn, table, names, chain([first], rows), chunk):
+        kept = _not_left_null(table, names, values)
+        conn.exec_driver_sql(f"INSERT INTO {into(kept)} VALUES ({', '.join([marker] * len(kept))})",
+                             list(zip(*(values[i] for i in kept))))
 
 
 def _not_left_null(table: Table, names: Sequence[str], columns: Sequence[list]) -> Sequence[int]:
